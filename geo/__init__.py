@@ -1,0 +1,1 @@
+"""The one map: models, migrations, spatial queries (read), domain services (the only writers)."""

@@ -1,0 +1,113 @@
+"""Enumerations of the one map. The database enforces each with a CHECK constraint."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AdminLevel(StrEnum):
+    DISTRICT = "district"  # 区
+    STREET = "street"  # 街道
+    COMMUNITY = "community"  # 社区
+
+
+class HealthRisk(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class FacilityCategory(StrEnum):
+    HOSPITAL = "hospital"
+    CLINIC = "clinic"
+    SCHOOL = "school"
+    KINDERGARTEN = "kindergarten"
+    FIRE_STATION = "fire_station"
+    POLICE_STATION = "police_station"
+    SHELTER = "shelter"
+    HAZARD_SOURCE = "hazard_source"
+    WATERLOGGING_POINT = "waterlogging_point"
+    PARK = "park"
+    VENUE = "venue"
+    PHARMACY = "pharmacy"
+    COMMUNITY_CENTER = "community_center"
+    ELDERLY_CARE = "elderly_care"
+    METRO_STATION = "metro_station"
+    TEST_SITE = "test_site"
+
+
+#: Facility categories that are internal data (never served to anonymous callers).
+INTERNAL_FACILITY_CATEGORIES = frozenset({FacilityCategory.HAZARD_SOURCE})
+
+
+class CameraStatus(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+
+
+class CaseStatus(StrEnum):
+    REPORTED = "reported"  # 发现/上报
+    DISPATCHED = "dispatched"  # 派遣
+    IN_PROGRESS = "in_progress"  # 处置
+    RESOLVED = "resolved"  # 处置完毕, awaiting the dispatcher's check (核查)
+    CLOSED = "closed"  # 结案
+    REJECTED = "rejected"  # 不予受理
+    DUPLICATE = "duplicate"
+
+
+OPEN_CASE_STATUSES = frozenset(
+    {CaseStatus.REPORTED, CaseStatus.DISPATCHED, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED}
+)
+
+
+class CasePriority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class CaseSource(StrEnum):
+    CITIZEN_REPORT = "citizen_report"
+    GRID_WORKER = "grid_worker"
+    CAMERA = "camera"
+    HOTLINE = "hotline"
+    SENSOR = "sensor"
+
+
+class CaseEventType(StrEnum):
+    REPORTED = "reported"
+    DISPATCHED = "dispatched"
+    STARTED = "started"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    REOPENED = "reopened"
+    MARKED_DUPLICATE = "marked_duplicate"
+    COMMENTED = "commented"
+
+
+class Role(StrEnum):
+    CITIZEN = "citizen"
+    GRID_WORKER = "grid_worker"
+    DISPATCHER = "dispatcher"
+    DEPARTMENT_STAFF = "department_staff"
+    VERIFIER = "verifier"
+    HEALTH_OFFICER = "health_officer"
+    CAMERA_VIEWER = "camera_viewer"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+STAFF_ROLES = frozenset(set(Role) - {Role.CITIZEN})
+
+
+class UserStatus(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+def sql_in(enum: type[StrEnum]) -> str:
+    """The ``IN (…)`` list of a CHECK constraint for an enumeration (values are our constants)."""
+    return "(" + ", ".join(f"'{member.value}'" for member in enum) + ")"

@@ -1,0 +1,44 @@
+"""Domain errors. Surfaces map them to statuses in one table (``server.errors``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OneMapError(Exception):
+    """Base of the domain errors: ``code`` is stable and machine-readable."""
+
+    code = "error"
+
+    def __init__(self, message: str, **detail: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class InvalidInput(OneMapError):
+    code = "invalid_input"
+
+
+class OutsideCity(InvalidInput):
+    code = "outside_city"
+
+
+class NotFound(OneMapError):
+    code = "not_found"
+
+
+class Unauthorized(OneMapError):
+    code = "unauthorized"
+
+
+class Forbidden(OneMapError):
+    code = "forbidden"
+
+
+class Conflict(OneMapError):
+    code = "conflict"
+
+
+class Unavailable(OneMapError):
+    code = "unavailable"

@@ -1,0 +1,70 @@
+"""The one map's layers as the read side sees them: table, geometry and exposed columns.
+
+A layer has a public view (what anonymous callers may see) and an internal view (staff).
+Identifiers in SQL come only from here, never from input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from geo.enums import INTERNAL_FACILITY_CATEGORIES
+
+
+@dataclass(frozen=True)
+class LayerView:
+    name: str
+    table: str
+    geometry_type: str  # "Point" or "MultiPolygon"
+    columns: tuple[str, ...]  # properties, in output order
+    row_filter: str = "TRUE"  # a fixed SQL predicate on alias t (our constant, never input)
+    internal: bool = False
+
+
+_hidden = ", ".join(f"'{c.value}'" for c in sorted(INTERNAL_FACILITY_CATEGORIES))
+
+ADMIN_AREAS = LayerView(
+    "admin_areas", "admin_areas", "MultiPolygon",
+    ("code", "name_zh", "name_en", "level", "parent_id", "population"),
+)  # fmt: skip
+GRID_CELLS = LayerView(
+    "grid_cells", "grid_cells", "MultiPolygon",
+    ("code", "name", "community_id", "population", "health_risk"),
+)  # fmt: skip
+FACILITIES_PUBLIC = LayerView(
+    "facilities", "facilities", "Point",
+    ("code", "category", "name_zh", "name_en", "address", "capacity", "grid_cell_id"),
+    row_filter=f"t.category NOT IN ({_hidden})",
+)  # fmt: skip
+FACILITIES = LayerView(
+    "facilities", "facilities", "Point",
+    ("code", "category", "name_zh", "name_en", "address", "capacity", "attributes",
+     "grid_cell_id"),
+    internal=True,
+)  # fmt: skip
+CAMERAS = LayerView(
+    "cameras", "cameras", "Point",
+    ("code", "name", "heading", "fov", "status", "last_seen_at", "grid_cell_id"),
+    internal=True,
+)  # fmt: skip
+#: Anonymised cases: no reporter, no free text, no address, no assignee.
+CASES_PUBLIC = LayerView(
+    "cases", "cases", "Point",
+    ("public_id", "category", "status", "priority", "grid_cell_id", "reported_at", "closed_at"),
+    row_filter="t.status <> 'duplicate'",
+)  # fmt: skip
+CASES = LayerView(
+    "cases", "cases", "Point",
+    ("public_id", "category", "description", "address", "status", "priority", "source",
+     "grid_cell_id", "department_id", "assignee_id", "duplicate_of", "reported_at",
+     "dispatched_at", "due_at", "resolved_at", "closed_at"),
+    internal=True,
+)  # fmt: skip
+
+PUBLIC_VIEWS = {v.name: v for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES_PUBLIC, CASES_PUBLIC)}
+INTERNAL_VIEWS = {v.name: v for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES, CAMERAS, CASES)}
+
+
+def view(name: str, *, internal: bool) -> LayerView | None:
+    """The view of layer ``name`` for a caller (None: no such layer for them)."""
+    return (INTERNAL_VIEWS if internal else PUBLIC_VIEWS).get(name)

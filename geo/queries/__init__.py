@@ -1,0 +1,33 @@
+"""Read queries on the one map, one function each, shared by every surface.
+
+A query function returns a :class:`Query` (SQL, bind parameters and a decoder) and does no I/O,
+so the same function serves the async app (:func:`fetch`) and threaded callers such as
+pygeoapi providers (:func:`fetch_sync`). Values are always bind parameters; identifiers come
+from ``geo.layers``. GeoJSON is built by PostGIS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection, Connection, sql
+
+Rows = Sequence[tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Query[T]:
+    statement: sql.SQL | sql.Composed
+    params: Mapping[str, Any]
+    decode: Callable[[Rows], T]
+
+
+async def fetch[T](conn: AsyncConnection[Any], query: Query[T]) -> T:
+    cur = await conn.execute(query.statement, query.params)
+    return query.decode(await cur.fetchall())
+
+
+def fetch_sync[T](conn: Connection[Any], query: Query[T]) -> T:
+    return query.decode(conn.execute(query.statement, query.params).fetchall())

@@ -1,0 +1,1 @@
+"""OneMap's ASGI application, settings, CLI and the surfaces built on the one map."""

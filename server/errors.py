@@ -1,0 +1,89 @@
+"""Errors as ``application/problem+json`` (RFC 9457): domain errors, HTTP errors, the unexpected.
+
+One table maps domain errors to statuses; an unexpected exception is logged with its traceback
+and answered with a 500 problem that names no internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from geo import errors as e
+
+log = logging.getLogger("onemap.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+STATUS: dict[type[e.OneMapError], int] = {
+    e.InvalidInput: 400,
+    e.OutsideCity: 422,
+    e.Unauthorized: 401,
+    e.Forbidden: 403,
+    e.NotFound: 404,
+    e.Conflict: 409,
+    e.Unavailable: 503,
+}
+
+
+def status_of(exc: e.OneMapError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def problem(
+    status: int, detail: str, *, code: str | None = None, instance: str | None = None, **extra: Any
+) -> JSONResponse:
+    slug = code or HTTPStatus(status).phrase.lower().replace(" ", "_")
+    body: dict[str, Any] = {
+        "type": f"urn:onemap:problem:{slug}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, e.OneMapError)
+    return problem(
+        status_of(exc), exc.message, code=exc.code, instance=request.url.path, **exc.detail
+    )
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail
+    if exc.status_code == 404 and detail == HTTPStatus.NOT_FOUND.phrase:
+        detail = f"No resource at {request.url.path}."
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}."
+    response = problem(exc.status_code, str(detail), instance=request.url.path)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(
+        500, "The server could not complete the request; it has been logged.", code="internal"
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    e.OneMapError: domain_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

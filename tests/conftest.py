@@ -1,0 +1,111 @@
+"""The test harness: a fresh PostGIS database per session, migrated and seeded once.
+
+The server comes from ``ONEMAP_DATABASE_URL`` (the README's test command provisions one); the
+session creates its own database on it, named ``onemap_test_<pid>``, and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from starlette.testclient import TestClient
+
+from geo import migrate
+from seed.load import seed
+from server.app import create_app
+from server.provision import admin_url, provision
+from server.settings import DatabaseSettings, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The session's city: 1,000 facilities, 100 cameras, 1,015 cases on the full geography.
+TEST_SCALE = 0.05
+
+
+def _server_url() -> str:
+    return os.environ.get("ONEMAP_DATABASE_URL") or provision(ROOT / ".data", None)
+
+
+def _with_db(url: str, name: str) -> str:
+    return urlsplit(url)._replace(path=f"/{name}").geturl()
+
+
+def create_database(prefix: str = "onemap_test") -> str:
+    """A new, empty database with PostGIS on the test server; returns its libpq URL."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    server = _server_url()
+    with psycopg.connect(admin_url(server), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = _with_db(server, name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION postgis")
+    return url
+
+
+def drop_database(url: str) -> None:
+    name = conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(admin_url(url), autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def sqlalchemy_url(url: str) -> str:
+    return DatabaseSettings(url=url).sqlalchemy_url
+
+
+def settings_for(url: str) -> Settings:
+    return Settings(database=DatabaseSettings(url=url, pool_min_size=1, pool_max_size=4))
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """The session's database: migrated to head and seeded at TEST_SCALE."""
+    url = create_database()
+    try:
+        migrate.upgrade(sqlalchemy_url(url))
+        with psycopg.connect(url, autocommit=True) as conn:
+            seed(conn, TEST_SCALE)
+        yield url
+    finally:
+        drop_database(url)
+
+
+@pytest.fixture
+def empty_database_url() -> Iterator[str]:
+    """A fresh database with PostGIS and nothing else, dropped after the test."""
+    url = create_database("onemap_empty")
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return settings_for(database_url)
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The app built by the factory, lifespan running, through an in-process ASGI client."""
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection inside a transaction that is rolled back: tests leave no trace."""
+    with psycopg.connect(database_url) as conn:
+        try:
+            yield conn
+        finally:
+            conn.rollback()

@@ -1,0 +1,86 @@
+"""Alembic: upgrade from empty, downgrade to base, and models ≡ migrations."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from geo import migrate
+from tests.conftest import sqlalchemy_url
+
+TABLES = {
+    "admin_areas", "grid_cells", "departments", "case_categories", "facilities", "cameras",
+    "cases", "case_events", "users", "audit_log", "seed_progress",
+}  # fmt: skip
+
+
+def _tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+    return {r[0] for r in rows} - {"spatial_ref_sys", "alembic_version"}
+
+
+def test_upgrade_from_empty_then_downgrade_to_base(empty_database_url: str) -> None:
+    url = sqlalchemy_url(empty_database_url)
+    assert migrate.current_revision(url) is None
+
+    migrate.upgrade(url)
+    assert migrate.current_revision(url) == migrate.head_revision()
+    assert _tables(empty_database_url) == TABLES
+
+    migrate.downgrade(url, "base")
+    assert migrate.current_revision(url) is None
+    assert _tables(empty_database_url) == set()
+
+
+def test_autogenerate_finds_nothing_to_do(empty_database_url: str) -> None:
+    url = sqlalchemy_url(empty_database_url)
+    migrate.upgrade(url)
+    assert migrate.pending_model_changes(url) == []
+
+
+def test_every_geometry_has_a_gist_index(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        missing = conn.execute("""
+            SELECT c.f_table_name, c.f_geometry_column, c.srid FROM geometry_columns c
+            WHERE c.f_table_schema = 'public' AND NOT EXISTS (
+              SELECT 1 FROM pg_indexes i
+              WHERE i.tablename = c.f_table_name AND i.indexdef ILIKE '%USING gist%'
+                AND i.indexdef LIKE '%' || c.f_geometry_column || '%')
+        """).fetchall()
+        srids = conn.execute(
+            "SELECT DISTINCT srid FROM geometry_columns WHERE f_table_schema = 'public'"
+        ).fetchall()
+    assert missing == []
+    assert srids == [(4326,)]
+
+
+@pytest.mark.parametrize(
+    ("statement", "constraint"),
+    [
+        ("UPDATE cases SET status = 'lost' WHERE id = (SELECT min(id) FROM cases)",
+         "ck_cases_status"),
+        ("UPDATE facilities SET category = 'castle' WHERE id = (SELECT min(id) FROM facilities)",
+         "ck_facilities_category"),
+        ("UPDATE users SET roles = ARRAY['emperor'] WHERE id = (SELECT min(id) FROM users)",
+         "ck_users_roles"),
+        ("UPDATE cameras SET heading = 400 WHERE id = (SELECT min(id) FROM cameras)",
+         "ck_cameras_heading_range"),
+    ],
+)  # fmt: skip
+def test_enumerations_are_checked_by_the_database(
+    db: psycopg.Connection[object], statement: str, constraint: str
+) -> None:
+    with pytest.raises(psycopg.errors.CheckViolation, match=constraint):
+        db.execute(statement)
+
+
+@pytest.mark.parametrize("table", ["case_events", "audit_log"])
+def test_history_tables_are_append_only(db: psycopg.Connection[object], table: str) -> None:
+    db.execute(
+        "INSERT INTO audit_log (action, object_type, object_id) VALUES ('test', 'case', '1')"
+    )
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        db.execute(f"DELETE FROM {table}")
