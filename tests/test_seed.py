@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
 import pytest
 
 from geo import migrate
+from geo.passwords import verify_password
 from seed.generate import CAMERAS, CASES, FACILITIES
-from seed.load import seed
-from tests.conftest import TEST_SCALE, sqlalchemy_url
+from seed.load import DEMO_PASSWORD, seed, staff_accounts
+from tests.conftest import ROOT, TEST_SCALE, sqlalchemy_url
 
 Conn = psycopg.Connection[Any]
 
@@ -159,3 +161,15 @@ def test_seeding_is_idempotent_and_scales_up_by_prefix(empty_database_url: str) 
     assert codes == [f"F{i:07d}" for i in range(1, 401)]
     assert sorted(p[-7:] for p in public_ids) == [f"{i:07d}" for i in range(1, 309)]
     assert events > 308
+
+
+def test_demo_accounts_match_the_readme_and_log_in(db: Conn) -> None:
+    readme = (ROOT / "README.md").read_text()
+    listed = dict(re.findall(r"^\| (1380000\d{4}) \| (\w+)", readme, flags=re.M))
+    assert listed == {phone: role.value for phone, _, role, _ in staff_accounts()}
+    for phone, role in listed.items():
+        row = db.execute("SELECT password_hash, roles FROM users WHERE phone = %s", (phone,))
+        password_hash, roles = row.fetchone() or (None, None)
+        assert roles == [role]
+        assert verify_password(password_hash, DEMO_PASSWORD)
+        assert not verify_password(password_hash, "wrong")
