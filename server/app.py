@@ -7,11 +7,16 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 
 from geo.migrate import head_revision
 from mobile_api import locate
 from server import health
+from server.auth import routes as auth_routes
+from server.auth.keys import load_keys
+from server.auth.middleware import AuthMiddleware
+from server.auth.tokens import TokenService
 from server.db import make_pool
 from server.errors import EXCEPTION_HANDLERS
 from server.settings import Settings
@@ -22,6 +27,7 @@ log = logging.getLogger("onemap.app")
 def create_app(settings: Settings) -> Starlette:
     """Build the ASGI app. Nothing connects until the lifespan starts."""
     pool = make_pool(settings.database)
+    tokens = TokenService(load_keys(settings.auth, settings.data.dir), settings.auth)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -34,15 +40,18 @@ def create_app(settings: Settings) -> Starlette:
 
     routes: list[BaseRoute] = [
         *health.routes,
+        *auth_routes.routes,
         Mount("/api/v1", routes=[*locate.routes]),
     ]
     app = Starlette(
         debug=False,
         routes=routes,
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(AuthMiddleware, tokens=tokens)],
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.pool = pool
+    app.state.tokens = tokens
     app.state.migration_head = head_revision()
     return app

@@ -88,6 +88,24 @@ class DataSettings(BaseSettings):
     dir: Path = Path(".data")
 
 
+class AuthSettings(BaseSettings):
+    """Identity (``ONEMAP_AUTH_…``): ES256 JWTs, their keys and lifetimes."""
+
+    model_config = _config("ONEMAP_AUTH_")
+
+    issuer: str = "onemap"
+    audience: str = "onemap"
+    access_ttl_s: int = Field(default=900, ge=30, le=86_400)
+    private_key_file: Path | None = Field(
+        default=None,
+        description="PEM EC P-256 private key; unset: generated on first run in the data dir.",
+    )
+    retired_public_key_files: list[Path] = Field(
+        default_factory=list,
+        description="PEM public keys still listed in the JWKS until their tokens expire.",
+    )
+
+
 class Settings(BaseModel):
     """All of OneMap's settings, built once and passed down."""
 
@@ -95,6 +113,7 @@ class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     data: DataSettings = Field(default_factory=DataSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -103,4 +122,5 @@ class Settings(BaseModel):
             server=ServerSettings(),
             log=LogSettings(),
             data=DataSettings(),
+            auth=AuthSettings(),
         )

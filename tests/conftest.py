@@ -22,8 +22,9 @@ from starlette.testclient import TestClient
 from geo import migrate
 from seed.load import seed
 from server.app import create_app
+from server.auth.tokens import TokenService
 from server.provision import admin_url, provision
-from server.settings import DatabaseSettings, Settings
+from server.settings import DatabaseSettings, DataSettings, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The session's city: 1,000 facilities, 100 cameras, 1,015 cases on the full geography.
@@ -63,7 +64,10 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def settings_for(url: str) -> Settings:
-    return Settings(database=DatabaseSettings(url=url, pool_min_size=1, pool_max_size=4))
+    return Settings(
+        database=DatabaseSettings(url=url, pool_min_size=1, pool_max_size=4),
+        data=DataSettings(dir=ROOT / ".data" / "test"),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -109,3 +113,11 @@ def db(database_url: str) -> Iterator[psycopg.Connection[Any]]:
             yield conn
         finally:
             conn.rollback()
+
+
+@pytest.fixture(scope="session")
+def tokens(client: TestClient) -> TokenService:
+    """The app's own token service: tests mint real ES256 tokens for any user and roles."""
+    service = client.app.state.tokens  # type: ignore[attr-defined]
+    assert isinstance(service, TokenService)
+    return service

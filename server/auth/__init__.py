@@ -1,0 +1,1 @@
+"""Identity: ES256 keys and JWKS, access tokens, the principal on each request, role checks."""

@@ -1,0 +1,76 @@
+"""Access tokens: short-lived ES256 JWTs with ``kid``, ``iss``, ``aud``, ``sub``, ``roles``,
+``iat``, ``exp`` and ``jti``. Verification accepts only ES256 and only keys in our JWKS."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from geo.errors import Unauthorized
+from server.auth.keys import KeySet
+from server.auth.principal import Principal
+from server.settings import AuthSettings
+
+ALGORITHM = "ES256"
+
+
+@dataclass(frozen=True)
+class TokenService:
+    keys: KeySet
+    settings: AuthSettings
+
+    def issue_access(
+        self, user_id: int, roles: Iterable[str], *, ttl_s: int | None = None, **claims: Any
+    ) -> str:
+        now = int(time.time())
+        payload = {
+            "iss": self.settings.issuer,
+            "aud": self.settings.audience,
+            "sub": str(user_id),
+            "roles": sorted(set(roles)),
+            "iat": now,
+            "exp": now + (ttl_s if ttl_s is not None else self.settings.access_ttl_s),
+            "jti": uuid.uuid4().hex,
+            **claims,
+        }
+        return jwt.encode(
+            payload, self.keys.private_key, algorithm=ALGORITHM, headers={"kid": self.keys.kid}
+        )
+
+    def verify_access(self, token: str) -> Principal:
+        """The principal a valid access token names; Unauthorized with the reason otherwise."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise Unauthorized("The access token is malformed.") from None
+        if header.get("alg") != ALGORITHM:
+            raise Unauthorized(f"Access tokens must be signed with {ALGORITHM}.")
+        key = self.keys.public_keys.get(str(header.get("kid")))
+        if key is None:
+            raise Unauthorized("The access token was signed by an unknown key.")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.settings.audience,
+                issuer=self.settings.issuer,
+                options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("The access token has expired; refresh it.") from None
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized(f"The access token is invalid: {exc}.") from None
+        roles = claims.get("roles")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise Unauthorized("The access token carries no valid roles.")
+        try:
+            user_id = int(claims["sub"])
+        except ValueError:
+            raise Unauthorized("The access token's subject is not a user.") from None
+        return Principal(user_id=user_id, roles=frozenset(roles), token_id=str(claims["jti"]))
