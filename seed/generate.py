@@ -292,7 +292,9 @@ def case_rows(city: City, refs: Refs, chunk: int, ids: list[int]) -> CaseChunk:
         if src == "citizen_report":
             reporter = int(refs.citizen_ids[int(rng.integers(len(refs.citizen_ids)))])
         reached = _STEPS[st]
-        dept = refs.department_ids[c.department] if "dispatched" in reached else None
+        # Routed to its category's department from the start; dispatched when a dispatcher says.
+        dept = refs.department_ids[c.department]
+        was_dispatched = "dispatched" in reached
         staff: list[int | None] = [*refs.department_staff.get(c.department, [])] or [None]
         assignee = staff[i % len(staff)] if "started" in reached else None
         worker = int(refs.worker_ids[cell[i]])
@@ -319,8 +321,8 @@ def case_rows(city: City, refs: Refs, chunk: int, ids: list[int]) -> CaseChunk:
                 assignee,
                 ids[dup_of[i]] if dup_of[i] >= 0 else None,
                 t["reported"][i],
-                t["dispatched"][i] if dept else None,
-                t["due"][i] if dept else None,
+                t["dispatched"][i] if was_dispatched else None,
+                t["due"][i] if was_dispatched else None,
                 t["resolved"][i] if "resolved" in reached else None,
                 t["closed"][i] if st == "closed" else (t["decided"][i] if st in _DECIDED else None),
                 t[last][i],

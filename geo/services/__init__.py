@@ -1,0 +1,1 @@
+"""Domain services: the only writers of the one map. Each aggregate has one writer module."""
