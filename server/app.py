@@ -19,6 +19,8 @@ from server.auth.middleware import AuthMiddleware
 from server.auth.tokens import TokenService
 from server.db import make_pool
 from server.errors import EXCEPTION_HANDLERS
+from server.events import EventBroker
+from server.gql.view import OneMapGraphQL, graphql_routes
 from server.settings import Settings
 
 log = logging.getLogger("onemap.app")
@@ -28,20 +30,24 @@ def create_app(settings: Settings) -> Starlette:
     """Build the ASGI app. Nothing connects until the lifespan starts."""
     pool = make_pool(settings.database)
     tokens = TokenService(load_keys(settings.auth, settings.data.dir), settings.auth)
+    broker = EventBroker(settings.database.libpq_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await pool.open(wait=True, timeout=settings.database.connect_timeout_s)
         log.info("database pool open", extra={"max_size": pool.max_size})
+        await broker.start()
         try:
             yield
         finally:
+            await broker.stop()
             await pool.close()
 
     routes: list[BaseRoute] = [
         *health.routes,
         *auth_routes.routes,
         Mount("/api/v1", routes=[*locate.routes]),
+        *graphql_routes(OneMapGraphQL(settings, pool, broker, tokens)),
     ]
     app = Starlette(
         debug=False,

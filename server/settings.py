@@ -106,6 +106,19 @@ class AuthSettings(BaseSettings):
     )
 
 
+class GraphQLSettings(BaseSettings):
+    """GraphQL (``ONEMAP_GRAPHQL_…``): page sizes and the limits that guard the parser."""
+
+    model_config = _config("ONEMAP_GRAPHQL_")
+
+    default_first: int = Field(default=100, ge=1)
+    max_first: int = Field(default=1000, ge=1)
+    max_radius_m: float = Field(default=5_000.0, gt=0, description="Cap of near/incident radii.")
+    max_depth: int = Field(default=10, ge=2)
+    max_aliases: int = Field(default=30, ge=1)
+    max_tokens: int = Field(default=5_000, ge=100)
+
+
 class Settings(BaseModel):
     """All of OneMap's settings, built once and passed down."""
 
@@ -114,6 +127,7 @@ class Settings(BaseModel):
     log: LogSettings = Field(default_factory=LogSettings)
     data: DataSettings = Field(default_factory=DataSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    graphql: GraphQLSettings = Field(default_factory=GraphQLSettings)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -123,4 +137,5 @@ class Settings(BaseModel):
             log=LogSettings(),
             data=DataSettings(),
             auth=AuthSettings(),
+            graphql=GraphQLSettings(),
         )

@@ -1,0 +1,168 @@
+"""Case workflow mutations: each one transition of geo.services.cases' state machine.
+
+Each returns ``CaseResult = CasePayload | CaseError``: domain failures (an illegal transition,
+a missing case, a forbidden action, bad input) come back as typed errors in the data, not as
+GraphQL errors, so front ends can switch on ``code``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+
+from geo import errors
+from geo.enums import CasePriority, CaseSource
+from geo.enums import CasePriority as Priority
+from geo.enums import CaseSource as Source
+from geo.params import LonLat
+from geo.services import cases as service
+from server.gql.context import Info
+from server.gql.inputs import to_id
+from server.gql.types import Case
+from server.gql.views import FULL_CASES
+
+
+class CaseErrorCode(Enum):
+    INVALID_INPUT = "invalid_input"
+    OUTSIDE_CITY = "outside_city"
+    NOT_FOUND = "not_found"
+    UNAUTHENTICATED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    ILLEGAL_TRANSITION = "conflict"
+
+
+CaseErrorCodeEnum = strawberry.enum(CaseErrorCode)
+
+
+@strawberry.type
+class CaseError:
+    code: CaseErrorCode
+    message: str
+
+
+@strawberry.type
+class CasePayload:
+    case: Case
+
+
+CaseResult = Annotated[CasePayload | CaseError, strawberry.union("CaseResult")]
+
+
+@strawberry.input
+class CreateCaseInput:
+    category: str
+    lon: float
+    lat: float
+    description: str = ""
+    address: str | None = None
+    priority: CasePriority = CasePriority.NORMAL
+    source: CaseSource = CaseSource.GRID_WORKER
+
+
+def _error(exc: errors.OneMapError) -> CaseError:
+    code = {c.value: c for c in CaseErrorCode}.get(exc.code, CaseErrorCode.INVALID_INPUT)
+    if isinstance(exc, errors.OutsideCity):
+        code = CaseErrorCode.OUTSIDE_CITY
+    return CaseError(code=code, message=exc.message)
+
+
+async def _payload(info: Info, case_id: int) -> CasePayload:
+    from geo.queries.search import AttributeFilter, rows
+
+    found = await info.context.fetch(
+        rows(FULL_CASES, None, AttributeFilter(equals={"id": [case_id]}), limit=1)
+    )
+    return CasePayload(case=Case.from_row(found[0]))
+
+
+async def _transition(
+    info: Info, id: strawberry.ID, action: str, **kwargs: object
+) -> CasePayload | CaseError:
+    try:
+        principal = info.context.require()
+        actor = service.Actor.of(principal.user_id, principal.roles)
+        async with info.context.pool.connection() as conn:
+            info.context.statements += 1
+            record = await service.transition(conn, to_id(id), action, actor, **kwargs)  # type: ignore[arg-type]
+        return await _payload(info, record.id)
+    except errors.OneMapError as exc:
+        return _error(exc)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Report a case (grid workers, hotline dispatchers).")
+    async def create_case(self, info: Info, input: CreateCaseInput) -> CaseResult:
+        try:
+            principal = info.context.require("grid_worker", "dispatcher", "admin")
+            async with info.context.pool.connection() as conn:
+                info.context.statements += 1
+                record = await service.create_case(
+                    conn,
+                    actor=service.Actor.of(principal.user_id, principal.roles),
+                    category=input.category,
+                    point=LonLat(input.lon, input.lat),
+                    description=input.description,
+                    source=Source(input.source.value),
+                    priority=Priority(input.priority.value),
+                    address=input.address,
+                )
+            return await _payload(info, record.id)
+        except errors.OneMapError as exc:
+            return _error(exc)
+
+    @strawberry.mutation(
+        description="派遣: send to a department (default: by category), optionally to one of "
+        "its staff; the due time follows the category's time limit."
+    )
+    async def dispatch_case(
+        self, info: Info, id: strawberry.ID, department_id: strawberry.ID | None = None,
+        assignee_id: strawberry.ID | None = None, note: str | None = None,
+    ) -> CaseResult:  # fmt: skip
+        return await _transition(
+            info, id, "dispatch", note=note,
+            department_id=to_id(department_id, "departmentId") if department_id else None,
+            assignee_id=to_id(assignee_id, "assigneeId") if assignee_id else None,
+        )  # fmt: skip
+
+    @strawberry.mutation(description="处置: the handling department starts work.")
+    async def start_case(
+        self, info: Info, id: strawberry.ID, note: str | None = None
+    ) -> CaseResult:
+        return await _transition(info, id, "start", note=note)
+
+    @strawberry.mutation(description="处置完毕: done, awaiting the dispatcher's check.")
+    async def resolve_case(
+        self, info: Info, id: strawberry.ID, note: str, photo_refs: list[str] | None = None
+    ) -> CaseResult:
+        full_note = note if not photo_refs else f"{note}\n照片: {', '.join(photo_refs)}"
+        return await _transition(info, id, "resolve", note=full_note)
+
+    @strawberry.mutation(description="核查 passed → 结案 (close).")
+    async def close_case(
+        self, info: Info, id: strawberry.ID, note: str | None = None
+    ) -> CaseResult:
+        return await _transition(info, id, "close", note=note)
+
+    @strawberry.mutation(description="不予受理: reject a reported case, with the reason.")
+    async def reject_case(self, info: Info, id: strawberry.ID, reason: str) -> CaseResult:
+        return await _transition(info, id, "reject", note=reason)
+
+    @strawberry.mutation(description="Mark as a duplicate of another case.")
+    async def mark_duplicate(
+        self, info: Info, id: strawberry.ID, original_id: strawberry.ID
+    ) -> CaseResult:
+        try:
+            original = to_id(original_id, "originalId")
+        except errors.OneMapError as exc:
+            return _error(exc)
+        return await _transition(info, id, "mark_duplicate", duplicate_of=original)
+
+    @strawberry.mutation(
+        description="Reopen: a failed check sends it back to the handler; a closed case goes "
+        "back to its department; a rejected or duplicate one back to reported."
+    )
+    async def reopen_case(self, info: Info, id: strawberry.ID, note: str) -> CaseResult:
+        return await _transition(info, id, "reopen", note=note)

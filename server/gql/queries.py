@@ -1,0 +1,247 @@
+"""The Query root: every layer with spatial and attribute filters, lookups, stats."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from geo.enums import AdminLevel, CameraStatus, CaseStatus, FacilityCategory
+from geo.errors import NotFound, OutsideCity
+from geo.layers import LayerView
+from geo.params import LonLat
+from geo.queries.location import grid_cell_at
+from geo.queries.search import AttributeFilter, rows
+from geo.queries.stats import case_stats
+from server.gql import views
+from server.gql.context import Info
+from server.gql.incident import Incident, incident
+from server.gql.inputs import SpatialFilterInput, cursor, page, spatial, time_range, to_id
+from server.gql.types import (
+    AdminArea,
+    Camera,
+    Case,
+    CaseStatsBucket,
+    CaseStatsDimension,
+    Connection,
+    Department,
+    Edge,
+    Facility,
+    GridCell,
+    PageInfo,
+    StaffUser,
+    load_admin_area,
+    load_department,
+    load_grid_cell,
+)
+
+STAFF_LAYER_ROLES = ("dispatcher", "grid_worker", "department_staff", "camera_viewer",
+                     "analyst", "admin")  # fmt: skip
+
+
+async def _connection[T](
+    info: Info,
+    view: LayerView,
+    where: SpatialFilterInput | None,
+    attributes: AttributeFilter,
+    first: int | None,
+    after: str | None,
+    build: Callable[[dict[str, Any]], T],
+) -> Connection[T]:
+    settings = info.context.settings
+    limit, offset = page(first, after, settings.default_first, settings.max_first)
+    found = await info.context.fetch(
+        rows(view, spatial(where), attributes, limit=limit + 1, offset=offset)
+    )
+    edges = [Edge(cursor=cursor(offset + i), node=build(r)) for i, r in enumerate(found[:limit])]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(found) > limit, end_cursor=edges[-1].cursor if edges else None
+        ),
+    )
+
+
+def _area(r: dict[str, Any]) -> AdminArea:
+    return AdminArea.from_row([r["id"], r["code"], r["name_zh"], r["name_en"], r["level"],
+                               r["parent_id"], r["population"], r["geojson"]])  # fmt: skip
+
+
+def _cell(r: dict[str, Any]) -> GridCell:
+    return GridCell.from_row([r["id"], r["code"], r["name"], r["community_id"], r["worker_id"],
+                              r["population"], r["health_risk"], r["geojson"]])  # fmt: skip
+
+
+def _equals(**values: list[Any] | None) -> dict[str, list[Any]]:
+    return {k: [getattr(x, "value", x) for x in v] for k, v in values.items() if v}
+
+
+@strawberry.type
+class Location:
+    grid_cell: GridCell
+    community: AdminArea
+    street: AdminArea
+    district: AdminArea
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Districts, streets and communities.")
+    async def admin_areas(
+        self, info: Info, level: AdminLevel | None = None, where: SpatialFilterInput | None = None,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[AdminArea]:  # fmt: skip
+        attrs = AttributeFilter(equals=_equals(level=[level] if level else None))
+        return await _connection(info, views.ADMIN_AREAS, where, attrs, first, after, _area)
+
+    @strawberry.field
+    async def admin_area(self, info: Info, id: strawberry.ID) -> AdminArea | None:
+        return await load_admin_area(info, to_id(id))
+
+    @strawberry.field(description="The management grid.")
+    async def grid_cells(
+        self, info: Info, where: SpatialFilterInput | None = None,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[GridCell]:  # fmt: skip
+        return await _connection(info, views.GRID_CELLS, where, AttributeFilter(), first, after,
+                                 _cell)  # fmt: skip
+
+    @strawberry.field
+    async def grid_cell(self, info: Info, id: strawberry.ID) -> GridCell | None:
+        return await load_grid_cell(info, to_id(id))
+
+    @strawberry.field(description="The grid cell holding a point, with its community, street "
+                      "and district. Outside the city: an OUTSIDE_CITY error.")  # fmt: skip
+    async def grid_cell_at(self, info: Info, lon: float, lat: float) -> Location:
+        point = LonLat(lon, lat)
+        found = await info.context.fetch(grid_cell_at(point))
+        if found is None:
+            raise OutsideCity(f"({lon}, {lat}) is outside the city: no grid cell covers it.")
+        # Gathered, so the loaders batch: one statement for the cell, one for the three areas.
+        cell, areas = await asyncio.gather(
+            load_grid_cell(info, found.grid_cell_id),
+            asyncio.gather(
+                *(load_admin_area(info, a.id)
+                  for a in (found.community, found.street, found.district))
+            ),
+        )  # fmt: skip
+        community, street, district = areas
+        if cell is None or community is None or street is None or district is None:
+            raise NotFound("The grid cell's areas changed while reading them; try again.")
+        return Location(grid_cell=cell, community=community, street=street, district=district)
+
+    @strawberry.field(description="Facilities; hazard sources and attributes for staff only.")
+    async def facilities(
+        self, info: Info, where: SpatialFilterInput | None = None,
+        categories: list[FacilityCategory] | None = None,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[Facility]:  # fmt: skip
+        view = views.FACILITIES if info.context.is_staff else views.PUBLIC_FACILITIES
+        attrs = AttributeFilter(equals=_equals(category=categories))
+        return await _connection(info, view, where, attrs, first, after, Facility.from_row)
+
+    @strawberry.field(description="Cameras (staff only).")
+    async def cameras(
+        self, info: Info, where: SpatialFilterInput | None = None,
+        statuses: list[CameraStatus] | None = None,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[Camera]:  # fmt: skip
+        info.context.require(*STAFF_LAYER_ROLES)
+        attrs = AttributeFilter(equals=_equals(status=statuses))
+        return await _connection(info, views.CAMERAS, where, attrs, first, after, Camera.from_row)
+
+    @strawberry.field(description="Cases: anonymised for the public, in full for staff.")
+    async def cases(
+        self, info: Info, where: SpatialFilterInput | None = None,
+        statuses: list[CaseStatus] | None = None, categories: list[str] | None = None,
+        grid_cell_id: strawberry.ID | None = None, department_id: strawberry.ID | None = None,
+        reported_from: datetime | None = None, reported_to: datetime | None = None,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[Case]:  # fmt: skip
+        view = views.FULL_CASES if info.context.is_staff else views.PUBLIC_CASES
+        since, until = time_range(reported_from, reported_to)
+        attrs = AttributeFilter(
+            equals=_equals(
+                status=statuses, category=categories,
+                grid_cell_id=[to_id(grid_cell_id, "gridCellId")] if grid_cell_id else None,
+                department_id=[to_id(department_id, "departmentId")] if department_id else None,
+            ),
+            time_column="reported_at", time_from=since, time_to=until,
+        )  # fmt: skip
+        return await _connection(info, view, where, attrs, first, after, Case.from_row)
+
+    @strawberry.field(description="The caller's own reports, newest first ids last.")
+    async def my_cases(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Case]:
+        principal = info.context.require()
+        attrs = AttributeFilter(equals={"reporter_id": [principal.user_id]})
+        return await _connection(info, views.FULL_CASES, None, attrs, first, after,
+                                 Case.from_row)  # fmt: skip
+
+    @strawberry.field
+    async def case(self, info: Info, id: strawberry.ID) -> Case:
+        view = views.FULL_CASES if info.context.is_staff else views.PUBLIC_CASES
+        attrs = AttributeFilter(equals={"id": [to_id(id)]})
+        found = await info.context.fetch(rows(view, None, attrs, limit=1))
+        if not found:
+            raise NotFound(f"No case with id {id}.")
+        return Case.from_row(found[0])
+
+    @strawberry.field(description="Case counts grouped by grid cell, category, status and/or "
+                      "day (Asia/Shanghai), for heat maps and dashboards.")  # fmt: skip
+    async def case_stats(
+        self, info: Info, group_by: list[CaseStatsDimension],
+        where: SpatialFilterInput | None = None, statuses: list[CaseStatus] | None = None,
+        categories: list[str] | None = None, reported_from: datetime | None = None,
+        reported_to: datetime | None = None,
+    ) -> list[CaseStatsBucket]:  # fmt: skip
+        since, until = time_range(reported_from, reported_to)
+        dims = [d.value for d in dict.fromkeys(group_by)]
+        result = await info.context.fetch(
+            case_stats(views.PUBLIC_CASES, spatial(where), dims,
+                       _equals(status=statuses, category=categories), since, until)
+        )  # fmt: skip
+        return [
+            CaseStatsBucket(
+                grid_cell_id=strawberry.ID(str(b["grid_cell_id"]))
+                if b.get("grid_cell_id")
+                else None,
+                category=b.get("category"),
+                status=CaseStatus(b["status"]) if b.get("status") else None,
+                day=b.get("day"),
+                count=b["count"],
+            )
+            for b in result
+        ]
+
+    @strawberry.field(description="The emergency context around a point (staff only).")
+    async def incident(self, info: Info, lon: float, lat: float, radius_m: float) -> Incident:
+        info.context.require(*STAFF_LAYER_ROLES)
+        return await incident(info, LonLat(lon, lat), radius_m)
+
+    @strawberry.field
+    async def departments(self, info: Info) -> list[Department]:
+        ids = await info.context.fetch(_department_ids())
+        found = [await load_department(info, i) for i in ids]
+        return [d for d in found if d is not None]
+
+    @strawberry.field(description="The logged-in staff member, or null.")
+    async def me(self, info: Info) -> StaffUser | None:
+        uid = info.context.principal.user_id
+        if uid is None or not info.context.is_staff:
+            return None
+        row = await info.context.loader("user").load(uid)
+        return StaffUser.from_row(row) if row else None
+
+
+def _department_ids() -> Any:
+    from psycopg import sql
+
+    from geo.queries import Query
+
+    return Query(sql.SQL("SELECT id FROM departments ORDER BY id"), {},
+                 lambda rs: [r[0] for r in rs])  # fmt: skip

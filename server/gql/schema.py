@@ -1,0 +1,57 @@
+"""The schema, assembled once per app with its limits built once (strawberry issue 4635)."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from graphql import GraphQLError
+from server.gql.errors import DomainErrorCodes, should_mask_error
+from server.gql.mutations import Mutation
+from server.gql.queries import Query
+from server.gql.scalars import GEOJSON_SCALAR, GeoJSON
+from server.gql.subscriptions import Subscription
+from server.settings import GraphQLSettings
+
+
+class OneMapSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log only what is unexpected: refusals and bad input are answers, not incidents."""
+        unexpected = [e for e in errors if should_mask_error(e)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+def make_schema(settings: GraphQLSettings) -> strawberry.Schema:
+    # Built once: a rule factory per request would defeat graphql-core's validation cache.
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
+    return OneMapSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        config=StrawberryConfig(scalar_map={GeoJSON: GEOJSON_SCALAR}),
+        extensions=[
+            lambda: AddValidationRules(rules),
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            DomainErrorCodes,
+            lambda: MaskErrors(should_mask_error=should_mask_error),
+        ],
+    )
+
+
+#: The schema the contract (graphql/schema.graphql) is exported from.
+def contract_schema() -> strawberry.Schema:
+    return make_schema(GraphQLSettings())

@@ -1,0 +1,374 @@
+"""GraphQL object types of the one map. Rows come from geo.queries; related objects from the
+request's DataLoaders. Fields that carry internal or personal data check the caller."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from strawberry.scalars import JSON
+
+from geo.enums import (
+    AdminLevel,
+    CameraStatus,
+    CaseEventType,
+    CasePriority,
+    CaseSource,
+    CaseStatus,
+    FacilityCategory,
+    HealthRisk,
+)
+from geo.errors import Forbidden
+from server.gql.context import Info
+from server.gql.scalars import GeoJSON
+
+# strawberry.enum registers the class itself, so annotations can use geo's enums directly.
+for _enum in (AdminLevel, CameraStatus, CaseEventType, CasePriority, CaseSource, CaseStatus,
+              FacilityCategory, HealthRisk):  # fmt: skip
+    strawberry.enum(_enum)
+
+
+def point(row: dict[str, Any]) -> Any:
+    return {"type": "Point", "coordinates": [row["lon"], row["lat"]]}
+
+
+def _geometry(text: str) -> Any:
+    return json.loads(text)
+
+
+@strawberry.type(description="A staff member as other staff see them (no phone, no ID).")
+class StaffUser:
+    id: strawberry.ID
+    display_name: str
+    roles: list[str]
+    department_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def department(self, info: Info) -> Department | None:
+        return await load_department(info, self.department_id)
+
+    @classmethod
+    def from_row(cls, r: Any) -> StaffUser:
+        return cls(id=strawberry.ID(str(r[0])), display_name=r[1], roles=r[2], department_id=r[3])
+
+
+@strawberry.type
+class Department:
+    id: strawberry.ID
+    code: str
+    name_zh: str
+    name_en: str
+
+
+async def load_department(info: Info, dept_id: int | None) -> Department | None:
+    if dept_id is None:
+        return None
+    r = await info.context.loader("department").load(dept_id)
+    return Department(id=strawberry.ID(str(r[0])), code=r[1], name_zh=r[2], name_en=r[3])
+
+
+@strawberry.type(
+    description="An administrative area: district (区), street (街道), community (社区)."
+)
+class AdminArea:
+    id: strawberry.ID
+    code: str
+    name_zh: str
+    name_en: str
+    level: AdminLevel
+    population: int | None
+    geometry: GeoJSON
+    parent_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def parent(self, info: Info) -> AdminArea | None:
+        return await load_admin_area(info, self.parent_id)
+
+    @classmethod
+    def from_row(cls, r: Any) -> AdminArea:
+        return cls(id=strawberry.ID(str(r[0])), code=r[1], name_zh=r[2], name_en=r[3],
+                   level=AdminLevel(r[4]), parent_id=r[5], population=r[6],
+                   geometry=_geometry(r[7]))  # fmt: skip
+
+
+async def load_admin_area(info: Info, area_id: int | None) -> AdminArea | None:
+    if area_id is None:
+        return None
+    row = await info.context.loader("admin_area").load(area_id)
+    return AdminArea.from_row(row) if row else None
+
+
+@strawberry.type(description="A management grid cell (网格) and its responsible grid worker.")
+class GridCell:
+    id: strawberry.ID
+    code: str
+    name: str
+    population: int
+    health_risk: HealthRisk
+    geometry: GeoJSON
+    community_id: strawberry.Private[int]
+    worker_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def community(self, info: Info) -> AdminArea | None:
+        return await load_admin_area(info, self.community_id)
+
+    @strawberry.field(description="The responsible grid worker (staff only).")
+    async def worker(self, info: Info) -> StaffUser | None:
+        if not info.context.is_staff:
+            raise Forbidden("Grid workers are shown to staff only.")
+        if self.worker_id is None:
+            return None
+        row = await info.context.loader("user").load(self.worker_id)
+        return StaffUser.from_row(row) if row else None
+
+    @classmethod
+    def from_row(cls, r: Any) -> GridCell:
+        return cls(id=strawberry.ID(str(r[0])), code=r[1], name=r[2], community_id=r[3],
+                   worker_id=r[4], population=r[5], health_risk=HealthRisk(r[6]),
+                   geometry=_geometry(r[7]))  # fmt: skip
+
+
+async def load_grid_cell(info: Info, cell_id: int | None) -> GridCell | None:
+    if cell_id is None:
+        return None
+    row = await info.context.loader("grid_cell").load(cell_id)
+    return GridCell.from_row(row) if row else None
+
+
+@strawberry.type
+class Facility:
+    id: strawberry.ID
+    code: str
+    category: FacilityCategory
+    name_zh: str
+    name_en: str
+    address: str | None
+    capacity: int | None
+    geometry: GeoJSON
+    distance_m: float | None = strawberry.field(
+        default=None, description="Metres from the search point, when searching near one."
+    )
+    grid_cell_id: strawberry.Private[int]
+    _attributes: strawberry.Private[Any] = None
+
+    @strawberry.field(description="Category-specific attributes (staff only).")
+    def attributes(self, info: Info) -> JSON | None:
+        if not info.context.is_staff:
+            raise Forbidden("Facility attributes are shown to staff only.")
+        return self._attributes  # type: ignore[no-any-return]
+
+    @strawberry.field
+    async def grid_cell(self, info: Info) -> GridCell | None:
+        return await load_grid_cell(info, self.grid_cell_id)
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> Facility:
+        return cls(id=strawberry.ID(str(r["id"])), code=r["code"],
+                   category=FacilityCategory(r["category"]), name_zh=r["name_zh"],
+                   name_en=r["name_en"], address=r["address"], capacity=r["capacity"],
+                   geometry=point(r), distance_m=r.get("distance_m"),
+                   grid_cell_id=r["grid_cell_id"], _attributes=r.get("attributes"))  # fmt: skip
+
+
+@strawberry.type(description="A camera (staff only). Its source URL never leaves the server.")
+class Camera:
+    id: strawberry.ID
+    code: str
+    name: str
+    heading: int
+    fov: int
+    status: CameraStatus
+    last_seen_at: datetime | None
+    geometry: GeoJSON
+    distance_m: float | None = None
+    grid_cell_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def grid_cell(self, info: Info) -> GridCell | None:
+        return await load_grid_cell(info, self.grid_cell_id)
+
+    @strawberry.field(description="The WHEP endpoint for live video (camera viewers only).")
+    def stream_url(self, info: Info) -> str | None:
+        if not info.context.may_view_video:
+            raise Forbidden("Live video needs the camera_viewer or dispatcher role.")
+        return f"/streams/cameras/{self.id}/whep"
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> Camera:
+        return cls(id=strawberry.ID(str(r["id"])), code=r["code"], name=r["name"],
+                   heading=r["heading"], fov=r["fov"], status=CameraStatus(r["status"]),
+                   last_seen_at=r["last_seen_at"], geometry=point(r),
+                   distance_m=r.get("distance_m"), grid_cell_id=r["grid_cell_id"])  # fmt: skip
+
+
+@strawberry.type(description="One step of a case's timeline.")
+class CaseEvent:
+    id: strawberry.ID
+    event_type: CaseEventType
+    from_status: CaseStatus | None
+    to_status: CaseStatus | None
+    note: str | None
+    at: datetime
+    case_id: strawberry.Private[int]
+    actor_id: strawberry.Private[int | None]
+    department_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="Who acted, if staff (citizens are never named).")
+    async def actor(self, info: Info) -> StaffUser | None:
+        if self.actor_id is None:
+            return None
+        row = await info.context.loader("user").load(self.actor_id)
+        if row is None or "citizen" in row[2]:
+            return None
+        return StaffUser.from_row(row)
+
+    @strawberry.field
+    async def department(self, info: Info) -> Department | None:
+        return await load_department(info, self.department_id)
+
+    @classmethod
+    def from_row(cls, case_id: int, r: Any) -> CaseEvent:
+        return cls(id=strawberry.ID(str(r[0])), event_type=CaseEventType(r[1]),
+                   from_status=CaseStatus(r[2]) if r[2] else None,
+                   to_status=CaseStatus(r[3]) if r[3] else None, actor_id=r[4],
+                   department_id=r[5], note=r[6], at=r[7], case_id=case_id)  # fmt: skip
+
+
+@strawberry.type(description="The citizen who reported a case: dispatchers only; every read is "
+                 "written to the audit log.")  # fmt: skip
+class Reporter:
+    id: strawberry.ID
+    display_name: str
+    phone: str
+
+
+@strawberry.type(description="A city-management case. Anonymous callers see an anonymised view.")
+class Case:
+    id: strawberry.ID
+    public_id: str
+    category: str
+    status: CaseStatus
+    priority: CasePriority
+    reported_at: datetime
+    due_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    geometry: GeoJSON
+    distance_m: float | None = None
+    row: strawberry.Private[dict[str, Any]]
+
+    async def _full(self, info: Info, what: str) -> dict[str, Any]:
+        if not await info.context.sees_case(self.row):
+            raise Forbidden(f"The case's {what} is shown only to staff responsible for it.")
+        return self.row
+
+    @strawberry.field(description="The reporter's words (staff responsible, or the reporter).")
+    async def description(self, info: Info) -> str:
+        return str((await self._full(info, "description"))["description"])
+
+    @strawberry.field
+    async def address(self, info: Info) -> str | None:
+        address: str | None = (await self._full(info, "address"))["address"]
+        return address
+
+    @strawberry.field
+    async def source(self, info: Info) -> CaseSource:
+        return CaseSource((await self._full(info, "source"))["source"])
+
+    @strawberry.field
+    async def grid_cell(self, info: Info) -> GridCell | None:
+        return await load_grid_cell(info, self.row["grid_cell_id"])
+
+    @strawberry.field
+    async def department(self, info: Info) -> Department | None:
+        return await load_department(info, self.row.get("department_id"))
+
+    @strawberry.field
+    async def assignee(self, info: Info) -> StaffUser | None:
+        row = await self._full(info, "assignee")
+        if row.get("assignee_id") is None:
+            return None
+        user = await info.context.loader("user").load(row["assignee_id"])
+        return StaffUser.from_row(user) if user else None
+
+    @strawberry.field(description="The reporter (dispatchers only; audited).")
+    async def reporter(self, info: Info) -> Reporter | None:
+        if not info.context.sees_everything:
+            raise Forbidden("Reporters' personal data is shown to dispatchers only.")
+        reporter_id = self.row.get("reporter_id")
+        if reporter_id is None:
+            return None
+        user, _ = await asyncio.gather(
+            info.context.loader("user").load(reporter_id),
+            info.context.loader("audit_personal_data").load((int(self.id), reporter_id)),
+        )
+        return Reporter(id=strawberry.ID(str(user[0])), display_name=user[1], phone=user[4])
+
+    @strawberry.field(description="The timeline, oldest first.")
+    async def events(self, info: Info) -> list[CaseEvent]:
+        await self._full(info, "timeline")
+        rows = await info.context.loader("case_events").load(int(self.id))
+        return [CaseEvent.from_row(int(self.id), r) for r in rows]
+
+    @strawberry.field(description="The case this one duplicates, if any.")
+    def duplicate_of_id(self) -> strawberry.ID | None:
+        dup = self.row.get("duplicate_of")
+        return strawberry.ID(str(dup)) if dup is not None else None
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> Case:
+        return cls(id=strawberry.ID(str(r["id"])), public_id=r["public_id"],
+                   category=r["category"], status=CaseStatus(r["status"]),
+                   priority=CasePriority(r["priority"]), reported_at=r["reported_at"],
+                   due_at=r.get("due_at"), resolved_at=r.get("resolved_at"),
+                   closed_at=r.get("closed_at"), geometry=point(r),
+                   distance_m=r.get("distance_m"), row=r)  # fmt: skip
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class Edge(Generic[T]):  # noqa: UP046 - strawberry resolves typing.Generic, not PEP 695
+    cursor: str
+    node: T
+
+
+@strawberry.type(description="A page of results (Relay-style cursors; `first` is capped).")
+class Connection(Generic[T]):  # noqa: UP046
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+    @strawberry.field(description="The nodes of the edges, for convenience.")
+    def nodes(self) -> list[T]:
+        return [e.node for e in self.edges]
+
+
+class CaseStatsDimension(Enum):
+    GRID_CELL = "grid_cell_id"
+    CATEGORY = "category"
+    STATUS = "status"
+    DAY = "day"
+
+
+CaseStatsDimensionEnum = strawberry.enum(CaseStatsDimension)
+
+
+@strawberry.type(description="Case counts for one combination of the grouped dimensions.")
+class CaseStatsBucket:
+    grid_cell_id: strawberry.ID | None
+    category: str | None
+    status: CaseStatus | None
+    day: str | None
+    count: int
