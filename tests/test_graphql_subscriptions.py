@@ -4,13 +4,8 @@ made in one server process reaching a subscriber of another."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,8 +14,8 @@ from starlette.testclient import TestClient
 from websockets.sync.client import connect
 
 from server.auth.tokens import TokenService
-from tests.conftest import ROOT
 from tests.gql_helpers import operation
+from tests.running_server import running_server
 
 PROTOCOL = "graphql-transport-ws"
 CREATE = operation("dispatch_flow")
@@ -85,46 +80,10 @@ def test_sockets_without_a_valid_token_get_no_events(
         assert _error_code(ws.receive_json()) == "FORBIDDEN"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def two_servers(database_url: str) -> Iterator[list[str]]:
-    env = {**os.environ, "ONEMAP_DATABASE_URL": database_url, "ONEMAP_LOG_LEVEL": "WARNING",
-           "ONEMAP_DATA_DIR": str(ROOT / ".data" / "test")}  # fmt: skip
-    onemap = str(Path(sys.executable).with_name("onemap"))
-    ports = [_free_port(), _free_port()]
-    procs = [
-        subprocess.Popen(
-            [onemap, "serve", "--port", str(p)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for p in ports
-    ]
-    try:
-        for port, proc in zip(ports, procs, strict=True):
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None, proc.communicate()[1]
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
-        yield [f"127.0.0.1:{p}" for p in ports]
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.communicate(timeout=15)
+    with running_server(database_url) as a, running_server(database_url) as b:
+        yield [a.removeprefix("http://"), b.removeprefix("http://")]
 
 
 def test_an_event_made_in_one_process_reaches_a_subscriber_of_another(
