@@ -13,13 +13,21 @@ from geo.queries import Query, Rows
 # name → (SQL selecting rows by id = ANY(%(ids)s), key column index, many rows per key?)
 _SQL: dict[str, tuple[str, bool]] = {
     "grid_cell": (
-        "SELECT id, code, name, community_id, worker_id, population, health_risk, "
-        "ST_AsGeoJSON(geom, 7) FROM grid_cells WHERE id = ANY(%(ids)s)",
+        "SELECT id, code, name, community_id, worker_id, population, health_risk "
+        "FROM grid_cells WHERE id = ANY(%(ids)s)",
         False,
     ),
     "admin_area": (
-        "SELECT id, code, name_zh, name_en, level, parent_id, population, ST_AsGeoJSON(geom, 7) "
+        "SELECT id, code, name_zh, name_en, level, parent_id, population "
         "FROM admin_areas WHERE id = ANY(%(ids)s)",
+        False,
+    ),
+    "grid_cell_geometry": (
+        "SELECT id, ST_AsGeoJSON(geom, 7) FROM grid_cells WHERE id = ANY(%(ids)s)",
+        False,
+    ),
+    "admin_area_geometry": (
+        "SELECT id, ST_AsGeoJSON(geom, 7) FROM admin_areas WHERE id = ANY(%(ids)s)",
         False,
     ),
     "department": (
@@ -50,6 +58,9 @@ def make_loader(ctx: Any, name: str) -> DataLoader[Any, Any]:
                 for r in rows:
                     grouped[r[0]].append(r[1:])
                 return [grouped[k] for k in keys]
+            if name.endswith("_geometry"):
+                texts = {r[0]: r[1] for r in rows}
+                return [texts.get(k) for k in keys]
             by_id = {r[0]: r for r in rows}
             return [by_id.get(k) for k in keys]
 

@@ -36,8 +36,11 @@ def point(row: dict[str, Any]) -> Any:
     return {"type": "Point", "coordinates": [row["lon"], row["lat"]]}
 
 
-def _geometry(text: str) -> Any:
-    return json.loads(text)
+async def _polygon(info: Info, loader: str, key: int, geojson: str | None) -> GeoJSON:
+    """Polygons are read only when asked for: a page of cases names its cells without them."""
+    if geojson is None:
+        geojson = await info.context.loader(loader).load(key)
+    return GeoJSON(json.loads(geojson) if geojson else None)
 
 
 @strawberry.type(description="A staff member as other staff see them (no phone, no ID).")
@@ -81,8 +84,12 @@ class AdminArea:
     name_en: str
     level: AdminLevel
     population: int | None
-    geometry: GeoJSON
     parent_id: strawberry.Private[int | None]
+    geojson: strawberry.Private[str | None] = None
+
+    @strawberry.field(description="MultiPolygon.")
+    async def geometry(self, info: Info) -> GeoJSON:
+        return await _polygon(info, "admin_area_geometry", int(self.id), self.geojson)
 
     @strawberry.field
     async def parent(self, info: Info) -> AdminArea | None:
@@ -92,7 +99,7 @@ class AdminArea:
     def from_row(cls, r: Any) -> AdminArea:
         return cls(id=strawberry.ID(str(r[0])), code=r[1], name_zh=r[2], name_en=r[3],
                    level=AdminLevel(r[4]), parent_id=r[5], population=r[6],
-                   geometry=_geometry(r[7]))  # fmt: skip
+                   geojson=r[7] if len(r) > 7 else None)  # fmt: skip
 
 
 async def load_admin_area(info: Info, area_id: int | None) -> AdminArea | None:
@@ -109,9 +116,13 @@ class GridCell:
     name: str
     population: int
     health_risk: HealthRisk
-    geometry: GeoJSON
     community_id: strawberry.Private[int]
     worker_id: strawberry.Private[int | None]
+    geojson: strawberry.Private[str | None] = None
+
+    @strawberry.field(description="MultiPolygon.")
+    async def geometry(self, info: Info) -> GeoJSON:
+        return await _polygon(info, "grid_cell_geometry", int(self.id), self.geojson)
 
     @strawberry.field
     async def community(self, info: Info) -> AdminArea | None:
@@ -130,7 +141,7 @@ class GridCell:
     def from_row(cls, r: Any) -> GridCell:
         return cls(id=strawberry.ID(str(r[0])), code=r[1], name=r[2], community_id=r[3],
                    worker_id=r[4], population=r[5], health_risk=HealthRisk(r[6]),
-                   geometry=_geometry(r[7]))  # fmt: skip
+                   geojson=r[7] if len(r) > 7 else None)  # fmt: skip
 
 
 async def load_grid_cell(info: Info, cell_id: int | None) -> GridCell | None:
