@@ -21,6 +21,7 @@ from geo.queries import Query, Rows
 from geo.queries.features import AreaById, AreaPolygon
 
 GEOJSON_DIGITS = 7
+CELL_COLUMNS = ("code", "name", "community_id", "worker_id", "population", "health_risk")
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,12 @@ def rows(
     *,
     limit: int,
     offset: int = 0,
+    with_cell: bool = False,
 ) -> Query[list[dict[str, Any]]]:
-    """Up to ``limit`` rows after ``offset``: nearest first with ``near``, else by id."""
+    """Up to ``limit`` rows after ``offset``: nearest first with ``near``, else by id.
+
+    ``with_cell`` joins each row's grid cell (``cell_*`` keys): one statement instead of a
+    second look-up, and no per-row work for the caller."""
     c = clauses(view, spatial, attributes)
     c.params.update(limit=limit, offset=offset)
     select: list[sql.Composable] = [sql.SQL("t.id")]
@@ -158,6 +163,11 @@ def rows(
     else:
         select.append(sql.SQL("ST_AsGeoJSON(t.geom, {}) AS geojson").format(GEOJSON_DIGITS))
         names.append("geojson")
+    if with_cell and "grid_cell_id" in view.columns:
+        c.joins.append(sql.SQL("LEFT JOIN grid_cells gc ON gc.id = t.grid_cell_id"))
+        for col in CELL_COLUMNS:
+            select.append(sql.SQL("gc.") + sql.Identifier(col))
+            names.append(f"cell_{col}")
     order: sql.Composable = sql.SQL("t.id")
     if spatial is not None and spatial.near is not None:
         select.append(sql.SQL("ST_Distance(t.geom::geography, p.g::geography) AS distance_m"))

@@ -54,7 +54,7 @@ async def _connection[T](
     settings = info.context.settings
     limit, offset = page(first, after, settings.default_first, settings.max_first)
     found = await info.context.fetch(
-        rows(view, spatial(where), attributes, limit=limit + 1, offset=offset)
+        rows(view, spatial(where), attributes, limit=limit + 1, offset=offset, with_cell=True)
     )
     edges = [Edge(cursor=cursor(offset + i), node=build(r)) for i, r in enumerate(found[:limit])]
     return Connection(

@@ -144,6 +144,21 @@ class GridCell:
                    geojson=r[7] if len(r) > 7 else None)  # fmt: skip
 
 
+def joined_cell(r: dict[str, Any]) -> GridCell | None:
+    """The grid cell a row brought along (search rows with ``with_cell``), if any."""
+    if r.get("cell_code") is None:
+        return None
+    return GridCell.from_row([r["grid_cell_id"], r["cell_code"], r["cell_name"],
+                              r["cell_community_id"], r["cell_worker_id"],
+                              r["cell_population"], r["cell_health_risk"]])  # fmt: skip
+
+
+def cell_or_load(info: Info, cell: GridCell | None, cell_id: int | None) -> Any:
+    """The joined cell as is (no coroutine, no loader: the hot path for big pages), or an
+    awaitable that loads it."""
+    return cell if cell is not None else load_grid_cell(info, cell_id)
+
+
 async def load_grid_cell(info: Info, cell_id: int | None) -> GridCell | None:
     if cell_id is None:
         return None
@@ -166,6 +181,7 @@ class Facility:
     )
     grid_cell_id: strawberry.Private[int]
     _attributes: strawberry.Private[Any] = None
+    _cell: strawberry.Private[GridCell | None] = None
 
     @strawberry.field(description="Category-specific attributes (staff only).")
     def attributes(self, info: Info) -> JSON | None:
@@ -174,8 +190,8 @@ class Facility:
         return self._attributes  # type: ignore[no-any-return]
 
     @strawberry.field
-    async def grid_cell(self, info: Info) -> GridCell | None:
-        return await load_grid_cell(info, self.grid_cell_id)
+    def grid_cell(self, info: Info) -> GridCell | None:
+        return cell_or_load(info, self._cell, self.grid_cell_id)  # type: ignore[no-any-return]
 
     @classmethod
     def from_row(cls, r: dict[str, Any]) -> Facility:
@@ -183,7 +199,8 @@ class Facility:
                    category=FacilityCategory(r["category"]), name_zh=r["name_zh"],
                    name_en=r["name_en"], address=r["address"], capacity=r["capacity"],
                    geometry=point(r), distance_m=r.get("distance_m"),
-                   grid_cell_id=r["grid_cell_id"], _attributes=r.get("attributes"))  # fmt: skip
+                   grid_cell_id=r["grid_cell_id"], _attributes=r.get("attributes"),
+                   _cell=joined_cell(r))  # fmt: skip
 
 
 @strawberry.type(description="A camera (staff only). Its source URL never leaves the server.")
@@ -198,10 +215,11 @@ class Camera:
     geometry: GeoJSON
     distance_m: float | None = None
     grid_cell_id: strawberry.Private[int]
+    _cell: strawberry.Private[GridCell | None] = None
 
     @strawberry.field
-    async def grid_cell(self, info: Info) -> GridCell | None:
-        return await load_grid_cell(info, self.grid_cell_id)
+    def grid_cell(self, info: Info) -> GridCell | None:
+        return cell_or_load(info, self._cell, self.grid_cell_id)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The WHEP endpoint for live video (camera viewers only).")
     def stream_url(self, info: Info) -> str | None:
@@ -214,7 +232,8 @@ class Camera:
         return cls(id=strawberry.ID(str(r["id"])), code=r["code"], name=r["name"],
                    heading=r["heading"], fov=r["fov"], status=CameraStatus(r["status"]),
                    last_seen_at=r["last_seen_at"], geometry=point(r),
-                   distance_m=r.get("distance_m"), grid_cell_id=r["grid_cell_id"])  # fmt: skip
+                   distance_m=r.get("distance_m"), grid_cell_id=r["grid_cell_id"],
+                   _cell=joined_cell(r))  # fmt: skip
 
 
 @strawberry.type(description="One step of a case's timeline.")
@@ -292,8 +311,9 @@ class Case:
         return CaseSource((await self._full(info, "source"))["source"])
 
     @strawberry.field
-    async def grid_cell(self, info: Info) -> GridCell | None:
-        return await load_grid_cell(info, self.row["grid_cell_id"])
+    def grid_cell(self, info: Info) -> GridCell | None:
+        cell = joined_cell(self.row)
+        return cell_or_load(info, cell, self.row["grid_cell_id"])  # type: ignore[no-any-return]
 
     @strawberry.field
     async def department(self, info: Info) -> Department | None:
