@@ -20,7 +20,8 @@ def make_pool(settings: DatabaseSettings) -> AsyncConnectionPool[AsyncConnection
             "autocommit": True,
             "connect_timeout": max(1, round(settings.connect_timeout_s)),
             "application_name": "onemap",
-            "options": f"-c statement_timeout={settings.statement_timeout_ms}",
+            # UTC sessions: times serialise the same whichever path (Python or SQL) renders them.
+            "options": f"-c statement_timeout={settings.statement_timeout_ms} -c timezone=UTC",
         },
         timeout=settings.connect_timeout_s,
         open=False,

@@ -117,6 +117,9 @@ class GraphQLSettings(BaseSettings):
     max_depth: int = Field(default=10, ge=2)
     max_aliases: int = Field(default=30, ge=1)
     max_tokens: int = Field(default=5_000, ge=100)
+    compiled_pages: bool = Field(
+        default=True, description="Render plain pages in SQL (server/gql/compiled.py)."
+    )
 
 
 class Settings(BaseModel):

@@ -8,15 +8,17 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from geo.enums import AdminLevel, CameraStatus, CaseStatus, FacilityCategory
 from geo.errors import NotFound, OutsideCity
 from geo.layers import LayerView
 from geo.params import LonLat
+from geo.queries.features import AreaPolygon
 from geo.queries.location import grid_cell_at
 from geo.queries.search import AttributeFilter, rows
 from geo.queries.stats import case_stats
-from server.gql import views
+from server.gql import compiled, views
 from server.gql.context import Info
 from server.gql.incident import Incident, incident
 from server.gql.inputs import SpatialFilterInput, cursor, page, spatial, time_range, to_id
@@ -50,18 +52,42 @@ async def _connection[T](
     first: int | None,
     after: str | None,
     build: Callable[[dict[str, Any]], T],
+    type_name: str = "",
 ) -> Connection[T]:
     settings = info.context.settings
     limit, offset = page(first, after, settings.default_first, settings.max_first)
+    filters = spatial(where)
+    fast = None
+    selected = info.selected_fields[0]
+    if (settings.compiled_pages and type_name and _no_area_ids(filters)
+            and isinstance(selected, SelectedField)):  # fmt: skip
+        fast = compiled.plan(type_name, selected, filters.near is not None, cursor)
+    if fast is not None:
+        nodes, found_n = await info.context.fetch(
+            compiled.page_json(view, filters, attributes, fast.node, limit=limit, offset=offset)
+        )
+        end = cursor(offset + len(nodes) - 1) if nodes else None
+        return Connection(
+            typed_edges=[],
+            rendered=fast.shape(nodes, offset),
+            page_info=PageInfo(has_next_page=found_n > limit, end_cursor=end),
+        )
     found = await info.context.fetch(
-        rows(view, spatial(where), attributes, limit=limit + 1, offset=offset, with_cell=True)
+        rows(view, filters, attributes, limit=limit + 1, offset=offset, with_cell=True)
     )
     edges = [Edge(cursor=cursor(offset + i), node=build(r)) for i, r in enumerate(found[:limit])]
     return Connection(
-        edges=edges,
+        typed_edges=edges,
         page_info=PageInfo(
             has_next_page=len(found) > limit, end_cursor=edges[-1].cursor if edges else None
         ),
+    )
+
+
+def _no_area_ids(filters: Any) -> bool:
+    """Areas by id need an existence check (NotFound), which only the typed path makes."""
+    return all(
+        a is None or isinstance(a, AreaPolygon) for a in (filters.within, filters.intersects)
     )
 
 
@@ -141,7 +167,8 @@ class Query:
     ) -> Connection[Facility]:  # fmt: skip
         view = views.FACILITIES if info.context.is_staff else views.PUBLIC_FACILITIES
         attrs = AttributeFilter(equals=_equals(category=categories))
-        return await _connection(info, view, where, attrs, first, after, Facility.from_row)
+        return await _connection(info, view, where, attrs, first, after, Facility.from_row,
+                                 "Facility")  # fmt: skip
 
     @strawberry.field(description="Cameras (staff only).")
     async def cameras(
@@ -151,7 +178,8 @@ class Query:
     ) -> Connection[Camera]:  # fmt: skip
         info.context.require(*STAFF_LAYER_ROLES)
         attrs = AttributeFilter(equals=_equals(status=statuses))
-        return await _connection(info, views.CAMERAS, where, attrs, first, after, Camera.from_row)
+        return await _connection(info, views.CAMERAS, where, attrs, first, after, Camera.from_row,
+                                 "Camera")  # fmt: skip
 
     @strawberry.field(description="Cases: anonymised for the public, in full for staff.")
     async def cases(
@@ -171,7 +199,7 @@ class Query:
             ),
             time_column="reported_at", time_from=since, time_to=until,
         )  # fmt: skip
-        return await _connection(info, view, where, attrs, first, after, Case.from_row)
+        return await _connection(info, view, where, attrs, first, after, Case.from_row, "Case")
 
     @strawberry.field(description="The caller's own reports, newest first ids last.")
     async def my_cases(

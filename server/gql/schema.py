@@ -14,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graphql import GraphQLError
+from server.gql import compiled
 from server.gql.errors import DomainErrorCodes, should_mask_error
 from server.gql.mutations import Mutation
 from server.gql.queries import Query
@@ -43,6 +44,7 @@ def make_schema(settings: GraphQLSettings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(scalar_map={GeoJSON: GEOJSON_SCALAR}),
+        execution_context_class=compiled.ExecutionContext,
         extensions=[
             lambda: AddValidationRules(rules),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),

@@ -23,6 +23,7 @@ from geo.enums import (
     HealthRisk,
 )
 from geo.errors import Forbidden
+from server.gql.compiled import PreRendered
 from server.gql.context import Info
 from server.gql.scalars import GeoJSON
 
@@ -378,12 +379,22 @@ class Edge(Generic[T]):  # noqa: UP046 - strawberry resolves typing.Generic, not
 
 @strawberry.type(description="A page of results (Relay-style cursors; `first` is capped).")
 class Connection(Generic[T]):  # noqa: UP046
-    edges: list[Edge[T]]
     page_info: PageInfo
+    typed_edges: strawberry.Private[list[Edge[T]]]
+    # Set when SQL rendered the page (server/gql/compiled.py): response key → rendered list.
+    rendered: strawberry.Private[dict[str, Any] | None] = None
+
+    @strawberry.field
+    def edges(self, info: Info) -> list[Edge[T]]:
+        if self.rendered is not None:
+            return PreRendered(self.rendered[str(info.path.key)])  # type: ignore[return-value]
+        return self.typed_edges
 
     @strawberry.field(description="The nodes of the edges, for convenience.")
-    def nodes(self) -> list[T]:
-        return [e.node for e in self.edges]
+    def nodes(self, info: Info) -> list[T]:
+        if self.rendered is not None:
+            return PreRendered(self.rendered[str(info.path.key)])  # type: ignore[return-value]
+        return [e.node for e in self.typed_edges]
 
 
 class CaseStatsDimension(Enum):
