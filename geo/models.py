@@ -7,7 +7,7 @@ The models are the schema's source of truth for Alembic (``onemap migrate``); re
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from geoalchemy2 import Geometry
@@ -29,6 +29,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from geo.citizen_enums import (
+    AppealStatus,
+    ApplicationStatus,
+    Colour,
+    RatedObject,
+    RiskLevel,
+    TestResult,
+)
 from geo.enums import (
     AdminLevel,
     CameraStatus,
@@ -286,3 +294,394 @@ class SeedProgress(Base):
     layer: Mapped[str] = mapped_column(String(32), primary_key=True)
     rows: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = _created_at()
+
+
+# --------------------------------------------------------------------------------------------
+# Identity and the citizen app (issue 5): one-time codes, refresh tokens, idempotency, report
+# photos and links, ratings, the health code, one-network services, notifications, Open311.
+# Secrets (codes, refresh tokens, API keys) are stored only as SHA-256 hashes.
+# --------------------------------------------------------------------------------------------
+
+
+def _ts(index: bool = False) -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), index=index)
+
+
+def _ts_null() -> Mapped[datetime | None]:
+    return mapped_column(DateTime(timezone=True))
+
+
+class OtpCode(Base):
+    """A one-time login code: hashed, single use, short-lived."""
+
+    __tablename__ = "otp_codes"
+    __table_args__ = (
+        Index("ix_otp_codes_phone_created_at", "phone", "created_at"),
+        Index("ix_otp_codes_client_addr_created_at", "client_addr", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created_at()
+    expires_at: Mapped[datetime] = _ts()
+    consumed_at: Mapped[datetime | None] = _ts_null()
+
+
+class AuthFailure(Base):
+    """A failed code or password: the rate limiter counts these per phone and client."""
+
+    __tablename__ = "auth_failures"
+    __table_args__ = (Index("ix_auth_failures_phone_at", "phone", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = _created_at()
+
+
+class RefreshFamily(Base):
+    """The refresh tokens descending from one login; reuse of a rotated one revokes them all."""
+
+    __tablename__ = "refresh_families"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = _created_at()
+    revoked_at: Mapped[datetime | None] = _ts_null()
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class RefreshToken(Base):
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    family_id: Mapped[str] = mapped_column(ForeignKey("refresh_families.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _created_at()
+    expires_at: Mapped[datetime] = _ts()
+    used_at: Mapped[datetime | None] = _ts_null()
+
+
+class IdempotencyKey(Base):
+    """A completed creating request: written in the transaction that creates the resource."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        Index("uq_idempotency_keys_owner_operation_key", "owner", "operation", "key",
+              unique=True),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    operation: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(SmallInteger)
+    response: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class ReportPhoto(Base):
+    """A photo of a citizen report, re-encoded without metadata; stored by content hash."""
+
+    __tablename__ = "report_photos"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class ReportLink(Base):
+    """A citizen says their report is about the same thing as another open case."""
+
+    __tablename__ = "report_links"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    linked_case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Rating(Base):
+    """好差评: one rating of a resolved case or a completed application, by its owner."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (
+        CheckConstraint(f"object_type IN {sql_in(RatedObject)}", name="object_type"),
+        CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),
+        Index("uq_ratings_object_type_object_id", "object_type", "object_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    object_type: Mapped[str] = mapped_column(String(16))
+    object_id: Mapped[int] = mapped_column(BigInteger)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    score: Mapped[int] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class HealthRuleVersion(Base):
+    """A published version of the health-code rules (their text and order)."""
+
+    __tablename__ = "health_rule_versions"
+
+    version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rules: Mapped[list[Any]] = mapped_column(JSONB)
+    published_at: Mapped[datetime] = _created_at()
+
+
+class HealthDeclaration(Base):
+    __tablename__ = "health_declarations"
+    __table_args__ = (Index("ix_health_declarations_user_id_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    fever: Mapped[bool]
+    symptoms: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    contact_with_case: Mapped[bool]
+    at: Mapped[datetime] = _created_at()
+
+
+class HealthTestResult(Base):
+    __tablename__ = "health_test_results"
+    __table_args__ = (
+        CheckConstraint(f"result IN {sql_in(TestResult)}", name="result"),
+        Index("ix_health_test_results_user_id_sampled_at", "user_id", "sampled_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    result: Mapped[str] = mapped_column(String(16))
+    sampled_at: Mapped[datetime] = _ts()
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    recorded_at: Mapped[datetime] = _created_at()
+
+
+class HealthCheckin(Base):
+    """A venue check-in (场所码): which venue, when."""
+
+    __tablename__ = "health_checkins"
+    __table_args__ = (Index("ix_health_checkins_user_id_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), index=True)
+    at: Mapped[datetime] = _created_at()
+
+
+class HealthRiskCell(Base):
+    """A grid cell declared at risk by a health officer, for a period."""
+
+    __tablename__ = "health_risk_cells"
+    __table_args__ = (
+        CheckConstraint(f"level IN {sql_in(RiskLevel)}", name="level"),
+        CheckConstraint("ends_at > starts_at", name="period"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    grid_cell_id: Mapped[int] = mapped_column(ForeignKey("grid_cells.id"), index=True)
+    level: Mapped[str] = mapped_column(String(8))
+    starts_at: Mapped[datetime] = _ts()
+    ends_at: Mapped[datetime] = _ts()
+    set_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class HealthStatus(Base):
+    """A user's current code: colour, the rule that decided it, and their pairwise subject."""
+
+    __tablename__ = "health_status"
+    __table_args__ = (CheckConstraint(f"colour IN {sql_in(Colour)}", name="colour"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), unique=True)
+    colour: Mapped[str] = mapped_column(String(8))
+    rule_version: Mapped[str] = mapped_column(ForeignKey("health_rule_versions.version"))
+    rule_id: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime] = _created_at()
+
+
+class HealthStatusChange(Base):
+    """The history of a user's colour: every change, with the rule that fired."""
+
+    __tablename__ = "health_status_changes"
+    __table_args__ = (
+        CheckConstraint(f"colour IN {sql_in(Colour)}", name="colour"),
+        Index("ix_health_status_changes_user_id_at", "user_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    colour: Mapped[str] = mapped_column(String(8))
+    rule_version: Mapped[str] = mapped_column(ForeignKey("health_rule_versions.version"))
+    rule_id: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = _created_at()
+
+
+class HealthVerification(Base):
+    """An online verification of a health-code token: who verified whose code, and when."""
+
+    __tablename__ = "health_verifications"
+    __table_args__ = (Index("ix_health_verifications_user_id_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    jti: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    verifier_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    colour: Mapped[str | None] = mapped_column(String(8))
+    valid: Mapped[bool]
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = _created_at()
+
+
+class HealthAppeal(Base):
+    """A request for correction; an upheld appeal may override the colour until a time."""
+
+    __tablename__ = "health_appeals"
+    __table_args__ = (
+        CheckConstraint(f"status IN {sql_in(AppealStatus)}", name="status"),
+        CheckConstraint(
+            f"corrected_colour IS NULL OR corrected_colour IN {sql_in(Colour)}",
+            name="corrected_colour",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), server_default=AppealStatus.OPEN.value)
+    created_at: Mapped[datetime] = _created_at()
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = _ts_null()
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    corrected_colour: Mapped[str | None] = mapped_column(String(8))
+    override_until: Mapped[datetime | None] = _ts_null()
+
+
+class ServiceItem(Base):
+    """一网通办: a public service item with its materials, time limits and form schema."""
+
+    __tablename__ = "service_items"
+    __table_args__ = (
+        CheckConstraint("promised_limit_days > 0", name="promised_positive"),
+        CheckConstraint("promised_limit_days <= legal_limit_days", name="promised_within_legal"),
+    )
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    conditions: Mapped[str] = mapped_column(Text)
+    materials: Mapped[list[Any]] = mapped_column(JSONB)
+    legal_limit_days: Mapped[int] = mapped_column(SmallInteger)
+    promised_limit_days: Mapped[int] = mapped_column(SmallInteger)
+    online: Mapped[bool]
+    max_visits: Mapped[int] = mapped_column(SmallInteger)
+    form_schema: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    active: Mapped[bool] = mapped_column(server_default=text("true"))
+
+
+class Application(Base):
+    """An application for a service item: submitted → … → completed → rated."""
+
+    __tablename__ = "applications"
+    __table_args__ = (
+        CheckConstraint(f"status IN {sql_in(ApplicationStatus)}", name="status"),
+        Index("ix_applications_department_id_status", "department_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(24), unique=True)
+    service_code: Mapped[str] = mapped_column(ForeignKey("service_items.code"), index=True)
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    form: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    materials: Mapped[list[Any]] = mapped_column(JSONB)
+    supplements: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    submitted_at: Mapped[datetime] = _ts()
+    accept_due: Mapped[date]
+    accepted_at: Mapped[datetime | None] = _ts_null()
+    due_date: Mapped[date | None]
+    decided_at: Mapped[datetime | None] = _ts_null()
+    completed_at: Mapped[datetime | None] = _ts_null()
+    updated_at: Mapped[datetime] = _created_at()
+
+
+class ApplicationEvent(Base):
+    """An application's timeline. Append-only (trigger-enforced)."""
+
+    __tablename__ = "application_events"
+    __table_args__ = (Index("ix_application_events_application_id_at", "application_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    event_type: Mapped[str] = mapped_column(String(24))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    at: Mapped[datetime] = _ts()
+
+
+class Attachment(Base):
+    """An uploaded material (image or PDF), owned by its uploader until used in an application."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    bytes: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class NotificationRead(Base):
+    """How far a user has read their inbox (the inbox itself is their objects' timelines)."""
+
+    __tablename__ = "notification_reads"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    read_through: Mapped[datetime] = _ts()
+
+
+class Open311ApiKey(Base):
+    """A partner system's Open311 api_key (stored hashed)."""
+
+    __tablename__ = "open311_api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    partner: Mapped[str] = mapped_column(Text)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _created_at()
+    revoked_at: Mapped[datetime | None] = _ts_null()
+
+
+class Open311Request(Base):
+    """What a partner sent with a case beyond the case itself (attributes, media URL)."""
+
+    __tablename__ = "open311_requests"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("open311_api_keys.id"), index=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    media_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()

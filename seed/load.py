@@ -22,7 +22,7 @@ from psycopg import sql
 
 from geo.enums import Role
 from geo.passwords import hash_password
-from seed import vocab
+from seed import catalogue, vocab
 from seed.generate import (
     CAMERA_COLUMNS,
     CAMERAS,
@@ -81,6 +81,10 @@ def seed(
         say(BASE, 0, 1)
         report.added[BASE] = _load_base(conn, city)
         say(BASE, 1, 1)
+    if _loaded(conn, catalogue.CATALOGUE) == 0:  # its own step: older databases get it too
+        with conn.transaction():
+            report.added[catalogue.CATALOGUE] = catalogue.load(conn)
+            _mark(conn, catalogue.CATALOGUE, report.added[catalogue.CATALOGUE])
     refs = _refs(conn, city)
     for layer in (FACILITIES, CAMERAS, CASES):
         report.added[layer.name] = _load_layer(conn, city, refs, layer, scale, say)

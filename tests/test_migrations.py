@@ -11,6 +11,13 @@ from tests.conftest import sqlalchemy_url
 TABLES = {
     "admin_areas", "grid_cells", "departments", "case_categories", "facilities", "cameras",
     "cases", "case_events", "users", "audit_log", "seed_progress",
+    # 0002: identity and the citizen app
+    "otp_codes", "auth_failures", "refresh_families", "refresh_tokens", "idempotency_keys",
+    "report_photos", "report_links", "ratings", "health_rule_versions", "health_declarations",
+    "health_test_results", "health_checkins", "health_risk_cells", "health_status",
+    "health_status_changes", "health_verifications", "health_appeals", "service_items",
+    "applications", "application_events", "attachments", "notification_reads",
+    "open311_api_keys", "open311_requests",
 }  # fmt: skip
 
 

@@ -1,0 +1,330 @@
+"""Identity's writer: one-time codes, password logins, refresh-token families.
+
+Codes and refresh tokens are stored only as keyed hashes. A refresh token is rotated on every
+use; presenting one that was already rotated means it leaked (or a client raced itself), so the
+whole family is revoked. Failed guesses are rows in ``auth_failures``: the limits hold across
+worker processes, and a failure is committed before the error is raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection, Connection
+
+from geo.citizen_errors import RateLimited
+from geo.enums import STAFF_ROLES, Role
+from geo.errors import Conflict, Forbidden, InvalidInput, Unauthorized
+from geo.passwords import hash_password, verify_password
+
+PHONE_PATTERN = r"^\+?[0-9]{6,15}$"
+#: Compared against when the phone is unknown, so a miss costs as much time as a hit.
+_DUMMY_HASH = hash_password(secrets.token_hex(16))
+
+
+class InvalidCode(Unauthorized):
+    code = "invalid_code"
+
+
+class RefreshReused(Unauthorized):
+    code = "refresh_token_reused"
+
+
+@dataclass(frozen=True)
+class Limits:
+    otp_ttl_s: int = 300
+    window_s: int = 900
+    per_phone: int = 3
+    per_client: int = 20
+    max_attempts: int = 5
+    login_max_failures: int = 5
+    refresh_ttl_s: int = 30 * 86_400
+
+
+@dataclass(frozen=True)
+class UserRef:
+    id: int
+    roles: tuple[str, ...]
+    display_name: str
+
+
+def _hash_code(pepper: bytes, phone: str, code: str) -> str:
+    return hmac.new(pepper, f"{phone}:{code}".encode(), "sha256").hexdigest()
+
+
+def _hash_token(token: str) -> str:
+    # Refresh tokens carry 256 random bits: a plain hash cannot be reversed by guessing.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def _count(conn: AsyncConnection[Any], query: str, *args: Any) -> tuple[int, datetime | None]:
+    row = await (await conn.execute(query, args)).fetchone()
+    assert row is not None
+    return int(row[0]), row[1]
+
+
+def _retry_after(oldest: datetime | None, window_s: int, now: datetime) -> int:
+    if oldest is None:
+        return window_s
+    return max(1, int((oldest + timedelta(seconds=window_s) - now).total_seconds()) + 1)
+
+
+async def request_code(
+    conn: AsyncConnection[Any],
+    *,
+    phone: str,
+    client_addr: str | None,
+    pepper: bytes,
+    limits: Limits,
+) -> tuple[str, datetime]:
+    """A new six-digit code for ``phone`` (to be sent by the caller), within the rate limits."""
+    now = datetime.now(UTC)
+    since = now - timedelta(seconds=limits.window_s)
+    async with conn.transaction():
+        # One phone's requests are serialised, so two at once cannot both slip under the limit.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 1))", (phone,))
+        n, oldest = await _count(
+            conn, "SELECT count(*), min(created_at) FROM otp_codes "
+            "WHERE phone = %s AND created_at > %s", phone, since,
+        )  # fmt: skip
+        if n >= limits.per_phone:
+            wait = _retry_after(oldest, limits.window_s, now)
+            raise RateLimited(f"Too many codes for this phone; try again in {wait} s.", wait)
+        if client_addr:
+            n, oldest = await _count(
+                conn, "SELECT count(*), min(created_at) FROM otp_codes "
+                "WHERE client_addr = %s AND created_at > %s", client_addr, since,
+            )  # fmt: skip
+            if n >= limits.per_client:
+                wait = _retry_after(oldest, limits.window_s, now)
+                raise RateLimited(f"Too many codes from this client; try again in {wait} s.", wait)
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        expires = now + timedelta(seconds=limits.otp_ttl_s)
+        await conn.execute(
+            "INSERT INTO otp_codes (phone, code_hash, client_addr, created_at, expires_at) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (phone, _hash_code(pepper, phone, code), client_addr, now, expires),
+        )
+    return code, expires
+
+
+async def _failures(conn: AsyncConnection[Any], phone: str, kind: str, limits: Limits) -> None:
+    now = datetime.now(UTC)
+    n, oldest = await _count(
+        conn, "SELECT count(*), min(at) FROM auth_failures WHERE phone = %s AND kind = %s "
+        "AND at > %s", phone, kind, now - timedelta(seconds=limits.window_s),
+    )  # fmt: skip
+    allowed = limits.max_attempts if kind == "otp" else limits.login_max_failures
+    if n >= allowed:
+        wait = _retry_after(oldest, limits.window_s, now)
+        raise RateLimited(f"Too many failed attempts; try again in {wait} s.", wait)
+
+
+async def _fail(conn: AsyncConnection[Any], phone: str, kind: str, client_addr: str | None) -> None:
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO auth_failures (phone, kind, client_addr) VALUES (%s, %s, %s)",
+            (phone, kind, client_addr),
+        )
+
+
+async def login_with_code(
+    conn: AsyncConnection[Any],
+    *,
+    phone: str,
+    code: str,
+    client_addr: str | None,
+    pepper: bytes,
+    limits: Limits,
+) -> UserRef:
+    """The user a valid code logs in (a citizen account is created on first login)."""
+    await _failures(conn, phone, "otp", limits)
+    async with conn.transaction():
+        row = await (
+            await conn.execute(
+                "UPDATE otp_codes SET consumed_at = now() WHERE id = ("
+                "SELECT id FROM otp_codes WHERE phone = %s AND code_hash = %s "
+                "AND consumed_at IS NULL AND expires_at > now() ORDER BY id DESC LIMIT 1 "
+                "FOR UPDATE SKIP LOCKED) RETURNING id",
+                (phone, _hash_code(pepper, phone, code)),
+            )
+        ).fetchone()
+        user = None if row is None else await _citizen(conn, phone)
+    if user is None:
+        await _fail(conn, phone, "otp", client_addr)
+        raise InvalidCode("The code is wrong, used or expired; request a new one.")
+    return user
+
+
+async def _citizen(conn: AsyncConnection[Any], phone: str) -> UserRef:
+    row = await (
+        await conn.execute(
+            "INSERT INTO users (phone, display_name, roles) VALUES (%s, %s, %s) "
+            "ON CONFLICT (phone) DO UPDATE SET phone = excluded.phone "
+            "RETURNING id, roles, status, display_name, password_hash IS NOT NULL",
+            (phone, f"市民{phone[-4:]}", [Role.CITIZEN.value]),
+        )
+    ).fetchone()
+    assert row is not None
+    if row[2] != "active":
+        raise Forbidden("This account is disabled.")
+    if row[4] or set(row[1]) != {Role.CITIZEN.value}:
+        raise Forbidden("Staff accounts log in with their password.")
+    return UserRef(row[0], tuple(row[1]), row[3])
+
+
+async def login_with_password(
+    conn: AsyncConnection[Any],
+    *,
+    phone: str,
+    password: str,
+    client_addr: str | None,
+    limits: Limits,
+) -> UserRef:
+    await _failures(conn, phone, "password", limits)
+    row = await (
+        await conn.execute(
+            "SELECT id, roles, status, display_name, password_hash FROM users WHERE phone = %s",
+            (phone,),
+        )
+    ).fetchone()
+    stored = row[4] if row is not None and row[4] else _DUMMY_HASH
+    ok = await asyncio.to_thread(verify_password, stored, password)  # argon2: ~50 ms of CPU
+    if row is None or not row[4] or not ok:
+        await _fail(conn, phone, "password", client_addr)
+        raise Unauthorized("Wrong phone or password.")
+    if row[2] != "active":
+        raise Forbidden("This account is disabled.")
+    return UserRef(row[0], tuple(row[1]), row[3])
+
+
+async def start_session(conn: AsyncConnection[Any], user_id: int, limits: Limits) -> str:
+    """A new refresh-token family for a login; returns its first token."""
+    family = secrets.token_hex(16)
+    token = secrets.token_urlsafe(32)
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO refresh_families (id, user_id) VALUES (%s, %s)", (family, user_id)
+        )
+        await _insert_token(conn, family, token, limits)
+    return token
+
+
+async def _insert_token(
+    conn: AsyncConnection[Any], family: str, token: str, limits: Limits
+) -> None:
+    await conn.execute(
+        "INSERT INTO refresh_tokens (family_id, token_hash, expires_at) VALUES (%s, %s, %s)",
+        (family, _hash_token(token),
+         datetime.now(UTC) + timedelta(seconds=limits.refresh_ttl_s)),
+    )  # fmt: skip
+
+
+async def rotate(conn: AsyncConnection[Any], token: str, limits: Limits) -> tuple[UserRef, str]:
+    """Trade a refresh token for a new one (and the user to issue an access token for)."""
+    reused = False
+    async with conn.transaction():
+        row = await (
+            await conn.execute(
+                "SELECT t.id, t.family_id, t.used_at, t.expires_at < now(), f.revoked_at, "
+                "u.id, u.roles, u.status, u.display_name FROM refresh_tokens t "
+                "JOIN refresh_families f ON f.id = t.family_id JOIN users u ON u.id = f.user_id "
+                "WHERE t.token_hash = %s FOR UPDATE OF t, f",
+                (_hash_token(token),),
+            )
+        ).fetchone()
+        if row is None:
+            raise Unauthorized("Unknown refresh token.")
+        token_id, family, used_at, expired, revoked_at, uid, roles, status, name = row
+        if revoked_at is not None:
+            raise Unauthorized("This session has ended; log in again.")
+        if used_at is not None:
+            reused = True
+            await conn.execute(
+                "UPDATE refresh_families SET revoked_at = now(), revoked_reason = 'reuse' "
+                "WHERE id = %s", (family,),
+            )  # fmt: skip
+        elif expired:
+            raise Unauthorized("The refresh token has expired; log in again.")
+        elif status != "active":
+            raise Forbidden("This account is disabled.")
+        else:
+            await conn.execute(
+                "UPDATE refresh_tokens SET used_at = now() WHERE id = %s", (token_id,)
+            )
+            new = secrets.token_urlsafe(32)
+            await _insert_token(conn, family, new, limits)
+    if reused:  # raised after the commit: the revocation must stick
+        raise RefreshReused(
+            "This refresh token was already used: the session is revoked; log in again."
+        )
+    return UserRef(uid, tuple(roles), name), new
+
+
+async def logout(conn: AsyncConnection[Any], token: str) -> None:
+    async with conn.transaction():
+        await conn.execute(
+            "UPDATE refresh_families SET revoked_at = now(), revoked_reason = 'logout' "
+            "WHERE revoked_at IS NULL AND id = (SELECT family_id FROM refresh_tokens "
+            "WHERE token_hash = %s)", (_hash_token(token),),
+        )  # fmt: skip
+
+
+async def profile(conn: AsyncConnection[Any], user_id: int) -> dict[str, Any]:
+    row = await (
+        await conn.execute(
+            "SELECT u.id, u.phone, u.display_name, u.roles, u.status, d.code FROM users u "
+            "LEFT JOIN departments d ON d.id = u.department_id WHERE u.id = %s", (user_id,),
+        )
+    ).fetchone()  # fmt: skip
+    if row is None:
+        raise Unauthorized("The user of this token no longer exists.")
+    keys = ("id", "phone", "display_name", "roles", "status", "department")
+    return dict(zip(keys, row, strict=True))
+
+
+def check_phone(phone: str) -> str:
+    if not re.fullmatch(PHONE_PATTERN, phone):
+        raise InvalidInput("phone must be 6 to 15 digits, optionally with a leading +.")
+    return phone
+
+
+def create_staff(
+    conn: Connection[Any],
+    *,
+    phone: str,
+    name: str,
+    roles: list[str],
+    password_hash: str,
+    department: str | None,
+) -> int:
+    """A staff account (``onemap users create``); Conflict if the phone is taken."""
+    check_phone(phone)
+    unknown = set(roles) - {r.value for r in Role}
+    if not roles or unknown or Role.CITIZEN.value in roles:
+        raise InvalidInput(f"Staff roles must be among {', '.join(r.value for r in STAFF_ROLES)}.")
+    with conn.transaction():
+        dept_id = None
+        if department is not None:
+            row = conn.execute("SELECT id FROM departments WHERE code = %s", (department,))
+            found = row.fetchone()
+            if found is None:
+                raise InvalidInput(f"No department {department!r}.")
+            dept_id = found[0]
+        if Role.DEPARTMENT_STAFF.value in roles and dept_id is None:
+            raise InvalidInput("department_staff needs --department.")
+        made = conn.execute(
+            "INSERT INTO users (phone, display_name, roles, password_hash, department_id) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (phone) DO NOTHING RETURNING id",
+            (phone, name, sorted(set(roles)), password_hash, dept_id),
+        ).fetchone()
+    if made is None:
+        raise Conflict(f"A user with phone {phone} exists already.")
+    return int(made[0])

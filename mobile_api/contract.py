@@ -1,0 +1,229 @@
+"""Each citizen endpoint is declared once — method, path, roles, pydantic models — and becomes
+both a Starlette route and an OpenAPI 3.1 operation (``mobile_api.openapi``), so the two cannot
+drift.
+
+The wrapper around every handler does what every endpoint needs: the role check, the query
+string and the JSON body parsed into their models (bodies capped before they are read), the
+``Idempotency-Key`` header where the operation creates something, and the citizen errors mapped
+to problem+json (429 with ``Retry-After``, 413, 415, 422).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Message
+
+from geo import citizen_errors as ce
+from geo.errors import InvalidInput, OneMapError
+from server.auth.principal import Principal, principal_of, require
+from server.errors import problem, status_of
+
+if TYPE_CHECKING:
+    from mobile_api.state import MobileState
+
+PUBLIC: tuple[str, ...] | None = None
+ANY_USER: tuple[str, ...] = ()
+FORM_MEDIA = ("multipart/form-data", "application/x-www-form-urlencoded")
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+#: Citizen errors the shared table does not know, most specific first.
+EXTRA_STATUS: dict[type[OneMapError], int] = {
+    ce.RateLimited: 429,
+    ce.TooLarge: 413,
+    ce.UnsupportedMedia: 415,
+    ce.Unprocessable: 422,
+}
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused (a typo is an error, not a silent no-op)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; ``type`` is a stable ``urn:onemap:problem:…``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+@dataclass
+class Call:
+    request: Request
+    principal: Principal
+    state: MobileState
+    body: Any = None
+    query: Any = None
+    idempotency_key: str | None = None
+    roles: tuple[str, ...] = ()  # the roles the endpoint accepts
+
+    @property
+    def user_id(self) -> int:
+        assert self.principal.user_id is not None
+        return self.principal.user_id
+
+    @property
+    def client_addr(self) -> str | None:
+        return self.request.client.host if self.request.client else None
+
+    @property
+    def acting_role(self) -> str | None:
+        """The role this call acts in (for the audit log): one the endpoint accepts."""
+        mine = sorted(self.principal.roles & set(self.roles)) or sorted(self.principal.roles)
+        return mine[0] if mine else None
+
+    def param(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+    def is_staff(self, *roles: str) -> bool:
+        return self.principal.has_any(roles)
+
+
+Handler = Callable[[Call], Awaitable[Response | BaseModel]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    roles: tuple[str, ...] | None
+    body: type[BaseModel] | None = None
+    form: type[BaseModel] | None = None  # multipart/form-data fields (files added by the handler)
+    files: dict[str, tuple[str, int]] = field(default_factory=dict)  # file part → (text, most)
+    query: type[BaseModel] | None = None
+    status: int = 200
+    response: type[BaseModel] | None = None  # None: no content (or ``media``)
+    media: str | None = None  # a non-JSON success body (an image)
+    idempotent: bool = False
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+
+def problem_of(exc: OneMapError, instance: str | None = None) -> Response:
+    status = next((s for c, s in EXTRA_STATUS.items() if isinstance(exc, c)), status_of(exc))
+    response = problem(status, exc.message, code=exc.code, instance=instance, **exc.detail)
+    if isinstance(exc, ce.RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
+
+
+def _errors(exc: ValidationError, where: str) -> InvalidInput:
+    items = [
+        {"loc": ".".join(str(p) for p in (where, *e["loc"])), "msg": e["msg"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+    text = "; ".join(f"{i['loc']}: {i['msg']}" for i in items[:5])
+    return InvalidInput(f"Invalid {where}: {text}.", errors=items)
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 once it passes ``limit`` bytes (declared or streamed)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ce.TooLarge(f"The request body is larger than {limit} bytes.", limit=limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ce.TooLarge(f"The request body is larger than {limit} bytes.", limit=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _json_body(request: Request, model: type[BaseModel], limit: int) -> BaseModel:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise ce.UnsupportedMedia("Send the body as application/json.")
+    raw = await read_capped(request, limit)
+    try:
+        return model.model_validate_json(raw or b"null")
+    except ValidationError as exc:
+        raise _errors(exc, "body") from None
+
+
+def parse_query[M: BaseModel](request: Request, model: type[M]) -> M:
+    try:
+        return model.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise _errors(exc, "query") from None
+
+
+def parse_form[M: BaseModel](fields: dict[str, Any], model: type[M]) -> M:
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        raise _errors(exc, "form") from None
+
+
+def route(endpoint: Endpoint, state: MobileState) -> Route:
+    async def app(request: Request) -> Response:
+        try:
+            principal = principal_of(request.scope)
+            if endpoint.roles is not None:
+                require(principal, *endpoint.roles)
+            call = Call(request, principal, state, roles=endpoint.roles or ())
+            if endpoint.idempotent:
+                key = request.headers.get("idempotency-key")
+                if key is None or not _KEY.match(key):
+                    raise ce.KeyMissing(
+                        "This operation creates something: send an Idempotency-Key header "
+                        "(1–255 visible ASCII characters, e.g. a UUID) and reuse it on retries."
+                    )
+                call.idempotency_key = key
+            if endpoint.query is not None:
+                call.query = parse_query(request, endpoint.query)
+            if endpoint.body is not None:
+                call.body = await _json_body(request, endpoint.body, state.settings.max_json_bytes)
+            result = await endpoint.handler(call)
+        except OneMapError as exc:
+            return problem_of(exc, request.url.path)
+        if isinstance(result, Response):
+            return result
+        return JSONResponse(result.model_dump(mode="json"), status_code=endpoint.status)
+
+    app.__name__ = endpoint.operation_id
+    return Route(endpoint.path, app, methods=[endpoint.method])
+
+
+async def read_form(request: Request, limit: int, max_files: int) -> FormData:
+    """A multipart body, capped as a whole (Starlette caps only its non-file parts)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in FORM_MEDIA:
+        raise ce.UnsupportedMedia(
+            "Send the body as multipart/form-data (or, without files, "
+            "application/x-www-form-urlencoded)."
+        )
+    raw = await read_capped(request, limit)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    return await Request(request.scope, replay).form(
+        max_files=max_files, max_fields=20, max_part_size=64 * 1024
+    )

@@ -1,0 +1,79 @@
+"""What the citizen endpoints share, built once by ``mobile_api.routes`` and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from geo.services.identity import Limits
+from geo.services.workdays import Calendar
+from server.auth.derived import secret
+from server.auth.otp import OtpSender, sender_for
+from server.auth.tokens import TokenService
+from server.settings import HealthCodeSettings, MobileSettings, Settings
+
+
+@dataclass
+class MobileState:
+    settings: MobileSettings
+    health: HealthCodeSettings
+    limits: Limits
+    tokens: TokenService
+    pool: AsyncConnectionPool[AsyncConnection[Any]]
+    otp_pepper: bytes
+    pseudonym_secret: bytes
+    sender: OtpSender
+    files_dir: Path
+    jurisdiction: str
+    departments: dict[int, Any] = field(default_factory=dict)  # id → Department, read once
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        tokens: TokenService,
+        pool: AsyncConnectionPool[AsyncConnection[Any]],
+    ) -> MobileState:
+        auth = settings.auth
+        key = tokens.keys.private_key
+        return cls(
+            settings=settings.mobile,
+            health=settings.health,
+            limits=Limits(
+                otp_ttl_s=auth.otp_ttl_s,
+                window_s=auth.otp_window_s,
+                per_phone=auth.otp_per_phone,
+                per_client=auth.otp_per_client,
+                max_attempts=auth.otp_max_attempts,
+                login_max_failures=auth.login_max_failures,
+                refresh_ttl_s=auth.refresh_ttl_s,
+            ),
+            tokens=tokens,
+            pool=pool,
+            otp_pepper=secret(key, "otp-code"),
+            pseudonym_secret=secret(key, "health-pseudonym", settings.health.pseudonym_secret_file),
+            sender=sender_for(auth.otp_sender),
+            files_dir=settings.data.dir / "files",
+            jurisdiction=settings.mobile.open311_jurisdiction,
+        )
+
+    @property
+    def calendar(self) -> Calendar:
+        return Calendar.of(self.settings.holidays, self.settings.makeup_workdays)
+
+    async def department(self, conn: AsyncConnection[Any], department_id: int | None) -> Any:
+        """A department's public name (cached: departments are reference data)."""
+        if department_id is None:
+            return None
+        if department_id not in self.departments:
+            rows = await (
+                await conn.execute("SELECT id, code, name_zh, name_en FROM departments")
+            ).fetchall()
+            self.departments.update(
+                {r[0]: {"code": r[1], "name_zh": r[2], "name_en": r[3]} for r in rows}
+            )
+        return self.departments.get(department_id)
