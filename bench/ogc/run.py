@@ -1,0 +1,327 @@
+"""OGC side-by-side benchmark: OneMap vs tipg vs stock pygeoapi on the same scale-10 city.
+
+    .venv/bin/pip install -e '.[bench]'; apt-get install wrk
+    .venv/bin/python bench/ogc/run.py --load          # once: create, migrate, seed scale 10
+    .venv/bin/python bench/ogc/run.py --duration 15   # writes bench/results/ogc-<date>.md
+
+Each server runs with one worker on 127.0.0.1; wrk (2 threads, 16 connections) rotates through
+64 fixed variants of each query. Loopback only, bounded in time: every run stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/onemap_bench"
+# The dense middle of the demo city, where a 1 km box holds ~100–2,000 facilities.
+CENTRE = (121.44, 31.19, 121.54, 31.29)
+QUERIES = ["Q1", "Q2", "Q3", "Q5", "Q5c"]
+TITLES = {
+    "Q1": "facilities in a ~1 km bbox, limit 100",
+    "Q2": "cases in a ~5 km bbox, limit 1000",
+    "Q3": "one facility by id",
+    "Q5": "facilities tile z14",
+    "Q5c": "cases tile z14",
+}
+
+
+@dataclass(frozen=True)
+class Variants:
+    boxes1: list[tuple[float, float, float, float]]
+    boxes5: list[tuple[float, float, float, float]]
+    ids: list[int]
+    tiles: list[tuple[int, int, int]]  # z, x (col), y (row)
+
+
+def variants(url: str) -> Variants:
+    rnd = random.Random(20261115)  # fixed benchmark variants
+
+    def box(w_km: float) -> tuple[float, float, float, float]:
+        dx, dy = w_km / 94.9, w_km / 111.0  # degrees per km at 31.2° N
+        x = rnd.uniform(CENTRE[0], CENTRE[2] - dx)
+        y = rnd.uniform(CENTRE[1], CENTRE[3] - dy)
+        return (round(x, 5), round(y, 5), round(x + dx, 5), round(y + dy, 5))
+
+    boxes1 = [box(1.0) for _ in range(64)]
+    boxes5 = [box(5.0) for _ in range(64)]
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT id FROM facilities WHERE category <> 'hazard_source' ORDER BY md5(id::text) "
+            "LIMIT 64"
+        ).fetchall()
+    ids = [int(r[0]) for r in rows]
+    tiles = []
+    for _ in range(64):
+        lon, lat = rnd.uniform(CENTRE[0], CENTRE[2]), rnd.uniform(CENTRE[1], CENTRE[3])
+        n = 1 << 14
+        x = int((lon + 180) / 360 * n)
+        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+        tiles.append((14, x, y))
+    return Variants(boxes1, boxes5, ids, tiles)
+
+
+def bbox(b: tuple[float, float, float, float]) -> str:
+    return ",".join(str(v) for v in b)
+
+
+def paths(server: str, q: str, v: Variants) -> list[str]:
+    fac = {"onemap": "facilities", "tipg": "public.facilities", "pygeoapi": "facilities"}[server]
+    cas = {"onemap": "cases", "tipg": "public.cases", "pygeoapi": "cases"}[server]
+    pre = "/ogc" if server == "onemap" else ""
+    f = "&f=json" if server == "pygeoapi" else ""
+    if q == "Q1":
+        return [f"{pre}/collections/{fac}/items?bbox={bbox(b)}&limit=100{f}" for b in v.boxes1]
+    if q == "Q2":
+        return [f"{pre}/collections/{cas}/items?bbox={bbox(b)}&limit=1000{f}" for b in v.boxes5]
+    if q == "Q3":
+        return [f"{pre}/collections/{fac}/items/{i}{'?f=json' if f else ''}" for i in v.ids]
+    layer = fac if q == "Q5" else cas
+    if server == "tipg":  # tipg's tile path is z/x/y
+        return [f"/collections/{layer}/tiles/WebMercatorQuad/{z}/{x}/{y}" for z, x, y in v.tiles]
+    return [f"{pre}/collections/{layer}/tiles/WebMercatorQuad/{z}/{y}/{x}" for z, x, y in v.tiles]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pygeoapi_config(url: str, port: int, folder: Path) -> dict[str, str]:
+    """Stock pygeoapi: its PostgreSQL provider (psycopg2) on the same tables."""
+    conninfo = psycopg.conninfo.conninfo_to_dict(url)
+    data = {"host": conninfo.get("host", "127.0.0.1"), "port": int(conninfo.get("port", 5432)),
+            "dbname": conninfo["dbname"], "user": conninfo.get("user", "postgres"),
+            "password": conninfo.get("password", ""), "search_path": ["public"]}  # fmt: skip
+
+    def resource(table: str, time_field: str | None) -> dict[str, object]:
+        provider = {"type": "feature", "name": "PostgreSQL", "data": data, "id_field": "id",
+                    "table": table, "geom_field": "geom"}  # fmt: skip
+        if time_field:
+            provider["time_field"] = time_field
+        return {"type": "collection", "title": table, "description": table, "keywords": [table],
+                "links": [], "extents": {"spatial": {"bbox": [121.4, 31.16, 121.58, 31.32],
+                "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
+                "providers": [provider]}  # fmt: skip
+
+    config = {
+        "server": {"bind": {"host": "127.0.0.1", "port": port}, "url": f"http://127.0.0.1:{port}",
+                   "mimetype": "application/json; charset=UTF-8", "encoding": "utf-8",
+                   "languages": ["en-US"], "limits": {"default_items": 100, "max_items": 10000},
+                   "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                           "attribution": "OSM"}},
+        "logging": {"level": "ERROR"},
+        "metadata": {"identification": {"title": "bench", "description": "bench",
+                                        "keywords": ["bench"], "keywords_type": "theme",
+                                        "terms_of_service": "", "url": "http://127.0.0.1"},
+                     "license": {"name": "x", "url": "http://127.0.0.1"},
+                     "provider": {"name": "x", "url": "http://127.0.0.1"},
+                     "contact": {"name": "x"}},
+        "resources": {"facilities": resource("facilities", None),
+                      "cases": resource("cases", "reported_at")},
+    }  # fmt: skip
+    cfg = folder / "pygeoapi.yml"
+    cfg.write_text(yaml.safe_dump(config))
+    oas = folder / "openapi.yml"
+    env = {**os.environ, "PYGEOAPI_CONFIG": str(cfg), "PYGEOAPI_OPENAPI": str(oas)}
+    with oas.open("w") as out:
+        subprocess.run([str(BIN / "pygeoapi"), "openapi", "generate", str(cfg)], env=env,
+                       stdout=out, check=True, stderr=subprocess.DEVNULL)  # fmt: skip
+    return {"PYGEOAPI_CONFIG": str(cfg), "PYGEOAPI_OPENAPI": str(oas)}
+
+
+def start(server: str, url: str, folder: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {**os.environ}
+    if server == "onemap":
+        env |= {"ONEMAP_DATABASE_URL": url, "ONEMAP_LOG_LEVEL": "WARNING",
+                "ONEMAP_DATA_DIR": str(ROOT / ".data" / "bench")}  # fmt: skip
+        cmd = [str(BIN / "onemap"), "serve", "--port", str(port), "--workers", "1"]
+    elif server == "tipg":
+        env |= {"DATABASE_URL": url, "TIPG_DB_SCHEMAS": '["public"]',
+                "TIPG_MAX_FEATURES_PER_TILE": "10000"}  # fmt: skip
+        cmd = [str(BIN / "uvicorn"), "tipg.main:app", "--port", str(port), "--host", "127.0.0.1",
+               "--workers", "1", "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    else:
+        env |= pygeoapi_config(url, port, folder)
+        cmd = [str(BIN / "uvicorn"), "pygeoapi.starlette_app:APP", "--port", str(port),
+               "--host", "127.0.0.1", "--workers", "1", "--no-access-log",
+               "--log-level", "warning"]  # fmt: skip
+    with (folder / f"{server}.log").open("wb") as log:
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            probe = "/ogc/collections" if server == "onemap" else "/collections"
+            if httpx.get(f"http://127.0.0.1:{port}{probe}", timeout=5).status_code == 200:
+                return proc, port
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise SystemExit(f"{server} did not start; see {folder / (server + '.log')}")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(port: int, urls: list[str], seconds: int, conns: int, folder: Path) -> dict[str, float]:
+    script = folder / "paths.lua"
+    script.write_text(
+        "paths = {" + ",".join(json.dumps(u) for u in urls) + "}\n"
+        "i = 0\nrequest = function()\n  i = i % #paths + 1\n"
+        "  return wrk.format('GET', paths[i])\nend\n"
+    )
+    out = subprocess.run(
+        [shutil.which("wrk") or "wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--timeout", "10s",
+         "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, timeout=seconds + 60, check=True,
+    ).stdout  # fmt: skip
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return float("nan")
+        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+    total = re.search(r"(\d+) requests in", out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    errors += sum(int(g) for g in sock.groups()) if sock else 0
+    return {"rps": float(rps.group(1)) if rps else 0.0, "p50": ms("50%"), "p99": ms("99%"),
+            "errors": errors, "requests": int(total.group(1)) if total else 0}  # fmt: skip
+
+
+def check(port: int, urls: list[str]) -> str:
+    """Every variant answers 200 before timing (a server that errors is not fast)."""
+    bad = [
+        u for u in urls if httpx.get(f"http://127.0.0.1:{port}{u}", timeout=60).status_code != 200
+    ]
+    return f"{len(bad)} of {len(urls)} variants fail, e.g. {bad[0]}" if bad else ""
+
+
+def load(url: str) -> None:
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    admin = psycopg.conninfo.make_conninfo(url, dbname="postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    env = {**os.environ, "ONEMAP_DATABASE_URL": url}
+    subprocess.run([str(BIN / "onemap"), "migrate"], env=env, check=True)
+    subprocess.run([str(BIN / "onemap"), "seed", "--scale", "10"], env=env, check=True)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--database-url", default=DEFAULT_URL)
+    ap.add_argument("--load", action="store_true", help="create, migrate and seed scale 10 first")
+    ap.add_argument("--duration", type=int, default=15, help="seconds per query per server")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--servers", default="onemap,tipg,pygeoapi")
+    ap.add_argument("--queries", default=",".join(QUERIES))
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk")
+    if args.load:
+        load(args.database_url)
+    v = variants(args.database_url)
+    results: dict[tuple[str, str], dict[str, float] | str] = {}
+    servers = args.servers.split(",")
+    queries = args.queries.split(",")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for server in servers:
+            proc, port = start(server, args.database_url, folder)
+            try:
+                for q in queries:
+                    if server == "pygeoapi" and q in ("Q5", "Q5c"):
+                        results[(server, q)] = "not run: MVT-postgresql takes seconds per tile"
+                        continue
+                    urls = paths(server, q, v)
+                    problem = check(port, urls)
+                    if problem:
+                        results[(server, q)] = problem
+                        continue
+                    wrk(port, urls, args.warmup, args.connections, folder)
+                    before = cpu_seconds(proc.pid)
+                    r = wrk(port, urls, args.duration, args.connections, folder)
+                    r["cpu_ms"] = (cpu_seconds(proc.pid) - before) * 1000 / max(1, r["requests"])
+                    results[(server, q)] = r
+                    print(server, q, r, flush=True)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+    write(args, servers, queries, results)
+
+
+def write(args: argparse.Namespace, servers: list[str], queries: list[str],
+          results: dict[tuple[str, str], dict[str, float] | str]) -> None:  # fmt: skip
+    stamp = datetime.now(UTC)
+    out = args.out or ROOT / "bench" / "results" / f"ogc-{stamp:%Y-%m-%d}.md"
+    cmd = " ".join(["python", "bench/ogc/run.py", *sys.argv[1:]])
+    lines = [
+        f"# OGC benchmark, {stamp:%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Command: `{cmd}`  ",
+        f"Scale-10 city ({args.database_url.rsplit('/', 1)[-1]}); each server one worker on "
+        f"127.0.0.1; wrk -t2 -c{args.connections}, {args.duration} s per query after a "
+        f"{args.warmup} s warm-up, 64 fixed variants per query; {os.cpu_count()} cores shared "
+        "by server, PostgreSQL and wrk. `cpu ms/req` is the server process's CPU per request.",
+        "",
+        "| query | server | req/s | p50 ms | p99 ms | errors | cpu ms/req |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for q in queries:
+        for s in servers:
+            r = results.get((s, q), "not run")
+            if isinstance(r, str):
+                lines.append(f"| {q} {TITLES[q]} | {s} | — | — | — | — | {r} |")
+            else:
+                lines.append(
+                    f"| {q} {TITLES[q]} | {s} | {r['rps']:.1f} | {r['p50']:.1f} | "
+                    f"{r['p99']:.1f} | {int(r['errors'])} | {r['cpu_ms']:.2f} |"
+                )
+    lines += ["", "Ratios (OneMap req/s ÷ peer req/s, same run):", ""]
+    for q in queries:
+        mine = results.get(("onemap", q))
+        for peer in ("tipg", "pygeoapi"):
+            theirs = results.get((peer, q))
+            if isinstance(mine, dict) and isinstance(theirs, dict) and theirs["rps"] > 0:
+                lines.append(f"- {q}: {mine['rps'] / theirs['rps']:.2f}× {peer}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""The OGC service: its pools, the city's extents, and one pygeoapi ``API`` per grant set.
+
+pygeoapi's framework-free core (``pygeoapi.api.API`` and the functions of ``pygeoapi.api.*``
+returning ``(headers, status, content)``) runs in worker threads (``anyio.to_thread``) so its
+synchronous work never blocks the event loop that also carries WebSockets and video. Its
+configuration and OpenAPI document are built from OneMap's settings when first needed and
+written to the data directory for operators to read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import anyio.to_thread
+import psycopg
+import yaml
+from psycopg import AsyncConnection, Connection
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.ogc import config as cfg
+from server.ogc.access import Grants
+from server.settings import Settings
+
+with warnings.catch_warnings():
+    # pygeoapi 0.24's models use pydantic's class-based config (a deprecation warning at
+    # import); import every API module now so no later lazy import trips "warnings as errors".
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from pygeoapi import api as pygeoapi_api  # type: ignore[import-untyped]
+    from pygeoapi.api import itemtypes, tiles  # type: ignore[import-untyped]
+    from pygeoapi.openapi import get_oas  # type: ignore[import-untyped]
+
+    pygeoapi_api.all_apis()
+
+from server.ogc import provider
+
+__all__ = ["OgcService", "itemtypes", "pygeoapi_api", "tiles"]
+
+log = logging.getLogger("onemap.ogc")
+CITY_EXTENT_SQL = (
+    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+    "(SELECT ST_Extent(geom) AS e FROM admin_areas WHERE level = 'district') x"
+)
+CASE_TIMES_SQL = "SELECT min(reported_at), max(reported_at) FROM cases"
+#: Session settings for OGC reads (docs/ogc.md): a generic plan cannot know a bbox's
+#: selectivity (a cached generic plan took 0.8 s where the custom one takes 15 ms); parallel
+#: workers and JIT compilation only add cost to many short queries at once; and the GiST index
+#: sits in memory, so a random page costs about a sequential one (with the default 4 the
+#: planner scanned all facilities for a dense tile: 290 ms instead of 12 ms).
+SESSION_OPTIONS = (
+    "-c plan_cache_mode=force_custom_plan -c max_parallel_workers_per_gather=0 -c jit=off "
+    "-c random_page_cost=1.1"
+)
+
+
+@contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """pygeoapi's API() calls logging.basicConfig; OneMap owns logging, so give it a no-op."""
+    root = logging.getLogger()
+    guard = logging.NullHandler() if not root.handlers else None
+    if guard is not None:
+        root.addHandler(guard)
+    try:
+        yield
+    finally:
+        if guard is not None:
+            root.removeHandler(guard)
+
+
+class OgcService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        db = settings.database
+        kwargs = {
+            "autocommit": True,
+            "connect_timeout": max(1, round(db.connect_timeout_s)),
+            "application_name": "onemap-ogc",
+            "options": f"-c statement_timeout={db.statement_timeout_ms} {SESSION_OPTIONS}",
+        }
+        self.pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
+            db.libpq_url, min_size=1, max_size=max(1, db.pool_max_size // 2), kwargs=kwargs,
+            timeout=db.connect_timeout_s, open=False, name="onemap-ogc",
+        )  # fmt: skip
+        self.sync_pool: ConnectionPool[Connection[Any]] = ConnectionPool(
+            db.libpq_url, min_size=1, max_size=settings.ogc.sync_pool_size, kwargs=kwargs,
+            timeout=db.connect_timeout_s, open=False, name="onemap-ogc-sync",
+        )  # fmt: skip
+        self.pool_key = uuid.uuid4().hex
+        self.extent = [121.40, 31.16, 121.58, 31.32]
+        self.times: dict[str, Any] = {}
+        self._apis: dict[Grants, Any] = {}
+        self._lock = threading.Lock()
+        if settings.log.level != "DEBUG":
+            # pygeoapi logs every client error (a 400) at ERROR with its stack.
+            logging.getLogger("pygeoapi").setLevel(logging.CRITICAL)
+
+    async def open(self) -> None:
+        timeout = self.settings.database.connect_timeout_s
+        await self.pool.open(wait=True, timeout=timeout)
+        await anyio.to_thread.run_sync(lambda: self.sync_pool.open(wait=True, timeout=timeout))
+        provider.POOLS[self.pool_key] = self.sync_pool
+        try:
+            async with self.pool.connection() as conn:
+                row = await (await conn.execute(CITY_EXTENT_SQL)).fetchone()
+                if row is not None and row[0] is not None:
+                    self.extent = [round(float(v), 6) for v in row]
+                times = await (await conn.execute(CASE_TIMES_SQL)).fetchone()
+                if times is not None and times[0] is not None:
+                    self.times["cases"] = cfg.temporal(times[0], times[1])
+        except psycopg.Error as exc:  # not migrated yet: /readyz says so; keep the defaults
+            log.warning("OGC extents unavailable: %s", exc)
+
+    async def close(self) -> None:
+        provider.POOLS.pop(self.pool_key, None)
+        await self.pool.close()
+        await anyio.to_thread.run_sync(self.sync_pool.close)
+
+    # --- pygeoapi ------------------------------------------------------------------------
+
+    def config(self, grants: Grants) -> dict[str, Any]:
+        config = cfg.pygeoapi_config(self.settings, grants, self.extent, self.times)
+        for resource in config["resources"].values():
+            for p in resource["providers"]:
+                p["data"].update(pool=self.pool_key, count_cap=self.settings.ogc.count_cap)
+        return config
+
+    def api(self, grants: Grants) -> Any:
+        """The pygeoapi API for a grant set, built once (in a worker thread: it is slow)."""
+        with self._lock:
+            found = self._apis.get(grants)
+            if found is None:
+                config = self.config(grants)
+                from server.ogc.tiles_meta import add_tiles_to_openapi
+
+                document = add_tiles_to_openapi(
+                    cfg.localise_openapi(get_oas(config)), list(config["resources"])
+                )
+                self._write(grants, config, document)
+                with _quiet_root_logger():
+                    found = pygeoapi_api.API(config, document)
+                self._apis[grants] = found
+            return found
+
+    def _write(self, grants: Grants, config: dict[str, Any], document: dict[str, Any]) -> None:
+        """The generated files, for operators (and pygeoapi's own CLI tools)."""
+        folder = self.settings.data.dir / "ogc"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"pygeoapi-{grants.key}.yml").write_text(
+                yaml.safe_dump(json.loads(json.dumps(config, default=str)), allow_unicode=True)
+            )
+            (folder / f"openapi-{grants.key}.json").write_text(json.dumps(document))
+        except OSError as exc:  # a read-only data dir must not stop the service
+            log.warning("could not write the generated OGC files: %s", exc)
+
+    async def call(
+        self, request: Request, grants: Grants, function: Callable[..., Any], *args: Any
+    ) -> Response:
+        """Run one pygeoapi API function in a worker thread; its answer as a Response."""
+        api = await anyio.to_thread.run_sync(self.api, grants)
+        api_request = await pygeoapi_api.APIRequest.from_starlette(request, api.locales)
+        headers, status, content = await anyio.to_thread.run_sync(
+            lambda: function(api, api_request, *args)
+        )
+        headers.pop("X-Powered-By", None)
+        return Response(content, status_code=int(status), headers=headers)

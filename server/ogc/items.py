@@ -1,0 +1,125 @@
+"""``/collections/{c}/items`` and ``/items/{id}``: GeoJSON straight from PostGIS.
+
+The fast path. A profile of pygeoapi's own route showed its per-request work (a provider built
+per request, the FeatureCollection parsed into dicts and serialised again, link building, a
+thread hop) costing several times the database's ~1 ms; here PostGIS writes the features and
+Python only wraps them in the envelope. The URL contract is pygeoapi's; HTML and JSON-LD still
+go to pygeoapi (through our provider), and writes to ``server.ogc.transactions``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from geo.errors import NotFound
+from geo.layers import LayerView
+from geo.queries import fetch
+from geo.queries.ogc_items import ItemQuery, Page, item, items
+from server.auth.principal import principal_of
+from server.ogc import transactions
+from server.ogc.access import grants_of, view_for
+from server.ogc.config import TITLES, base_url
+from server.ogc.core import OgcService, itemtypes
+from server.ogc.errors import ogc_errors
+from server.ogc.params import ITEM, check_keys, crs_of, item_id, item_query, output_format
+
+GEOJSON = "application/geo+json"
+
+
+def _view(request: Request) -> tuple[OgcService, str, LayerView]:
+    ogc: OgcService = request.app.state.ogc
+    name = request.path_params["collection"]
+    found = view_for(principal_of(request.scope), name)
+    if found is None:
+        raise NotFound(f"no collection {name!r}.")
+    return ogc, name, found
+
+
+def _link(rel: str, href: str, type_: str = GEOJSON, title: str | None = None) -> dict[str, Any]:
+    link = {"rel": rel, "type": type_, "href": href}
+    if title:
+        link["title"] = title
+    return link
+
+
+def page_links(base: str, name: str, request: Request, q: ItemQuery, page: Page) -> list[Any]:
+    uri = f"{base}/collections/{name}/items"
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("f", "offset")]
+
+    def href(fmt: str, offset: int | None) -> str:
+        pairs = [("f", fmt)] + ([("offset", str(offset))] if offset else []) + kept
+        return f"{uri}?{urlencode(pairs)}"
+
+    links = [
+        _link("self", href("json", q.offset), title="This document as GeoJSON"),
+        _link("alternate", href("html", q.offset), "text/html", "This document as HTML"),
+        _link("collection", f"{base}/collections/{name}", "application/json", TITLES[name][0]),
+    ]
+    more = page.returned == q.limit and (page.matched is None or q.offset + q.limit < page.matched)
+    if more:
+        links.append(_link("next", href("json", q.offset + q.limit), title="Next page"))
+    if q.offset > 0:
+        links.append(_link("prev", href("json", max(0, q.offset - q.limit)), title="Previous page"))
+    return links
+
+
+@ogc_errors
+async def collection_items(request: Request) -> Response:
+    if request.method == "POST":
+        return await transactions.create(request)
+    if request.method == "OPTIONS":
+        return transactions.options(request)
+    ogc, name, view = _view(request)
+    q = item_query(view, request.query_params, ogc.settings.ogc)
+    if output_format(request.query_params) != "json":
+        grants = grants_of(principal_of(request.scope))
+        return await ogc.call(request, grants, itemtypes.get_collection_items, name)
+    async with ogc.pool.connection() as conn:
+        page = await fetch(conn, items(q))
+    links = page_links(base_url(ogc.settings), name, request, q, page)
+    matched = f'"numberMatched":{page.matched},' if page.matched is not None else ""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    body = (
+        f'{{"type":"FeatureCollection","features":{page.features},{matched}'
+        f'"numberReturned":{page.returned},"links":{json.dumps(links, ensure_ascii=False)},'
+        f'"timeStamp":"{stamp}"}}'
+    )
+    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{q.crs.uri}>"})
+
+
+@ogc_errors
+async def collection_item(request: Request) -> Response:
+    if request.method in ("PUT", "DELETE"):
+        return await transactions.replace_or_delete(request)
+    if request.method == "OPTIONS":
+        return transactions.options(request)
+    ogc, name, view = _view(request)
+    check_keys(request.query_params, ITEM)
+    fmt = output_format(request.query_params)
+    crs = crs_of(request.query_params.get("crs"))
+    raw = request.path_params["item"]
+    fid = item_id(raw)
+    if fid is None:
+        raise NotFound(f"no feature {raw!r} in {name}.")
+    if fmt != "json":
+        grants = grants_of(principal_of(request.scope))
+        return await ogc.call(request, grants, itemtypes.get_collection_item, name, str(fid))
+    async with ogc.pool.connection() as conn:
+        text = await fetch(conn, item(view, fid, crs))
+    if text is None:
+        raise NotFound(f"no feature {raw!r} in {name}.")
+    base = base_url(ogc.settings)
+    uri = f"{base}/collections/{name}/items/{fid}"
+    links = [
+        _link("self", f"{uri}?f=json", title="This document as GeoJSON"),
+        _link("alternate", f"{uri}?f=html", "text/html", "This document as HTML"),
+        _link("collection", f"{base}/collections/{name}", "application/json", TITLES[name][0]),
+    ]
+    body = f'{text[:-1]},"links":{json.dumps(links, ensure_ascii=False)}}}'
+    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{crs.uri}>"})

@@ -1,0 +1,141 @@
+"""OneMap's pygeoapi feature provider: psycopg 3, the same SQL as the fast path.
+
+pygeoapi instantiates a provider per request from its configuration (a plain dict), so the
+provider finds its connection pool by a key in ``data`` — registered by the OGC service at
+start-up — rather than holding a pool in the configuration (pygeoapi deep-copies that).
+pygeoapi calls it for HTML and JSON-LD pages; GeoJSON requests take the fast path
+(``server.ogc.items``), which shares every query function used here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from psycopg import Connection
+from psycopg_pool import ConnectionPool
+from pygeoapi.provider.base import (  # type: ignore[import-untyped]
+    BaseProvider,
+    ProviderInvalidQueryError,
+    ProviderItemNotFoundError,
+    SchemaType,
+)
+
+from geo.errors import InvalidInput
+from geo.layers import view
+from geo.params import BBox
+from geo.queries import fetch_sync, ogc_filter
+from geo.queries.ogc_fields import TIME_FIELD, column, columns, enum_of, parse_value
+from geo.queries.ogc_items import CRS84, OUTPUT_CRS, ItemQuery, item, items
+from server.ogc.params import item_id, parse_datetime
+
+POOLS: dict[str, ConnectionPool[Connection[Any]]] = {}
+_JSON_TYPES = {"datetime": ("string", "date-time")}
+
+
+def field_schema(type_: str, values: list[str] | None = None) -> dict[str, Any]:
+    json_type, fmt = _JSON_TYPES.get(type_, (type_, None))
+    schema: dict[str, Any] = {"type": json_type}
+    if fmt:
+        schema["format"] = fmt
+    if values:
+        schema["values"] = values
+    return schema
+
+
+class OneMapProvider(BaseProvider):  # type: ignore[misc]
+    def __init__(self, provider_def: dict[str, Any]) -> None:
+        super().__init__(provider_def)
+        data = provider_def["data"]
+        found = view(data["layer"], internal=data["internal"])
+        assert found is not None, data
+        self.view = found
+        self.pool_key = str(data.get("pool", ""))
+        self.max_items = int(data.get("count_cap", 10_000))
+        self._fields = {
+            name: field_schema(col.type, enum_of(found, name))
+            for name, col in columns(found).items()
+            if name != "id"
+        }
+
+    def get_fields(self) -> dict[str, Any]:
+        return self._fields
+
+    def get_schema(self, schema_type: SchemaType = SchemaType.item) -> tuple[str, dict[str, Any]]:
+        props = {
+            k: {kk: vv for kk, vv in v.items() if kk != "values"} for k, v in self._fields.items()
+        }
+        return "application/geo+json", {
+            "$schema": "http://json-schema.org/draft/2019-09/schema",
+            "type": "object",
+            "properties": {
+                "type": {"const": "Feature"},
+                "geometry": {"type": "object"},
+                "properties": {"type": "object", "properties": props},
+            },
+            "required": ["type", "geometry", "properties"],
+        }
+
+    def _pool(self) -> ConnectionPool[Connection[Any]]:
+        return POOLS[self.pool_key]
+
+    def query(
+        self,
+        offset: int = 0,
+        limit: int = 10,
+        resulttype: str = "results",
+        bbox: list[float] | None = None,
+        datetime_: str | None = None,
+        properties: list[tuple[str, str]] | None = None,
+        sortby: list[dict[str, str]] | None = None,
+        select_properties: list[str] | None = None,
+        skip_geometry: bool = False,
+        crs_transform_spec: Any = None,
+        filterq: Any = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        try:
+            q = ItemQuery(
+                view=self.view,
+                bbox=BBox(*bbox[:2], *bbox[-2:]) if bbox else None,
+                time_field=TIME_FIELD.get(self.view.name),
+                time=parse_datetime(datetime_) if datetime_ else None,
+                equals=tuple(
+                    (k, parse_value(column(self.view, k), v)) for k, v in properties or []
+                ),
+                cql=ogc_filter.tree_to_sql(self.view, filterq) if filterq is not None else None,
+                sortby=tuple((s["property"], s["order"] == "-") for s in sortby or []),
+                limit=limit,
+                offset=offset,
+                skip_geometry=skip_geometry,
+                properties=tuple(select_properties) if select_properties else None,
+                crs=self._crs(crs_transform_spec),
+                count_cap=self.max_items,
+            )
+        except InvalidInput as exc:
+            raise ProviderInvalidQueryError(user_msg=exc.message) from None
+        with self._pool().connection() as conn:
+            page = fetch_sync(conn, items(q))
+        result: dict[str, Any] = {
+            "type": "FeatureCollection",
+            "features": json.loads(page.features),
+            "numberReturned": page.returned,
+        }
+        if page.matched is not None:
+            result["numberMatched"] = page.matched
+        return result
+
+    def get(self, identifier: Any, crs_transform_spec: Any = None, **kwargs: Any) -> Any:
+        fid = item_id(str(identifier))
+        text = None
+        if fid is not None:
+            with self._pool().connection() as conn:
+                text = fetch_sync(conn, item(self.view, fid, self._crs(crs_transform_spec)))
+        if text is None:
+            raise ProviderItemNotFoundError(user_msg=f"no feature {identifier!r}")
+        return json.loads(text)
+
+    @staticmethod
+    def _crs(spec: Any) -> Any:
+        uri = getattr(spec, "target_crs_uri", None)
+        return OUTPUT_CRS.get(uri, CRS84) if uri else CRS84

@@ -1,0 +1,103 @@
+"""Vector tiles at ``/ogc/collections/{c}/tiles``: tilesets, a tileset, TileJSON, the tiles.
+
+Public layers' tiles are shared-cacheable with an ETag; a staff caller's tiles (internal views)
+are ``private`` and vary by ``Authorization``, so no shared cache mixes the two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from geo.errors import InvalidInput, NotFound
+from geo.layers import LayerView
+from geo.queries import fetch
+from geo.queries.tiles import Tile, mvt
+from server.auth.principal import principal_of
+from server.ogc.access import view_for
+from server.ogc.config import TITLES, base_url
+from server.ogc.core import OgcService
+from server.ogc.errors import ogc_errors
+from server.ogc.params import COMMON, check_keys
+from server.ogc.tiles_meta import MVT, TMS, tilejson, tileset, tilesets
+
+
+def _view(request: Request) -> tuple[OgcService, LayerView]:
+    ogc: OgcService = request.app.state.ogc
+    name = request.path_params["collection"]
+    found = view_for(principal_of(request.scope), name)
+    if found is None:
+        raise NotFound(f"no collection {name!r}.")
+    tms = request.path_params.get("tms")
+    if tms is not None and tms != TMS:
+        raise NotFound(f"no tile matrix set {tms!r}; this server offers {TMS}.")
+    check_keys(request.query_params, COMMON)
+    return ogc, found
+
+
+def _cache_headers(view: LayerView, seconds: int) -> dict[str, str]:
+    if view.internal:
+        return {"Cache-Control": "private, max-age=0, must-revalidate", "Vary": "Authorization"}
+    return {"Cache-Control": f"public, max-age={seconds}", "Vary": "Authorization"}
+
+
+@ogc_errors
+async def tilesets_doc(request: Request) -> Response:
+    ogc, view = _view(request)
+    doc = tilesets(
+        base_url(ogc.settings),
+        view,
+        TITLES[view.name][0],
+        ogc.settings.ogc.tile_max_zoom,
+        ogc.extent,
+    )
+    return JSONResponse(doc)
+
+
+@ogc_errors
+async def tileset_doc(request: Request) -> Response:
+    ogc, view = _view(request)
+    doc = tileset(
+        base_url(ogc.settings),
+        view,
+        TITLES[view.name][0],
+        ogc.settings.ogc.tile_max_zoom,
+        ogc.extent,
+    )
+    return JSONResponse(doc)
+
+
+@ogc_errors
+async def tilejson_doc(request: Request) -> Response:
+    ogc, view = _view(request)
+    doc = tilejson(
+        base_url(ogc.settings),
+        view,
+        TITLES[view.name][0],
+        ogc.settings.ogc.tile_max_zoom,
+        ogc.extent,
+    )
+    return JSONResponse(doc, headers=_cache_headers(view, ogc.settings.ogc.tile_cache_s))
+
+
+def _number(request: Request, name: str) -> int:
+    raw = str(request.path_params[name])
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        raise InvalidInput(f"{name} must be a non-negative integer, got {raw!r}.")
+    return int(raw)
+
+
+@ogc_errors
+async def tile(request: Request) -> Response:
+    ogc, view = _view(request)
+    t = Tile(_number(request, "z"), _number(request, "x"), _number(request, "y"))
+    t.check(ogc.settings.ogc.tile_max_zoom)
+    async with ogc.pool.connection() as conn:
+        data = await fetch(conn, mvt(view, t, ogc.settings.ogc.tile_feature_cap))
+    etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+    headers = _cache_headers(view, ogc.settings.ogc.tile_cache_s) | {"ETag": etag}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=MVT, headers=headers)

@@ -1,0 +1,161 @@
+"""OGC API - Tiles documents for our vector tiles: tilesets, a tileset, TileJSON 3, OpenAPI.
+
+One tile matrix set, WebMercatorQuad (pygeoapi describes it at ``/TileMatrixSets``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from geo.layers import LayerView
+from geo.queries.ogc_fields import TYPES
+from geo.queries.tiles import tile_properties
+
+TMS = "WebMercatorQuad"
+TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+MVT = "application/vnd.mapbox-vector-tile"
+REL = "http://www.opengis.net/def/rel/ogc/1.0"
+TILES_CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30",
+]
+
+
+def tile_template(base: str, collection: str) -> str:
+    return f"{base}/collections/{collection}/tiles/{TMS}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
+
+
+def collection_links(base: str, collection: str) -> list[dict[str, Any]]:
+    return [
+        {"rel": f"{REL}/tilesets-vector", "type": "application/json",
+         "title": "Vector tilesets", "href": f"{base}/collections/{collection}/tiles"},
+        {"rel": "alternate", "type": "application/vnd.mapbox.tile+json",
+         "title": "TileJSON for MapLibre",
+         "href": f"{base}/collections/{collection}/tiles/{TMS}/tilejson.json"},
+    ]  # fmt: skip
+
+
+def tileset(
+    base: str, view: LayerView, title: str, max_zoom: int, bbox: list[float]
+) -> dict[str, Any]:
+    href = f"{base}/collections/{view.name}/tiles/{TMS}"
+    return {
+        "title": title,
+        "dataType": "vector",
+        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "tileMatrixSetURI": TMS_URI,
+        "boundingBox": {"lowerLeft": bbox[:2], "upperRight": bbox[2:],
+                        "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"},
+        "tileMatrixSetLimits": [],
+        "layers": [{"id": view.name, "dataType": "vector",
+                    "geometryDimension": 0 if view.geometry_type == "Point" else 2,
+                    "minTileMatrix": "0", "maxTileMatrix": str(max_zoom)}],
+        "links": [
+            {"rel": "self", "type": "application/json", "href": href},
+            {"rel": f"{REL}/tiling-scheme", "type": "application/json",
+             "href": f"{base}/TileMatrixSets/{TMS}"},
+            {"rel": "item", "type": MVT, "templated": True,
+             "href": tile_template(base, view.name)},
+            {"rel": "alternate", "type": "application/vnd.mapbox.tile+json",
+             "href": f"{href}/tilejson.json"},
+        ],
+    }  # fmt: skip
+
+
+def tilesets(
+    base: str, view: LayerView, title: str, max_zoom: int, bbox: list[float]
+) -> dict[str, Any]:
+    one = tileset(base, view, title, max_zoom, bbox)
+    summary = {k: one[k] for k in ("title", "dataType", "crs", "tileMatrixSetURI")}
+    summary["links"] = one["links"]
+    return {"tilesets": [summary], "links": [
+        {"rel": "self", "type": "application/json", "href": f"{base}/collections/{view.name}/tiles"}
+    ]}  # fmt: skip
+
+
+def tilejson(
+    base: str, view: LayerView, title: str, max_zoom: int, bbox: list[float]
+) -> dict[str, Any]:
+    kinds = {"integer": "Number", "number": "Number"}
+    template = f"{base}/collections/{view.name}/tiles/{TMS}/{{z}}/{{y}}/{{x}}"
+    return {
+        "tilejson": "3.0.0",
+        "name": view.name,
+        "description": title,
+        "scheme": "xyz",
+        "tiles": [template],
+        "minzoom": 0,
+        "maxzoom": max_zoom,
+        "bounds": bbox,
+        "center": [(bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2, 12],
+        "vector_layers": [{
+            "id": view.name,
+            "fields": {c: kinds.get(TYPES[c], "String") for c in tile_properties(view)},
+            "minzoom": 0,
+            "maxzoom": max_zoom,
+        }],
+    }  # fmt: skip
+
+
+def _path_param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema,
+            "description": description}  # fmt: skip
+
+
+def add_tiles_to_openapi(document: dict[str, Any], collections: list[str]) -> dict[str, Any]:
+    paths = document.setdefault("paths", {})
+    ok_json = {
+        "200": {
+            "description": "OK",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    }
+    errors = {"400": {"description": "Bad request"}, "404": {"description": "Not found"}}
+    tms = _path_param("tileMatrixSetId", {"type": "string", "enum": [TMS]}, "Tile matrix set")
+    for name in collections:
+        base = f"/collections/{name}/tiles"
+        tag = [name]
+        paths[base] = {
+            "get": {
+                "summary": f"Vector tilesets of {name}",
+                "tags": tag,
+                "operationId": f"getTileSets.{name}",
+                "responses": ok_json | errors,
+            }
+        }
+        paths[f"{base}/{{tileMatrixSetId}}"] = {
+            "get": {
+                "summary": f"The {TMS} tileset of {name}",
+                "tags": tag,
+                "operationId": f"getTileSet.{name}",
+                "parameters": [tms],
+                "responses": ok_json | errors,
+            }
+        }
+        paths[f"{base}/{{tileMatrixSetId}}/tilejson.json"] = {
+            "get": {
+                "summary": f"TileJSON 3 of {name}",
+                "tags": tag,
+                "operationId": f"getTileJSON.{name}",
+                "parameters": [tms],
+                "responses": ok_json | errors,
+            }
+        }
+        paths[f"{base}/{{tileMatrixSetId}}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"] = {"get": {
+            "summary": f"A vector tile of {name}", "tags": tag,
+            "operationId": f"getTile.{name}",
+            "parameters": [
+                tms,
+                _path_param("tileMatrix", {"type": "integer", "minimum": 0}, "Zoom level"),
+                _path_param("tileRow", {"type": "integer", "minimum": 0}, "Row from the top"),
+                _path_param("tileCol", {"type": "integer", "minimum": 0}, "Column from the left"),
+            ],
+            "responses": {"200": {"description": "A Mapbox vector tile",
+                                  "content": {MVT: {"schema": {"type": "string",
+                                                               "format": "binary"}}}},
+                          "304": {"description": "Not modified"}} | errors}}  # fmt: skip
+    return document

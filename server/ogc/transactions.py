@@ -1,0 +1,94 @@
+"""OGC API - Features Part 4 (create, replace, delete) on facilities and cameras, admin only.
+
+Every write goes through the aggregate's writer in ``geo.services``; a bad feature is a 400
+with the reason, and nothing is half-written (each writer runs one transaction).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from geo.errors import InvalidInput, NotFound
+from geo.ogc.features_in import MAX_BODY, parse_feature
+from geo.services import cameras, facilities
+from geo.services.facilities import Writer
+from server.auth.principal import Principal, principal_of
+from server.ogc.access import EDITABLE, require_writer
+from server.ogc.config import base_url
+from server.ogc.errors import exception
+from server.ogc.params import item_id
+
+WRITERS: dict[str, Any] = {"facilities": facilities, "cameras": cameras}
+FEATURE_TYPES = ("application/geo+json", "application/json")
+
+
+def _editable(request: Request) -> tuple[str, Principal] | Response:
+    name = request.path_params["collection"]
+    principal = principal_of(request.scope)
+    require_writer(principal)
+    if name not in EDITABLE:
+        return exception(405, "InvalidParameterValue", f"collection {name!r} is read-only.")
+    return name, principal
+
+
+def _writer(request: Request, principal: Principal) -> Writer:
+    role = "admin" if "admin" in principal.roles else next(iter(sorted(principal.roles)), None)
+    return Writer(principal.user_id, role, request.client.host if request.client else None)
+
+
+async def _feature_body(request: Request) -> bytes:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in FEATURE_TYPES:
+        raise InvalidInput(f"send the feature as application/geo+json, not {media or 'nothing'}.")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise InvalidInput(f"the feature is larger than {MAX_BODY} bytes.")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise InvalidInput(f"the feature is larger than {MAX_BODY} bytes.")
+    return body
+
+
+async def create(request: Request) -> Response:
+    checked = _editable(request)
+    if isinstance(checked, Response):
+        return checked
+    name, principal = checked
+    feature = parse_feature(await _feature_body(request))
+    async with request.app.state.ogc.pool.connection() as conn:
+        new_id = await WRITERS[name].create(conn, feature, _writer(request, principal))
+    location = f"{base_url(request.app.state.ogc.settings)}/collections/{name}/items/{new_id}"
+    return Response(status_code=201, headers={"Location": location})
+
+
+async def replace_or_delete(request: Request) -> Response:
+    checked = _editable(request)
+    if isinstance(checked, Response):
+        return checked
+    name, principal = checked
+    raw = request.path_params["item"]
+    fid = item_id(raw)
+    if fid is None:
+        raise NotFound(f"no feature {raw!r} in {name}.")
+    writer = WRITERS[name]
+    if request.method == "PUT":
+        feature = parse_feature(await _feature_body(request))
+        async with request.app.state.ogc.pool.connection() as conn:
+            await writer.replace(conn, fid, feature, _writer(request, principal))
+    else:
+        async with request.app.state.ogc.pool.connection() as conn:
+            await writer.delete(conn, fid, _writer(request, principal))
+    return Response(status_code=204)
+
+
+def options(request: Request) -> Response:
+    name = request.path_params["collection"]
+    allow = "GET, HEAD, OPTIONS"
+    if name in EDITABLE:
+        allow += ", PUT, DELETE" if "item" in request.path_params else ", POST"
+    return Response(status_code=204, headers={"Allow": allow})

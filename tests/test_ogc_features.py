@@ -1,0 +1,369 @@
+"""OGC API - Features at /ogc through the ASGI app: documents, access, items, filters, CRSs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+import pytest
+from starlette.testclient import TestClient
+
+from geo.layers import CASES_PUBLIC, INTERNAL_VIEWS, PUBLIC_VIEWS
+from server.auth.tokens import TokenService
+from server.settings import Settings
+
+PUBLIC = {"admin_areas", "grid_cells", "facilities", "cases"}
+BOX = (121.45, 31.20, 121.50, 31.25)
+
+
+def bearer(tokens: TokenService, *roles: str) -> dict[str, str]:
+    return {"Authorization": "Bearer " + tokens.issue_access(9001, roles)}
+
+
+def scalar(db: psycopg.Connection[Any], query: str, *args: Any) -> Any:
+    row = db.execute(query, args).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def test_landing_page_carries_what_qgis_needs(client: TestClient, settings: Settings) -> None:
+    r = client.get("/ogc/")
+    assert r.status_code == 200
+    links = {link["rel"]: link for link in r.json()["links"]}
+    assert links["service-desc"]["type"] == "application/vnd.oai.openapi+json;version=3.0"
+    assert links["data"]["type"] == "application/json"
+    assert links["conformance"]["href"] == f"{settings.server.base_url}/ogc/conformance"
+    assert links["data"]["href"] == f"{settings.server.base_url}/ogc/collections"
+
+
+def test_openapi_document_is_self_contained(client: TestClient) -> None:
+    r = client.get("/ogc/openapi")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/vnd.oai.openapi+json")
+    text = r.text
+    assert '"$ref": "http' not in text and '"$ref":"http' not in text
+    paths = r.json()["paths"]
+    assert "/collections/facilities/items" in paths
+    assert (
+        "/collections/facilities/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}" in paths
+    )
+    assert not any("cameras" in p for p in paths)
+
+
+def test_conformance_lists_features_cql2_and_tiles(client: TestClient) -> None:
+    classes = client.get("/ogc/conformance").json()["conformsTo"]
+    for part in ("ogcapi-features-1/1.0/conf/core", "ogcapi-features-1/1.0/conf/geojson",
+                 "ogcapi-features-2/1.0/conf/crs", "cql2/1.0/conf/cql2-text",
+                 "ogcapi-features-4/1.0/conf/create-replace-delete",
+                 "ogcapi-tiles-1/1.0/conf/mvt"):  # fmt: skip
+        assert any(c.endswith(part) for c in classes), part
+
+
+def test_anonymous_collections_are_the_public_ones(client: TestClient) -> None:
+    body = client.get("/ogc/collections").json()
+    found = {c["id"]: c for c in body["collections"]}
+    assert set(found) == PUBLIC
+    for c in found.values():
+        assert c["title"] and c["description"]
+        assert len(c["extent"]["spatial"]["bbox"][0]) == 4
+        assert any(link["rel"].endswith("tilesets-vector") for link in c["links"])
+    assert "temporal" in found["cases"]["extent"]
+
+
+def test_staff_see_cameras_in_the_listing(client: TestClient, tokens: TokenService) -> None:
+    body = client.get("/ogc/collections", headers=bearer(tokens, "dispatcher")).json()
+    assert {c["id"] for c in body["collections"]} == PUBLIC | {"cameras"}
+
+
+@pytest.mark.parametrize("path", ["/ogc/collections/cameras", "/ogc/collections/cameras/items",
+                                  "/ogc/collections/cameras/items/1",
+                                  "/ogc/collections/cameras/queryables"])  # fmt: skip
+def test_cameras_need_a_staff_token(client: TestClient, tokens: TokenService, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 401
+    assert r.json()["code"] == "NotAuthorized" and r.json()["description"]
+    r = client.get(path, headers=bearer(tokens, "citizen"))
+    assert r.status_code == 403
+    assert r.json()["code"] == "Forbidden"
+    assert client.get(path, headers=bearer(tokens, "camera_viewer")).status_code == 200
+
+
+def test_cameras_never_show_their_source(client: TestClient, tokens: TokenService) -> None:
+    r = client.get("/ogc/collections/cameras/items?limit=500", headers=bearer(tokens, "admin"))
+    features = r.json()["features"]
+    assert features
+    assert all("source" not in f["properties"] for f in features)
+    assert "rtsp" not in r.text.lower()
+
+
+def test_public_facilities_hide_hazard_sources_even_by_id(
+    client: TestClient, tokens: TokenService, db: psycopg.Connection[Any]
+) -> None:
+    hazard = scalar(db, "SELECT min(id) FROM facilities WHERE category = 'hazard_source'")
+    assert client.get(f"/ogc/collections/facilities/items/{hazard}").status_code == 404
+    r = client.get("/ogc/collections/facilities/items?category=hazard_source")
+    assert r.json()["numberMatched"] == 0
+    staff = client.get(
+        f"/ogc/collections/facilities/items/{hazard}", headers=bearer(tokens, "analyst")
+    )
+    assert staff.status_code == 200
+    assert staff.json()["properties"]["category"] == "hazard_source"
+
+
+def test_public_cases_are_anonymised(client: TestClient, tokens: TokenService) -> None:
+    features = client.get("/ogc/collections/cases/items?limit=50").json()["features"]
+    assert {k for f in features for k in f["properties"]} <= set(CASES_PUBLIC.columns)
+    assert all("description" not in f["properties"] for f in features)
+    staff = client.get("/ogc/collections/cases/items?limit=5", headers=bearer(tokens, "dispatcher"))
+    assert "description" in staff.json()["features"][0]["properties"]
+
+
+@pytest.mark.parametrize("name", sorted(INTERNAL_VIEWS))
+def test_queryables_match_the_columns(client: TestClient, tokens: TokenService, name: str) -> None:
+    r = client.get(f"/ogc/collections/{name}/queryables", headers=bearer(tokens, "admin"))
+    assert r.status_code == 200
+    props = r.json()["properties"]
+    assert set(props) - {"geometry"} == set(INTERNAL_VIEWS[name].columns)
+    if name in PUBLIC_VIEWS:
+        public = client.get(f"/ogc/collections/{name}/queryables").json()["properties"]
+        assert set(public) - {"geometry"} == set(PUBLIC_VIEWS[name].columns)
+
+
+def test_following_next_visits_every_feature_once(
+    client: TestClient, db: psycopg.Connection[Any]
+) -> None:
+    expected = scalar(db, "SELECT count(*) FROM facilities WHERE category <> 'hazard_source'")
+    url: str | None = "/ogc/collections/facilities/items?limit=137&skipGeometry=true"
+    seen: list[int] = []
+    first = True
+    while url:
+        body = client.get(url).json()
+        if first:
+            assert body["numberMatched"] == expected
+            first = False
+        seen += [f["id"] for f in body["features"]]
+        nxt = [link["href"] for link in body["links"] if link["rel"] == "next"]
+        url = nxt[0].split("127.0.0.1:8000", 1)[1] if nxt else None
+    assert len(seen) == len(set(seen)) == expected
+
+
+def test_bbox_selects_what_postgis_selects(client: TestClient, db: psycopg.Connection[Any]) -> None:
+    expected = scalar(
+        db,
+        "SELECT count(*) FROM cases WHERE status <> 'duplicate' AND "
+        "ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326))",
+        *BOX,
+    )
+    r = client.get(
+        "/ogc/collections/cases/items", params={"bbox": ",".join(map(str, BOX)), "limit": 10000}
+    )
+    body = r.json()
+    assert body["numberMatched"] == body["numberReturned"] == expected > 0
+    for f in body["features"]:
+        lon, lat = f["geometry"]["coordinates"]
+        assert BOX[0] <= lon <= BOX[2] and BOX[1] <= lat <= BOX[3]
+
+
+def test_bbox_crs_in_lat_lon_order(client: TestClient) -> None:
+    lonlat = client.get("/ogc/collections/facilities/items",
+                        params={"bbox": "121.45,31.20,121.50,31.25"}).json()  # fmt: skip
+    latlon = client.get(
+        "/ogc/collections/facilities/items",
+        params={
+            "bbox": "31.20,121.45,31.25,121.50",
+            "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4326",
+        },
+    ).json()
+    assert lonlat["numberMatched"] == latlon["numberMatched"] > 0
+
+
+def test_datetime_instants_and_intervals(client: TestClient, db: psycopg.Connection[Any]) -> None:
+    when = scalar(
+        db, "SELECT reported_at FROM cases WHERE status <> 'duplicate' ORDER BY id LIMIT 1"
+    )
+    instant = when.isoformat().replace("+00:00", "Z")
+    body = client.get("/ogc/collections/cases/items", params={"datetime": instant}).json()
+    assert body["numberReturned"] >= 1
+    assert all(
+        f["properties"]["reported_at"].startswith(when.strftime("%Y-%m-%dT%H:%M"))
+        for f in body["features"]
+    )
+    expected = scalar(
+        db, "SELECT count(*) FROM cases WHERE status <> 'duplicate' AND reported_at >= %s", when
+    )
+    body = client.get(
+        "/ogc/collections/cases/items", params={"datetime": f"{instant}/..", "limit": 1}
+    ).json()
+    assert body["numberMatched"] == expected
+
+
+def test_property_filter_sortby_and_properties(
+    client: TestClient, db: psycopg.Connection[Any]
+) -> None:
+    expected = scalar(db, "SELECT count(*) FROM facilities WHERE category = 'school'")
+    body = client.get("/ogc/collections/facilities/items", params={
+        "category": "school", "sortby": "-capacity,name_en", "properties": "capacity,category",
+        "limit": 1000}).json()  # fmt: skip
+    assert body["numberMatched"] == expected > 0
+    props = [f["properties"] for f in body["features"]]
+    assert all(set(p) == {"capacity", "category"} and p["category"] == "school" for p in props)
+    capacities = [p["capacity"] for p in props if p["capacity"] is not None]
+    assert capacities == sorted(capacities, reverse=True)
+
+
+def test_cql2_text_and_json_agree_with_sql(client: TestClient, db: psycopg.Connection[Any]) -> None:
+    expected = scalar(
+        db, "SELECT count(*) FROM facilities WHERE category = 'hospital' AND capacity > 100"
+    )
+    text = client.get(
+        "/ogc/collections/facilities/items",
+        params={"filter": "category = 'hospital' AND capacity > 100"},
+    ).json()
+    cql_json = {
+        "op": "and",
+        "args": [
+            {"op": "=", "args": [{"property": "category"}, "hospital"]},
+            {"op": ">", "args": [{"property": "capacity"}, 100]},
+        ],
+    }
+    as_json = client.get(
+        "/ogc/collections/facilities/items",
+        params={"filter": json.dumps(cql_json), "filter-lang": "cql2-json"},
+    ).json()
+    assert text["numberMatched"] == as_json["numberMatched"] == expected
+    spatial = client.get(
+        "/ogc/collections/facilities/items",
+        params={
+            "filter": "S_INTERSECTS(geometry, POLYGON((121.45 31.2,121.5 31.2,121.5 31.25,"
+            "121.45 31.25,121.45 31.2)))"
+        },
+    ).json()
+    boxed = client.get(
+        "/ogc/collections/facilities/items", params={"bbox": ",".join(map(str, BOX))}
+    ).json()
+    assert spatial["numberMatched"] == boxed["numberMatched"]
+
+
+@pytest.mark.parametrize(("crs", "srid", "lat_first"), [
+    ("http://www.opengis.net/def/crs/OGC/1.3/CRS84", 4326, False),
+    ("http://www.opengis.net/def/crs/EPSG/0/4326", 4326, True),
+    ("http://www.opengis.net/def/crs/EPSG/0/3857", 3857, False),
+    ("http://www.opengis.net/def/crs/EPSG/0/4490", 4490, True),
+])  # fmt: skip
+def test_output_crs(
+    client: TestClient, db: psycopg.Connection[Any], crs: str, srid: int, lat_first: bool
+) -> None:
+    fid = scalar(db, "SELECT min(id) FROM facilities WHERE category <> 'hazard_source'")
+    r = client.get(f"/ogc/collections/facilities/items/{fid}", params={"crs": crs})
+    assert r.headers["content-crs"] == f"<{crs}>"
+    x, y = r.json()["geometry"]["coordinates"]
+    ex, ey = db.execute(
+        "SELECT ST_X(g), ST_Y(g) FROM (SELECT ST_Transform(geom, %s) g FROM facilities "
+        "WHERE id = %s) s",
+        (srid, fid),
+    ).fetchone() or (0, 0)
+    if lat_first:
+        x, y = y, x
+    assert x == pytest.approx(ex, abs=1e-2) and y == pytest.approx(ey, abs=1e-2)
+
+
+def test_html_pages_render(client: TestClient) -> None:
+    for path in (
+        "/ogc/?f=html",
+        "/ogc/collections?f=html",
+        "/ogc/collections/facilities/items?f=html&limit=3",
+        "/ogc/collections/grid_cells/queryables?f=html",
+    ):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        assert r.headers["content-type"].startswith("text/html")
+
+
+def test_unknown_items_are_404(client: TestClient) -> None:
+    for path in (
+        "/ogc/collections/facilities/items/999999999",
+        "/ogc/collections/facilities/items/abc",
+        "/ogc/collections/nowhere/items",
+        "/ogc/no/such/path",
+        "/ogc/collections/nowhere",
+    ):
+        r = client.get(path)
+        assert r.status_code == 404, path
+        assert r.json()["code"] == "NotFound"
+
+
+BAD = [
+    {"bbox": "1,2,3"},
+    {"bbox": "121,95,122,96"},
+    {"bbox": "a,b,c,d"},
+    {"limit": "-1"},
+    {"limit": "1000000000"},
+    {"limit": "ten"},
+    {"offset": "-5"},
+    {"nosuch": "1"},
+    {"properties": "nosuch"},
+    {"sortby": "nosuch"},
+    {"filter": "capacity >> 3"},
+    {"filter": "nosuch = 1"},
+    {"filter": "capacity = 'many'"},
+    {"filter": "{", "filter-lang": "cql2-json"},
+    {"crs": "EPSG:9999"},
+    {"bbox": "1,2,3,4", "bbox-crs": "urn:nothing"},
+    {"datetime": "garbage"},
+    {"datetime": "2026-02-01/2026-01-01"},
+    {"skipGeometry": "maybe"},
+    {"f": "xml"},
+    {"capacity": "lots"},
+    {"filter-lang": "sql", "filter": "1=1"},
+]
+
+
+@pytest.mark.parametrize("params", BAD, ids=lambda p: "&".join(f"{k}={v}" for k, v in p.items()))
+def test_bad_input_is_400_with_an_ogc_exception(client: TestClient, params: dict[str, str]) -> None:
+    r = client.get("/ogc/collections/cases/items", params=params)
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["code"] == "InvalidParameterValue" and len(body["description"]) > 10
+
+
+SQLISH = "1'; DROP TABLE facilities; --"
+PARAMS = ["bbox", "bbox-crs", "datetime", "limit", "offset", "sortby", "properties", "skipGeometry",
+          "filter", "filter-lang", "crs", "f", "category", "capacity"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", PARAMS)
+def test_sql_looking_strings_in_every_parameter(
+    client: TestClient, db: psycopg.Connection[Any], name: str
+) -> None:
+    r = client.get("/ogc/collections/facilities/items", params={name: SQLISH})
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert r.json()["code"] == "InvalidParameterValue"
+    else:
+        assert r.json()["numberReturned"] == 0
+    assert scalar(db, "SELECT count(*) FROM facilities") > 0
+
+
+def test_number_matched_is_exact_or_absent(db: psycopg.Connection[Any]) -> None:
+    """The documented strategy: exact when the page is short or the count is under the cap,
+    omitted (never estimated) above it."""
+    from geo.queries import fetch_sync
+    from geo.queries.ogc_items import ItemQuery, items
+
+    total = scalar(db, "SELECT count(*) FROM facilities WHERE category <> 'hazard_source'")
+    view = PUBLIC_VIEWS["facilities"]
+    capped = fetch_sync(db, items(ItemQuery(view, limit=10, count_cap=50)))
+    assert capped.returned == 10 and capped.matched is None
+    counted = fetch_sync(db, items(ItemQuery(view, limit=10, count_cap=total)))
+    assert counted.matched == total
+    last = fetch_sync(db, items(ItemQuery(view, limit=10, offset=total - 3, count_cap=0)))
+    assert last.returned == 3 and last.matched == total
+    beyond = fetch_sync(db, items(ItemQuery(view, limit=10, offset=total + 5, count_cap=50)))
+    assert beyond.returned == 0 and beyond.matched is None
+
+
+def test_wrong_method_is_405_as_ogc_json(client: TestClient) -> None:
+    r = client.delete("/ogc/collections")
+    assert r.status_code == 405
+    assert r.json()["code"] == "InvalidParameterValue"
