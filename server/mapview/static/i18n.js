@@ -1,0 +1,112 @@
+// Chinese and English: the page's words, and names of codes (vocab.js) in the chosen language.
+// Chinese first: the operators' language; English for everyone else. The map labels carry both.
+
+const WORDS = {
+  zh: {
+    other_lang: "English", panel: "面板", map: "城市地图", live_on: "实时",
+    login: "登录", logout: "退出", login_title: "工作人员登录", phone: "手机号", password: "密码",
+    cancel: "取消", clear: "清除", close: "关闭",
+    tab_layers: "图层", tab_incident: "事件分析", tab_feed: "实时动态",
+    base: "底图", facilities: "设施", cases: "案件", cameras: "视频监控",
+    case_view: "显示方式", case_heat: "热力图", case_points: "点位", case_off: "不显示",
+    category: "类别", all_categories: "全部类别",
+    admin_areas: "行政区划", grid_cells: "管理网格", grid_risk: "网格健康风险",
+    public_view: "公开视图：案件已匿名化。工作人员请登录查看内部图层。",
+    staff_view: "内部视图", incident_help: "选择半径，然后在地图上点选事件位置。",
+    radius: "半径", incident_pick: "在地图上点选", incident_picking: "请在地图上点击事件位置…",
+    incident_loading: "正在分析…", incident_done: "分析完成",
+    grid_hit: "涉及网格", affected: "受影响单位", hazards: "危险源", resources: "应急资源",
+    open_cases: "未结案件", none: "无", play: "播放", worker: "网格员",
+    feed_help: "登录后实时推送案件状态变化。", feed_empty: "暂无新动态",
+    address: "地址", capacity: "容量", code: "编号", status: "状态", priority: "优先级",
+    reported_at: "上报时间", due_at: "处置时限", source: "来源", grid: "网格",
+    department: "处置部门", assignee: "处置人", description: "描述", timeline: "处置过程",
+    last_seen: "最后在线", heading: "朝向", connecting: "正在连接视频…", no_video_role: "无权查看视频",
+    case_public_note: "匿名化信息；登录后查看详情与处置过程。",
+    loading: "加载中…", error: "出错了", login_failed: "登录失败",
+    population: "人口", level: "级别", health_risk: "健康风险", hidden_hazards: "危险源（内部）",
+    updated: "更新", new_case: "新案件", session_expired: "登录已过期，请重新登录。",
+    cases_count: "件", offline_retry: "摄像头离线，稍后重试。",
+  },
+  en: {
+    other_lang: "中文", panel: "Panel", map: "City map", live_on: "Live",
+    login: "Log in", logout: "Log out", login_title: "Staff login", phone: "Phone",
+    password: "Password", cancel: "Cancel", clear: "Clear", close: "Close",
+    tab_layers: "Layers", tab_incident: "Incident", tab_feed: "Live feed",
+    base: "Base map", facilities: "Facilities", cases: "Cases", cameras: "Cameras",
+    case_view: "Show as", case_heat: "Heat map", case_points: "Points", case_off: "Hidden",
+    category: "Category", all_categories: "All categories",
+    admin_areas: "Administrative areas", grid_cells: "Management grid",
+    grid_risk: "Grid health risk",
+    public_view: "Public view: cases are anonymised. Staff: log in for the internal layers.",
+    staff_view: "Internal view", incident_help: "Choose a radius, then click the incident point.",
+    radius: "Radius", incident_pick: "Pick on the map", incident_picking: "Click the incident point…",
+    incident_loading: "Analysing…", incident_done: "Done",
+    grid_hit: "Grid cells", affected: "Affected units", hazards: "Hazard sources",
+    resources: "Emergency resources", open_cases: "Open cases", none: "None", play: "Play",
+    worker: "Grid worker", feed_help: "Case status changes, live, once logged in.",
+    feed_empty: "Nothing new yet",
+    address: "Address", capacity: "Capacity", code: "Code", status: "Status",
+    priority: "Priority", reported_at: "Reported", due_at: "Due", source: "Source", grid: "Grid cell",
+    department: "Department", assignee: "Assignee", description: "Description",
+    timeline: "Timeline", last_seen: "Last seen", heading: "Heading",
+    connecting: "Connecting video…", no_video_role: "Not allowed to view video",
+    case_public_note: "Anonymised; log in for details and the timeline.",
+    loading: "Loading…", error: "Error", login_failed: "Login failed",
+    population: "Population", level: "Level", health_risk: "Health risk",
+    hidden_hazards: "Hazard sources (internal)", updated: "updated", new_case: "New case",
+    session_expired: "Your session expired; please log in again.", cases_count: "cases",
+    offline_retry: "The camera is offline; retrying later.",
+  },
+};
+
+let lang = "zh";
+const listeners = new Set();
+
+export function language() { return lang; }
+
+/** The word for `key` in the current language (the key itself if there is none). */
+export function t(key) { return WORDS[lang][key] ?? WORDS.zh[key] ?? key; }
+
+/** The name of a code from a vocab.js table ([zh, en, …]); the code itself if unknown. */
+export function name(table, code) {
+  const entry = table[code];
+  return entry ? entry[lang === "zh" ? 0 : 1] : String(code ?? "");
+}
+
+/** Both names, for places where the other language helps (legend tooltips). */
+export function bothNames(table, code) {
+  const entry = table[code];
+  return entry ? `${entry[0]} ${entry[1]}` : String(code ?? "");
+}
+
+export function formatTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return d.toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { timeZone: "Asia/Shanghai",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+}
+
+export function formatDistance(m) {
+  if (m == null) return "";
+  return m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toFixed(1)} km`;
+}
+
+/** Fill every [data-i18n] element's text and [data-i18n-title]/[data-i18n-aria-label]. */
+export function translate(root = document) {
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
+  for (const el of root.querySelectorAll("[data-i18n-aria-label]")) {
+    el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
+  }
+}
+
+export function setLanguage(next) {
+  lang = next === "en" ? "en" : "zh";
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  translate();
+  for (const fn of listeners) fn(lang);
+}
+
+export function onLanguage(fn) { listeners.add(fn); }

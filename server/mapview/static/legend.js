@@ -1,0 +1,90 @@
+// The legend, which is also the layer switch: base layers, facility categories, case statuses and
+// category, camera statuses. Choices survive a change of style (login, logout) and of language.
+import { el } from "./dom.js";
+import { bothNames, name, t } from "./i18n.js";
+import { swatch } from "./popups.js";
+import {
+  CAMERA_STATUSES, CASE_CATEGORIES, CASE_STATUSES, FACILITY_CATEGORIES, OPEN_STATUSES,
+} from "./vocab.js";
+
+const choice = {
+  base: { admin: true, grid: true, risk: false },
+  facilities: new Set(Object.keys(FACILITY_CATEGORIES)),
+  statuses: new Set(OPEN_STATUSES),
+  category: "",
+  caseMode: "heat",
+  cameras: new Set(Object.keys(CAMERA_STATUSES)),
+};
+
+const BASE_LAYERS = {
+  admin: ["districts-fill", "districts", "streets", "communities", "district-labels", "street-labels", "community-labels"],
+  grid: ["grid-lines", "grid-labels"],
+  risk: ["grid-risk"],
+};
+
+function visible(map, id, on) {
+  if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", on ? "visible" : "none");
+}
+
+function filter(map, id, expression) { if (map.getLayer(id)) map.setFilter(id, expression); }
+
+/** Apply every choice to the map's current style. */
+export function apply(map) {
+  for (const [key, ids] of Object.entries(BASE_LAYERS)) for (const id of ids) visible(map, id, choice.base[key]);
+  const facilities = ["in", ["get", "category"], ["literal", [...choice.facilities]]];
+  filter(map, "facilities", facilities);
+  filter(map, "facility-labels", facilities);
+  // Filters cannot read feature-state: they see the tile's status; the colour shows the live one.
+  const cases = ["all", ["in", ["get", "status"], ["literal", [...choice.statuses]]]];
+  if (choice.category) cases.push(["==", ["get", "category"], choice.category]);
+  filter(map, "cases", cases);
+  filter(map, "cases-heat", cases);
+  visible(map, "cases-heat", choice.caseMode === "heat");
+  visible(map, "cases", choice.caseMode !== "off");
+  if (map.getLayer("cases")) map.setLayerZoomRange("cases", choice.caseMode === "points" ? 10 : 13, 24);
+  filter(map, "cameras", ["in", ["get", "status"], ["literal", [...choice.cameras]]]);
+}
+
+function item(text, title, colour, checked, onChange, testId) {
+  const box = el("input", { type: "checkbox", dataset: { layer: testId } });
+  box.checked = checked;
+  box.addEventListener("change", () => onChange(box.checked));
+  return el("li", {}, el("label", { title }, box, colour ? swatch(colour) : null, el("span", {}, text)));
+}
+
+function toggleSet(set, code, map) {
+  return (on) => { if (on) set.add(code); else set.delete(code); apply(map); };
+}
+
+/** (Re)build the legend for the visible collections. */
+export function render(map, collections) {
+  const base = document.getElementById("legend-base");
+  base.replaceChildren(
+    item(t("admin_areas"), "", null, choice.base.admin, (on) => { choice.base.admin = on; apply(map); }, "admin"),
+    item(t("grid_cells"), "", null, choice.base.grid, (on) => { choice.base.grid = on; apply(map); }, "grid"),
+    item(t("grid_risk"), "", null, choice.base.risk, (on) => { choice.base.risk = on; apply(map); }, "risk"),
+  );
+  const staffOnly = new Set(["hazard_source"]);
+  document.getElementById("legend-facilities").replaceChildren(
+    ...Object.entries(FACILITY_CATEGORIES)
+      .filter(([code]) => !staffOnly.has(code) || collections.internal)
+      .map(([code, [, , colour]]) => item(name(FACILITY_CATEGORIES, code), bothNames(FACILITY_CATEGORIES, code),
+        colour, choice.facilities.has(code), toggleSet(choice.facilities, code, map), `facility:${code}`)));
+  document.getElementById("legend-cases").replaceChildren(
+    ...Object.entries(CASE_STATUSES).filter(([code]) => code !== "duplicate").map(([code, [, , colour]]) =>
+      item(name(CASE_STATUSES, code), bothNames(CASE_STATUSES, code), colour,
+        choice.statuses.has(code), toggleSet(choice.statuses, code, map), `status:${code}`)));
+  const select = document.getElementById("case-category");
+  select.replaceChildren(el("option", { value: "" }, t("all_categories")),
+    ...Object.keys(CASE_CATEGORIES).map((code) => el("option", { value: code }, name(CASE_CATEGORIES, code))));
+  select.value = choice.category;
+  select.onchange = () => { choice.category = select.value; apply(map); };
+  const mode = document.getElementById("case-mode");
+  mode.value = choice.caseMode;
+  mode.onchange = () => { choice.caseMode = mode.value; apply(map); };
+  document.getElementById("camera-legend").hidden = !collections.cameras;
+  document.getElementById("legend-cameras").replaceChildren(
+    ...Object.entries(CAMERA_STATUSES).map(([code, [, , colour]]) =>
+      item(name(CAMERA_STATUSES, code), bothNames(CAMERA_STATUSES, code), colour,
+        choice.cameras.has(code), toggleSet(choice.cameras, code, map), `camera:${code}`)));
+}

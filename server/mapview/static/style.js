@@ -1,0 +1,145 @@
+// The map's style: the city's own layers as the base (no online base map), from the vector tiles
+// at /ogc/collections/{c}/tiles/WebMercatorQuad/{z}/{y}/{x}. No `glyphs` URL: MapLibre draws
+// label text with the browser's own fonts (TinySDF), so Chinese needs no glyph server.
+import { CAMERA_STATUSES, CASE_STATUSES, FACILITY_CATEGORIES } from "./vocab.js";
+
+const OGC = new URL("../../ogc/", import.meta.url);
+/** Tiles are cut up to this zoom and over-zoomed beyond (their points are exact anyway). */
+export const TILE_MAX_ZOOM = 16;
+export const CITY_BOUNDS = [[121.40, 31.16], [121.58, 31.32]];
+
+function tiles(collection) {
+  // Built from the page's origin: the TileJSON's absolute URLs follow ONEMAP_SERVER_PUBLIC_URL,
+  // which a reverse proxy or another port can make differ from where this page came from.
+  const template = `collections/${collection}/tiles/WebMercatorQuad/{z}/{y}/{x}`;
+  return {
+    type: "vector",
+    tiles: [decodeURI(new URL(template, OGC).href)],
+    minzoom: 0,
+    maxzoom: TILE_MAX_ZOOM,
+    bounds: [121.3, 31.0, 121.7, 31.5],
+  };
+}
+
+function matchColour(property, table, fallback) {
+  const pairs = Object.entries(table).flatMap(([code, entry]) => [code, entry[2]]);
+  return ["match", ["get", property], ...pairs, fallback];
+}
+
+/** Both names on a label, Chinese first (the map is read in both). */
+const bilingual = (zh, en) => ["format", ["get", zh], {}, "\n", {}, ["get", en], { "font-scale": 0.8 }];
+const FONT = ["Noto Sans Regular"]; // a name only: drawn locally with the browser's sans-serif
+
+function label(id, [source, layer], filter, field, minzoom, maxzoom, size, colour) {
+  return {
+    id, type: "symbol", source, "source-layer": layer, filter, minzoom, maxzoom,
+    layout: { "text-field": field, "text-font": FONT, "text-size": size,
+      "text-max-width": 8, "text-padding": 4 },
+    paint: { "text-color": colour, "text-halo-color": "#ffffff", "text-halo-width": 1.4 },
+  };
+}
+
+const AREAS = ["area_labels"];
+const level = (name) => ["==", ["get", "level"], name];
+const stateFlag = (flag) => ["boolean", ["feature-state", flag], false];
+// A live update sets feature-state "status" on a case; the tile's own status is the fallback.
+const caseStatus = ["coalesce", ["feature-state", "status"], ["get", "status"]];
+const cameraStatus = ["coalesce", ["feature-state", "status"], ["get", "status"]];
+
+/**
+ * The style for a set of visible collections (the public ones, or what a staff token may see).
+ */
+export function buildStyle(collections) {
+  const sources = {};
+  for (const c of ["admin_areas", "grid_cells", "facilities", "cases", "cameras"]) {
+    if (collections.has(c)) sources[c] = tiles(c);
+  }
+  // One point per area (labels.js), filled once the page has them.
+  sources.area_labels = { type: "geojson", data: { type: "FeatureCollection", features: [] } };
+  sources.incident = { type: "geojson", data: { type: "FeatureCollection", features: [] } };
+  sources.live = { type: "geojson", data: { type: "FeatureCollection", features: [] } };
+
+  const statusColour = ["match", caseStatus,
+    ...Object.entries(CASE_STATUSES).flatMap(([code, e]) => [code, e[2]]), "#555"];
+  const layers = [
+    { id: "land", type: "background", paint: { "background-color": "#eef0ea" } },
+    { id: "districts-fill", type: "fill", source: "admin_areas", "source-layer": "admin_areas",
+      filter: level("district"), paint: { "fill-color": "#fbfaf6", "fill-opacity": 1 } },
+    { id: "grid-risk", type: "fill", source: "grid_cells", "source-layer": "grid_cells",
+      layout: { visibility: "none" },
+      paint: { "fill-color": ["match", ["get", "health_risk"], "high", "#e63946", "medium", "#f4a261", "#90be6d"],
+        "fill-opacity": 0.28 } },
+    { id: "grid-hit", type: "fill", source: "grid_cells", "source-layer": "grid_cells",
+      paint: { "fill-color": "#ff7b00", "fill-opacity": ["case", stateFlag("hit"), 0.22, 0] } },
+    { id: "grid-lines", type: "line", source: "grid_cells", "source-layer": "grid_cells", minzoom: 12.5,
+      paint: { "line-color": "#9aa5b1", "line-width": ["interpolate", ["linear"], ["zoom"], 13, 0.3, 16, 1],
+        "line-dasharray": [3, 2] } },
+    { id: "communities", type: "line", source: "admin_areas", "source-layer": "admin_areas",
+      filter: level("community"), minzoom: 12,
+      paint: { "line-color": "#7d8a96", "line-width": ["interpolate", ["linear"], ["zoom"], 12, 0.4, 16, 1.4] } },
+    { id: "streets", type: "line", source: "admin_areas", "source-layer": "admin_areas",
+      filter: level("street"), minzoom: 10,
+      paint: { "line-color": "#56657a", "line-width": ["interpolate", ["linear"], ["zoom"], 10, 0.6, 16, 2.2] } },
+    { id: "districts", type: "line", source: "admin_areas", "source-layer": "admin_areas",
+      filter: level("district"),
+      paint: { "line-color": "#2f3e52", "line-width": ["interpolate", ["linear"], ["zoom"], 9, 1.2, 16, 3.5] } },
+    { id: "cases-heat", type: "heatmap", source: "cases", "source-layer": "cases", maxzoom: 15,
+      paint: {
+        "heatmap-radius": ["interpolate", ["linear"], ["zoom"], 10, 5, 14, 16],
+        "heatmap-intensity": ["interpolate", ["linear"], ["zoom"], 10, 0.12, 12, 0.3, 14, 0.8],
+        "heatmap-weight": ["match", ["get", "priority"], "urgent", 2, "high", 1.5, 1],
+        "heatmap-opacity": ["interpolate", ["linear"], ["zoom"], 13, 0.75, 15, 0],
+        "heatmap-color": ["interpolate", ["linear"], ["heatmap-density"],
+          0, "rgba(255,255,255,0)", 0.2, "#fde68a", 0.5, "#f59e0b", 0.8, "#dc2626", 1, "#7f1d1d"],
+      } },
+    { id: "cases", type: "circle", source: "cases", "source-layer": "cases", minzoom: 13,
+      // Rings (facilities are dots): the ring's colour is the status, black once changed live.
+      paint: { "circle-color": "#ffffff", "circle-opacity": 0.85,
+        "circle-radius": ["interpolate", ["linear"], ["zoom"], 13, 2.5, 17, 6],
+        "circle-stroke-color": ["case", stateFlag("live"), "#111111", statusColour],
+        "circle-stroke-width": ["interpolate", ["linear"], ["zoom"], 13, 1.5, 17, 3] } },
+    { id: "facilities", type: "circle", source: "facilities", "source-layer": "facilities", minzoom: 12.5,
+      paint: { "circle-color": matchColour("category", FACILITY_CATEGORIES, "#666"),
+        "circle-radius": ["interpolate", ["linear"], ["zoom"], 12.5, 2.5, 14, 4.5, 17, 8],
+        "circle-stroke-color": "#ffffff", "circle-stroke-width": ["interpolate", ["linear"], ["zoom"], 11, 0.4, 15, 1.5] } },
+    { id: "cameras", type: "circle", source: "cameras", "source-layer": "cameras", minzoom: 11,
+      paint: { "circle-color": ["match", cameraStatus,
+        ...Object.entries(CAMERA_STATUSES).flatMap(([code, e]) => [code, e[2]]), "#555"],
+      "circle-radius": ["interpolate", ["linear"], ["zoom"], 11, 2.5, 15, 5.5, 17, 8],
+      "circle-stroke-color": "#111111", "circle-stroke-width": 1.2 } },
+    { id: "live", type: "circle", source: "live",
+      paint: { "circle-color": ["match", ["get", "status"],
+        ...Object.entries(CASE_STATUSES).flatMap(([code, e]) => [code, e[2]]), "#555"],
+      "circle-radius": 7, "circle-stroke-color": "#111111", "circle-stroke-width": 2.5 } },
+    { id: "incident-area", type: "fill", source: "incident", filter: ["==", ["get", "kind"], "area"],
+      paint: { "fill-color": "#ff7b00", "fill-opacity": 0.08 } },
+    { id: "incident-edge", type: "line", source: "incident", filter: ["==", ["get", "kind"], "area"],
+      paint: { "line-color": "#ff7b00", "line-width": 2, "line-dasharray": [2, 1] } },
+    { id: "incident-points", type: "circle", source: "incident", filter: ["!=", ["get", "kind"], "area"],
+      paint: { "circle-color": ["match", ["get", "kind"], "centre", "#000000", "hazard", "#9d0208",
+        "affected", "#1d4ed8", "resource", "#2a9d8f", "camera", "#6a4c93", "case", "#e63946", "#444"],
+      "circle-radius": ["match", ["get", "kind"], "centre", 7, 6],
+      "circle-stroke-color": ["match", ["get", "kind"], "centre", "#ff7b00", "#ffffff"],
+      "circle-stroke-width": ["match", ["get", "kind"], "centre", 3, 2] } },
+    label("district-labels", AREAS, level("district"), bilingual("name_zh", "name_en"), 9, 12.5, 15, "#1f2a37"),
+    label("street-labels", AREAS, level("street"), bilingual("name_zh", "name_en"), 12.5, 14.5, 12, "#334155"),
+    label("community-labels", AREAS, level("community"), ["get", "name_zh"], 14.5, 17, 11, "#475569"),
+    label("grid-labels", ["grid_cells", "grid_cells"], null, ["get", "name"], 16, 24, 10, "#64748b"),
+    { ...label("facility-labels", ["facilities", "facilities"], null, bilingual("name_zh", "name_en"), 15.5, 24, 10.5, "#1f2937"),
+      layout: { "text-field": bilingual("name_zh", "name_en"), "text-font": FONT, "text-size": 10.5,
+        "text-anchor": "top", "text-offset": [0, 0.8], "text-max-width": 9, "text-optional": true } },
+    { ...label("incident-labels", ["incident"], ["==", ["get", "kind"], "hazard"], ["get", "name"], 12, 24, 11, "#9d0208"),
+      layout: { "text-field": ["get", "name"], "text-font": FONT, "text-size": 11, "text-anchor": "top",
+        "text-offset": [0, 0.8] } },
+  ];
+  for (const l of layers) {
+    if (l.filter === null) delete l.filter;
+    if (l["source-layer"] === undefined) delete l["source-layer"]; // GeoJSON sources have none
+  }
+  return {
+    version: 8,
+    name: "OneMap",
+    sources,
+    layers: layers.filter((l) => !l.source || sources[l.source]),
+  };
+}

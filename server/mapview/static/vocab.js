@@ -1,0 +1,82 @@
+// The map's vocabulary: each code the tiles and GraphQL carry, with its Chinese and English name
+// and its colour. The codes are the database's (geo/enums.py, seed/vocab.py); a test checks that
+// every facility category and case category in the database has a name here.
+
+export const FACILITY_CATEGORIES = {
+  hospital: ["医院", "Hospital", "#d7263d"],
+  clinic: ["诊所", "Clinic", "#f46197"],
+  pharmacy: ["药店", "Pharmacy", "#b5179e"],
+  test_site: ["核酸检测点", "Test site", "#7b2cbf"],
+  school: ["学校", "School", "#1d4ed8"],
+  kindergarten: ["幼儿园", "Kindergarten", "#3a86ff"],
+  elderly_care: ["养老机构", "Elderly care", "#8d6e63"],
+  community_center: ["社区中心", "Community centre", "#6d597a"],
+  fire_station: ["消防站", "Fire station", "#ff5400"],
+  police_station: ["派出所", "Police station", "#003049"],
+  shelter: ["避难场所", "Shelter", "#2a9d8f"],
+  park: ["公园", "Park", "#52b788"],
+  venue: ["场馆", "Venue", "#e9c46a"],
+  metro_station: ["地铁站", "Metro station", "#264653"],
+  waterlogging_point: ["易积水点", "Waterlogging point", "#0096c7"],
+  hazard_source: ["危险源", "Hazard source", "#9d0208"],
+};
+
+export const CASE_STATUSES = {
+  reported: ["上报", "Reported", "#e63946"],
+  dispatched: ["已派遣", "Dispatched", "#f77f00"],
+  in_progress: ["处置中", "In progress", "#fcbf49"],
+  resolved: ["待核查", "Resolved", "#4cc9f0"],
+  closed: ["结案", "Closed", "#2a9d8f"],
+  rejected: ["不予受理", "Rejected", "#8d99ae"],
+  duplicate: ["重复", "Duplicate", "#adb5bd"],
+};
+export const OPEN_STATUSES = ["reported", "dispatched", "in_progress", "resolved"];
+
+export const CASE_CATEGORIES = {
+  road_damage: ["道路破损", "Road damage"],
+  illegal_parking: ["违章停车", "Illegal parking"],
+  garbage_overflow: ["垃圾满溢", "Garbage overflow"],
+  street_light: ["路灯故障", "Street light failure"],
+  water_leak: ["供水管漏水", "Water main leak"],
+  illegal_construction: ["违法搭建", "Illegal construction"],
+  noise: ["噪声扰民", "Noise nuisance"],
+  manhole_cover: ["窨井盖缺失", "Missing manhole cover"],
+  greenery_damage: ["绿化损坏", "Greenery damage"],
+  street_vendor: ["无证设摊", "Unlicensed street vending"],
+  waterlogging: ["道路积水", "Road waterlogging"],
+  graffiti: ["乱涂乱画/小广告", "Graffiti and flyposting"],
+  fire_hazard: ["消防通道堵塞", "Blocked fire lane"],
+  bike_clutter: ["共享单车乱停放", "Shared bike clutter"],
+  air_pollution: ["油烟/扬尘污染", "Cooking fumes and dust"],
+  power_outage: ["停电", "Power outage"],
+  sewage_overflow: ["污水冒溢", "Sewage overflow"],
+  elderly_help: ["独居老人求助", "Elderly living alone needs help"],
+};
+
+export const CASE_PRIORITIES = {
+  low: ["低", "Low"], normal: ["一般", "Normal"], high: ["高", "High"], urgent: ["紧急", "Urgent"],
+};
+
+export const CASE_SOURCES = {
+  citizen_report: ["市民上报", "Citizen report"], grid_worker: ["网格员", "Grid worker"],
+  camera: ["视频发现", "Camera"], hotline: ["12345热线", "12345 hotline"], sensor: ["传感器", "Sensor"],
+};
+
+export const CASE_EVENTS = {
+  reported: ["上报", "Reported"], dispatched: ["派遣", "Dispatched"], started: ["开始处置", "Started"],
+  resolved: ["处置完毕", "Resolved"], closed: ["结案", "Closed"], rejected: ["不予受理", "Rejected"],
+  reopened: ["重新打开", "Reopened"], marked_duplicate: ["标记重复", "Marked duplicate"],
+  commented: ["备注", "Comment"],
+};
+
+export const CAMERA_STATUSES = {
+  online: ["在线", "Online", "#2b9348"],
+  offline: ["离线", "Offline", "#d00000"],
+  unknown: ["未知", "Unknown", "#8d99ae"],
+};
+
+export const ADMIN_LEVELS = {
+  district: ["区", "District"], street: ["街道", "Street"], community: ["社区", "Community"],
+};
+
+export const HEALTH_RISK = { low: ["低", "Low"], medium: ["中", "Medium"], high: ["高", "High"] };
