@@ -1,0 +1,102 @@
+"""The stream service of one process: feeds, sessions, and their writes to the one map.
+
+Built by the app factory, started and closed by the lifespan (closing ends every session, so
+every peer connection is closed and every session's end is audited).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from geo.enums import CameraStatus
+from geo.errors import NotFound
+from geo.services import audit, cameras_status
+from server.auth.principal import Principal
+from server.settings import StreamSettings
+from server.streams.feeds import CameraRef, Feeds
+from server.streams.sessions import Session, Sessions
+from server.streams.signalling import use_host_addresses
+
+log = logging.getLogger("onemap.streams")
+
+_CAMERA = "SELECT id, code, source FROM cameras WHERE id = %(id)s"
+
+
+class StreamService:
+    def __init__(
+        self,
+        settings: StreamSettings,
+        data_dir: Path,
+        pool: AsyncConnectionPool[AsyncConnection[Any]],
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.feeds = Feeds(settings, data_dir, self._write_status)
+        self.sessions = Sessions(self.feeds, settings, self._write_audit)
+        self._restore_ice: Callable[[], None] = lambda: None
+
+    def start(self) -> None:
+        """At start-up (the lifespan): make ICE gather on the configured host addresses."""
+        self._restore_ice = use_host_addresses(self.settings.ice_host_addresses)
+
+    async def camera(self, camera_id: int) -> CameraRef:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(_CAMERA, {"id": camera_id})).fetchone()
+        if row is None:
+            raise NotFound(f"There is no camera {camera_id}.")
+        return CameraRef(id=row[0], code=row[1], source=row[2])
+
+    async def _write_status(self, camera_id: int, status: CameraStatus) -> None:
+        try:
+            async with self.pool.connection() as conn:
+                await cameras_status.set_status(conn, camera_id, status)
+        except NotFound:
+            log.warning(
+                "camera %s: gone from the one map; status %s not written", camera_id, status
+            )
+        except Exception:  # the picture matters more than the status line: log, go on
+            log.exception("camera %s: status %s not written", camera_id, status)
+
+    async def _write_audit(self, action: str, session: Session, detail: dict[str, Any]) -> None:
+        async with self.pool.connection() as conn:
+            await audit.record(
+                conn,
+                actor_id=session.user_id,
+                actor_role=session.role,
+                action=action,
+                object_type="camera",
+                object_id=session.camera.id,
+                client_addr=session.client,
+                detail={"session": session.id, "code": session.camera.code, **detail},
+            )
+
+    async def audit_refusal(
+        self, principal: Principal, camera_id: int, client: str | None, reason: str
+    ) -> None:
+        """A logged-in user asked for video they may not see: that is audited too."""
+        try:
+            async with self.pool.connection() as conn:
+                await audit.record(
+                    conn,
+                    actor_id=principal.user_id,
+                    actor_role=",".join(sorted(principal.roles))[:32] or None,
+                    action="camera.view.refused",
+                    object_type="camera",
+                    object_id=camera_id,
+                    client_addr=client,
+                    detail={"reason": reason},
+                )
+        except Exception:
+            log.exception("camera %s: a refusal is not audited", camera_id)
+
+    async def close(self) -> None:
+        """At shutdown: end every session (closing its peer connection), stop every feed."""
+        await self.sessions.close_all("shutdown")
+        await self.feeds.close()
+        self._restore_ice()
