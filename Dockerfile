@@ -1,6 +1,12 @@
 # OneMap's app image. The database is a separate postgis/postgis container (docker-compose.yml).
-FROM python:3.12-slim
 
+# The map view's browser libraries, pinned in web/package-lock.json.
+FROM node:20-bookworm-slim AS web
+WORKDIR /src
+COPY web/package.json web/package-lock.json web/copy.mjs ./web/
+RUN npm ci --prefix web --ignore-scripts --no-audit --no-fund && node web/copy.mjs
+
+FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
@@ -9,7 +15,11 @@ COPY server ./server
 COPY geo ./geo
 COPY mobile_api ./mobile_api
 COPY seed ./seed
-RUN pip install . && useradd --system --home /app onemap
+COPY graphql ./graphql
+COPY --from=web /src/server/mapview/static/vendor ./server/mapview/static/vendor
+# Editable, so the app serves its static files and the GraphQL contract from /app.
+RUN pip install -e . && useradd --system --home /app onemap && mkdir -p /app/data \
+    && chown onemap /app/data
 USER onemap
 
 ENV ONEMAP_SERVER_HOST=0.0.0.0 ONEMAP_SERVER_PORT=8000

@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 
 from geo.migrate import head_revision
+from mobile_api import api as citizen_api
 from mobile_api import locate
 from server import health
 from server.auth import routes as auth_routes
@@ -21,7 +22,12 @@ from server.db import make_pool
 from server.errors import EXCEPTION_HANDLERS
 from server.events import EventBroker
 from server.gql.view import OneMapGraphQL, graphql_routes
+from server.mapview import routes as mapview_routes
+from server.ogc.core import OgcService
+from server.ogc.routes import ogc_app
 from server.settings import Settings
+from server.streams import routes as stream_routes
+from server.streams.service import StreamService
 
 log = logging.getLogger("onemap.app")
 
@@ -30,24 +36,34 @@ def create_app(settings: Settings) -> Starlette:
     """Build the ASGI app. Nothing connects until the lifespan starts."""
     pool = make_pool(settings.database)
     tokens = TokenService(load_keys(settings.auth, settings.data.dir), settings.auth)
+    streams = StreamService(settings.streams, settings.data.dir, pool)
     broker = EventBroker(settings.database.libpq_url)
+    ogc = OgcService(settings)  # its own async + sync pools (OGC session settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await pool.open(wait=True, timeout=settings.database.connect_timeout_s)
         log.info("database pool open", extra={"max_size": pool.max_size})
+        await ogc.open()
+        streams.start()
         await broker.start()
         try:
             yield
         finally:
             await broker.stop()
+            await streams.close()  # ends every viewing session: every peer connection closed
+            await ogc.close()
             await pool.close()
 
     routes: list[BaseRoute] = [
         *health.routes,
         *auth_routes.routes,
-        Mount("/api/v1", routes=[*locate.routes]),
+        Mount("/api/v1", routes=[*locate.routes, *citizen_api.routes(settings, tokens, pool)]),
+        citizen_api.open311_mount(settings, tokens, pool),
+        Mount("/streams", routes=stream_routes.routes),
+        Mount("/ogc", app=ogc_app(ogc)),
         *graphql_routes(OneMapGraphQL(settings, pool, broker, tokens)),
+        *mapview_routes.routes,  # `/` and `/mapview`: last, so no other route is shadowed
     ]
     app = Starlette(
         debug=False,
@@ -59,5 +75,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.pool = pool
     app.state.tokens = tokens
+    app.state.streams = streams
+    app.state.ogc = ogc
     app.state.migration_head = head_revision()
     return app

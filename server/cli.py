@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -171,6 +172,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     _check_database(settings.database.libpq_url, settings.database.connect_timeout_s)
     server = settings.server
     host, port = host or server.host, port or server.port
+    # The app (built by the factory in each worker) reads its settings from the environment:
+    # pass the options on, so links and TileJSON URLs name the port actually served.
+    os.environ["ONEMAP_SERVER_HOST"], os.environ["ONEMAP_SERVER_PORT"] = host, str(port)
     click.echo(f"OneMap serving on http://{host}:{port}", err=True)
     uvicorn.run(
         "server.asgi:create",
@@ -183,3 +187,48 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         proxy_headers=True,
         lifespan="on",
     )
+
+
+@main.group()
+def users() -> None:
+    """Staff accounts."""
+
+
+@users.command("create")
+@click.option("--phone", required=True, help="The login phone number.")
+@click.option("--name", required=True, help="Display name.")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="A staff role; repeat for several (admin, dispatcher, …).")  # fmt: skip
+@click.option("--department", help="Department code (needed for department_staff).")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input instead of prompting.")  # fmt: skip
+@click.pass_context
+def users_create(
+    ctx: click.Context,
+    phone: str,
+    name: str,
+    roles: tuple[str, ...],
+    department: str | None,
+    password_stdin: bool,
+) -> None:
+    """Create a staff account; the password is hashed with argon2 (never taken as a flag)."""
+    from geo.errors import OneMapError
+    from geo.passwords import hash_password
+    from geo.services.identity import create_staff
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        _fail("the password must have at least 10 characters")
+    settings = _settings(ctx).database
+    _check_database(settings.libpq_url, settings.connect_timeout_s)
+    try:
+        with psycopg.connect(settings.libpq_url, autocommit=True) as conn:
+            hashed = hash_password(password)
+            user_id = create_staff(conn, phone=phone, name=name, roles=list(roles),
+                                   password_hash=hashed, department=department)  # fmt: skip
+    except OneMapError as exc:
+        _fail(exc.message)
+    click.echo(f"created user {user_id} ({', '.join(sorted(set(roles)))})", err=True)

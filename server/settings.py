@@ -104,6 +104,104 @@ class AuthSettings(BaseSettings):
         default_factory=list,
         description="PEM public keys still listed in the JWKS until their tokens expire.",
     )
+    refresh_ttl_s: int = Field(default=30 * 86_400, ge=60, description="Refresh-token lifetime.")
+    otp_ttl_s: int = Field(default=300, ge=30, le=900, description="One-time code lifetime.")
+    otp_window_s: int = Field(default=900, ge=60, description="Rate-limit window for codes.")
+    otp_per_phone: int = Field(default=3, ge=1, description="Codes sent per phone per window.")
+    otp_per_client: int = Field(default=20, ge=1, description="Codes per client addr per window.")
+    otp_max_attempts: int = Field(default=5, ge=1, description="Wrong guesses before lock-out.")
+    otp_sender: Literal["log"] = Field(
+        default="log", description="How codes are delivered; 'log' (development) logs them."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed password logins per phone per window before 429."
+    )
+
+
+class HealthCodeSettings(BaseSettings):
+    """The health code (健康码) (``ONEMAP_HEALTH_…``): its signed token and QR code."""
+
+    model_config = _config("ONEMAP_HEALTH_")
+
+    audience: str = Field(
+        default="onemap-health-code",
+        description="aud of health-code tokens; subjects are pairwise per audience.",
+    )
+    token_ttl_s: int = Field(default=180, ge=30, le=300, description="At most 5 minutes.")
+    pseudonym_secret_file: Path | None = Field(
+        default=None,
+        description="Secret for pairwise subjects; unset: derived from the signing key.",
+    )
+
+
+class MobileSettings(BaseSettings):
+    """The citizen API and Open311 (``ONEMAP_MOBILE_…``): upload bounds, paging, windows."""
+
+    model_config = _config("ONEMAP_MOBILE_")
+
+    max_json_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_photos: int = Field(default=5, ge=0, le=20)
+    max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_photo_px: int = Field(default=2048, ge=256)
+    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    duplicate_radius_m: float = Field(default=250.0, gt=0, le=2000)
+    page_size: int = Field(default=20, ge=1, le=100)
+    open311_window_days: int = Field(default=90, ge=1)
+    open311_max_requests: int = Field(default=1000, ge=1)
+    open311_jurisdiction: str = "onemap.demo"
+    holidays: list[str] = Field(
+        default_factory=list, description="Public holidays (YYYY-MM-DD): not working days."
+    )
+    makeup_workdays: list[str] = Field(
+        default_factory=list, description="Weekend days worked (调休, YYYY-MM-DD)."
+    )
+
+
+class OgcSettings(BaseSettings):
+    """OGC API - Features and Tiles at ``/ogc`` (``ONEMAP_OGC_…``)."""
+
+    model_config = _config("ONEMAP_OGC_")
+
+    title: str = "OneMap (一张图) OGC API"
+    description: str = "The city's one map: areas, the management grid, facilities, cameras, cases."
+    default_limit: int = Field(default=100, ge=1)
+    max_limit: int = Field(default=10_000, ge=1)
+    count_cap: int = Field(
+        default=10_000,
+        ge=0,
+        description="numberMatched is exact up to this many matches and omitted above it.",
+    )
+    tile_feature_cap: int = Field(default=10_000, ge=1, description="Features per vector tile.")
+    tile_max_zoom: int = Field(default=22, ge=0, le=24)
+    tile_cache_s: int = Field(default=60, ge=0, description="Cache-Control max-age of tiles.")
+    sync_pool_size: int = Field(default=4, ge=1, description="Connections for pygeoapi's threads.")
+
+
+class StreamSettings(BaseSettings):
+    """Live camera video over WHEP (``ONEMAP_STREAMS_…``)."""
+
+    model_config = _config("ONEMAP_STREAMS_")
+
+    ice_host_addresses: list[str] = Field(
+        default_factory=list,
+        description="Addresses offered as ICE host candidates; empty: every interface but "
+        "loopback (aioice's default). ['127.0.0.1'] for viewers on this machine only.",
+    )
+    open_timeout_s: float = Field(default=5.0, gt=0, description="A source must open in this.")
+    read_timeout_s: float = Field(default=10.0, gt=0, description="A live source may stall this.")
+    idle_stop_s: float = Field(default=5.0, ge=0, description="Source kept after the last viewer.")
+    offline_retry_s: float = Field(
+        default=5.0, gt=0, description="Retry-After of an offline camera; no re-open before it."
+    )
+    reconnect_max_s: float = Field(default=30.0, gt=0, description="Backoff cap, dropped source.")
+    connect_timeout_s: float = Field(default=15.0, gt=0, description="ICE+DTLS must connect.")
+    max_sessions: int = Field(default=200, ge=1, description="Viewing sessions per process.")
+    max_session_s: float = Field(default=4 * 3600, gt=0, description="A session then ends.")
+    gop_s: float = Field(default=1.0, gt=0, description="Keyframe interval when we encode.")
+    bitrate: int = Field(default=1_500_000, ge=100_000, description="When we encode (bit/s).")
+    relay_queue_packets: int = Field(default=64, ge=4, description="Per viewer, then skip.")
+    status_heartbeat_s: float = Field(default=60.0, gt=0, description="last_seen_at refresh.")
+    open_threads: int = Field(default=8, ge=1, description="Threads that open sources.")
 
 
 class GraphQLSettings(BaseSettings):
@@ -130,15 +228,14 @@ class Settings(BaseModel):
     log: LogSettings = Field(default_factory=LogSettings)
     data: DataSettings = Field(default_factory=DataSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    health: HealthCodeSettings = Field(default_factory=HealthCodeSettings)
+    mobile: MobileSettings = Field(default_factory=MobileSettings)
+    ogc: OgcSettings = Field(default_factory=OgcSettings)
+    streams: StreamSettings = Field(default_factory=StreamSettings)
     graphql: GraphQLSettings = Field(default_factory=GraphQLSettings)
 
     @classmethod
     def from_env(cls) -> Settings:
-        return cls(
-            database=DatabaseSettings(),
-            server=ServerSettings(),
-            log=LogSettings(),
-            data=DataSettings(),
-            auth=AuthSettings(),
-            graphql=GraphQLSettings(),
-        )
+        """Every concern read from the environment (and .env) now: each field's default factory
+        is its pydantic-settings class."""
+        return cls()
