@@ -51,4 +51,8 @@ def running_server(database_url: str, **env: str) -> Iterator[str]:
         yield base
     finally:
         proc.terminate()
-        proc.communicate(timeout=15)
+        try:
+            proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate(timeout=10)

@@ -15,7 +15,7 @@ import pyogrio
 import pytest
 
 from tests.conftest import ROOT
-from tests.ogc_server import running_server
+from tests.running_server import running_server
 
 pytestmark = pytest.mark.slow
 
@@ -29,9 +29,8 @@ BOX = (121.45, 31.20, 121.50, 31.25)
 
 
 @pytest.fixture(scope="module")
-def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("ogc") / "server.log"
-    with running_server(database_url, log) as base:
+def server(database_url: str) -> Iterator[str]:
+    with running_server(database_url) as base:
         yield base
 
 

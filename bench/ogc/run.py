@@ -11,11 +11,9 @@ Each server runs with one worker on 127.0.0.1; wrk (2 threads, 16 connections) r
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import random
-import re
 import shutil
 import socket
 import subprocess
@@ -29,6 +27,10 @@ from pathlib import Path
 import httpx
 import psycopg
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench import loadgen
+from bench.loadgen import Request, cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -182,38 +184,8 @@ def start(server: str, url: str, folder: Path) -> tuple[subprocess.Popen[bytes],
     raise SystemExit(f"{server} did not start; see {folder / (server + '.log')}")
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def wrk(port: int, urls: list[str], seconds: int, conns: int, folder: Path) -> dict[str, float]:
-    script = folder / "paths.lua"
-    script.write_text(
-        "paths = {" + ",".join(json.dumps(u) for u in urls) + "}\n"
-        "i = 0\nrequest = function()\n  i = i % #paths + 1\n"
-        "  return wrk.format('GET', paths[i])\nend\n"
-    )
-    out = subprocess.run(
-        [shutil.which("wrk") or "wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--timeout", "10s",
-         "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
-        capture_output=True, text=True, timeout=seconds + 60, check=True,
-    ).stdout  # fmt: skip
-
-    def ms(label: str) -> float:
-        m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        if not m:
-            return float("nan")
-        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-
-    total = re.search(r"(\d+) requests in", out)
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors = int(non2xx.group(1)) if non2xx else 0
-    errors += sum(int(g) for g in sock.groups()) if sock else 0
-    return {"rps": float(rps.group(1)) if rps else 0.0, "p50": ms("50%"), "p99": ms("99%"),
-            "errors": errors, "requests": int(total.group(1)) if total else 0}  # fmt: skip
+    return loadgen.wrk(port, [Request("GET", u) for u in urls], seconds, conns, folder)
 
 
 def check(port: int, urls: list[str]) -> str:

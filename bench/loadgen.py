@@ -1,0 +1,75 @@
+"""Bounded load with wrk on 127.0.0.1: rotate through fixed request variants, parse the figures.
+
+Shared by the side-by-side benchmarks. Every run stops by itself after ``seconds``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: str | None = None
+    content_type: str = "application/json"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _script(requests: list[Request]) -> str:
+    items = ",".join(
+        "{" + f"method={json.dumps(r.method)}, path={json.dumps(r.path)}, "
+        f"body={json.dumps(r.body) if r.body is not None else 'nil'}, "
+        f"ctype={json.dumps(r.content_type)}" + "}"
+        for r in requests
+    )
+    return (
+        f"reqs = {{{items}}}\n"
+        "i = 0\n"
+        "request = function()\n"
+        "  i = i % #reqs + 1\n"
+        "  local r = reqs[i]\n"
+        "  local headers = {}\n"
+        "  if r.body then headers['Content-Type'] = r.ctype end\n"
+        "  return wrk.format(r.method, r.path, headers, r.body)\n"
+        "end\n"
+    )
+
+
+def wrk(
+    port: int, requests: list[Request], seconds: int, connections: int, folder: Path
+) -> dict[str, float]:
+    script = folder / "requests.lua"
+    script.write_text(_script(requests))
+    out = subprocess.run(
+        [shutil.which("wrk") or "wrk", "-t2", f"-c{connections}", f"-d{seconds}s",
+         "--timeout", "10s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, timeout=seconds + 60, check=True,
+    ).stdout  # fmt: skip
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return float("nan")
+        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+    total = re.search(r"(\d+) requests in", out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    errors += sum(int(g) for g in sock.groups()) if sock else 0
+    return {"rps": float(rps.group(1)) if rps else 0.0, "p50": ms("50%"), "p99": ms("99%"),
+            "errors": errors, "requests": int(total.group(1)) if total else 0}  # fmt: skip
