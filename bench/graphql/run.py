@@ -43,6 +43,8 @@ CREATE OR REPLACE FUNCTION bench_facilities_near(lon float8, lat float8, radius 
 RETURNS SETOF facilities LANGUAGE sql STABLE AS $$
   SELECT f.* FROM facilities f
   WHERE f.category <> 'hazard_source'
+    AND f.geom && ST_Expand(ST_SetSRID(ST_MakePoint(lon, lat), 4326),
+                            radius / (111320 * cos(radians(lat))) * 1.01, radius / 110540 * 1.01)
     AND ST_DWithin(f.geom::geography, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, radius)
   ORDER BY ST_Distance(f.geom::geography, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography), f.id
 $$;
@@ -50,6 +52,7 @@ CREATE OR REPLACE FUNCTION bench_facilities_in_bbox(x0 float8, y0 float8, x1 flo
 RETURNS SETOF facilities LANGUAGE sql STABLE AS $$
   SELECT f.* FROM facilities f
   WHERE f.category <> 'hazard_source' AND f.geom && ST_MakeEnvelope(x0, y0, x1, y1, 4326)
+    AND ST_Intersects(f.geom, ST_MakeEnvelope(x0, y0, x1, y1, 4326))
   ORDER BY f.id
 $$;
 """

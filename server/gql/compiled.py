@@ -114,7 +114,7 @@ def _node_object(type_name: str, selections: list[Selection], near: bool) -> sql
     parts: list[sql.Composable] = []
     for f in fields:
         if f.name == "distanceM":
-            expr: sql.Composable = sql.SQL(DISTANCE if near else "NULL")
+            expr: sql.Composable = sql.SQL("t._d" if near else "NULL")
         elif f.name in NESTED and type_name in NESTED[f.name][2]:
             alias, nested, _ = NESTED[f.name]
             sub = _plain(f.selections)
@@ -220,27 +220,27 @@ def page_json(
     limit: int,
     offset: int,
 ) -> Query[tuple[list[Any], int]]:
-    """(rendered nodes, rows found up to limit + 1) in one statement."""
+    """(rendered nodes, rows found up to limit + 1) in one statement.
+
+    The page's rows are chosen first (with the distance computed once per row, when searching
+    near a point: a spheroid distance is the costly part); only they are joined to their cell
+    and department and rendered."""
     c = clauses(view, spatial, attributes)
-    for alias, join in JOINS.items():
-        if alias == "gc" or "department_id" in view.columns:
-            c.joins.append(sql.SQL(join))
-    c.params.update(limit=limit + 1, offset=offset, keep=limit)
+    c.params.update(limit=limit + 1, offset=offset)
     near = spatial.near is not None
-    order = sql.SQL(f"{DISTANCE}, t.id" if near else "t.id")
-    inner = c.sql(
-        sql.SQL("row_number() OVER (ORDER BY {order}) AS n, {node} AS j").format(
-            order=order, node=node
-        ),
-        view.table,
-        sql.SQL("ORDER BY {} LIMIT %(limit)s OFFSET %(offset)s").format(order),
+    select = sql.SQL(f"t.*, {DISTANCE} AS _d" if near else "t.*")
+    order = sql.SQL("_d, t.id" if near else "t.id")
+    page = c.sql(
+        select, view.table, sql.SQL("ORDER BY {} LIMIT %(limit)s OFFSET %(offset)s").format(order)
     )
+    joins = [sql.SQL(j) for a, j in JOINS.items() if a == "gc" or "department_id" in view.columns]
     statement = sql.SQL(
-        "SELECT coalesce(json_agg(q.j ORDER BY q.n) "
-        "FILTER (WHERE q.n <= %(offset)s + %(keep)s), '[]')::text, count(*) FROM ({}) q"
-    ).format(inner)
+        "SELECT coalesce(json_agg({node} ORDER BY {order}), '[]')::text FROM ({page}) t {joins}"
+    ).format(node=node, order=sql.SQL("t._d, t.id" if near else "t.id"), page=page,
+             joins=sql.SQL(" ").join(joins))  # fmt: skip
 
     def decode(result: Rows) -> tuple[list[Any], int]:
-        return json.loads(result[0][0]), int(result[0][1])
+        nodes: list[Any] = json.loads(result[0][0])
+        return nodes[:limit], len(nodes)
 
     return Query(statement, c.params, decode)

@@ -8,7 +8,9 @@ from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
+    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -46,7 +48,9 @@ def make_schema(settings: GraphQLSettings) -> strawberry.Schema:
         config=StrawberryConfig(scalar_map={GeoJSON: GEOJSON_SCALAR}),
         execution_context_class=compiled.ExecutionContext,
         extensions=[
+            lambda: ParserCache(maxsize=512),
             lambda: AddValidationRules(rules),
+            lambda: ValidationCache(maxsize=512),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             DomainErrorCodes,
             lambda: MaskErrors(should_mask_error=should_mask_error),

@@ -26,6 +26,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.db import READ_SESSION_OPTIONS
 from server.ogc import config as cfg
 from server.ogc.access import Grants
 from server.settings import Settings
@@ -50,15 +51,7 @@ CITY_EXTENT_SQL = (
     "(SELECT ST_Extent(geom) AS e FROM admin_areas WHERE level = 'district') x"
 )
 CASE_TIMES_SQL = "SELECT min(reported_at), max(reported_at) FROM cases"
-#: Session settings for OGC reads (docs/ogc.md): a generic plan cannot know a bbox's
-#: selectivity (a cached generic plan took 0.8 s where the custom one takes 15 ms); parallel
-#: workers and JIT compilation only add cost to many short queries at once; and the GiST index
-#: sits in memory, so a random page costs about a sequential one (with the default 4 the
-#: planner scanned all facilities for a dense tile: 290 ms instead of 12 ms).
-SESSION_OPTIONS = (
-    "-c plan_cache_mode=force_custom_plan -c max_parallel_workers_per_gather=0 -c jit=off "
-    "-c random_page_cost=1.1"
-)
+SESSION_OPTIONS = READ_SESSION_OPTIONS  # server/db.py says why
 
 
 @contextmanager
