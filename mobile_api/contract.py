@@ -25,7 +25,7 @@ from starlette.types import Message
 from geo import citizen_errors as ce
 from geo.errors import InvalidInput, OneMapError
 from server.auth.principal import Principal, principal_of, require
-from server.errors import problem, status_of
+from server.errors import problem_for
 
 if TYPE_CHECKING:
     from mobile_api.state import MobileState
@@ -34,14 +34,6 @@ PUBLIC: tuple[str, ...] | None = None
 ANY_USER: tuple[str, ...] = ()
 FORM_MEDIA = ("multipart/form-data", "application/x-www-form-urlencoded")
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-
-#: Citizen errors the shared table does not know, most specific first.
-EXTRA_STATUS: dict[type[OneMapError], int] = {
-    ce.RateLimited: 429,
-    ce.TooLarge: 413,
-    ce.UnsupportedMedia: 415,
-    ce.Unprocessable: 422,
-}
 
 
 class Body(BaseModel):
@@ -120,11 +112,7 @@ class Endpoint:
 
 
 def problem_of(exc: OneMapError, instance: str | None = None) -> Response:
-    status = next((s for c, s in EXTRA_STATUS.items() if isinstance(exc, c)), status_of(exc))
-    response = problem(status, exc.message, code=exc.code, instance=instance, **exc.detail)
-    if isinstance(exc, ce.RateLimited):
-        response.headers["Retry-After"] = str(exc.retry_after_s)
-    return response
+    return problem_for(exc, instance)
 
 
 def _errors(exc: ValidationError, where: str) -> InvalidInput:

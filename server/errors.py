@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from geo import citizen_errors as ce
 from geo import errors as e
 
 log = logging.getLogger("onemap.errors")
@@ -28,6 +29,10 @@ STATUS: dict[type[e.OneMapError], int] = {
     e.NotFound: 404,
     e.Conflict: 409,
     e.Unavailable: 503,
+    ce.RateLimited: 429,
+    ce.TooLarge: 413,
+    ce.UnsupportedMedia: 415,
+    ce.Unprocessable: 422,
 }
 
 
@@ -55,11 +60,17 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def problem_for(exc: e.OneMapError, instance: str | None = None) -> JSONResponse:
+    """The problem response of a domain error (with Retry-After when rate-limited)."""
+    response = problem(status_of(exc), exc.message, code=exc.code, instance=instance, **exc.detail)
+    if isinstance(exc, ce.RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
+
+
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, e.OneMapError)
-    return problem(
-        status_of(exc), exc.message, code=exc.code, instance=request.url.path, **exc.detail
-    )
+    return problem_for(exc, request.url.path)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
