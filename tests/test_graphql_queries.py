@@ -312,3 +312,9 @@ def test_over_http_with_a_bearer_token(client: TestClient, tokens: TokenService)
     assert r.status_code == 200
     assert len(r.json()["data"]["departments"]) == 14
     assert client.get("/graphql").status_code in (400, 404)  # no GraphiQL outside dev mode
+
+
+async def test_departments_take_two_statements(schema: Schema, pool: Pool) -> None:
+    out = await run(schema, pool, "{ departments { id code nameZh nameEn } }")
+    assert len(out.data["departments"]) == 14
+    assert out.statements == 2

@@ -254,7 +254,8 @@ class Query:
     @strawberry.field
     async def departments(self, info: Info) -> list[Department]:
         ids = await info.context.fetch(_department_ids())
-        found = [await load_department(info, i) for i in ids]
+        # Gathered: the loader reads them all in one statement.
+        found = await asyncio.gather(*(load_department(info, i) for i in ids))
         return [d for d in found if d is not None]
 
     @strawberry.field(description="The logged-in staff member, or null.")
