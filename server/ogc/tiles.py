@@ -7,6 +7,7 @@ are ``private`` and vary by ``Authorization``, so no shared cache mixes the two.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -43,42 +44,26 @@ def _cache_headers(view: LayerView, seconds: int) -> dict[str, str]:
     return {"Cache-Control": f"public, max-age={seconds}", "Vary": "Authorization"}
 
 
+def _metadata(request: Request, build: Any) -> tuple[Any, LayerView, OgcService]:
+    """One of the tile-metadata documents (tilesets, tileset, TileJSON) for the layer."""
+    ogc, view = _view(request)
+    args = (base_url(ogc.settings), view, TITLES[view.name][0], ogc.settings.ogc.tile_max_zoom)
+    return build(*args, ogc.extent), view, ogc
+
+
 @ogc_errors
 async def tilesets_doc(request: Request) -> Response:
-    ogc, view = _view(request)
-    doc = tilesets(
-        base_url(ogc.settings),
-        view,
-        TITLES[view.name][0],
-        ogc.settings.ogc.tile_max_zoom,
-        ogc.extent,
-    )
-    return JSONResponse(doc)
+    return JSONResponse(_metadata(request, tilesets)[0])
 
 
 @ogc_errors
 async def tileset_doc(request: Request) -> Response:
-    ogc, view = _view(request)
-    doc = tileset(
-        base_url(ogc.settings),
-        view,
-        TITLES[view.name][0],
-        ogc.settings.ogc.tile_max_zoom,
-        ogc.extent,
-    )
-    return JSONResponse(doc)
+    return JSONResponse(_metadata(request, tileset)[0])
 
 
 @ogc_errors
 async def tilejson_doc(request: Request) -> Response:
-    ogc, view = _view(request)
-    doc = tilejson(
-        base_url(ogc.settings),
-        view,
-        TITLES[view.name][0],
-        ogc.settings.ogc.tile_max_zoom,
-        ogc.extent,
-    )
+    doc, view, ogc = _metadata(request, tilejson)
     return JSONResponse(doc, headers=_cache_headers(view, ogc.settings.ogc.tile_cache_s))
 
 
