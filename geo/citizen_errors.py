@@ -1,5 +1,5 @@
-"""Domain errors of the citizen surfaces beyond ``geo.errors``; ``mobile_api.contract`` maps
-them to 429, 413, 415 and 422 (the shared table in ``server.errors`` has no such statuses)."""
+"""Domain errors of the citizen surfaces beyond ``geo.errors``; the one table in
+``server.kernel.errors`` maps them to 429, 413, 415 and 422."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Domain errors. Surfaces map them to statuses in one table (``server.errors``)."""
+"""Domain errors. Surfaces map them to statuses in one table (``server.kernel.errors``)."""
 
 from __future__ import annotations
 

@@ -47,11 +47,13 @@ CAMERAS = LayerView(
     ("code", "name", "heading", "fov", "status", "last_seen_at", "grid_cell_id"),
     internal=True,
 )  # fmt: skip
-#: Anonymised cases: no reporter, no free text, no address, no assignee.
+#: The generalised public case record (database view ``cases_public``, migration 0003): the
+#: position on a 0.001° grid, times to the hour; no reporter, free text, address or assignee;
+#: no duplicates and no sensitive categories. Filters and bboxes apply to these values, so no
+#: query can narrow a case down further than the record shows.
 CASES_PUBLIC = LayerView(
-    "cases", "cases", "Point",
+    "cases", "cases_public", "Point",
     ("public_id", "category", "status", "priority", "grid_cell_id", "reported_at", "closed_at"),
-    row_filter="t.status <> 'duplicate'",
 )  # fmt: skip
 CASES = LayerView(
     "cases", "cases", "Point",

@@ -14,6 +14,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Identity,
@@ -29,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from geo.access import STORED_SCOPES
 from geo.citizen_enums import (
     AppealStatus,
     ApplicationStatus,
@@ -52,6 +54,13 @@ from geo.enums import (
 )
 
 SRID = 4326
+#: How the public case record generalises a position and a time (see ``cases_public``).
+PUBLIC_GRID_DEG = 0.001
+PUBLIC_GEOM_SQL = (
+    f"ST_SnapToGrid(geom, {PUBLIC_GRID_DEG / 2}, {PUBLIC_GRID_DEG / 2}, {PUBLIC_GRID_DEG}, "
+    f"{PUBLIC_GRID_DEG})"
+)
+PUBLIC_TIME_SQL = "(date_trunc('hour', {} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -105,6 +114,9 @@ class User(Base):
         CheckConstraint("cardinality(roles) > 0", name="roles_not_empty"),
         CheckConstraint(f"status IN {sql_in(UserStatus)}", name="status"),
         CheckConstraint("phone ~ '^\\+?[0-9]{6,15}$'", name="phone_format"),
+        CheckConstraint(
+            f"jurisdiction_scope IN {tuple(STORED_SCOPES)!r}", name="jurisdiction_scope"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -114,6 +126,13 @@ class User(Base):
     status: Mapped[str] = mapped_column(String(16), server_default=UserStatus.ACTIVE.value)
     password_hash: Mapped[str | None] = mapped_column(Text)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    #: Where a staff account sees and acts (``geo.access``): city, district / street /
+    #: community (admin area ids), grid_cells (cell ids), department, own_cells (the cells the
+    #: user is the worker of) or none. Citizens: none (they see their own reports).
+    jurisdiction_scope: Mapped[str] = mapped_column(String(16), server_default="none")
+    jurisdiction_ids: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer), server_default=text("'{}'::integer[]")
+    )
     created_at: Mapped[datetime] = _created_at()
 
 
@@ -139,6 +158,9 @@ class CaseCategory(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
     time_limit_hours: Mapped[int] = mapped_column(Integer)
     citizen_reportable: Mapped[bool] = mapped_column(server_default=text("true"))
+    #: Sensitive categories (an elderly person living alone asking for help) are never
+    #: published, not even generalised.
+    sensitive: Mapped[bool] = mapped_column(server_default=text("false"))
 
 
 class GridCell(Base):
@@ -220,6 +242,7 @@ class Case(Base):
         CheckConstraint("resolved_at IS NULL OR resolved_at >= reported_at", name="resolved_after"),
         CheckConstraint("closed_at IS NULL OR closed_at >= reported_at", name="closed_after"),
         Index("ix_cases_grid_cell_id_status", "grid_cell_id", "status"),
+        Index("idx_cases_public_geom", "public_geom", postgresql_using="gist"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -242,6 +265,15 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = _created_at()
     geom: Mapped[Any] = mapped_column(_geometry("POINT"), nullable=False)
+    #: The generalised public record (view ``cases_public``): the position snapped to the
+    #: centre of its 0.001° square (about 110 m × 95 m here), the report time to the hour.
+    public_geom: Mapped[Any] = mapped_column(
+        Geometry("POINT", srid=SRID, spatial_index=False),
+        Computed(PUBLIC_GEOM_SQL, persisted=True),
+    )
+    public_reported_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), Computed(PUBLIC_TIME_SQL.format("reported_at"), persisted=True)
+    )
 
 
 class CaseEvent(Base):

@@ -26,8 +26,8 @@ from mobile_api import (
 from mobile_api.contract import Endpoint, route
 from mobile_api.openapi import build
 from mobile_api.state import MobileState
-from server.auth.tokens import TokenService
-from server.settings import Settings
+from server.kernel.auth.tokens import TokenService
+from server.kernel.settings import Settings
 
 TITLE = "OneMap (一张图) citizen API"
 VERSION = "1.0.0"

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, RootModel
 from starlette.responses import Response
 
+from geo.access import Jurisdiction
 from geo.services import identity
 from geo.services.identity import PHONE_PATTERN, UserRef
 from mobile_api.contract import ANY_USER, PUBLIC, Body, Call, Endpoint
@@ -78,13 +79,14 @@ async def request_code(call: Call) -> OtpSent:
 async def _pair(call: Call, user: UserRef) -> TokenPair:
     async with call.state.pool.connection() as conn:
         refresh = await identity.start_session(conn, user.id, call.state.limits)
-    return _issue(call, user, refresh)
+        jurisdiction = await identity.jurisdiction_of(conn, user.id)
+    return _issue(call, user, refresh, jurisdiction)
 
 
-def _issue(call: Call, user: UserRef, refresh: str) -> TokenPair:
+def _issue(call: Call, user: UserRef, refresh: str, jurisdiction: Jurisdiction) -> TokenPair:
     tokens = call.state.tokens
     return TokenPair(
-        access_token=tokens.issue_access(user.id, user.roles),
+        access_token=tokens.issue_access(user.id, user.roles, jurisdiction=jurisdiction),
         expires_in=tokens.settings.access_ttl_s,
         refresh_token=refresh,
         refresh_expires_in=call.state.limits.refresh_ttl_s,
@@ -112,7 +114,8 @@ async def token(call: Call) -> TokenPair:
 async def refresh(call: Call) -> TokenPair:
     async with call.state.pool.connection() as conn:
         user, new = await identity.rotate(conn, call.body.refresh_token, call.state.limits)
-    return _issue(call, user, new)
+        jurisdiction = await identity.jurisdiction_of(conn, user.id)
+    return _issue(call, user, new, jurisdiction)
 
 
 async def logout(call: Call) -> Response:

@@ -24,8 +24,8 @@ from starlette.types import Message
 
 from geo import citizen_errors as ce
 from geo.errors import InvalidInput, OneMapError
-from server.auth.principal import Principal, principal_of, require
-from server.errors import problem_for
+from server.kernel.auth.principal import Principal, principal_of, require
+from server.kernel.errors import problem_for
 
 if TYPE_CHECKING:
     from mobile_api.state import MobileState

@@ -21,7 +21,7 @@ from geo.services import health_code as hc
 from geo.services import health_rules as rules
 from mobile_api.contract import PUBLIC, Body, Call, Endpoint
 from mobile_api.once import create_once
-from server.auth.health_token import HealthTokens, InvalidHealthToken
+from server.kernel.auth.health_token import HealthTokens, InvalidHealthToken
 
 CITIZEN = (Role.CITIZEN.value,)
 OFFICER = (Role.HEALTH_OFFICER.value, Role.ADMIN.value)

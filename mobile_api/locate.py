@@ -12,7 +12,7 @@ from starlette.routing import Route
 from geo.errors import OutsideCity
 from geo.queries import fetch
 from geo.queries.location import AreaRef, grid_cell_at
-from server.edge import lon_lat
+from server.kernel.edge import lon_lat
 
 
 def _area(a: AreaRef) -> dict[str, object]:

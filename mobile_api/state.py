@@ -11,10 +11,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from geo.services.identity import Limits
 from geo.services.workdays import Calendar
-from server.auth.derived import secret
-from server.auth.otp import OtpSender, sender_for
-from server.auth.tokens import TokenService
-from server.settings import HealthCodeSettings, MobileSettings, Settings
+from server.kernel.auth.derived import secret
+from server.kernel.auth.otp import OtpSender, sender_for
+from server.kernel.auth.tokens import TokenService
+from server.kernel.settings import HealthCodeSettings, MobileSettings, Settings
 
 
 @dataclass

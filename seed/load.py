@@ -20,6 +20,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from geo.access import default_scope
 from geo.enums import Role
 from geo.passwords import hash_password
 from seed import catalogue, vocab
@@ -60,13 +61,24 @@ class SeedReport:
 
 
 def staff_accounts() -> list[tuple[str, str, Role, str | None]]:
-    """(phone, display name, role, department code): one demo account per staff role."""
+    """(phone, display name, role, department code): one demo account per staff role, then the
+    narrow-jurisdiction dispatchers (:data:`NARROW_DISPATCHERS`)."""
     depts = {Role.DEPARTMENT_STAFF: "city_management"}
-    return [
+    accounts = [
         (f"{STAFF_PHONE_PREFIX}{i:04d}", f"演示{role.value}", role, depts.get(role))
         for i, role in enumerate(sorted(Role), start=1)
         if role != Role.CITIZEN
     ]
+    accounts += [(phone, name, Role.DISPATCHER, None) for phone, name, _ in NARROW_DISPATCHERS]
+    return accounts
+
+
+#: Demo dispatchers of a district centre and a street centre: (phone, name, admin-area level);
+#: each gets the first area of its level (by code) as jurisdiction.
+NARROW_DISPATCHERS = (
+    (f"{STAFF_PHONE_PREFIX}0010", "演示区级调度", "district"),
+    (f"{STAFF_PHONE_PREFIX}0011", "演示街道调度", "street"),
+)
 
 
 def seed(
@@ -125,28 +137,30 @@ def _load_base(conn: psycopg.Connection[Any], city: City) -> int:
             conn,
             "case_categories",
             ("code", "name_zh", "name_en", "department_id", "time_limit_hours",
-             "citizen_reportable"),
+             "citizen_reportable", "sensitive"),
             [(c.code, c.name_zh, c.name_en, dept[c.department], c.time_limit_hours,
-              c.citizen_reportable) for c in vocab.CASE_CATEGORIES],
+              c.citizen_reportable, c.sensitive) for c in vocab.CASE_CATEGORIES],
         )  # fmt: skip
         users: list[tuple[Any, ...]] = []
         for phone, name, role, dept_code in staff_accounts():
             users.append((phone, name, [role.value], hash_password(DEMO_PASSWORD),
-                          dept.get(dept_code) if dept_code else None))  # fmt: skip
+                          dept.get(dept_code) if dept_code else None,
+                          default_scope([role.value])))  # fmt: skip
         for i, (code, *_names) in enumerate(vocab.DEPARTMENTS):
             for k in range(2):
+                roles = [Role.DEPARTMENT_STAFF.value]
                 users.append((f"1381{i:03d}{k:04d}", vocab.person_name(1000 + 2 * i + k),
-                              [Role.DEPARTMENT_STAFF.value], None, dept[code]))  # fmt: skip
+                              roles, None, dept[code], default_scope(roles)))  # fmt: skip
         for w in range(city.worker_count):
-            users.append(
-                (f"1390{w:07d}", vocab.person_name(w), [Role.GRID_WORKER.value], None, None)
-            )
+            roles = [Role.GRID_WORKER.value]
+            users.append((f"1390{w:07d}", vocab.person_name(w), roles, None, None,
+                          default_scope(roles)))  # fmt: skip
         for c in range(CITIZENS):
-            users.append(
-                (f"1370{c:07d}", vocab.person_name(5000 + c), [Role.CITIZEN.value], None, None)
-            )
-        _copy(conn, "users", ("phone", "display_name", "roles", "password_hash", "department_id"),
-              users)  # fmt: skip
+            roles = [Role.CITIZEN.value]
+            users.append((f"1370{c:07d}", vocab.person_name(5000 + c), roles, None, None,
+                          default_scope(roles)))  # fmt: skip
+        _copy(conn, "users", ("phone", "display_name", "roles", "password_hash", "department_id",
+                              "jurisdiction_scope"), users)  # fmt: skip
 
         area_ids: list[int] = []
         for a in city.areas:
@@ -158,6 +172,13 @@ def _load_base(conn: psycopg.Connection[Any], city: City) -> int:
             ).fetchone()
             assert row is not None
             area_ids.append(int(row[0]))
+        for phone, _name, level in NARROW_DISPATCHERS:
+            conn.execute(
+                "UPDATE users SET jurisdiction_scope = %(level)s::text, jurisdiction_ids = ARRAY["
+                "(SELECT id FROM admin_areas WHERE level = %(level)s::text ORDER BY code LIMIT 1)] "
+                "WHERE phone = %(phone)s",
+                {"level": level, "phone": phone},
+            )
         workers = dict(
             conn.execute("SELECT phone, id FROM users WHERE phone LIKE '1390%%'").fetchall()
         )

@@ -522,6 +522,7 @@ class CaseCategorySpec(NamedTuple):
     citizen_reportable: bool
     weight: float  # relative frequency
     descriptions: tuple[str, ...]  # may contain "{road}" (a road's Chinese name)
+    sensitive: bool = False  # never published, not even generalised (geo.access)
 
 
 CASE_CATEGORIES: tuple[CaseCategorySpec, ...] = (
@@ -821,6 +822,7 @@ CASE_CATEGORIES: tuple[CaseCategorySpec, ...] = (
             "{road}附近独居老人走失，家属请求协助寻找。",
             "独居老人摔倒后无法起身，邻居发现后报告。",
         ),
+        sensitive=True,
     ),
 )
 

@@ -13,19 +13,19 @@ from starlette.routing import BaseRoute, Mount
 from geo.migrate import head_revision
 from mobile_api import api as citizen_api
 from mobile_api import locate
-from server import health
-from server.auth import routes as auth_routes
-from server.auth.keys import load_keys
-from server.auth.middleware import AuthMiddleware
-from server.auth.tokens import TokenService
-from server.db import make_pool
-from server.errors import EXCEPTION_HANDLERS
-from server.events import EventBroker
 from server.gql.view import OneMapGraphQL, graphql_routes
+from server.kernel import health
+from server.kernel.auth import routes as auth_routes
+from server.kernel.auth.keys import load_keys
+from server.kernel.auth.middleware import AuthMiddleware
+from server.kernel.auth.tokens import TokenService
+from server.kernel.db import make_pool
+from server.kernel.errors import EXCEPTION_HANDLERS
+from server.kernel.events import EventBroker
+from server.kernel.settings import Settings
 from server.mapview import routes as mapview_routes
 from server.ogc.core import OgcService
 from server.ogc.routes import ogc_app
-from server.settings import Settings
 from server.streams import routes as stream_routes
 from server.streams.service import StreamService
 

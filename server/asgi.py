@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from server.app import create_app
-from server.logs import configure_logging
-from server.settings import Settings
+from server.kernel.logs import configure_logging
+from server.kernel.settings import Settings
 
 
 def create() -> Starlette:

@@ -10,7 +10,7 @@ import click
 import psycopg
 from pydantic import ValidationError
 
-from server.settings import Settings
+from server.kernel.settings import Settings
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -55,7 +55,7 @@ def main(ctx: click.Context) -> None:
 
     Settings come from ONEMAP_* environment variables and .env (see .env.example).
     """
-    from server.logs import configure_logging
+    from server.kernel.logs import configure_logging
 
     try:
         ctx.obj = Settings.from_env()
@@ -83,7 +83,7 @@ def db_provision(ctx: click.Context, print_url: bool) -> None:
     """
     import os
 
-    from server.provision import ProvisionError, provision
+    from server.kernel.provision import ProvisionError, provision
 
     settings = _settings(ctx)
     given = os.environ.get("ONEMAP_DATABASE_URL") or None

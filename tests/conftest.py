@@ -22,9 +22,9 @@ from starlette.testclient import TestClient
 from geo import migrate
 from seed.load import seed
 from server.app import create_app
-from server.auth.tokens import TokenService
-from server.provision import admin_url, provision
-from server.settings import DatabaseSettings, DataSettings, Settings
+from server.kernel.auth.tokens import TokenService
+from server.kernel.provision import admin_url, provision
+from server.kernel.settings import DatabaseSettings, DataSettings, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The session's city: 1,000 facilities, 100 cameras, 1,015 cases on the full geography.

@@ -10,10 +10,10 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from strawberry import Schema
 
-from server.auth.principal import Principal
-from server.events import EventBroker
+from server.kernel.auth.principal import Principal
+from server.kernel.events import EventBroker
 from server.gql.context import Context
-from server.settings import GraphQLSettings
+from server.kernel.settings import GraphQLSettings
 
 OPERATIONS = Path(__file__).resolve().parent.parent / "graphql" / "operations"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from server.auth.tokens import TokenService
+from server.kernel.auth.tokens import TokenService
 
 _serial = itertools.count(1)
 

@@ -19,10 +19,10 @@ from starlette.testclient import TestClient
 
 from geo.errors import Forbidden, Unauthorized
 from server.app import create_app
-from server.auth.keys import load_keys
-from server.auth.principal import principal_of, require
-from server.auth.tokens import TokenService
-from server.settings import AuthSettings, Settings
+from server.kernel.auth.keys import load_keys
+from server.kernel.auth.principal import principal_of, require
+from server.kernel.auth.tokens import TokenService
+from server.kernel.settings import AuthSettings, Settings
 
 
 def _b64(data: dict[str, object]) -> str:

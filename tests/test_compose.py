@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from server.settings import Settings
+from server.kernel.settings import Settings
 from tests.conftest import ROOT
 
 

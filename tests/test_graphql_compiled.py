@@ -13,11 +13,11 @@ from psycopg_pool import AsyncConnectionPool
 from geo.enums import CaseSource
 from geo.params import LonLat
 from geo.services.cases import Actor, create_case
-from server.auth.principal import Principal
-from server.events import EventBroker
+from server.kernel.auth.principal import Principal
+from server.kernel.events import EventBroker
 from server.gql.context import Context
 from server.gql.schema import contract_schema
-from server.settings import GraphQLSettings
+from server.kernel.settings import GraphQLSettings
 from tests.gql_helpers import operation
 
 pytestmark = pytest.mark.anyio

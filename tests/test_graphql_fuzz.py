@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from schemathesis.graphql import nodes
 
 import graphql
-from server.auth.tokens import TokenService
+from server.kernel.auth.tokens import TokenService
 from tests.running_server import running_server
 
 

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 
-from server.auth.tokens import TokenService
+from server.kernel.auth.tokens import TokenService
 from tests.gql_helpers import operation
 
 FLOW = operation("dispatch_flow")

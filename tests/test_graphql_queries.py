@@ -13,8 +13,8 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.testclient import TestClient
 from strawberry import Schema
 
-from server.auth.principal import Principal
-from server.auth.tokens import TokenService
+from server.kernel.auth.principal import Principal
+from server.kernel.auth.tokens import TokenService
 from server.gql.schema import contract_schema
 from tests.gql_helpers import operation, run
 

@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 from websockets.sync.client import connect
 
-from server.auth.tokens import TokenService
+from server.kernel.auth.tokens import TokenService
 from tests.gql_helpers import operation
 from tests.running_server import running_server
 

@@ -15,7 +15,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from geo.services.health_code import subject_of
-from server.auth.tokens import TokenService
+from server.kernel.auth.tokens import TokenService
 from tests.mobile_helpers import auth, key, seeded, unique_phone, user_with_role
 
 CODE = "/api/v1/me/health-code"

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from geo.enums import CameraStatus
 from geo.services.cameras_status import set_status
-from server.auth.tokens import TokenService
+from server.kernel.auth.tokens import TokenService
 from server.mapview import routes as mapview
 from tests.gql_helpers import OPERATIONS, operation
 

@@ -52,7 +52,9 @@ def test_every_geometry_has_a_gist_index(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
         missing = conn.execute("""
             SELECT c.f_table_name, c.f_geometry_column, c.srid FROM geometry_columns c
-            WHERE c.f_table_schema = 'public' AND NOT EXISTS (
+            WHERE c.f_table_schema = 'public'
+              AND c.f_table_name IN (SELECT tablename FROM pg_tables WHERE schemaname = 'public')
+              AND NOT EXISTS (
               SELECT 1 FROM pg_indexes i
               WHERE i.tablename = c.f_table_name AND i.indexdef ILIKE '%USING gist%'
                 AND i.indexdef LIKE '%' || c.f_geometry_column || '%')

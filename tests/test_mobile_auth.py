@@ -18,8 +18,8 @@ from starlette.testclient import TestClient
 
 from geo.passwords import hash_password
 from server.app import create_app
-from server.auth.derived import secret
-from server.settings import AuthSettings, Settings
+from server.kernel.auth.derived import secret
+from server.kernel.settings import AuthSettings, Settings
 from tests.mobile_helpers import unique_phone
 
 OTP = "/api/v1/auth/otp"

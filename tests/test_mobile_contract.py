@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from geo.enums import STAFF_ROLES, Role
 from mobile_api.api import document, dump
-from server.auth.tokens import TokenService
+from server.kernel.auth.tokens import TokenService
 from tests.mobile_helpers import auth, user_with_role
 from tests.test_auth_tokens import ATTACKS, _attacks
 

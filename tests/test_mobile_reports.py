@@ -15,8 +15,8 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from geo.services.cases import Actor, transition
-from server.auth.tokens import TokenService
-from server.settings import Settings
+from server.kernel.auth.tokens import TokenService
+from server.kernel.settings import Settings
 from tests.mobile_helpers import a_point, auth, key, seeded, user_with_role
 
 REPORTS = "/api/v1/reports"

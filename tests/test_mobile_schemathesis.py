@@ -14,7 +14,7 @@ from schemathesis import checks as core_checks
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from geo.enums import Role
-from server.auth.tokens import TokenService
+from server.kernel.auth.tokens import TokenService
 from tests.mobile_helpers import user_with_role
 from tests.running_server import running_server
 

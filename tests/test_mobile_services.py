@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from geo.services.workdays import Calendar
-from server.auth.tokens import TokenService
+from server.kernel.auth.tokens import TokenService
 from tests.mobile_helpers import auth, key, seeded
 
 APPS = "/api/v1/applications"

@@ -10,8 +10,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from geo.layers import CASES_PUBLIC, INTERNAL_VIEWS, PUBLIC_VIEWS
-from server.auth.tokens import TokenService
-from server.settings import Settings
+from server.kernel.auth.tokens import TokenService
+from server.kernel.settings import Settings
 
 PUBLIC = {"admin_areas", "grid_cells", "facilities", "cases"}
 BOX = (121.45, 31.20, 121.50, 31.25)

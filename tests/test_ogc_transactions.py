@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 
-from server.auth.tokens import TokenService
+from server.kernel.auth.tokens import TokenService
 
 GEOJSON = {"Content-Type": "application/geo+json"}
 INSIDE = [121.4737, 31.2304]  # People's Square, well inside the demo city

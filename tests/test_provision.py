@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from server.provision import ProvisionError, ensure_database, start_private_cluster
+from server.kernel.provision import ProvisionError, ensure_database, start_private_cluster
 from tests.conftest import ROOT
 
 

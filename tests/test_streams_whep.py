@@ -21,8 +21,8 @@ import uvicorn
 from starlette.applications import Starlette
 
 from server.app import create_app
-from server.auth.tokens import TokenService
-from server.settings import Settings, StreamSettings
+from server.kernel.auth.tokens import TokenService
+from server.kernel.settings import Settings, StreamSettings
 from server.streams.clip import make_clip
 from server.streams.feeds import Feeds
 from server.streams.viewer import Viewer, WhepRefused

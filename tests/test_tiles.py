@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from geo.layers import FACILITIES_PUBLIC
 from geo.queries import fetch_sync
 from geo.queries.tiles import Tile, mvt
-from server.auth.tokens import TokenService
+from server.kernel.auth.tokens import TokenService
 
 Z = 14
 LON, LAT = 121.4737, 31.2304

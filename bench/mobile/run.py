@@ -38,10 +38,10 @@ from geo.params import LonLat
 from geo.services import idempotency, reports
 from geo.services.cases import Actor
 from seed.load import seed
-from server.auth.keys import load_keys
-from server.auth.tokens import TokenService
-from server.provision import admin_url, provision
-from server.settings import AuthSettings, DatabaseSettings
+from server.kernel.auth.keys import load_keys
+from server.kernel.auth.tokens import TokenService
+from server.kernel.provision import admin_url, provision
+from server.kernel.settings import AuthSettings, DatabaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / ".data" / "bench-mobile"

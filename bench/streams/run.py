@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT))
 
 import aiortc.rtcrtpreceiver  # noqa: E402
 
-from server.auth.keys import load_keys  # noqa: E402
-from server.auth.tokens import TokenService  # noqa: E402
-from server.settings import AuthSettings  # noqa: E402
+from server.kernel.auth.keys import load_keys  # noqa: E402
+from server.kernel.auth.tokens import TokenService  # noqa: E402
+from server.kernel.settings import AuthSettings  # noqa: E402
 from server.streams.clip import make_clip  # noqa: E402
 from server.streams.pattern import DAY_MS, time_of_day_ms  # noqa: E402
 from server.streams.signalling import use_host_addresses  # noqa: E402
@@ -91,7 +91,7 @@ def prepare(url: str) -> tuple[int, int, int, Path]:
     a camera_viewer's user id."""
     from geo import migrate
     from seed.load import seed
-    from server.provision import admin_url
+    from server.kernel.provision import admin_url
 
     name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
     with psycopg.connect(admin_url(url), autocommit=True) as admin:

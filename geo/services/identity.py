@@ -19,6 +19,7 @@ from typing import Any
 
 from psycopg import AsyncConnection, Connection
 
+from geo.access import NOWHERE, Jurisdiction, Scope, default_scope
 from geo.citizen_errors import RateLimited
 from geo.enums import STAFF_ROLES, Role
 from geo.errors import Conflict, Forbidden, InvalidInput, Unauthorized
@@ -290,6 +291,28 @@ async def profile(conn: AsyncConnection[Any], user_id: int) -> dict[str, Any]:
     return dict(zip(keys, row, strict=True))
 
 
+async def jurisdiction_of(conn: AsyncConnection[Any], user_id: int) -> Jurisdiction:
+    """The jurisdiction an account's tokens carry, resolved from what is stored: "own_cells"
+    becomes the cells the user is the grid worker of, "department" the user's department."""
+    cur = await conn.execute(
+        "SELECT u.jurisdiction_scope, u.jurisdiction_ids, u.department_id, "
+        "coalesce((SELECT array_agg(g.id ORDER BY g.id) FROM grid_cells g "
+        "WHERE g.worker_id = u.id), '{}') FROM users u WHERE u.id = %s",
+        (user_id,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return NOWHERE
+    stored, ids, department, cells = row
+    if stored == "own_cells":
+        return Jurisdiction(Scope.GRID_CELLS, tuple(cells))
+    if stored == Scope.DEPARTMENT.value:
+        return Jurisdiction(Scope.DEPARTMENT, (department,) if department else ())
+    if stored in (Scope.CITY.value, Scope.NONE.value):
+        return Jurisdiction(Scope(stored))
+    return Jurisdiction(Scope(stored), tuple(ids))
+
+
 def check_phone(phone: str) -> str:
     if not re.fullmatch(PHONE_PATTERN, phone):
         raise InvalidInput("phone must be 6 to 15 digits, optionally with a leading +.")
@@ -321,9 +344,10 @@ def create_staff(
         if Role.DEPARTMENT_STAFF.value in roles and dept_id is None:
             raise InvalidInput("department_staff needs --department.")
         made = conn.execute(
-            "INSERT INTO users (phone, display_name, roles, password_hash, department_id) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (phone) DO NOTHING RETURNING id",
-            (phone, name, sorted(set(roles)), password_hash, dept_id),
+            "INSERT INTO users (phone, display_name, roles, password_hash, department_id, "
+            "jurisdiction_scope) VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (phone) DO NOTHING RETURNING id",
+            (phone, name, sorted(set(roles)), password_hash, dept_id, default_scope(roles)),
         ).fetchone()
     if made is None:
         raise Conflict(f"A user with phone {phone} exists already.")

@@ -18,9 +18,9 @@ from strawberry.types import Info as StrawberryInfo
 
 from geo.enums import Role
 from geo.queries import Query, fetch
-from server.auth.principal import ANONYMOUS, Principal, require
-from server.events import EventBroker
-from server.settings import GraphQLSettings
+from server.kernel.auth.principal import ANONYMOUS, Principal, require
+from server.kernel.events import EventBroker
+from server.kernel.settings import GraphQLSettings
 
 STAFF = frozenset(r.value for r in Role if r is not Role.CITIZEN)
 FULL_CASE_ROLES = frozenset({Role.DISPATCHER.value, Role.ADMIN.value})

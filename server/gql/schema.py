@@ -22,7 +22,7 @@ from server.gql.mutations import Mutation
 from server.gql.queries import Query
 from server.gql.scalars import GEOJSON_SCALAR, GeoJSON
 from server.gql.subscriptions import Subscription
-from server.settings import GraphQLSettings
+from server.kernel.settings import GraphQLSettings
 
 
 class OneMapSchema(strawberry.Schema):

@@ -15,12 +15,12 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from geo.errors import Unauthorized
-from server.auth.principal import principal_of
-from server.auth.tokens import TokenService
-from server.events import EventBroker
 from server.gql.context import Context
 from server.gql.schema import make_schema
-from server.settings import Settings
+from server.kernel.auth.principal import principal_of
+from server.kernel.auth.tokens import TokenService
+from server.kernel.events import EventBroker
+from server.kernel.settings import Settings
 
 
 class OneMapGraphQL(GraphQL[Context, None]):

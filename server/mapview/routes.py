@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from server.errors import problem
+from server.kernel.errors import problem
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from geo.enums import Role
 from geo.errors import Forbidden, Unauthorized
 from geo.layers import CAMERAS, INTERNAL_VIEWS, PUBLIC_VIEWS, LayerView
-from server.auth.principal import Principal
+from server.kernel.auth.principal import Principal
 
 #: Full cases (reporter-free but with description, address, assignee) and hazard sources.
 STAFF_READERS = frozenset(

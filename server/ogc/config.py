@@ -16,8 +16,8 @@ from typing import Any
 from geo.layers import LayerView
 from geo.queries.ogc_fields import TIME_FIELD
 from geo.queries.ogc_items import OUTPUT_CRS
+from server.kernel.settings import Settings
 from server.ogc.access import EDITABLE, Grants
-from server.settings import Settings
 
 PROVIDER = "server.ogc.provider.OneMapProvider"
 

@@ -26,10 +26,10 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.db import READ_SESSION_OPTIONS
+from server.kernel.db import READ_SESSION_OPTIONS
+from server.kernel.settings import Settings
 from server.ogc import config as cfg
 from server.ogc.access import Grants
-from server.settings import Settings
 
 with warnings.catch_warnings():
     # pygeoapi 0.24's models use pydantic's class-based config (a deprecation warning at

@@ -21,7 +21,7 @@ from geo.errors import NotFound
 from geo.layers import LayerView
 from geo.queries import fetch
 from geo.queries.ogc_items import ItemQuery, Page, item, items
-from server.auth.principal import principal_of
+from server.kernel.auth.principal import principal_of
 from server.ogc import transactions
 from server.ogc.access import grants_of, view_for
 from server.ogc.config import TITLES, base_url

@@ -19,7 +19,7 @@ from geo.params import BBox
 from geo.queries import ogc_filter
 from geo.queries.ogc_fields import TIME_FIELD, column, parse_value
 from geo.queries.ogc_items import CRS84, OUTPUT_CRS, ItemQuery, OutputCrs, TimeRange
-from server.settings import OgcSettings
+from server.kernel.settings import OgcSettings
 
 FORMATS = {None: "json", "json": "json", "geojson": "json", "html": "html", "jsonld": "jsonld"}
 COMMON = {"f", "lang"}

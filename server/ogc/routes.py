@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from geo.errors import NotFound
-from server.auth.principal import principal_of
+from server.kernel.auth.principal import principal_of
 from server.ogc import items, tiles
 from server.ogc.access import grants_of, view_for
 from server.ogc.config import base_url

@@ -16,7 +16,7 @@ from geo.errors import InvalidInput, NotFound
 from geo.layers import LayerView
 from geo.queries import fetch
 from geo.queries.tiles import Tile, mvt
-from server.auth.principal import principal_of
+from server.kernel.auth.principal import principal_of
 from server.ogc.access import view_for
 from server.ogc.config import TITLES, base_url
 from server.ogc.core import OgcService

@@ -15,7 +15,7 @@ from geo.errors import InvalidInput, NotFound
 from geo.ogc.features_in import MAX_BODY, parse_feature
 from geo.services import cameras, facilities
 from geo.services.facilities import Writer
-from server.auth.principal import Principal, principal_of
+from server.kernel.auth.principal import Principal, principal_of
 from server.ogc.access import EDITABLE, require_writer
 from server.ogc.config import base_url
 from server.ogc.errors import exception

@@ -22,7 +22,7 @@ from typing import Any
 import av
 
 from geo.enums import CameraStatus
-from server.settings import StreamSettings
+from server.kernel.settings import StreamSettings
 from server.streams.relay import Relay, ViewerTrack
 from server.streams.sources import (
     Reader,

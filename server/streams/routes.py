@@ -25,8 +25,8 @@ from geo.errors import (
     Unauthorized,
     Unavailable,
 )
-from server.auth.principal import Principal, principal_of, require
-from server.errors import problem, status_of
+from server.kernel.auth.principal import Principal, principal_of, require
+from server.kernel.errors import problem, status_of
 from server.streams.feeds import SourceOffline
 from server.streams.service import StreamService
 from server.streams.sessions import Session

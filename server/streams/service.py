@@ -17,8 +17,8 @@ from psycopg_pool import AsyncConnectionPool
 from geo.enums import CameraStatus
 from geo.errors import NotFound
 from geo.services import audit, cameras_status
-from server.auth.principal import Principal
-from server.settings import StreamSettings
+from server.kernel.auth.principal import Principal
+from server.kernel.settings import StreamSettings
 from server.streams.feeds import CameraRef, Feeds
 from server.streams.sessions import Session, Sessions
 from server.streams.signalling import use_host_addresses

@@ -17,8 +17,8 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from geo.errors import InvalidInput, Unavailable
-from server.auth.principal import Principal
-from server.settings import StreamSettings
+from server.kernel.auth.principal import Principal
+from server.kernel.settings import StreamSettings
 from server.streams.feeds import CameraRef, Feed, Feeds
 from server.streams.relay import ViewerTrack
 from server.streams.signalling import Fragment, Offer, h264_preferences

@@ -11,7 +11,7 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
-from server.settings import LogSettings
+from server.kernel.settings import LogSettings
 
 NOISY = ("uvicorn", "uvicorn.error", "psycopg", "psycopg.pool", "alembic", "pygeoapi")
 

@@ -1,5 +1,6 @@
 """Access tokens: short-lived ES256 JWTs with ``kid``, ``iss``, ``aud``, ``sub``, ``roles``,
-``iat``, ``exp`` and ``jti``. Verification accepts only ES256 and only keys in our JWKS."""
+``jur`` (the jurisdiction, ``geo.access``), ``iat``, ``exp`` and ``jti``. Verification accepts
+only ES256 and only keys in our JWKS; a token without a valid jurisdiction is refused."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from typing import Any
 
 import jwt
 
-from geo.errors import Unauthorized
-from server.auth.keys import KeySet
-from server.auth.principal import Principal
-from server.settings import AuthSettings
+from geo.access import CITY, Jurisdiction, Principal
+from geo.errors import InvalidInput, Unauthorized
+from server.kernel.auth.keys import KeySet
+from server.kernel.settings import AuthSettings
 
 ALGORITHM = "ES256"
 
@@ -25,14 +26,23 @@ class TokenService:
     settings: AuthSettings
 
     def issue_access(
-        self, user_id: int, roles: Iterable[str], *, ttl_s: int | None = None, **claims: Any
+        self,
+        user_id: int,
+        roles: Iterable[str],
+        *,
+        jurisdiction: Jurisdiction = CITY,
+        ttl_s: int | None = None,
+        **claims: Any,
     ) -> str:
+        """A signed access token. Log-in passes the account's stored jurisdiction; the default
+        (the whole city) is for tools and tests that act as a city-wide user."""
         now = int(time.time())
         payload = {
             "iss": self.settings.issuer,
             "aud": self.settings.audience,
             "sub": str(user_id),
             "roles": sorted(set(roles)),
+            "jur": jurisdiction.to_claim(),
             "iat": now,
             "exp": now + (ttl_s if ttl_s is not None else self.settings.access_ttl_s),
             "jti": uuid.uuid4().hex,
@@ -73,4 +83,10 @@ class TokenService:
             user_id = int(claims["sub"])
         except ValueError:
             raise Unauthorized("The access token's subject is not a user.") from None
-        return Principal(user_id=user_id, roles=frozenset(roles), token_id=str(claims["jti"]))
+        try:
+            jurisdiction = Jurisdiction.from_claim(claims.get("jur"))
+        except InvalidInput as exc:
+            raise Unauthorized(f"The access token carries no valid jurisdiction: {exc.message} "
+                               "Log in again.") from None  # fmt: skip
+        return Principal(user_id=user_id, roles=frozenset(roles), token_id=str(claims["jti"]),
+                         jurisdiction=jurisdiction)  # fmt: skip

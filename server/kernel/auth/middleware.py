@@ -10,9 +10,9 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from geo.errors import Unauthorized
-from server.auth.principal import SCOPE_KEY
-from server.auth.tokens import TokenService
-from server.errors import problem
+from server.kernel.auth.principal import SCOPE_KEY
+from server.kernel.auth.tokens import TokenService
+from server.kernel.errors import problem
 
 
 class AuthMiddleware:

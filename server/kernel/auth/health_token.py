@@ -12,7 +12,7 @@ from typing import Any
 
 import jwt
 
-from server.auth.keys import KeySet
+from server.kernel.auth.keys import KeySet
 
 ALGORITHM = "ES256"
 

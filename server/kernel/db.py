@@ -7,7 +7,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from server.settings import DatabaseSettings
+from server.kernel.settings import DatabaseSettings
 
 #: Session settings for the many short reads the API serves (measured, see docs/ogc.md):
 #: a generic plan cannot know a bbox's selectivity (a cached generic plan took 0.8 s where the

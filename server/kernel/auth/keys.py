@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from server.settings import AuthSettings
+from server.kernel.settings import AuthSettings
 
 DEV_KEY_NAME = "jwt-es256.pem"
 

@@ -1,0 +1,371 @@
+"""The one access policy: every access decision of every surface is taken here.
+
+- **Capabilities** name what a principal may do (read a layer class, watch video, dispatch …).
+- **ROLE_CAPABILITIES** is the only role → capability table; no role name or role set exists
+  outside this module (a test greps for it).
+- A staff account's **jurisdiction** (the whole city, districts, streets, communities, grid
+  cells, or a department) narrows every read of jurisdiction-bound data (full cases, cameras,
+  report photos) and every action on a case. It is stored with the user, carried in the access
+  token and applied **in SQL** by the query builders (:func:`case_scope`, :func:`cell_scope`),
+  never by filtering rows in Python.
+- **Data classes** decide what each layer view exposes: public (areas, grid, public facilities,
+  the generalised case record), internal (hazard sources, camera positions, full cases),
+  restricted (live video, personal data, health status).
+
+``docs/access.md`` shows the same tables; a test holds the two together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from geo.enums import Role
+from geo.errors import Forbidden, InvalidInput, Unauthorized
+from geo.layers import CAMERAS, CASES, FACILITIES, PUBLIC_VIEWS, LayerView
+
+
+class Capability(StrEnum):
+    READ_PUBLIC = "read_public"  # areas, grid, public facilities, generalised cases, stats
+    REPORT = "report"  # citizen: report cases, apply for services, own health code
+    READ_INTERNAL = "read_internal"  # hazard sources and facility attributes (no personal data)
+    READ_STATS = "read_stats"  # aggregates of the full case data
+    READ_CAMERAS = "read_cameras"  # camera positions and status (jurisdiction-bound)
+    WATCH_VIDEO = "watch_video"  # live video (restricted, audited)
+    READ_CASES = "read_cases"  # full cases: description, address, timeline (jurisdiction-bound)
+    READ_PERSONAL = "read_personal"  # who reported a case (restricted)
+    READ_PHOTOS = "read_photos"  # citizens' report photos (jurisdiction-bound, audited)
+    CREATE_CASES = "create_cases"  # staff-created cases (grid patrol, hotline)
+    DISPATCH = "dispatch"  # dispatch, close, reject, mark duplicate, reopen
+    HANDLE = "handle"  # start and resolve a case given to the principal's unit
+    COMMENT = "comment"  # notes on a case's timeline
+    HANDLE_APPLICATIONS = "handle_applications"  # 一网通办 applications of the department
+    VERIFY_HEALTH_CODES = "verify_health_codes"  # online verification (audited)
+    READ_HEALTH = "read_health"  # citizens' health data (restricted, audited)
+    MANAGE_HEALTH = "manage_health"  # test results, risk areas, rule versions, appeals
+    EDIT_FEATURES = "edit_features"  # create, replace, delete facilities and cameras
+    READ_AUDIT = "read_audit"
+    MANAGE_USERS = "manage_users"
+
+
+C = Capability
+_STAFF_BASE = frozenset({C.READ_PUBLIC})
+
+#: The role → capability table (the only one).
+ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
+    Role.CITIZEN: frozenset({C.READ_PUBLIC, C.REPORT}),
+    Role.GRID_WORKER: _STAFF_BASE
+    | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.CREATE_CASES, C.COMMENT},
+    Role.DISPATCHER: _STAFF_BASE
+    | {C.READ_INTERNAL, C.READ_STATS, C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES,
+       C.READ_PERSONAL, C.READ_PHOTOS, C.CREATE_CASES, C.DISPATCH, C.HANDLE, C.COMMENT},
+    Role.DEPARTMENT_STAFF: _STAFF_BASE
+    | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.HANDLE, C.COMMENT,
+       C.HANDLE_APPLICATIONS},
+    Role.VERIFIER: _STAFF_BASE | {C.VERIFY_HEALTH_CODES},
+    Role.HEALTH_OFFICER: _STAFF_BASE | {C.VERIFY_HEALTH_CODES, C.READ_HEALTH, C.MANAGE_HEALTH},
+    Role.CAMERA_VIEWER: _STAFF_BASE | {C.READ_CAMERAS, C.WATCH_VIDEO},
+    Role.ANALYST: _STAFF_BASE | {C.READ_INTERNAL, C.READ_STATS},
+    Role.ADMIN: frozenset(Capability) - {C.REPORT},
+}  # fmt: skip
+ANONYMOUS_CAPABILITIES = frozenset({C.READ_PUBLIC})
+
+#: Capabilities whose data is bound to the principal's jurisdiction.
+JURISDICTION_BOUND = frozenset(
+    {C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES, C.READ_PERSONAL, C.READ_PHOTOS, C.DISPATCH,
+     C.HANDLE, C.COMMENT, C.CREATE_CASES}
+)  # fmt: skip
+
+
+class DataClass(StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    RESTRICTED = "restricted"
+
+
+def capabilities_of(roles: Iterable[str]) -> frozenset[Capability]:
+    """The union of the capabilities of ``roles`` (unknown role names grant nothing)."""
+    found: set[Capability] = set()
+    for name in roles:
+        try:
+            found |= ROLE_CAPABILITIES[Role(name)]
+        except ValueError:
+            continue
+    return frozenset(found)
+
+
+def roles_with(capability: Capability) -> list[str]:
+    """The roles that grant ``capability``, sorted (for messages and docs)."""
+    return sorted(r.value for r, caps in ROLE_CAPABILITIES.items() if capability in caps)
+
+
+# -- jurisdiction -----------------------------------------------------------------------------
+
+
+class Scope(StrEnum):
+    CITY = "city"
+    DISTRICT = "district"
+    STREET = "street"
+    COMMUNITY = "community"
+    GRID_CELLS = "grid_cells"
+    DEPARTMENT = "department"
+    NONE = "none"  # a staff account not yet placed: sees no jurisdiction-bound data
+
+
+#: The area scopes: their ids are ``admin_areas`` ids of that level.
+AREA_SCOPES = (Scope.DISTRICT, Scope.STREET, Scope.COMMUNITY)
+#: What a stored ``users.jurisdiction_scope`` may hold: the scopes above, plus two that are
+#: resolved at login ("the cells I am the worker of", "my department").
+STORED_SCOPES = (*(s.value for s in Scope), "own_cells")
+
+
+def default_scope(roles: Iterable[str]) -> str:
+    """The stored scope a new account gets: city-wide centre roles, a department's staff their
+    department, a grid worker their own cells, citizens none."""
+    caps = capabilities_of(roles)
+    held = set(roles)
+    if Role.DEPARTMENT_STAFF.value in held and not caps & {C.DISPATCH, C.READ_CAMERAS}:
+        return Scope.DEPARTMENT.value
+    if Role.GRID_WORKER.value in held and C.DISPATCH not in caps:
+        return "own_cells"
+    if held and held <= {Role.CITIZEN.value}:
+        return Scope.NONE.value
+    return Scope.CITY.value
+
+
+@dataclass(frozen=True, slots=True)
+class Jurisdiction:
+    scope: Scope
+    ids: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.scope in (Scope.CITY, Scope.NONE) and self.ids:
+            raise InvalidInput(f"a {self.scope.value} jurisdiction takes no ids.")
+
+    def to_claim(self) -> dict[str, Any]:
+        return {"scope": self.scope.value, "ids": list(self.ids)}
+
+    @classmethod
+    def from_claim(cls, claim: object) -> Jurisdiction:
+        """The jurisdiction a token carries; InvalidInput when it is not one."""
+        if not isinstance(claim, dict):
+            raise InvalidInput("the jurisdiction claim is not an object.")
+        try:
+            scope = Scope(claim.get("scope"))
+        except ValueError:
+            raise InvalidInput(f"unknown jurisdiction scope {claim.get('scope')!r}.") from None
+        ids = claim.get("ids", [])
+        if not isinstance(ids, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in ids
+        ):
+            raise InvalidInput("jurisdiction ids must be a list of integers.")
+        return cls(scope, tuple(ids))
+
+    def describe(self) -> str:
+        if self.scope is Scope.CITY:
+            return "the whole city"
+        if self.scope is Scope.NONE:
+            return "no jurisdiction"
+        return f"{self.scope.value} {', '.join(map(str, self.ids))}"
+
+
+CITY = Jurisdiction(Scope.CITY)
+NOWHERE = Jurisdiction(Scope.NONE)
+
+
+# -- the principal ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a verified user (with roles and jurisdiction) or the anonymous caller."""
+
+    user_id: int | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+    token_id: str | None = None
+    jurisdiction: Jurisdiction = NOWHERE
+
+    @property
+    def authenticated(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        if not self.authenticated:
+            return ANONYMOUS_CAPABILITIES
+        return capabilities_of(self.roles)
+
+    def can(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    @property
+    def is_staff(self) -> bool:
+        """Any role but citizen: staff pages and staff log-in."""
+        return any(r in self.roles for r in _STAFF_NAMES)
+
+    @property
+    def is_citizen(self) -> bool:
+        return Role.CITIZEN.value in self.roles
+
+    @property
+    def audit_role(self) -> str | None:
+        """The role written to the audit log: the most privileged one the principal holds."""
+        for role in _AUDIT_ORDER:
+            if role in self.roles:
+                return role
+        return None
+
+    @property
+    def city_wide(self) -> bool:
+        return self.jurisdiction.scope is Scope.CITY
+
+
+ANONYMOUS = Principal()
+_STAFF_NAMES = frozenset(r.value for r in Role if r is not Role.CITIZEN)
+_AUDIT_ORDER = tuple(r.value for r in (
+    Role.ADMIN, Role.DISPATCHER, Role.HEALTH_OFFICER, Role.DEPARTMENT_STAFF, Role.GRID_WORKER,
+    Role.CAMERA_VIEWER, Role.VERIFIER, Role.ANALYST, Role.CITIZEN))  # fmt: skip
+
+
+def system(roles: Iterable[str] = ()) -> Principal:
+    """A principal for the server's own work (seed, sensors): city-wide, no user."""
+    return Principal(None, frozenset(roles), None, CITY)
+
+
+def require(principal: Principal, capability: Capability | None = None) -> Principal:
+    """Unauthorized when nobody is logged in; Forbidden without ``capability`` (if given)."""
+    if capability is not None and capability in ANONYMOUS_CAPABILITIES:
+        return principal
+    if not principal.authenticated:
+        raise Unauthorized("This needs a logged-in user: send an access token (Bearer).")
+    if capability is not None and not principal.can(capability):
+        raise Forbidden(
+            f"This needs the capability {capability.value!r}, which the roles "
+            f"{', '.join(roles_with(capability))} have."
+        )
+    return principal
+
+
+def require_staff(principal: Principal) -> Principal:
+    require(principal)
+    if not principal.is_staff:
+        raise Forbidden("This is for staff accounts.")
+    return principal
+
+
+def require_citizen(principal: Principal) -> Principal:
+    require(principal)
+    if not principal.is_citizen:
+        raise Forbidden("This is for citizens' own accounts; staff use the staff endpoints.")
+    return principal
+
+
+# -- jurisdiction in SQL ----------------------------------------------------------------------
+# Predicates are SQL text on a table alias, built only from our constants and the integer ids
+# of a verified token (each passed through int()), so they can join a view's fixed row filter.
+
+#: The grid cells under admin areas of each level, as a subquery on ``admin_areas`` ids.
+_CELLS_UNDER = {
+    Scope.COMMUNITY: "SELECT g.id FROM grid_cells g WHERE g.community_id = ANY({ids})",
+    Scope.STREET: "SELECT g.id FROM grid_cells g JOIN admin_areas c ON c.id = g.community_id "
+    "WHERE c.parent_id = ANY({ids})",
+    Scope.DISTRICT: "SELECT g.id FROM grid_cells g JOIN admin_areas c ON c.id = g.community_id "
+    "JOIN admin_areas s ON s.id = c.parent_id WHERE s.parent_id = ANY({ids})",
+}
+
+
+def _ids(values: tuple[int, ...]) -> str:
+    return "'{" + ",".join(str(int(v)) for v in values) + "}'::int[]"
+
+
+def cell_scope(jurisdiction: Jurisdiction, cell_column: str) -> str:
+    """A predicate: ``cell_column`` (a grid cell id) lies in the jurisdiction's area.
+
+    A department jurisdiction has no area of its own: nothing matches.
+    """
+    scope = jurisdiction.scope
+    if scope is Scope.CITY:
+        return "TRUE"
+    if scope is Scope.GRID_CELLS:
+        return f"{cell_column} = ANY({_ids(jurisdiction.ids)})"
+    if scope in _CELLS_UNDER:
+        return f"{cell_column} IN ({_CELLS_UNDER[scope].format(ids=_ids(jurisdiction.ids))})"
+    return "FALSE"
+
+
+def case_scope(principal: Principal, alias: str = "t") -> str:
+    """A predicate on cases alias ``alias``: the cases the principal may see in full and act
+    on. A department jurisdiction sees its department's cases; a citizen their own reports."""
+    j = principal.jurisdiction
+    if principal.capabilities & {C.READ_CASES, C.DISPATCH, C.HANDLE}:
+        if j.scope is Scope.DEPARTMENT:
+            return f"{alias}.department_id = ANY({_ids(j.ids)})"
+        return cell_scope(j, f"{alias}.grid_cell_id")
+    if principal.is_citizen and principal.user_id is not None:
+        return f"{alias}.reporter_id = {int(principal.user_id)}"
+    return "FALSE"
+
+
+def camera_scope(principal: Principal, alias: str = "t") -> str:
+    """A predicate on cameras alias ``alias``: the cameras the principal may see and watch."""
+    if not principal.capabilities & {C.READ_CAMERAS, C.WATCH_VIDEO}:
+        return "FALSE"
+    return cell_scope(principal.jurisdiction, f"{alias}.grid_cell_id")
+
+
+def scope_predicate(principal: Principal, layer: str, alias: str = "t") -> str:
+    """The jurisdiction predicate of layer ``layer``'s internal view for ``principal``."""
+    if layer == "cases":
+        return case_scope(principal, alias)
+    if layer == "cameras":
+        return camera_scope(principal, alias)
+    return "TRUE"
+
+
+# -- layers -----------------------------------------------------------------------------------
+
+#: The internal view of a layer, the capability that opens it and its data class. A caller
+#: without the capability gets the layer's public view, or no layer at all (cameras).
+INTERNAL_LAYERS: Mapping[str, tuple[LayerView, Capability, DataClass]] = {
+    "facilities": (FACILITIES, C.READ_INTERNAL, DataClass.INTERNAL),
+    "cameras": (CAMERAS, C.READ_CAMERAS, DataClass.INTERNAL),
+    "cases": (CASES, C.READ_CASES, DataClass.RESTRICTED),
+}
+
+
+def views_for(principal: Principal) -> dict[str, LayerView]:
+    """The layer views a principal reads, by layer name (OGC collections, tiles, GraphQL
+    layers and the map view's layer list all come from here)."""
+    views = dict(PUBLIC_VIEWS)
+    for name, (view, capability, _) in INTERNAL_LAYERS.items():
+        if principal.can(capability):
+            views[name] = scoped(view, principal)
+    return views
+
+
+def scoped(view: LayerView, principal: Principal) -> LayerView:
+    """``view`` with the principal's jurisdiction joined to its row filter: every read builder
+    (OGC items, tiles, GraphQL pages and search) applies it in SQL."""
+    predicate = scope_predicate(principal, view.name)
+    if predicate == "TRUE":
+        return view
+    return replace(view, row_filter=f"({view.row_filter}) AND ({predicate})")
+
+
+def view_for(principal: Principal, layer: str) -> LayerView | None:
+    """The view of ``layer`` for ``principal``: None when there is no such layer at all;
+    Unauthorized/Forbidden when the layer exists but is closed to the caller."""
+    found = views_for(principal).get(layer)
+    if found is None and layer in INTERNAL_LAYERS:
+        require(principal, INTERNAL_LAYERS[layer][1])
+    return found
+
+
+def editable(principal: Principal, layer: str) -> LayerView:
+    """The view a principal edits (OGC transactions): facilities and cameras, EDIT_FEATURES."""
+    require(principal, C.EDIT_FEATURES)
+    if layer not in ("facilities", "cameras"):
+        raise Forbidden(f"{layer!r} cannot be edited through this interface.")
+    return INTERNAL_LAYERS[layer][0]

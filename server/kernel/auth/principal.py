@@ -1,0 +1,33 @@
+"""Who is calling, as the auth middleware attaches it to a request or WebSocket scope.
+
+The principal itself (roles, jurisdiction, capabilities) belongs to the access policy,
+``geo.access``; this module only finds it on an ASGI scope.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from geo.access import ANONYMOUS, Principal
+
+SCOPE_KEY = "onemap.principal"
+
+__all__ = ["ANONYMOUS", "SCOPE_KEY", "Principal", "principal_of", "require"]
+
+
+def principal_of(scope: Any) -> Principal:
+    """The principal of a request or WebSocket (``request.scope``); anonymous when none."""
+    found = scope.get(SCOPE_KEY, ANONYMOUS)
+    assert isinstance(found, Principal)
+    return found
+
+
+def require(principal: Principal, *roles: str) -> Principal:
+    """TRANSITIONAL (being removed in this change): role checks move to geo.access."""
+    from geo.errors import Forbidden, Unauthorized
+
+    if not principal.authenticated:
+        raise Unauthorized("This needs a logged-in user: send an access token (Bearer).")
+    if roles and principal.roles.isdisjoint(roles):
+        raise Forbidden(f"This needs one of the roles: {', '.join(sorted(roles))}.")
+    return principal
