@@ -96,6 +96,30 @@ def capabilities_of(roles: Iterable[str]) -> frozenset[Capability]:
     return frozenset(found)
 
 
+#: The roles a citizen account is created with (the one-time-code log-in makes these).
+CITIZEN_ROLES: tuple[str, ...] = (Role.CITIZEN.value,)
+#: The roles a staff account may hold (``onemap users create``).
+STAFF_ROLE_NAMES: tuple[str, ...] = tuple(sorted(r.value for r in Role if r is not Role.CITIZEN))
+
+
+def is_citizen_account(roles: Iterable[str]) -> bool:
+    """An account whose only role is citizen (password log-in is for staff)."""
+    return set(roles) == set(CITIZEN_ROLES)
+
+
+def check_staff_roles(roles: Iterable[str]) -> list[str]:
+    """Staff roles for a new account, sorted; InvalidInput naming the allowed ones."""
+    wanted = sorted(set(roles))
+    if not wanted or not set(wanted) <= set(STAFF_ROLE_NAMES):
+        raise InvalidInput(f"Staff roles must be among {', '.join(STAFF_ROLE_NAMES)}.")
+    return wanted
+
+
+def needs_department(roles: Iterable[str]) -> bool:
+    """Department staff accounts must name their department."""
+    return Role.DEPARTMENT_STAFF.value in set(roles)
+
+
 def roles_with(capability: Capability) -> list[str]:
     """The roles that grant ``capability``, sorted (for messages and docs)."""
     return sorted(r.value for r, caps in ROLE_CAPABILITIES.items() if capability in caps)
@@ -153,7 +177,7 @@ class Jurisdiction:
         if not isinstance(claim, dict):
             raise InvalidInput("the jurisdiction claim is not an object.")
         try:
-            scope = Scope(claim.get("scope"))
+            scope = Scope(str(claim.get("scope")))
         except ValueError:
             raise InvalidInput(f"unknown jurisdiction scope {claim.get('scope')!r}.") from None
         ids = claim.get("ids", [])
