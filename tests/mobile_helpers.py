@@ -35,7 +35,7 @@ def user_with_role(database_url: str, role: str) -> int:
     if role == "citizen":
         return int(seeded(database_url, "SELECT id FROM users WHERE phone = '13700000001'"))
     return int(seeded(database_url, "SELECT id FROM users WHERE phone LIKE '1380000%%' "
-                      "AND roles = ARRAY[%s]::text[]", role))  # fmt: skip
+                      "AND roles = ARRAY[%s]::text[] ORDER BY phone LIMIT 1", role))  # fmt: skip
 
 
 def auth(tokens: TokenService, user_id: int, *roles: str) -> dict[str, str]:
