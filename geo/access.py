@@ -145,6 +145,14 @@ AREA_SCOPES = (Scope.DISTRICT, Scope.STREET, Scope.COMMUNITY)
 STORED_SCOPES = (*(s.value for s in Scope), "own_cells")
 
 
+#: How an operator writes a jurisdiction (``onemap users create --jurisdiction``).
+JURISDICTION_SYNTAX = (
+    "city | department | own_cells | district:CODE[,CODE…] | street:CODE[,…] | "
+    "community:CODE[,…] | grid_cells:CODE[,…] (default: by role — department staff their "
+    "department, grid workers their own cells, other staff the city)"
+)
+
+
 def default_scope(roles: Iterable[str]) -> str:
     """The stored scope a new account gets: city-wide centre roles, a department's staff their
     department, a grid worker their own cells, citizens none."""
@@ -210,6 +218,8 @@ class Principal:
     roles: frozenset[str] = field(default_factory=frozenset)
     token_id: str | None = None
     jurisdiction: Jurisdiction = NOWHERE
+    #: Set only for the server's own work (:func:`system`): no user, exactly these capabilities.
+    granted: frozenset[Capability] | None = None
 
     @property
     def authenticated(self) -> bool:
@@ -217,6 +227,8 @@ class Principal:
 
     @property
     def capabilities(self) -> frozenset[Capability]:
+        if self.granted is not None:
+            return self.granted
         if not self.authenticated:
             return ANONYMOUS_CAPABILITIES
         return capabilities_of(self.roles)
@@ -253,14 +265,15 @@ _AUDIT_ORDER = tuple(r.value for r in (
     Role.CAMERA_VIEWER, Role.VERIFIER, Role.ANALYST, Role.CITIZEN))  # fmt: skip
 
 
-def system(roles: Iterable[str] = ()) -> Principal:
-    """A principal for the server's own work (seed, sensors): city-wide, no user."""
-    return Principal(None, frozenset(roles), None, CITY)
+def system(*capabilities: Capability) -> Principal:
+    """A principal for the server's own work (Open311 intake, sensors): no user, the whole
+    city, exactly ``capabilities``."""
+    return Principal(None, frozenset(), None, CITY, frozenset(capabilities))
 
 
 def require(principal: Principal, capability: Capability | None = None) -> Principal:
     """Unauthorized when nobody is logged in; Forbidden without ``capability`` (if given)."""
-    if capability is not None and capability in ANONYMOUS_CAPABILITIES:
+    if capability is not None and principal.can(capability):
         return principal
     if not principal.authenticated:
         raise Unauthorized("This needs a logged-in user: send an access token (Bearer).")
@@ -337,6 +350,21 @@ def camera_scope(principal: Principal, alias: str = "t") -> str:
     if not principal.capabilities & {C.READ_CAMERAS, C.WATCH_VIDEO}:
         return "FALSE"
     return cell_scope(principal.jurisdiction, f"{alias}.grid_cell_id")
+
+
+def application_scope(principal: Principal, alias: str = "a") -> str:
+    """A predicate on applications alias ``alias`` (一网通办): staff who handle applications
+    see their department's (a city-wide account all of them); a citizen their own."""
+    if principal.can(C.HANDLE_APPLICATIONS):
+        j = principal.jurisdiction
+        if j.scope is Scope.CITY:
+            return "TRUE"
+        if j.scope is Scope.DEPARTMENT:
+            return f"{alias}.department_id = ANY({_ids(j.ids)})"
+        return "FALSE"
+    if principal.is_citizen and principal.user_id is not None:
+        return f"{alias}.applicant_id = {int(principal.user_id)}"
+    return "FALSE"
 
 
 def scope_predicate(principal: Principal, layer: str, alias: str = "t") -> str:

@@ -1,6 +1,7 @@
 """The one map's layers as the read side sees them: table, geometry and exposed columns.
 
-A layer has a public view (what anonymous callers may see) and an internal view (staff).
+A layer has a public view (what anonymous callers may see) and an internal view. Who gets
+which, and with which jurisdiction row filter, is decided only by ``geo.access.views_for``.
 Identifiers in SQL come only from here, never from input.
 """
 

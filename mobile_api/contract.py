@@ -1,9 +1,10 @@
-"""Each citizen endpoint is declared once — method, path, roles, pydantic models — and becomes
-both a Starlette route and an OpenAPI 3.1 operation (``mobile_api.openapi``), so the two cannot
-drift.
+"""Each citizen endpoint is declared once — method, path, who may call it, pydantic models —
+and becomes both a Starlette route and an OpenAPI 3.1 operation (``mobile_api.openapi``), so
+the two cannot drift.
 
-The wrapper around every handler does what every endpoint needs: the role check, the query
-string and the JSON body parsed into their models (bodies capped before they are read), the
+The wrapper around every handler does what every endpoint needs: the access check (asked of
+``geo.access``: a capability, or a citizen's or a staff account), the query string and the
+JSON body parsed into their models (bodies capped before they are read), the
 ``Idempotency-Key`` header where the operation creates something, and the citizen errors mapped
 to problem+json (429 with ``Retry-After``, 413, 415, 422).
 """
@@ -22,16 +23,41 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message
 
+from geo import access
 from geo import citizen_errors as ce
+from geo.access import Capability, Principal
 from geo.errors import InvalidInput, OneMapError
-from server.kernel.auth.principal import Principal, principal_of, require
+from server.kernel.auth.principal import principal_of
 from server.kernel.errors import problem_for
 
 if TYPE_CHECKING:
     from mobile_api.state import MobileState
 
-PUBLIC: tuple[str, ...] | None = None
-ANY_USER: tuple[str, ...] = ()
+
+@dataclass(frozen=True)
+class Access:
+    """Who may call an endpoint: ``check`` (a ``geo.access`` check that raises Unauthorized or
+    Forbidden) runs before the handler; None is a public endpoint (no token needed). ``name``
+    is shown in the OpenAPI document (``x-access``)."""
+
+    name: str
+    check: Callable[[Principal], object] | None = None
+
+
+def _citizen(principal: Principal) -> None:
+    access.require_citizen(principal)
+    access.require(principal, Capability.REPORT)
+
+
+def needs(capability: Capability) -> Access:
+    """An endpoint for principals holding ``capability``."""
+    return Access(capability.value, lambda principal: access.require(principal, capability))
+
+
+PUBLIC = Access("public")
+ANY_USER = Access("any user", access.require)
+#: A citizen's own endpoints: a citizen account that may report.
+CITIZEN = Access("citizen account", _citizen)
 FORM_MEDIA = ("multipart/form-data", "application/x-www-form-urlencoded")
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -62,7 +88,6 @@ class Call:
     body: Any = None
     query: Any = None
     idempotency_key: str | None = None
-    roles: tuple[str, ...] = ()  # the roles the endpoint accepts
 
     @property
     def user_id(self) -> int:
@@ -75,15 +100,11 @@ class Call:
 
     @property
     def acting_role(self) -> str | None:
-        """The role this call acts in (for the audit log): one the endpoint accepts."""
-        mine = sorted(self.principal.roles & set(self.roles)) or sorted(self.principal.roles)
-        return mine[0] if mine else None
+        """The role written to the audit log (the policy's choice)."""
+        return self.principal.audit_role
 
     def param(self, name: str) -> str:
         return str(self.request.path_params[name])
-
-    def is_staff(self, *roles: str) -> bool:
-        return self.principal.has_any(roles)
 
 
 Handler = Callable[[Call], Awaitable[Response | BaseModel]]
@@ -96,7 +117,7 @@ class Endpoint:
     handler: Handler
     summary: str
     tag: str
-    roles: tuple[str, ...] | None
+    access: Access
     body: type[BaseModel] | None = None
     form: type[BaseModel] | None = None  # multipart/form-data fields (files added by the handler)
     files: dict[str, tuple[str, int]] = field(default_factory=dict)  # file part → (text, most)
@@ -168,9 +189,9 @@ def route(endpoint: Endpoint, state: MobileState) -> Route:
     async def app(request: Request) -> Response:
         try:
             principal = principal_of(request.scope)
-            if endpoint.roles is not None:
-                require(principal, *endpoint.roles)
-            call = Call(request, principal, state, roles=endpoint.roles or ())
+            if endpoint.access.check is not None:
+                endpoint.access.check(principal)
+            call = Call(request, principal, state)
             if endpoint.idempotent:
                 key = request.headers.get("idempotency-key")
                 if key is None or not _KEY.match(key):

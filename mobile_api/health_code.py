@@ -14,18 +14,18 @@ import segno
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from geo.access import Capability
 from geo.citizen_enums import AppealStatus, Colour
-from geo.enums import Role
-from geo.services import audit
+from geo.queries import fetch
+from geo.queries import health_appeals as appeals_q
 from geo.services import health_code as hc
 from geo.services import health_rules as rules
-from mobile_api.contract import PUBLIC, Body, Call, Endpoint
+from geo.services.health_officers import audited
+from mobile_api.contract import CITIZEN, PUBLIC, Body, Call, Endpoint, needs
 from mobile_api.once import create_once
 from server.kernel.auth.health_token import HealthTokens, InvalidHealthToken
 
-CITIZEN = (Role.CITIZEN.value,)
-OFFICER = (Role.HEALTH_OFFICER.value, Role.ADMIN.value)
-VERIFIER = (Role.VERIFIER.value, Role.HEALTH_OFFICER.value)
+VERIFIER = needs(Capability.VERIFY_HEALTH_CODES)
 Symptom = Literal["cough", "sore_throat", "fatigue", "loss_of_smell", "breathlessness", "other"]
 
 
@@ -205,21 +205,10 @@ async def appeal(call: Call) -> Response:
     return await create_once(call, "appeal", body.model_dump(), create)
 
 
-_APPEAL_COLUMNS = (
-    "a.id, a.status, a.reason, a.created_at, a.decided_at, a.decision_note, a.corrected_colour, "
-    "a.override_until"
-)
-
-
 async def my_appeals(call: Call) -> Appeals:
     async with call.state.pool.connection() as conn:
-        cur = await conn.execute(
-            f"SELECT {_APPEAL_COLUMNS} FROM health_appeals a WHERE a.user_id = %s "  # noqa: S608
-            "ORDER BY a.id DESC LIMIT 100", (call.user_id,),
-        )  # fmt: skip
-        rows = await cur.fetchall()
-    keys = list(Appeal.model_fields)
-    return Appeals(items=[Appeal(**dict(zip(keys, r, strict=True))) for r in rows])
+        found = await fetch(conn, appeals_q.mine(call.user_id))
+    return Appeals(items=[Appeal(**r) for r in found])
 
 
 async def verify(call: Call) -> VerifyOut:
@@ -235,11 +224,15 @@ async def verify(call: Call) -> VerifyOut:
             conn, verifier_id=call.user_id, jti=_short(claims.get("jti")),
             subject=_short(claims.get("sub")), colour=colour, valid=valid, reason=reason,
         )  # fmt: skip
-        await audit.record(
-            conn, actor_id=call.user_id, actor_role=call.acting_role,
-            action="health_code.verify", object_type="user", object_id=user_id,
-            client_addr=call.client_addr, detail={"valid": valid, "jti": _short(claims.get("jti"))},
-        )  # fmt: skip
+        await audited(
+            conn,
+            call.principal,
+            "health_code.verify",
+            "user",
+            user_id,
+            call.client_addr,
+            {"valid": valid, "jti": _short(claims.get("jti"))},
+        )
     exp = claims.get("exp")
     return VerifyOut(
         valid=valid, colour=colour, current_colour=now_colour, reason=reason,

@@ -9,17 +9,18 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.responses import Response
 
+from geo.access import Capability
 from geo.citizen_enums import AppealStatus, Colour, RiskLevel, TestResult
-from geo.enums import Role
 from geo.errors import InvalidInput
-from geo.services import audit
 from geo.services import health_code as hc
+from geo.services import health_officers as officers
 from mobile_api.auth import Phone
-from mobile_api.contract import Body, Call, Endpoint
-from mobile_api.health_code import _APPEAL_COLUMNS, Appeal, Created
+from mobile_api.contract import Body, Call, Endpoint, needs
+from mobile_api.health_code import Appeal, Created
 from mobile_api.once import create_once
 
-OFFICER = (Role.HEALTH_OFFICER.value, Role.ADMIN.value)
+MANAGE = needs(Capability.MANAGE_HEALTH)
+READ = needs(Capability.READ_HEALTH)
 
 
 class TestResultIn(Body):
@@ -58,19 +59,12 @@ class DecisionIn(Body):
     override_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 72
 
 
-async def _audit(call: Call, conn: Any, action: str, object_type: str, object_id: Any) -> None:
-    await audit.record(
-        conn, actor_id=call.user_id, actor_role=call.acting_role,
-        action=action, object_type=object_type, object_id=object_id, client_addr=call.client_addr,
-    )  # fmt: skip
-
-
 async def record_test(call: Call) -> Response:
     body: TestResultIn = call.body
 
     async def create(conn: Any) -> Created:
-        row = await hc.record_test(conn, call.user_id, body.phone, body.result, body.sampled_at)
-        await _audit(call, conn, "health_test.record", "user", row["user_id"])
+        row = await officers.record_test(conn, call.principal, body.phone, body.result,
+                                         body.sampled_at, call.client_addr)  # fmt: skip
         return Created(id=row["id"], at=row["at"])
 
     return await create_once(call, "test_result", body.model_dump(mode="json"), create)
@@ -89,17 +83,10 @@ async def set_risk_cell(call: Call) -> Response:
 
 
 async def officer_appeals(call: Call) -> OfficerAppeals:
-    async with call.state.pool.connection() as conn, conn.transaction():
-        cur = await conn.execute(
-            f"SELECT {_APPEAL_COLUMNS}, a.user_id, u.display_name, s.colour, s.rule_id "  # noqa: S608
-            "FROM health_appeals a JOIN users u ON u.id = a.user_id "
-            "LEFT JOIN health_status s ON s.user_id = a.user_id WHERE a.status = %s "
-            "ORDER BY a.id LIMIT 200", (call.query.status.value,),
-        )  # fmt: skip
-        rows = await cur.fetchall()
-        await _audit(call, conn, "health_appeals.list", "health_appeal", None)
-    keys = list(OfficerAppeal.model_fields)
-    return OfficerAppeals(items=[OfficerAppeal(**dict(zip(keys, r, strict=True))) for r in rows])
+    async with call.state.pool.connection() as conn:
+        found = await officers.appeals(conn, call.principal, call.query.status.value,
+                                       call.client_addr)  # fmt: skip
+    return OfficerAppeals(items=[OfficerAppeal(**r) for r in found])
 
 
 async def decide(call: Call) -> Appeal:
@@ -108,29 +95,25 @@ async def decide(call: Call) -> Appeal:
         appeal_id = int(call.param("id"))
     except ValueError:
         raise InvalidInput("The appeal id must be a number.") from None
-    async with call.state.pool.connection() as conn, conn.transaction():
-        await hc.decide_appeal(conn, call.user_id, appeal_id, body.decision == "upheld", body.note,
-                               body.corrected_colour, body.override_hours)  # fmt: skip
-        await _audit(call, conn, f"health_appeal.{body.decision}", "health_appeal", appeal_id)
-        cur = await conn.execute(
-            f"SELECT {_APPEAL_COLUMNS} FROM health_appeals a WHERE a.id = %s",  # noqa: S608
-            (appeal_id,),
-        )
-        row = await cur.fetchone()
-    assert row is not None
-    return Appeal(**dict(zip(list(Appeal.model_fields), row, strict=True)))
+    async with call.state.pool.connection() as conn:
+        found = await officers.decide(
+            conn, call.principal, appeal_id, upheld=body.decision == "upheld", note=body.note,
+            corrected=body.corrected_colour, override_hours=body.override_hours,
+            client_addr=call.client_addr,
+        )  # fmt: skip
+    return Appeal(**found)
 
 
 endpoints = [
     Endpoint("POST", "/health/test-results", record_test, "Record a test result", "health "
-             "officers", OFFICER, body=TestResultIn, status=201, response=Created,
+             "officers", MANAGE, body=TestResultIn, status=201, response=Created,
              idempotent=True),
     Endpoint("POST", "/health/risk-cells", set_risk_cell, "Declare a grid cell at risk for a "
-             "period", "health officers", OFFICER, body=RiskCellIn, status=201,
+             "period", "health officers", MANAGE, body=RiskCellIn, status=201,
              response=Created, idempotent=True),
     Endpoint("GET", "/health/appeals", officer_appeals, "Appeals to decide (audited)",
-             "health officers", OFFICER, query=AppealsQuery, response=OfficerAppeals),
+             "health officers", READ, query=AppealsQuery, response=OfficerAppeals),
     Endpoint("POST", "/health/appeals/{id}/decision", decide, "Uphold (with the corrected "
-             "colour) or dismiss an appeal", "health officers", OFFICER, body=DecisionIn,
+             "colour) or dismiss an appeal", "health officers", MANAGE, body=DecisionIn,
              response=Appeal),
 ]  # fmt: skip

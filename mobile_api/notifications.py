@@ -9,13 +9,11 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel
 from starlette.responses import Response
 
-from geo.enums import Role
 from geo.queries import fetch
 from geo.queries import services as q
+from geo.services import notifications
 from mobile_api import paging
-from mobile_api.contract import Body, Call, Endpoint
-
-CITIZEN = (Role.CITIZEN.value,)
+from mobile_api.contract import CITIZEN, Body, Call, Endpoint
 
 
 class Notification(BaseModel):
@@ -55,12 +53,7 @@ async def inbox(call: Call) -> NotificationPage:
 
 async def mark_read(call: Call) -> Response:
     async with call.state.pool.connection() as conn:
-        await conn.execute(
-            "INSERT INTO notification_reads (user_id, read_through) VALUES (%s, %s) "
-            "ON CONFLICT (user_id) DO UPDATE SET read_through = "
-            "greatest(notification_reads.read_through, excluded.read_through)",
-            (call.user_id, call.body.through),
-        )
+        await notifications.mark_read(conn, call.user_id, call.body.through)
     return Response(status_code=204)
 
 

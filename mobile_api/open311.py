@@ -3,18 +3,16 @@
 Services are the citizen-reportable case categories; a service request is a case, created
 through the same ``geo.services.cases`` writer (source ``hotline``: partner systems such as the
 12345 hotline) and routed to its grid cell and department. POST needs a partner's ``api_key``;
-GET is public and anonymised unless a valid ``api_key`` is given. Errors use Open311's format,
-``[{"code": …, "description": …}]``, with the HTTP status. Personal fields a partner may send
-(email, name, phone, device and account ids) are not stored.
+GET is public: every request is the case's public record (``cases_public``), for everyone.
+Errors use Open311's format, ``[{"code": …, "description": …}]``, with the HTTP status.
+Personal fields a partner may send (email, name, phone, device and account ids) are not stored.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from psycopg.types.json import Jsonb
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -22,13 +20,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from geo import citizen_errors as ce
-from geo.enums import CasePriority, CaseSource
+from geo.enums import CasePriority
 from geo.errors import InvalidInput, NotFound, OneMapError, Unauthorized
 from geo.params import LonLat
 from geo.queries import fetch
 from geo.queries import open311 as q
 from geo.services import idempotency
-from geo.services.cases import Actor, create_case
+from geo.services.open311 import create_request as create_case_request
 from mobile_api.contract import problem_of, read_form
 from mobile_api.state import MobileState
 
@@ -69,15 +67,10 @@ async def _partner(state: MobileState, key: str | None) -> int | None:
     if not key:
         return None
     async with state.pool.connection() as conn:
-        row = await (
-            await conn.execute(
-                "SELECT id FROM open311_api_keys WHERE key_hash = %s AND revoked_at IS NULL",
-                (hashlib.sha256(key.encode()).hexdigest(),),
-            )
-        ).fetchone()
-    if row is None:
+        found = await fetch(conn, q.partner_key(key))
+    if found is None:
         raise Unauthorized("Unknown or revoked api_key.")
-    return int(row[0])
+    return found
 
 
 def _time(params: Any, name: str) -> datetime | None:
@@ -126,7 +119,6 @@ def app(state: MobileState) -> Starlette:
     async def list_requests(request: Request) -> Response:
         p = request.query_params
         _jurisdiction(state, p)
-        partner = await _partner(state, p.get("api_key")) is not None
         window = timedelta(days=settings.open311_window_days)
         end = _time(p, "end_date") or datetime.now(UTC)
         start = _time(p, "start_date") or end - window
@@ -138,18 +130,17 @@ def app(state: MobileState) -> Starlette:
         async with state.pool.connection() as conn:
             found = await fetch(conn, q.requests(
                 ids=_list(p, "service_request_id"), codes=_list(p, "service_code"),
-                status=status, start=start, end=end, limit=settings.open311_max_requests,
-                partner=partner))  # fmt: skip
+                status=status, start=start, end=end,
+                limit=settings.open311_max_requests))  # fmt: skip
         return JSONResponse(found)
 
     async def one_request(request: Request) -> Response:
         _jurisdiction(state, request.query_params)
-        partner = await _partner(state, request.query_params.get("api_key")) is not None
         now = datetime.now(UTC)
         async with state.pool.connection() as conn:
             found = await fetch(conn, q.requests(
                 ids=[request.path_params["id"]], codes=None, status=None, start=now, end=now,
-                limit=1, partner=partner))  # fmt: skip
+                limit=1))  # fmt: skip
         if not found:
             raise NotFound(f"No service request {request.path_params['id']!r}.")
         return JSONResponse(found)
@@ -186,16 +177,12 @@ def app(state: MobileState) -> Starlette:
         async with state.pool.connection() as conn:
 
             async def create() -> tuple[int, dict[str, Any]]:
-                case = await create_case(
-                    conn, actor=Actor.of(None, []), category=f["service_code"], point=point,
-                    description=f.get("description", ""), source=CaseSource.HOTLINE,
-                    priority=URGENCY[urgency], address=f.get("address_string"),
+                case = await create_case_request(
+                    conn, key_id=key_id, category=f["service_code"], point=point,
+                    description=f.get("description", ""), priority=URGENCY[urgency],
+                    address=f.get("address_string"), attributes={"urgency": urgency},
+                    media_url=media,
                 )  # fmt: skip
-                await conn.execute(
-                    "INSERT INTO open311_requests (case_id, api_key_id, attributes, media_url) "
-                    "VALUES (%s, %s, %s, %s)",
-                    (case.id, key_id, Jsonb({"urgency": urgency}), media),
-                )
                 return 201, {"service_request_id": case.public_id, "service_notice": None,
                              "account_id": None}  # fmt: skip
 

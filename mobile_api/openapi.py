@@ -85,7 +85,7 @@ def _responses(ep: Endpoint, schemas: dict[Any, Any]) -> dict[str, Any]:
         responses["200"] = {**ok, "description": "Already so: nothing changed"}
     responses["4XX"] = _problem_response(
         "A client error (problem details with a stable type): 400 invalid input, 401 no or "
-        "bad token, 403 role missing, 404, 409 conflict or in flight, 413, 415, 422, 429 "
+        "bad token, 403 not allowed, 404, 409 conflict or in flight, 413, 415, 422, 429 "
         "(with Retry-After)."
     )
     return responses
@@ -108,10 +108,9 @@ def build(endpoints: list[Endpoint], *, title: str, version: str, server: str) -
             "tags": [ep.tag],
             "parameters": _parameters(ep, schemas),
             "responses": _responses(ep, schemas),
-            "security": [] if ep.roles is None else [{"bearer": []}],
+            "security": [] if ep.access.check is None else [{"bearer": []}],
+            "x-access": ep.access.name,
         }
-        if ep.roles:
-            op["x-roles"] = list(ep.roles)
         body = _body(ep, schemas)
         if body is not None:
             op["requestBody"] = body

@@ -14,18 +14,18 @@ from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from geo.citizen_errors import TooLarge
-from geo.enums import STAFF_ROLES, Role
 from geo.errors import InvalidInput, NotFound
 from geo.params import LonLat, Radius
 from geo.queries import fetch
 from geo.queries import reports as q
-from geo.services import audit, idempotency, photos, reports
-from geo.services.cases import Actor, CaseRecord, get_case
-from mobile_api import paging
-from mobile_api.contract import ANY_USER, Body, Call, Endpoint, parse_form, read_form
+from geo.services import idempotency, photos, reports
+from geo.services.cases import CaseRecord, get_case
+from mobile_api import contract, paging
+from mobile_api.contract import ANY_USER, CITIZEN, Body, Call, Endpoint, parse_form, read_form
 
-CITIZEN = (Role.CITIZEN.value,)
-PHOTO_VIEWERS = (Role.CITIZEN.value, *sorted(r.value for r in STAFF_ROLES))
+#: A report's photos: its reporter, and staff who may read photos (within their jurisdiction,
+#: which the query applies).
+PHOTO_VIEWERS = contract.Access("citizen (own reports) or read_photos", reports.may_read_photos)
 Lon = Annotated[float, Field(ge=-180, le=180)]
 Lat = Annotated[float, Field(ge=-90, le=90)]
 Category = Annotated[str, Field(min_length=1, max_length=32, examples=["road_damage"])]
@@ -165,7 +165,7 @@ async def submit(call: Call) -> Response:
 
             async def create() -> tuple[int, dict[str, Any]]:
                 case, photo_ids = await reports.submit(
-                    conn, actor=Actor.of(call.user_id, call.principal.roles),
+                    conn, actor=call.principal,
                     category=fields.category, point=LonLat(fields.lon, fields.lat),
                     description=fields.description, address=fields.address, photos=cleaned,
                     link_to=fields.link_to, radius_m=settings.duplicate_radius_m,
@@ -244,8 +244,9 @@ async def link(call: Call) -> ReportDetail:
     async with call.state.pool.connection() as conn:
         case_id = await reports.owned_case(conn, call.param("id"), call.user_id)
         case = await get_case(conn, case_id)
-        await reports.link(conn, case, call.body.case_id, Actor.of(call.user_id, ["citizen"]),
-                           call.state.settings.duplicate_radius_m)  # fmt: skip
+        await reports.link(
+            conn, case, call.body.case_id, call.principal, call.state.settings.duplicate_radius_m
+        )
     return await one(call)
 
 
@@ -263,20 +264,9 @@ async def photo(call: Call) -> Response:
     except ValueError:
         raise NotFound("No such photo.") from None
     async with call.state.pool.connection() as conn:
-        found = await fetch(conn, q.photo(call.param("id"), photo_id))
-        if found is None:
-            raise NotFound("No such photo.")
-        sha, content_type, reporter, case_id = found
-        mine_ = reporter == call.user_id
-        staff = call.principal.has_any(r.value for r in STAFF_ROLES)
-        if not mine_ and not staff:
-            raise NotFound("No such photo.")
-        if not mine_:  # personal data seen by staff: audited
-            await audit.record(
-                conn, actor_id=call.user_id, actor_role=call.acting_role,
-                action="report_photo.view", object_type="case", object_id=case_id,
-                client_addr=call.client_addr, detail={"photo_id": photo_id},
-            )  # fmt: skip
+        sha, content_type = await reports.read_photo(
+            conn, call.principal, call.param("id"), photo_id, call.client_addr
+        )
     path = photos.path_of(call.state.files_dir / "photos", sha, content_type)
     if not path.exists():
         raise NotFound("The photo's file is missing.")
@@ -292,8 +282,8 @@ endpoints = [
     Endpoint("GET", "/reports", mine, "My reports, newest first", "reports", CITIZEN,
              query=paging.PageQuery, response=ReportPage),
     Endpoint("GET", "/reports/nearby", nearby, "Open cases of a category within 250 m "
-             "(anonymised): is it reported already?", "reports", ANY_USER, query=NearbyQuery,
-             response=NearbyList),
+             "(their public record): is it reported already?", "reports", ANY_USER,
+             query=NearbyQuery, response=NearbyList),
     Endpoint("GET", "/reports/{id}", one, "One of my reports with its timeline", "reports",
              CITIZEN, response=ReportDetail),
     Endpoint("PUT", "/reports/{id}/link", link, "Link my report to an open case nearby about "
@@ -301,5 +291,6 @@ endpoints = [
     Endpoint("PUT", "/reports/{id}/rating", rate, "Rate the handling of my resolved report "
              "(好差评), once", "reports", CITIZEN, body=RatingIn, status=201, response=RatingIn),
     Endpoint("GET", "/reports/{id}/photos/{photo_id}", photo, "A photo of a report (its "
-             "reporter and staff only)", "reports", PHOTO_VIEWERS, media="image/*"),
+             "reporter, and staff whose jurisdiction holds the case; audited)", "reports",
+             PHOTO_VIEWERS, media="image/*"),
 ]  # fmt: skip

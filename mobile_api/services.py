@@ -14,18 +14,16 @@ from starlette.responses import JSONResponse, Response
 
 from geo.citizen_enums import ApplicationStatus
 from geo.citizen_errors import TooLarge
-from geo.enums import Role
 from geo.errors import InvalidInput, NotFound
 from geo.queries import fetch
 from geo.queries import services as q
 from geo.services import applications as apps
 from geo.services import photos
 from mobile_api import paging
-from mobile_api.contract import PUBLIC, Body, Call, Endpoint, read_form
+from mobile_api.contract import CITIZEN, PUBLIC, Body, Call, Endpoint, read_form
 from mobile_api.once import create_once
 from mobile_api.reports import Department, RatingIn
 
-CITIZEN = (Role.CITIZEN.value,)
 Code = Annotated[str, Field(min_length=1, max_length=32)]
 
 
@@ -158,14 +156,15 @@ async def apply(call: Call) -> Response:
             conn, applicant=call.user_id, service_code=body.service_code, form=body.form,
             materials=_materials(body.materials), calendar=call.state.calendar,
         )  # fmt: skip
-        return await _detail(conn, public_id, call.user_id, staff=False)
+        return await _detail(conn, public_id, call)
 
     return await create_once(call, "application", body.model_dump(mode="json"), create)
 
 
-async def _detail(conn: Any, public_id: str, user_id: int, *, staff: bool) -> ApplicationDetail:
-    found = await fetch(conn, q.application(public_id, staff))
-    if found is None or (not staff and found[1] != user_id):
+async def _detail(conn: Any, public_id: str, call: Call) -> ApplicationDetail:
+    """One of the caller's own applications (the query keeps to them)."""
+    found = await fetch(conn, q.application(public_id, call.principal))
+    if found is None:
         raise NotFound(f"No application {public_id}.")
     return ApplicationDetail.model_validate(found[0])
 
@@ -188,14 +187,14 @@ def page_of(rows: list[tuple[dict[str, Any], datetime, int]], limit: int) -> App
 
 async def one(call: Call) -> ApplicationDetail:
     async with call.state.pool.connection() as conn:
-        return await _detail(conn, call.param("id"), call.user_id, staff=False)
+        return await _detail(conn, call.param("id"), call)
 
 
 async def supplement(call: Call) -> ApplicationDetail:
     async with call.state.pool.connection() as conn:
         await apps.supplement(conn, call.param("id"), call.user_id,
                               _materials(call.body.materials), call.state.calendar)  # fmt: skip
-        return await _detail(conn, call.param("id"), call.user_id, staff=False)
+        return await _detail(conn, call.param("id"), call)
 
 
 async def rate(call: Call) -> Response:

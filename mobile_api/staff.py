@@ -1,24 +1,24 @@
-"""``/api/v1/staff/applications``: department staff handle their own department's applications
-(an admin any). Reading an application shows the applicant's personal data: audited."""
+"""``/api/v1/staff/applications``: staff who handle applications see and move those of their
+jurisdiction's department (a city-wide account any), filtered in SQL. Reading an application
+shows the applicant's personal data: audited, in the same transaction as the read."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
+from geo.access import Capability
 from geo.citizen_enums import ApplicationStatus
-from geo.enums import Role
-from geo.errors import NotFound
 from geo.queries import fetch
 from geo.queries import services as q
 from geo.services import applications as apps
-from geo.services import audit
+from geo.services.staff_applications import staff_read
 from mobile_api import paging
-from mobile_api.contract import Body, Call, Endpoint
+from mobile_api.contract import Body, Call, Endpoint, needs
 from mobile_api.services import ApplicationDetail, ApplicationPage, page_of
 
-STAFF = (Role.DEPARTMENT_STAFF.value, Role.ADMIN.value)
+STAFF = needs(Capability.HANDLE_APPLICATIONS)
 
 
 class StaffQuery(paging.PageQuery):
@@ -39,45 +39,27 @@ async def department(call: Call) -> ApplicationPage:
     status = args.status.value if args.status else None
     async with call.state.pool.connection() as conn:
         rows = await fetch(conn, q.department_applications(
-            call.user_id, status, paging.decode(args.cursor), args.limit + 1))  # fmt: skip
+            call.principal, status, paging.decode(args.cursor), args.limit + 1))  # fmt: skip
     return page_of(rows, args.limit)
 
 
-async def _visible(call: Call, conn: Any, department_id: int) -> bool:
-    if call.principal.has_any([Role.ADMIN.value]):
-        return True
-    row = await (
-        await conn.execute("SELECT department_id FROM users WHERE id = %s", (call.user_id,))
-    ).fetchone()
-    return row is not None and row[0] == department_id
-
-
-async def _read(call: Call, conn: Any, action: str) -> ApplicationDetail:
-    found = await fetch(conn, q.application(call.param("id"), True))
-    if found is None or not await _visible(call, conn, found[2]):
-        raise NotFound(f"No application {call.param('id')} in your department.")
-    await audit.record(
-        conn, actor_id=call.user_id, actor_role=call.acting_role,
-        action=action, object_type="application", object_id=call.param("id"),
-        client_addr=call.client_addr,
-    )  # fmt: skip
-    return ApplicationDetail.model_validate(found[0])
-
-
 async def one(call: Call) -> ApplicationDetail:
-    async with call.state.pool.connection() as conn, conn.transaction():
-        return await _read(call, conn, "application.view")
+    async with call.state.pool.connection() as conn:
+        found = await staff_read(conn, call.principal, call.param("id"), "application.view",
+                                 call.client_addr)  # fmt: skip
+    return ApplicationDetail.model_validate(found)
 
 
 async def act(call: Call) -> ApplicationDetail:
     body: ActionIn = call.body
     async with call.state.pool.connection() as conn, conn.transaction():
         await apps.act(
-            conn, call.param("id"), body.action, actor_id=call.user_id,
-            roles=call.principal.roles, note=body.note, missing=list(body.missing),
-            calendar=call.state.calendar,
+            conn, call.param("id"), body.action, actor=call.principal, note=body.note,
+            missing=list(body.missing), calendar=call.state.calendar,
         )  # fmt: skip
-        return await _read(call, conn, f"application.{body.action}")
+        found = await staff_read(conn, call.principal, call.param("id"),
+                                 f"application.{body.action}", call.client_addr)  # fmt: skip
+    return ApplicationDetail.model_validate(found)
 
 
 endpoints = [

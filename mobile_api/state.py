@@ -9,6 +9,8 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from geo.queries import fetch
+from geo.queries.services import departments
 from geo.services.identity import Limits
 from geo.services.workdays import Calendar
 from server.kernel.auth.derived import secret
@@ -70,10 +72,5 @@ class MobileState:
         if department_id is None:
             return None
         if department_id not in self.departments:
-            rows = await (
-                await conn.execute("SELECT id, code, name_zh, name_en FROM departments")
-            ).fetchall()
-            self.departments.update(
-                {r[0]: {"code": r[1], "name_zh": r[2], "name_en": r[3]} for r in rows}
-            )
+            self.departments.update(await fetch(conn, departments()))
         return self.departments.get(department_id)

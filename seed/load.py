@@ -64,7 +64,7 @@ def staff_accounts() -> list[tuple[str, str, Role, str | None]]:
     """(phone, display name, role, department code): one demo account per staff role, then the
     narrow-jurisdiction dispatchers (:data:`NARROW_DISPATCHERS`)."""
     depts = {Role.DEPARTMENT_STAFF: "city_management"}
-    accounts = [
+    accounts: list[tuple[str, str, Role, str | None]] = [
         (f"{STAFF_PHONE_PREFIX}{i:04d}", f"演示{role.value}", role, depts.get(role))
         for i, role in enumerate(sorted(Role), start=1)
         if role != Role.CITIZEN

@@ -10,6 +10,7 @@ import click
 import psycopg
 from pydantic import ValidationError
 
+from geo.access import JURISDICTION_SYNTAX
 from server.kernel.settings import Settings
 
 
@@ -200,6 +201,7 @@ def users() -> None:
 @click.option("--role", "roles", multiple=True, required=True,
               help="A staff role; repeat for several (admin, dispatcher, …).")  # fmt: skip
 @click.option("--department", help="Department code (needed for department_staff).")
+@click.option("--jurisdiction", metavar="SCOPE[:CODES]", help=JURISDICTION_SYNTAX)
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from standard input instead of prompting.")  # fmt: skip
 @click.pass_context
@@ -209,12 +211,14 @@ def users_create(
     name: str,
     roles: tuple[str, ...],
     department: str | None,
+    jurisdiction: str | None,
     password_stdin: bool,
 ) -> None:
-    """Create a staff account; the password is hashed with argon2 (never taken as a flag)."""
+    """Create a staff account; the password is hashed with argon2 (never taken as a flag).
+    Where it sees and acts is its jurisdiction (docs/access.md)."""
     from geo.errors import OneMapError
     from geo.passwords import hash_password
-    from geo.services.identity import create_staff
+    from geo.services.staff_accounts import create_staff
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -228,7 +232,8 @@ def users_create(
         with psycopg.connect(settings.libpq_url, autocommit=True) as conn:
             hashed = hash_password(password)
             user_id = create_staff(conn, phone=phone, name=name, roles=list(roles),
-                                   password_hash=hashed, department=department)  # fmt: skip
+                                   password_hash=hashed, department=department,
+                                   jurisdiction=jurisdiction)  # fmt: skip
     except OneMapError as exc:
         _fail(exc.message)
     click.echo(f"created user {user_id} ({', '.join(sorted(set(roles)))})", err=True)

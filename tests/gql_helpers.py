@@ -10,9 +10,9 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from strawberry import Schema
 
-from server.kernel.auth.principal import Principal
-from server.kernel.events import EventBroker
+from geo.access import Principal
 from server.gql.context import Context
+from server.kernel.events import EventBroker
 from server.kernel.settings import GraphQLSettings
 
 OPERATIONS = Path(__file__).resolve().parent.parent / "graphql" / "operations"

@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 
+from geo.access import CITY, Jurisdiction
 from server.kernel.auth.tokens import TokenService
 
 _serial = itertools.count(1)
@@ -38,8 +39,11 @@ def user_with_role(database_url: str, role: str) -> int:
                       "AND roles = ARRAY[%s]::text[] ORDER BY phone LIMIT 1", role))  # fmt: skip
 
 
-def auth(tokens: TokenService, user_id: int, *roles: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens.issue_access(user_id, roles)}"}
+def auth(
+    tokens: TokenService, user_id: int, *roles: str, jurisdiction: Jurisdiction = CITY
+) -> dict[str, str]:
+    token = tokens.issue_access(user_id, roles, jurisdiction=jurisdiction)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def a_point(database_url: str, offset: int = 0) -> tuple[float, float]:
@@ -47,3 +51,11 @@ def a_point(database_url: str, offset: int = 0) -> tuple[float, float]:
     lon, lat = seeded(database_url, "SELECT ST_X(geom), ST_Y(geom) FROM facilities "
                       "ORDER BY id OFFSET %s LIMIT 1", offset)  # fmt: skip
     return float(lon), float(lat)
+
+
+def public_case(database_url: str, public_id: str) -> tuple[Any, ...]:
+    """The case's row in ``cases_public`` (status, reported_at, lon, lat), as every public
+    output must show it."""
+    found = seeded(database_url, "SELECT status, reported_at, ST_X(geom), ST_Y(geom) "
+                   "FROM cases_public WHERE public_id = %s", public_id)  # fmt: skip
+    return tuple(found)

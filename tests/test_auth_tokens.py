@@ -17,10 +17,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from geo.access import Capability, Jurisdiction, Scope, require
 from geo.errors import Forbidden, Unauthorized
 from server.app import create_app
 from server.kernel.auth.keys import load_keys
-from server.kernel.auth.principal import principal_of, require
+from server.kernel.auth.principal import principal_of
 from server.kernel.auth.tokens import TokenService
 from server.kernel.settings import AuthSettings, Settings
 
@@ -55,9 +56,23 @@ def test_a_valid_token_becomes_the_principal(tokens: TokenService) -> None:
     p = tokens.verify_access(tokens.issue_access(7, ["grid_worker", "analyst"]))
     assert p.user_id == 7
     assert p.roles == {"grid_worker", "analyst"}
-    assert require(p, "analyst") is p
-    with pytest.raises(Forbidden, match="admin"):
-        require(p, "admin")
+    assert p.jurisdiction == Jurisdiction(Scope.CITY)
+    assert require(p, Capability.READ_STATS) is p  # the analyst's
+    with pytest.raises(Forbidden, match="edit_features"):
+        require(p, Capability.EDIT_FEATURES)
+
+
+def test_the_token_carries_the_jurisdiction(tokens: TokenService) -> None:
+    district = Jurisdiction(Scope.DISTRICT, (3, 5))
+    p = tokens.verify_access(tokens.issue_access(7, ["dispatcher"], jurisdiction=district))
+    assert p.jurisdiction == district
+
+
+def test_a_token_without_a_valid_jurisdiction_is_refused(tokens: TokenService) -> None:
+    for claim in (None, {"scope": "galaxy"}, {"scope": "district", "ids": ["1"]}):
+        token = tokens.issue_access(7, ["dispatcher"], jur=claim)
+        with pytest.raises(Unauthorized, match="jurisdiction"):
+            tokens.verify_access(token)
 
 
 def _attacks(tokens: TokenService) -> dict[str, str]:
@@ -110,7 +125,7 @@ def test_forged_or_stale_tokens_are_refused(
 
 def test_the_middleware_attaches_the_principal(settings: Settings, tokens: TokenService) -> None:
     async def whoami(request: Request) -> JSONResponse:
-        p = require(principal_of(request.scope), "dispatcher")
+        p = require(principal_of(request.scope), Capability.DISPATCH)
         return JSONResponse({"user": p.user_id, "roles": sorted(p.roles)})
 
     app = create_app(settings)
@@ -125,7 +140,7 @@ def test_the_middleware_attaches_the_principal(settings: Settings, tokens: Token
         )
     assert anonymous.status_code == 401
     assert citizen.status_code == 403
-    assert "dispatcher" in citizen.json()["detail"]
+    assert "dispatch" in citizen.json()["detail"]
     assert staff.json() == {"user": 9, "roles": ["dispatcher"]}
 
 

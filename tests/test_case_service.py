@@ -8,10 +8,12 @@ from typing import Any
 import psycopg
 import pytest
 
+from geo.access import Jurisdiction, Principal, Scope
 from geo.enums import CaseSource
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, OutsideCity
 from geo.params import LonLat
-from geo.services.cases import Actor, comment, create_case, transition
+from geo.services.cases import comment, create_case, transition
+from geo.services.identity import jurisdiction_of
 
 pytestmark = pytest.mark.anyio
 
@@ -40,14 +42,19 @@ async def _one(conn: AConn, query: str, *args: Any) -> Any:
     return row[0] if len(row) == 1 else row
 
 
-async def _people(conn: AConn) -> dict[str, Actor]:
+async def _principal(conn: AConn, user_id: int, roles: list[str]) -> Principal:
+    """The principal a log-in would make: the account's roles and stored jurisdiction."""
+    return Principal(user_id, frozenset(roles), None, await jurisdiction_of(conn, user_id))
+
+
+async def _people(conn: AConn) -> dict[str, Principal]:
     rows = await (
         await conn.execute(
             "SELECT DISTINCT ON (roles[1]) roles[1], id, roles FROM users "
             "WHERE phone LIKE '1380000%%' OR phone LIKE '1370%%' ORDER BY roles[1], id"
         )
     ).fetchall()
-    return {r[0]: Actor.of(r[1], r[2]) for r in rows}
+    return {r[0]: await _principal(conn, r[1], r[2]) for r in rows}
 
 
 async def _a_point(conn: AConn) -> LonLat:
@@ -78,7 +85,7 @@ async def test_the_full_flow_discover_to_close(conn: AConn) -> None:
         conn, "SELECT id, roles FROM users WHERE department_id = %s AND phone LIKE '1381%%' "
         "ORDER BY id LIMIT 1", routed,
     )  # fmt: skip
-    handler = Actor.of(staff[0], staff[1])
+    handler = await _principal(conn, staff[0], staff[1])
     dispatcher = people["dispatcher"]
     case = await transition(conn, case.id, "dispatch", dispatcher, assignee_id=handler.user_id)
     assert case.status == "dispatched"
@@ -118,8 +125,8 @@ async def test_the_full_flow_discover_to_close(conn: AConn) -> None:
 async def test_illegal_transitions_are_conflicts_and_change_nothing(conn: AConn) -> None:
     people = await _people(conn)
     case = await create_case(
-        conn, actor=people["grid_worker"], category="garbage_overflow",
-        point=await _a_point(conn), description="", source=CaseSource.GRID_WORKER,
+        conn, actor=people["dispatcher"], category="garbage_overflow",
+        point=await _a_point(conn), description="", source=CaseSource.HOTLINE,
     )  # fmt: skip
     with pytest.raises(Conflict, match="'close' needs it to be resolved"):
         await transition(conn, case.id, "close", people["dispatcher"])
@@ -142,8 +149,9 @@ async def test_roles_and_departments_are_enforced(conn: AConn) -> None:
         conn, "SELECT id, roles FROM users WHERE department_id <> %s AND phone LIKE '1381%%' "
         "ORDER BY id LIMIT 1", case.department_id,
     )  # fmt: skip
-    with pytest.raises(Forbidden, match="another department"):
-        await transition(conn, case.id, "start", Actor.of(other[0], other[1]))
+    # Another department's case is outside their jurisdiction: loaded in SQL, it is not there.
+    with pytest.raises(NotFound):
+        await transition(conn, case.id, "start", await _principal(conn, other[0], other[1]))
 
 
 async def test_duplicates_point_at_a_real_original(conn: AConn) -> None:
@@ -205,3 +213,40 @@ async def test_a_change_is_announced_to_listeners(database_url: str, conn: AConn
         notes = [n async for n in listener.notifies(timeout=5, stop_after=1)]
     assert len(notes) == 1
     assert f'"case_id": {case.id}' in notes[0].payload
+
+
+async def test_jurisdictions_bound_actions_in_sql(conn: AConn) -> None:
+    people = await _people(conn)
+    district = await _one(conn, "SELECT id FROM admin_areas WHERE level = 'district' "
+                          "ORDER BY code LIMIT 1")  # fmt: skip
+    inside, outside = await _one(
+        conn, "SELECT (SELECT ST_PointOnSurface(g.geom) FROM grid_cells g JOIN admin_areas m "
+        "ON m.id = g.community_id JOIN admin_areas s ON s.id = m.parent_id WHERE s.parent_id = %s "
+        "ORDER BY g.id LIMIT 1), (SELECT ST_PointOnSurface(g.geom) FROM grid_cells g "
+        "JOIN admin_areas m ON m.id = g.community_id JOIN admin_areas s ON s.id = m.parent_id "
+        "WHERE s.parent_id <> %s ORDER BY g.id LIMIT 1)", district, district,
+    )  # fmt: skip
+    points = []
+    for geom in (inside, outside):
+        lon, lat = await _one(conn, "SELECT ST_X(%s::geometry), ST_Y(%s::geometry)", geom, geom)
+        points.append(LonLat(lon, lat))
+    city = people["dispatcher"]
+    cases = [
+        await create_case(conn, actor=city, category="noise", point=p, description="",
+                          source=CaseSource.HOTLINE)
+        for p in points
+    ]  # fmt: skip
+    local = Principal(city.user_id, city.roles, None, Jurisdiction(Scope.DISTRICT, (district,)))
+    with pytest.raises(NotFound):
+        await transition(conn, cases[1].id, "dispatch", local)
+    with pytest.raises(NotFound):
+        await comment(conn, cases[1].id, local, "不是我的")
+    assert (await transition(conn, cases[0].id, "dispatch", local)).status == "dispatched"
+    with pytest.raises(Forbidden, match="jurisdiction"):
+        await create_case(conn, actor=local, category="noise", point=points[1], description="",
+                          source=CaseSource.HOTLINE)  # fmt: skip
+    # A grid worker may create in their cells only, and never dispatch.
+    worker = people["grid_worker"]
+    assert worker.jurisdiction.scope is Scope.GRID_CELLS
+    with pytest.raises(Forbidden, match="dispatch"):
+        await transition(conn, cases[0].id, "reject", worker)

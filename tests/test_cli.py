@@ -20,12 +20,16 @@ COMMANDS = [[], ["db"], ["db", "provision"], ["migrate"], ["seed"], ["serve"]]
 
 
 def _run(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    input_text: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "ONEMAP_LOG_LEVEL": "WARNING", **(env or {})}
     return subprocess.run(
-        [ONEMAP, *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT
-    )
+        [ONEMAP, *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT,
+        input=input_text,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "onemap")

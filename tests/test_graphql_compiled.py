@@ -10,18 +10,18 @@ import pytest
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from geo.access import CITY, Principal
 from geo.enums import CaseSource
 from geo.params import LonLat
-from geo.services.cases import Actor, create_case
-from server.kernel.auth.principal import Principal
-from server.kernel.events import EventBroker
+from geo.services.cases import create_case
 from server.gql.context import Context
 from server.gql.schema import contract_schema
+from server.kernel.events import EventBroker
 from server.kernel.settings import GraphQLSettings
 from tests.gql_helpers import operation
 
 pytestmark = pytest.mark.anyio
-DISPATCHER = Principal(user_id=6, roles=frozenset({"dispatcher"}))
+DISPATCHER = Principal(user_id=6, roles=frozenset({"dispatcher"}), jurisdiction=CITY)
 BBOX = "{minLon: 121.40, minLat: 31.16, maxLon: 121.58, maxLat: 31.32}"
 
 
@@ -87,7 +87,7 @@ async def test_microseconds_render_like_python(pool: Any) -> None:
     """A case made now has sub-second times: both paths must print them the same."""
     async with pool.connection() as conn:
         made = await create_case(
-            conn, actor=Actor.of(6, ["dispatcher"]), category="noise",
+            conn, actor=DISPATCHER, category="noise",
             point=LonLat(121.48, 31.23), description="", source=CaseSource.HOTLINE,
         )  # fmt: skip
     doc = """{ cases(first: 1000, statuses: [REPORTED]) { nodes { id reportedAt } } }"""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import psycopg
 import pytest
 from starlette.testclient import TestClient
 
+from geo.access import Jurisdiction
+from geo.services.identity import jurisdiction_of
 from server.kernel.auth.tokens import TokenService
 from tests.gql_helpers import operation
 
@@ -24,26 +27,39 @@ def _call(client: TestClient, token: str | None, name: str, variables: dict[str,
     return next(iter(body["data"].values()))
 
 
+async def _jurisdiction(database_url: str, user_id: int) -> Jurisdiction:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        return await jurisdiction_of(conn, user_id)
+
+
 @pytest.fixture(scope="module")
-def people(database_url: str) -> dict[str, tuple[int, list[str]]]:
+def people(database_url: str) -> dict[str, tuple[int, list[str], Jurisdiction]]:
+    """Accounts with the jurisdiction their log-in gives: the grid worker is the one of the
+    cell the flow reports in; the handler is staff of the department it is routed to."""
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
             "SELECT DISTINCT ON (roles[1]) roles[1], id, roles FROM users "
             "WHERE phone LIKE '1380000%' ORDER BY roles[1], id"
         ).fetchall()
+        worker = conn.execute(
+            "SELECT u.id, u.roles FROM grid_cells g JOIN users u ON u.id = g.worker_id WHERE "
+            "ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(121.48, 31.23), 4326)) LIMIT 1"
+        ).fetchone()
         handler = conn.execute(
             "SELECT u.id, u.roles FROM users u JOIN case_categories c ON c.department_id = "
             "u.department_id WHERE c.code = 'road_damage' AND u.phone LIKE '1381%' LIMIT 1"
         ).fetchone()
-    assert handler is not None
+    assert handler is not None and worker is not None
     found = {r[0]: (r[1], r[2]) for r in rows}
     found["handler"] = (handler[0], handler[1])
-    return found
+    found["grid_worker"] = (worker[0], worker[1])
+    return {k: (uid, roles, asyncio.run(_jurisdiction(database_url, uid)))
+            for k, (uid, roles) in found.items()}  # fmt: skip
 
 
 def _token(tokens: TokenService, people: dict[str, Any], who: str) -> str:
-    uid, roles = people[who]
-    return tokens.issue_access(uid, roles)
+    uid, roles, jurisdiction = people[who]
+    return tokens.issue_access(uid, roles, jurisdiction=jurisdiction)
 
 
 def test_the_dispatch_resolve_close_flow(

@@ -1,11 +1,13 @@
 """Citizen reports (随手拍) from the outside: photos cleaned, idempotent retries, routing,
-duplicates nearby, my reports, links, ratings, who may see photos."""
+duplicates nearby (the public record only), my reports (mine only), links, ratings, who may see
+photos (the reporter, staff within their jurisdiction)."""
 
 from __future__ import annotations
 
 import io
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -14,10 +16,11 @@ import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
-from geo.services.cases import Actor, transition
+from geo.access import CITY, Jurisdiction, Principal, Scope
+from geo.services.cases import transition
 from server.kernel.auth.tokens import TokenService
 from server.kernel.settings import Settings
-from tests.mobile_helpers import a_point, auth, key, seeded, user_with_role
+from tests.mobile_helpers import a_point, auth, key, public_case, seeded, user_with_role
 
 REPORTS = "/api/v1/reports"
 
@@ -168,7 +171,7 @@ def test_nearby_open_cases_are_anonymised_and_a_report_links_to_one(
     lon, lat = a_point(database_url, 7)
     other = auth(tokens, int(seeded(database_url, "SELECT id FROM users WHERE phone = "
                                     "'13700000002'")), "citizen")  # fmt: skip
-    where = {"lon": lon + 0.0005, "lat": lat, "category": "road_damage"}
+    where: dict[str, Any] = {"lon": lon + 0.0005, "lat": lat, "category": "road_damage"}
     near = client.get(f"{REPORTS}/nearby", params=where, headers=other)
     assert near.status_code == 200
     items = near.json()["items"]
@@ -176,6 +179,11 @@ def test_nearby_open_cases_are_anonymised_and_a_report_links_to_one(
     assert all(set(i) == {"id", "category", "status", "reported_at", "distance_m", "lon", "lat"}
                for i in items)  # fmt: skip
     assert items == sorted(items, key=lambda i: i["distance_m"])
+    # Exactly the public record: the same snapped position and hour as cases_public.
+    for item in items:
+        status, at, lon_, lat_ = public_case(database_url, item["id"])
+        assert (item["status"], item["lon"], item["lat"]) == (status, lon_, lat_)
+        assert datetime.fromisoformat(item["reported_at"]) == at
     mine = _post(client, other, {**_fields(database_url, f"同一处 {key()}", offset=7),
                                  "link_to": first["id"]}).json()  # fmt: skip
     assert mine["linked_case"] == first["id"]
@@ -204,6 +212,10 @@ def test_my_reports_pages_and_details_are_mine_only(
     stranger = auth(tokens, int(seeded(database_url, "SELECT id FROM users WHERE phone = "
                                        "'13700000003'")), "citizen")  # fmt: skip
     assert client.get(f"{REPORTS}/{seen[0]}", headers=stranger).status_code == 404
+    theirs = client.get(REPORTS, headers=stranger, params={"limit": 100}).json()["items"]
+    assert not set(seen) & {i["id"] for i in theirs}
+    assert client.put(f"{REPORTS}/{seen[0]}/rating", headers=stranger,
+                      json={"score": 1}).status_code == 404  # fmt: skip
     assert client.get(REPORTS, headers=citizen, params={"cursor": "garbage"}).status_code == 400
 
 
@@ -213,12 +225,14 @@ def _resolve(database_url: str, public_id: str) -> None:
     async def run() -> None:
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
             row = await (await conn.execute(
-                "SELECT c.id, u.id, u.roles FROM cases c JOIN users u ON u.department_id = "
-                "c.department_id AND u.phone LIKE '1381%%' WHERE c.public_id = %s LIMIT 1",
-                (public_id,))).fetchone()  # fmt: skip
+                "SELECT c.id, u.id, u.roles, c.department_id FROM cases c JOIN users u ON "
+                "u.department_id = c.department_id AND u.phone LIKE '1381%%' "
+                "WHERE c.public_id = %s LIMIT 1", (public_id,))).fetchone()  # fmt: skip
             assert row is not None
-            dispatcher = Actor.of(user_with_role(database_url, "dispatcher"), ["dispatcher"])
-            staff = Actor.of(row[1], row[2])
+            dispatcher_id = user_with_role(database_url, "dispatcher")
+            dispatcher = Principal(dispatcher_id, frozenset({"dispatcher"}), None, CITY)
+            staff = Principal(row[1], frozenset(row[2]), None,
+                              Jurisdiction(Scope.DEPARTMENT, (row[3],)))  # fmt: skip
             await transition(conn, row[0], "dispatch", dispatcher)
             await transition(conn, row[0], "start", staff)
             await transition(conn, row[0], "resolve", staff)
@@ -256,7 +270,18 @@ def test_rating_after_resolution_and_the_inbox(
     assert all(n["read"] for n in again["items"] if n["object_id"] == report["id"])
 
 
-def test_photos_are_for_the_reporter_and_staff_only(
+def _staff_of(database_url: str, tokens: TokenService, role: str, scope: Scope,
+              ids: tuple[int, ...]) -> tuple[int, dict[str, str]]:  # fmt: skip
+    uid = user_with_role(database_url, role)
+    return uid, auth(tokens, uid, role, jurisdiction=Jurisdiction(scope, ids))
+
+
+def _views(database_url: str, user_id: int) -> int:
+    return int(seeded(database_url, "SELECT count(*) FROM audit_log WHERE action = "
+                      "'report_photo.view' AND actor_id = %s", user_id))  # fmt: skip
+
+
+def test_photos_are_for_the_reporter_and_staff_within_their_jurisdiction(
     client: TestClient, citizen: dict[str, str], database_url: str, tokens: TokenService
 ) -> None:
     png = io.BytesIO()
@@ -264,15 +289,48 @@ def test_photos_are_for_the_reporter_and_staff_only(
     report = _post(client, citizen, _fields(database_url, f"照片 {key()}"),
                    [("photos", ("a.png", png.getvalue(), "image/png"))]).json()  # fmt: skip
     url = report["photos"][0]["url"]
+    cell, dept = seeded(database_url, "SELECT grid_cell_id, department_id FROM cases "
+                        "WHERE public_id = %s", report["id"])  # fmt: skip
     stranger = auth(tokens, int(seeded(database_url, "SELECT id FROM users WHERE phone = "
                                        "'13700000004'")), "citizen")  # fmt: skip
-    dispatcher_id = user_with_role(database_url, "dispatcher")
     assert client.get(url).status_code == 401
-    assert client.get(url, headers=stranger).status_code == 404
-    staff = client.get(url, headers=auth(tokens, dispatcher_id, "dispatcher"))
-    assert staff.status_code == 200 and staff.headers["content-type"] == "image/png"
-    assert seeded(database_url, "SELECT count(*) FROM audit_log WHERE action = "
-                  "'report_photo.view' AND actor_id = %s", dispatcher_id) >= 1  # fmt: skip
+    assert client.get(url, headers=stranger).status_code == 404  # another citizen's report
+    assert client.get(url, headers=citizen).status_code == 200
+    # Staff without READ_PHOTOS are refused outright.
+    verifier = auth(tokens, user_with_role(database_url, "verifier"), "verifier")
+    assert client.get(url, headers=verifier).status_code == 403
+    # Staff with READ_PHOTOS, outside the case's jurisdiction: not found, nothing audited.
+    outside = [
+        _staff_of(database_url, tokens, "department_staff", Scope.DEPARTMENT, (dept + 1000,)),
+        _staff_of(database_url, tokens, "grid_worker", Scope.GRID_CELLS, (cell + 100000,)),
+        _staff_of(database_url, tokens, "dispatcher", Scope.NONE, ()),
+    ]
+    for uid, headers in outside:
+        before = _views(database_url, uid)
+        assert client.get(url, headers=headers).status_code == 404
+        assert _views(database_url, uid) == before
+    # ... and inside it: the photo, and an audit row for each read.
+    inside = [
+        _staff_of(database_url, tokens, "department_staff", Scope.DEPARTMENT, (dept,)),
+        _staff_of(database_url, tokens, "grid_worker", Scope.GRID_CELLS, (cell,)),
+        _staff_of(database_url, tokens, "dispatcher", Scope.CITY, ()),
+    ]
+    for uid, headers in inside:
+        before = _views(database_url, uid)
+        got = client.get(url, headers=headers)
+        assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+        assert _views(database_url, uid) == before + 1
+
+
+def test_sensitive_cases_are_never_nearby(
+    client: TestClient, citizen: dict[str, str], database_url: str
+) -> None:
+    lon, lat = seeded(database_url, "SELECT ST_X(geom), ST_Y(geom) FROM cases WHERE category "
+                      "= 'elderly_help' AND status IN ('reported', 'dispatched', 'in_progress') "
+                      "LIMIT 1")  # fmt: skip
+    where = {"lon": lon, "lat": lat, "category": "elderly_help"}
+    near = client.get(f"{REPORTS}/nearby", params=where, headers=citizen)
+    assert near.status_code == 200 and near.json()["items"] == []
 
 
 def test_heic_photos_are_accepted_and_stored_as_jpeg(

@@ -12,9 +12,10 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 
+from geo.access import Jurisdiction, Scope
 from geo.services.workdays import Calendar
 from server.kernel.auth.tokens import TokenService
-from tests.mobile_helpers import auth, key, seeded
+from tests.mobile_helpers import auth, key, seeded, user_with_role
 
 APPS = "/api/v1/applications"
 ITEM = "SC-MR-001"  # 个体工商户设立登记: market regulation; id card + premises
@@ -33,10 +34,12 @@ def citizen(database_url: str, tokens: TokenService) -> dict[str, str]:
 
 
 def _staff(database_url: str, tokens: TokenService, department: str) -> dict[str, str]:
-    uid, roles = seeded(database_url, "SELECT u.id, u.roles FROM users u JOIN departments d ON "
-                        "d.id = u.department_id WHERE d.code = %s AND u.phone LIKE '1381%%' "
-                        "ORDER BY u.id LIMIT 1", department)  # fmt: skip
-    return auth(tokens, int(uid), *roles)
+    """A department's staff member, with the department jurisdiction their login gives."""
+    uid, roles, dept = seeded(database_url, "SELECT u.id, u.roles, d.id FROM users u JOIN "
+                              "departments d ON d.id = u.department_id WHERE d.code = %s "
+                              "AND u.phone LIKE '1381%%' ORDER BY u.id LIMIT 1",
+                              department)  # fmt: skip
+    return auth(tokens, int(uid), *roles, jurisdiction=Jurisdiction(Scope.DEPARTMENT, (dept,)))
 
 
 def _upload(client: TestClient, headers: dict[str, str]) -> int:
@@ -108,13 +111,21 @@ def test_the_lifecycle_with_supplement_once_and_working_days(
     assert date.fromisoformat(app["accept_due"]) == Calendar().add(local.date(), 5)
     url = f"/api/v1/staff/applications/{app['id']}"
     other_dept = _staff(database_url, tokens, "housing")
+    # Another department neither sees nor moves it, and does not list it.
     assert client.get(url, headers=other_dept).status_code == 404
     assert client.post(f"{url}/actions", headers=other_dept,
-                       json={"action": "accept"}).status_code == 403  # fmt: skip
+                       json={"action": "accept"}).status_code == 404  # fmt: skip
+    theirs = client.get("/api/v1/staff/applications", headers=other_dept,
+                        params={"status": "submitted", "limit": 100}).json()["items"]  # fmt: skip
+    assert app["id"] not in [a["id"] for a in theirs]
+    assert {a["department"] for a in theirs} <= {"housing"}
     staff = _staff(database_url, tokens, "market_regulation")
     listed = client.get("/api/v1/staff/applications", headers=staff,
                         params={"status": "submitted"}).json()["items"]  # fmt: skip
     assert app["id"] in [a["id"] for a in listed]
+    # A city-wide account that handles applications sees every department's.
+    admin = auth(tokens, user_with_role(database_url, "admin"), "admin")
+    assert client.get(url, headers=admin).status_code == 200
 
     def act(action: str, **extra: Any) -> Any:
         return client.post(f"{url}/actions", headers=staff, json={"action": action, **extra})
@@ -150,7 +161,7 @@ def test_the_lifecycle_with_supplement_once_and_working_days(
     assert statuses == ["completed", "approved", "under_review", "accepted", "needs_materials"]
     audited = seeded(database_url, "SELECT count(*) FROM audit_log WHERE object_type = "
                      "'application' AND object_id = %s", app["id"])  # fmt: skip
-    assert audited == 5  # each successful staff action showed the applicant's data
+    assert audited == 6  # the admin's read and each successful action showed the applicant
 
 
 def test_my_applications_are_mine(

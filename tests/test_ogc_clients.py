@@ -23,7 +23,7 @@ COUNTS = {
     "admin_areas": "SELECT count(*) FROM admin_areas",
     "grid_cells": "SELECT count(*) FROM grid_cells",
     "facilities": "SELECT count(*) FROM facilities WHERE category <> 'hazard_source'",
-    "cases": "SELECT count(*) FROM cases WHERE status <> 'duplicate'",
+    "cases": "SELECT count(*) FROM cases_public",
 }
 BOX = (121.45, 31.20, 121.50, 31.25)
 

@@ -1,6 +1,7 @@
 """Open311 GeoReport v2 (JSON) as a partner city system uses it: discovery, services and their
-attributes, posting a request with an api_key (a routed case), reading requests back,
-filters, the 90-day window, and Open311's error format."""
+attributes, posting a request with an api_key (a routed case), reading requests back (the
+public record of ``cases_public`` for everyone, never a sensitive case), filters, the 90-day
+window, and Open311's error format."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from seed.catalogue import DEMO_OPEN311_KEY
-from tests.mobile_helpers import a_point, seeded
+from tests.mobile_helpers import a_point, public_case, seeded
 
 BASE = "/open311/v2"
 
@@ -65,10 +66,29 @@ def test_posting_a_request_creates_a_routed_case(client: TestClient, database_ur
     assert public["status"] == "open" and public["service_code"] == "manhole_cover"
     assert public["description"] is None and public["address"] is None
     assert public["media_url"] is None
-    assert round(public["lat"], 4) == public["lat"]  # rounded for the public
+    _is_the_public_record(database_url, public)
+    # An api_key opens nothing more: GET is the public record for everyone.
     partner = client.get(f"{BASE}/requests/{sid}.json", params={"api_key": DEMO_OPEN311_KEY})
-    assert partner.json()[0]["description"] == text
-    assert partner.json()[0]["media_url"] == "https://example.org/p.jpg"
+    assert partner.json() == [public]
+
+
+def _is_the_public_record(database_url: str, request: dict[str, object]) -> None:
+    """Position and hour exactly as ``cases_public`` has them (no other rounding)."""
+    status, at, lon, lat = public_case(database_url, str(request["service_request_id"]))
+    assert (request["long"], request["lat"]) == (lon, lat)
+    assert datetime.fromisoformat(str(request["requested_datetime"])) == at
+    assert request["status"] == ("closed" if status in ("closed", "rejected") else "open")
+
+
+def test_sensitive_cases_are_not_requests(client: TestClient, database_url: str) -> None:
+    sensitive = seeded(database_url, "SELECT public_id FROM cases WHERE category = "
+                       "'elderly_help' ORDER BY reported_at DESC LIMIT 1")  # fmt: skip
+    _is_open311_error(client.get(f"{BASE}/requests/{sensitive}.json"), 404)
+    listed = client.get(f"{BASE}/requests.json", params={"service_code": "elderly_help"})
+    assert listed.status_code == 200 and listed.json() == []
+    everything = client.get(f"{BASE}/requests.json").json()
+    assert "elderly_help" not in {r["service_code"] for r in everything}
+    assert sensitive not in {r["service_request_id"] for r in everything}
 
 
 @pytest.mark.parametrize(
@@ -95,7 +115,9 @@ def test_listing_requests_filters_and_windows(client: TestClient, database_url: 
     assert 0 < len(everything) <= 1000
     newest_first = [r["requested_datetime"] for r in everything]
     assert newest_first == sorted(newest_first, reverse=True)
-    assert all(r["description"] is None for r in everything)
+    assert all(r["description"] is None and r["address"] is None for r in everything)
+    for request in everything[:20]:
+        _is_the_public_record(database_url, request)
     road = client.get(f"{BASE}/requests.json", params={"service_code": "road_damage"}).json()
     assert road and {r["service_code"] for r in road} == {"road_damage"}
     closed = client.get(f"{BASE}/requests.json", params={"status": "closed"}).json()

@@ -83,13 +83,15 @@ CAMERA_NAMES = ["id", "code", "name", "heading", "fov", "status", "last_seen_at"
                 "grid_cell_id", "lon", "lat", "distance_m"]  # fmt: skip
 
 
-def nearest_cameras(p: LonLat, r: Radius, limit: int) -> Query[list[dict[str, Any]]]:
+def nearest_cameras(p: LonLat, r: Radius, limit: int, scope: str) -> Query[list[dict[str, Any]]]:
+    """The nearest cameras inside the radius among those ``scope`` admits (a geo.access
+    camera_scope predicate on alias c: SQL text built from integers)."""
     statement = sql.SQL(
         "SELECT c.id, c.code, c.name, c.heading, c.fov, c.status, c.last_seen_at, "
         "c.grid_cell_id, ST_X(c.geom), ST_Y(c.geom), "
         "ST_Distance(c.geom::geography, {pt}::geography) AS distance_m FROM cameras c "
         "WHERE c.geom && ST_Expand({pt}, %(dx)s, %(dy)s) "
-        "AND ST_DWithin(c.geom::geography, {pt}::geography, %(r)s) "
+        "AND ST_DWithin(c.geom::geography, {pt}::geography, %(r)s) AND ({scope}) "
         "ORDER BY distance_m, c.id LIMIT %(limit)s"
-    ).format(pt=_point())
+    ).format(pt=_point(), scope=sql.SQL(scope))
     return Query(statement, {**_params(p, r), "limit": limit}, _decode(CAMERA_NAMES))

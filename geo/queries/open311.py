@@ -1,9 +1,14 @@
-"""Reads for Open311 GeoReport v2: services (the citizen-reportable case categories) and
-service requests (cases). Anonymous callers get the public case fields and a position rounded
-to ~10 m; partner systems (a valid api_key) also get the description and address."""
+"""Reads for Open311 GeoReport v2: services (the citizen-reportable case categories), service
+requests (cases) and partner api_keys.
+
+GET of requests is public, so a request is the case's public record (``cases_public``) and
+nothing more exact: its position and hour as the view has them, no description, address or
+media; sensitive categories and duplicates are not there at all. The agency is the category's
+department (public through services.json), not the case's current one."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -19,32 +24,29 @@ FROM case_categories c JOIN departments d ON d.id = c.department_id
 WHERE c.citizen_reportable AND (%(code)s::text IS NULL OR c.code = %(code)s) ORDER BY c.code
 """)
 
-_REQUEST = """json_build_object('service_request_id', c.public_id,
-  'status', CASE WHEN c.status IN ('closed', 'rejected', 'duplicate') THEN 'closed'
-            ELSE 'open' END,
+_REQUEST = """json_build_object('service_request_id', v.public_id,
+  'status', CASE WHEN v.status IN ('closed', 'rejected') THEN 'closed' ELSE 'open' END,
   'status_notes', NULL, 'service_name', cc.name_zh || ' / ' || cc.name_en,
-  'service_code', c.category,
-  'description', CASE WHEN %(partner)s THEN c.description END,
+  'service_code', v.category, 'description', NULL,
   'agency_responsible', d.name_zh, 'service_notice', NULL,
-  'requested_datetime', c.reported_at, 'updated_datetime', c.updated_at,
-  'expected_datetime', c.due_at,
-  'address', CASE WHEN %(partner)s THEN c.address END, 'address_id', NULL, 'zipcode', NULL,
-  'lat', CASE WHEN %(partner)s THEN ST_Y(c.geom) ELSE round(ST_Y(c.geom)::numeric, 4) END,
-  'long', CASE WHEN %(partner)s THEN ST_X(c.geom) ELSE round(ST_X(c.geom)::numeric, 4) END,
-  'media_url', CASE WHEN %(partner)s THEN o.media_url END)"""
+  'requested_datetime', v.reported_at, 'updated_datetime', v.closed_at,
+  'expected_datetime', NULL, 'address', NULL, 'address_id', NULL, 'zipcode', NULL,
+  'lat', ST_Y(v.geom), 'long', ST_X(v.geom), 'media_url', NULL)"""
 
 _REQUESTS = sql.SQL("""
-SELECT {request} FROM cases c
-JOIN case_categories cc ON cc.code = c.category
-LEFT JOIN departments d ON d.id = c.department_id
-LEFT JOIN open311_requests o ON o.case_id = c.id
-WHERE (%(ids)s::text[] IS NULL OR c.public_id = ANY(%(ids)s))
-  AND (%(ids)s::text[] IS NOT NULL OR c.reported_at >= %(start)s AND c.reported_at < %(end)s)
-  AND (%(codes)s::text[] IS NULL OR c.category = ANY(%(codes)s))
-  AND (%(status)s::text IS NULL OR (c.status IN ('closed', 'rejected', 'duplicate'))
+SELECT {request} FROM cases_public v
+JOIN case_categories cc ON cc.code = v.category
+LEFT JOIN departments d ON d.id = cc.department_id
+WHERE (%(ids)s::text[] IS NULL OR v.public_id = ANY(%(ids)s))
+  AND (%(ids)s::text[] IS NOT NULL OR v.reported_at >= %(start)s AND v.reported_at < %(end)s)
+  AND (%(codes)s::text[] IS NULL OR v.category = ANY(%(codes)s))
+  AND (%(status)s::text IS NULL OR (v.status IN ('closed', 'rejected'))
        = (%(status)s = 'closed'))
-ORDER BY c.reported_at DESC, c.id DESC LIMIT %(limit)s
+ORDER BY v.reported_at DESC, v.id DESC LIMIT %(limit)s
 """).format(request=sql.SQL(_REQUEST))
+_PARTNER = sql.SQL(
+    "SELECT id FROM open311_api_keys WHERE key_hash = %(hash)s AND revoked_at IS NULL"
+)
 
 
 def services(code: str | None = None) -> Query[list[dict[str, Any]]]:
@@ -59,8 +61,14 @@ def requests(
     start: datetime,
     end: datetime,
     limit: int,
-    partner: bool,
 ) -> Query[list[dict[str, Any]]]:
+    """Public records of requests: by id, or reported (to the hour) in [start, end)."""
     params = {"ids": ids, "codes": codes, "status": status, "start": start, "end": end,
-              "limit": limit, "partner": partner}  # fmt: skip
+              "limit": limit}  # fmt: skip
     return Query(_REQUESTS, params, lambda rows: [r[0] for r in rows])
+
+
+def partner_key(api_key: str) -> Query[int | None]:
+    """The id of a partner's live api_key (stored as its SHA-256 only)."""
+    digest = hashlib.sha256(api_key.encode()).hexdigest()
+    return Query(_PARTNER, {"hash": digest}, lambda rows: int(rows[0][0]) if rows else None)

@@ -1,5 +1,5 @@
 """Reads of citizen reports: mine (keyset pages), one of mine with its timeline, open cases of
-a category nearby (anonymised), a photo's metadata."""
+a category nearby (the public record only), a photo's metadata (within a scope)."""
 
 from __future__ import annotations
 
@@ -37,21 +37,24 @@ _ONE = sql.SQL(
     "'[]') FROM case_events e WHERE e.case_id = c.id AND e.event_type <> 'commented') "
     "FROM cases c WHERE c.public_id = %(id)s AND c.reporter_id = %(user)s"
 ).format(report=sql.SQL(_REPORT))
-# Open cases of the category near the point, nearest first (FixMyStreet's duplicate check):
-# only what the public case layer shows, and a position rounded to ~10 m.
+# Open cases of the category near the point, nearest first (FixMyStreet's duplicate check).
+# Anyone may ask, so it reads the public record (``cases_public``) and nothing more exact: its
+# position and hour as they are, distances from that position; no sensitive categories.
 _NEARBY = sql.SQL("""
-SELECT json_build_object('id', c.public_id, 'category', c.category, 'status', c.status,
-  'reported_at', c.reported_at, 'distance_m', round(ST_Distance(c.geom::geography, p.g)::numeric),
-  'lon', round(ST_X(c.geom)::numeric, 4), 'lat', round(ST_Y(c.geom)::numeric, 4))
-FROM cases c, (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography AS g) p
-WHERE c.geom && ST_Expand(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), %(dx)s, %(dy)s)
-  AND ST_DWithin(c.geom::geography, p.g, %(r)s) AND c.category = %(category)s
-  AND c.status IN ('reported', 'dispatched', 'in_progress', 'resolved')
-ORDER BY ST_Distance(c.geom::geography, p.g), c.id LIMIT %(limit)s
+SELECT json_build_object('id', v.public_id, 'category', v.category, 'status', v.status,
+  'reported_at', v.reported_at, 'distance_m', round(ST_Distance(v.geom::geography, p.g)::numeric),
+  'lon', ST_X(v.geom), 'lat', ST_Y(v.geom))
+FROM cases_public v, (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography AS g) p
+WHERE v.geom && ST_Expand(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), %(dx)s, %(dy)s)
+  AND ST_DWithin(v.geom::geography, p.g, %(r)s) AND v.category = %(category)s
+  AND v.status IN ('reported', 'dispatched', 'in_progress', 'resolved')
+ORDER BY ST_Distance(v.geom::geography, p.g), v.id LIMIT %(limit)s
 """)
-_PHOTO = sql.SQL(
+# ``scope`` is a geo.access predicate on cases alias c: who may see which photo is decided here.
+_PHOTO = (
     "SELECT p.sha256, p.content_type, c.reporter_id, c.id FROM report_photos p "
-    "JOIN cases c ON c.id = p.case_id WHERE c.public_id = %(case)s AND p.id = %(photo)s"
+    "JOIN cases c ON c.id = p.case_id WHERE c.public_id = %(case)s AND p.id = %(photo)s "
+    "AND ({scope})"
 )
 
 
@@ -87,9 +90,12 @@ def nearby_open(
     return Query(_NEARBY, params, lambda rows: [r[0] for r in rows])
 
 
-def photo(case_public_id: str, photo_id: int) -> Query[tuple[str, str, int | None, int] | None]:
+def photo(
+    case_public_id: str, photo_id: int, scope: str
+) -> Query[tuple[str, str, int | None, int] | None]:
+    """A photo's file and case, if ``scope`` (SQL on cases alias ``c``) holds its case."""
     return Query(
-        _PHOTO,
+        sql.SQL(_PHOTO).format(scope=sql.SQL(scope)),
         {"case": case_public_id, "photo": photo_id},
         lambda rows: (rows[0][0], rows[0][1], rows[0][2], rows[0][3]) if rows else None,
     )

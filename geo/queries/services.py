@@ -9,6 +9,7 @@ from typing import Any
 
 from psycopg import sql
 
+from geo.access import Capability, Principal, application_scope
 from geo.queries import Query, Rows
 
 _ITEM = """json_build_object('code', i.code, 'name_zh', i.name_zh, 'name_en', i.name_en,
@@ -52,14 +53,15 @@ _PAGE = (
 _MINE = sql.SQL(
     "SELECT {app}), a.submitted_at, a.id {from_} WHERE a.applicant_id = %(user)s {page}"
 ).format(app=sql.SQL(_APP), from_=sql.SQL(_FROM), page=sql.SQL(_PAGE))
-_DEPARTMENT = sql.SQL(
-    "SELECT {app}), a.submitted_at, a.id {from_} WHERE a.department_id = "
-    "(SELECT department_id FROM users WHERE id = %(user)s) "
+# Staff lists: the applications the principal may handle (``application_scope``), in SQL.
+_DEPARTMENT = (
+    "SELECT {app}), a.submitted_at, a.id {from_} WHERE ({scope}) "
     "AND (%(status)s::text IS NULL OR a.status = %(status)s) {page}"
-).format(app=sql.SQL(_APP), from_=sql.SQL(_FROM), page=sql.SQL(_PAGE))
-_ONE_APP = sql.SQL(
-    "SELECT {app}, {detail}, a.applicant_id, a.department_id {from_} WHERE a.public_id = %(id)s"
-).format(app=sql.SQL(_APP), detail=sql.SQL(_DETAIL), from_=sql.SQL(_FROM))
+)
+_ONE_APP = (
+    "SELECT {app}, {detail}, a.applicant_id, a.department_id {from_} "
+    "WHERE a.public_id = %(id)s AND ({scope})"
+)
 # The inbox: every status change of my reports (and of cases they are linked to) and of my
 # applications, except the ones I caused myself; newest first.
 _INBOX = sql.SQL("""
@@ -81,6 +83,7 @@ SELECT x.item, x.at, x.id FROM (
     AND (%(at)s::timestamptz IS NULL OR (e.at, e.id) < (%(at)s, %(id)s))
 ) x ORDER BY x.at DESC, x.id DESC LIMIT %(limit)s
 """)
+_DEPARTMENTS = sql.SQL("SELECT id, code, name_zh, name_en FROM departments")
 _READ_THROUGH = sql.SQL("SELECT read_through FROM notification_reads WHERE user_id = %(user)s")
 
 
@@ -113,15 +116,27 @@ def my_applications(
     return Query(_MINE, {"user": user_id, **_paging(after, limit)}, _page)
 
 
+def _scoped(template: str, principal: Principal, **parts: str) -> sql.Composed:
+    fixed = {k: sql.SQL(v) for k, v in parts.items()}
+    return sql.SQL(template).format(scope=sql.SQL(application_scope(principal)), **fixed)
+
+
 def department_applications(
-    staff_id: int, status: str | None, after: tuple[datetime, int] | None, limit: int
+    principal: Principal, status: str | None, after: tuple[datetime, int] | None, limit: int
 ) -> Query[list[tuple[dict[str, Any], datetime, int]]]:
-    params = {"user": staff_id, "status": status, **_paging(after, limit)}
-    return Query(_DEPARTMENT, params, _page)
+    """The applications a staff member handles (their department's), newest first."""
+    statement = _scoped(_DEPARTMENT, principal, app=_APP, from_=_FROM, page=_PAGE)
+    return Query(statement, {"status": status, **_paging(after, limit)}, _page)
 
 
-def application(public_id: str, staff: bool) -> Query[tuple[dict[str, Any], int, int] | None]:
-    return Query(_ONE_APP, {"id": public_id, "staff": staff},
+def application(
+    public_id: str, principal: Principal
+) -> Query[tuple[dict[str, Any], int, int] | None]:
+    """One application the principal may see (see :func:`application_scope`): staff also get
+    the applicant's name (personal data: the caller audits it)."""
+    statement = _scoped(_ONE_APP, principal, app=_APP, detail=_DETAIL, from_=_FROM)
+    staff = principal.can(Capability.HANDLE_APPLICATIONS)
+    return Query(statement, {"id": public_id, "staff": staff},
                  lambda rows: (rows[0][0], rows[0][1], rows[0][2]) if rows else None)  # fmt: skip
 
 
@@ -133,3 +148,9 @@ def inbox(
 
 def read_through(user_id: int) -> Query[datetime | None]:
     return Query(_READ_THROUGH, {"user": user_id}, _first)
+
+
+def departments() -> Query[dict[int, dict[str, str]]]:
+    """Every department's public name, by id (reference data: callers cache it)."""
+    return Query(_DEPARTMENTS, {}, lambda rows: {
+        r[0]: {"code": r[1], "name_zh": r[2], "name_en": r[3]} for r in rows})  # fmt: skip

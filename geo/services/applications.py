@@ -5,7 +5,8 @@ submitted → accepted (受理) | rejected (不予受理) | needs_materials (补
 everything missing) → [the applicant supplements] → submitted; accepted → under_review (审查)
 → approved | denied → completed (办结) → rated (好差评).
 
-Department staff move the applications of their own department only (admins any). Due dates
+Staff with the capability to handle applications move those of their jurisdiction's department
+only (a city-wide account any). Due dates
 count working days: acceptance within 5, the decision within the item's promised time limit.
 """
 
@@ -19,13 +20,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jsonschema import Draft202012Validator, FormatChecker
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 
+from geo.access import Capability, Principal, application_scope, require
 from geo.citizen_enums import ApplicationStatus, RatedObject
 from geo.citizen_errors import Unprocessable
-from geo.enums import Role
-from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
+from geo.errors import Conflict, InvalidInput, NotFound
 from geo.services.reports import rate
 from geo.services.workdays import Calendar
 
@@ -50,7 +51,6 @@ ACTIONS: dict[str, Action] = {
     "deny": Action(frozenset({S.UNDER_REVIEW}), S.DENIED, note_required=True),
     "complete": Action(frozenset({S.APPROVED, S.DENIED}), S.COMPLETED),
 }
-STAFF = frozenset({Role.DEPARTMENT_STAFF.value, Role.ADMIN.value})
 
 
 @dataclass(frozen=True)
@@ -161,13 +161,16 @@ async def submit(
     return public_id
 
 
-async def _load(conn: AsyncConnection[Any], public_id: str) -> tuple[Any, ...]:
+async def _load(conn: AsyncConnection[Any], public_id: str, scope: str = "TRUE") -> tuple[Any, ...]:
+    """The application, locked; NotFound outside ``scope`` (an ``application_scope``)."""
     row = await (
         await conn.execute(
-            "SELECT a.id, a.status, a.department_id, a.applicant_id, a.supplements, a.materials, "
-            "a.service_code, i.promised_limit_days, i.materials FROM applications a "
-            "JOIN service_items i ON i.code = a.service_code WHERE a.public_id = %s "
-            "FOR UPDATE OF a", (public_id,),
+            sql.SQL(
+                "SELECT a.id, a.status, a.department_id, a.applicant_id, a.supplements, "
+                "a.materials, a.service_code, i.promised_limit_days, i.materials "
+                "FROM applications a JOIN service_items i ON i.code = a.service_code "
+                "WHERE a.public_id = %s AND ({scope}) FOR UPDATE OF a"
+            ).format(scope=sql.SQL(scope)), (public_id,),
         )
     ).fetchone()  # fmt: skip
     if row is None:
@@ -180,28 +183,25 @@ async def act(
     public_id: str,
     action: str,
     *,
-    actor_id: int,
-    roles: frozenset[str],
+    actor: Principal,
     note: str | None,
     missing: list[str],
     calendar: Calendar,
 ) -> None:
-    """A staff action on an application of the actor's department."""
+    """A staff action on an application of the actor's department (its jurisdiction, in SQL:
+    another department's application is not found)."""
     rule = ACTIONS.get(action)
     if rule is None:
         raise InvalidInput(f"Unknown action {action!r}; one of {', '.join(ACTIONS)}.")
-    if roles.isdisjoint(STAFF):
-        raise Forbidden("Only department staff act on applications.")
+    require(actor, Capability.HANDLE_APPLICATIONS)
+    assert actor.user_id is not None
+    actor_id = actor.user_id
     if rule.note_required and not (note and note.strip()):
         raise InvalidInput(f"'{action}' needs a note giving the reason.")
     async with conn.transaction():
-        app_id, status, dept, _, supplements, _, _, promised, wanted = await _load(conn, public_id)
-        if Role.ADMIN.value not in roles:
-            row = await (
-                await conn.execute("SELECT department_id FROM users WHERE id = %s", (actor_id,))
-            ).fetchone()
-            if row is None or row[0] != dept:
-                raise Forbidden(f"Application {public_id} belongs to another department.")
+        app_id, status, _, _, supplements, _, _, promised, wanted = await _load(
+            conn, public_id, application_scope(actor)
+        )
         if S(status) not in rule.sources:
             raise Conflict(f"Application {public_id} is {status}; '{action}' is not possible.",
                            application_status=status)  # fmt: skip

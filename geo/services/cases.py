@@ -19,7 +19,10 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from geo.enums import CaseEventType, CasePriority, CaseSource, CaseStatus, Role
+from geo import access
+from geo.access import Capability as C
+from geo.access import Principal
+from geo.enums import CaseEventType, CasePriority, CaseSource, CaseStatus
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, OutsideCity
 from geo.params import LonLat
 from geo.queries import fetch
@@ -32,39 +35,27 @@ E = CaseEventType
 
 
 @dataclass(frozen=True)
-class Actor:
-    """Who acts: a user id (None for a system source such as a sensor) and their roles."""
-
-    user_id: int | None
-    roles: frozenset[str]
-
-    @classmethod
-    def of(cls, user_id: int | None, roles: Iterable[str]) -> Actor:
-        return cls(user_id, frozenset(roles))
-
-
-@dataclass(frozen=True)
 class Transition:
     event: CaseEventType
     sources: frozenset[CaseStatus]
-    roles: frozenset[str]
-    own_department: bool = False  # department staff may act only on their department's cases
+    capability: C
 
 
-def _t(event: E, sources: Iterable[S], roles: Iterable[Role], own: bool = False) -> Transition:
-    return Transition(event, frozenset(sources), frozenset(r.value for r in roles), own)
+def _t(event: E, sources: Iterable[S], capability: C) -> Transition:
+    return Transition(event, frozenset(sources), capability)
 
 
-DISPATCHERS = (Role.DISPATCHER, Role.ADMIN)
-HANDLERS = (Role.DEPARTMENT_STAFF, Role.DISPATCHER, Role.ADMIN)
+# Who may act on which case is not here: the case is loaded with the actor's jurisdiction
+# (geo.access.case_scope) in the WHERE, so a handler's department or a dispatcher's district
+# is the rule, applied by SQL.
 TRANSITIONS: dict[str, Transition] = {
-    "dispatch": _t(E.DISPATCHED, [S.REPORTED], DISPATCHERS),
-    "start": _t(E.STARTED, [S.DISPATCHED], HANDLERS, own=True),
-    "resolve": _t(E.RESOLVED, [S.IN_PROGRESS], HANDLERS, own=True),
-    "close": _t(E.CLOSED, [S.RESOLVED], DISPATCHERS),
-    "reject": _t(E.REJECTED, [S.REPORTED], DISPATCHERS),
-    "mark_duplicate": _t(E.MARKED_DUPLICATE, [S.REPORTED, S.DISPATCHED], DISPATCHERS),
-    "reopen": _t(E.REOPENED, [S.RESOLVED, S.CLOSED, S.REJECTED, S.DUPLICATE], DISPATCHERS),
+    "dispatch": _t(E.DISPATCHED, [S.REPORTED], C.DISPATCH),
+    "start": _t(E.STARTED, [S.DISPATCHED], C.HANDLE),
+    "resolve": _t(E.RESOLVED, [S.IN_PROGRESS], C.HANDLE),
+    "close": _t(E.CLOSED, [S.RESOLVED], C.DISPATCH),
+    "reject": _t(E.REJECTED, [S.REPORTED], C.DISPATCH),
+    "mark_duplicate": _t(E.MARKED_DUPLICATE, [S.REPORTED, S.DISPATCHED], C.DISPATCH),
+    "reopen": _t(E.REOPENED, [S.RESOLVED, S.CLOSED, S.REJECTED, S.DUPLICATE], C.DISPATCH),
 }
 #: Where each transition leads; reopen depends on where the case was.
 TARGET = {
@@ -77,7 +68,12 @@ REOPEN_TARGET = {
     S.REJECTED: S.REPORTED,
     S.DUPLICATE: S.REPORTED,
 }
-CREATORS = frozenset(r.value for r in (Role.CITIZEN, Role.GRID_WORKER, Role.DISPATCHER, Role.ADMIN))
+
+
+def _scope(actor: Principal) -> str:
+    """The SQL predicate (alias c) of the cases ``actor`` may act on."""
+    return access.case_scope(actor, "c")
+
 
 CASE_COLUMNS = """
 c.id, c.public_id, c.category, c.description, c.address, c.status, c.priority, c.source,
@@ -121,7 +117,7 @@ def _check_text(value: str | None, what: str, limit: int = MAX_DESCRIPTION) -> s
 async def create_case(
     conn: AsyncConnection[Any],
     *,
-    actor: Actor,
+    actor: Principal,
     category: str,
     point: LonLat,
     description: str,
@@ -129,9 +125,13 @@ async def create_case(
     priority: CasePriority = CasePriority.NORMAL,
     address: str | None = None,
 ) -> CaseRecord:
-    """A new case, routed to the grid cell holding ``point`` and its category's department."""
-    if actor.user_id is not None and actor.roles.isdisjoint(CREATORS):
-        raise Forbidden("Only citizens, grid workers, dispatchers or admins may create cases.")
+    """A new case, routed to the grid cell holding ``point`` and its category's department.
+
+    Staff (CREATE_CASES) create cases inside their jurisdiction; citizens (REPORT) report
+    anywhere in the city; the system principal creates for sensors and Open311."""
+    staff = actor.can(C.CREATE_CASES)
+    if not staff:
+        access.require(actor, C.REPORT)
     _check_text(description, "The description")
     _check_text(address, "The address", 500)
     async with conn.transaction():
@@ -148,6 +148,8 @@ async def create_case(
                 f"({point.lon}, {point.lat}) is outside the city: no grid cell covers it.",
                 lon=point.lon, lat=point.lat,
             )  # fmt: skip
+        if staff and not actor.city_wide:
+            await _check_cell_in_scope(conn, actor, cell.grid_cell_id)
         now = datetime.now(UTC)
         public_id = f"{now:%Y%m%d}-{secrets.token_hex(4).upper()}"
         reporter = actor.user_id if source == CaseSource.CITIZEN_REPORT else None
@@ -183,21 +185,24 @@ async def transition(
     conn: AsyncConnection[Any],
     case_id: int,
     action: str,
-    actor: Actor,
+    actor: Principal,
     *,
     note: str | None = None,
     department_id: int | None = None,
     assignee_id: int | None = None,
     duplicate_of: int | None = None,
 ) -> CaseRecord:
-    """Apply ``action`` (a key of TRANSITIONS) to a case; Conflict when the state forbids it."""
+    """Apply ``action`` (a key of TRANSITIONS) to a case; Conflict when the state forbids it.
+
+    Forbidden without the action's capability; NotFound for a case outside the actor's
+    jurisdiction (it is loaded with the jurisdiction predicate, like every read)."""
     rule = TRANSITIONS.get(action)
     if rule is None:
         raise InvalidInput(f"Unknown case action {action!r}; one of {', '.join(TRANSITIONS)}.")
+    access.require(actor, rule.capability)
     _check_text(note, "The note")
     async with conn.transaction():
-        case = await _load(conn, case_id, lock=True)
-        await _authorise(conn, rule, actor, case)
+        case = await _load(conn, case_id, lock=True, scope=_scope(actor))
         status = S(case.status)
         if status not in rule.sources:
             allowed = ", ".join(sorted(s.value for s in rule.sources))
@@ -219,7 +224,9 @@ async def transition(
         elif action in ("close", "reject"):
             changes["closed_at"] = now
         elif action == "mark_duplicate":
-            changes["duplicate_of"] = await _duplicate_target(conn, case, duplicate_of)
+            changes["duplicate_of"] = await _duplicate_target(
+                conn, case, duplicate_of, _scope(actor)
+            )
         elif action == "reopen":
             changes.update({"closed_at": None, "duplicate_of": None})
             if target == S.IN_PROGRESS:
@@ -234,33 +241,16 @@ async def transition(
         return await _load(conn, case.id)
 
 
-async def comment(conn: AsyncConnection[Any], case_id: int, actor: Actor, note: str) -> None:
-    """A note on the timeline, changing nothing else (staff only)."""
+async def comment(conn: AsyncConnection[Any], case_id: int, actor: Principal, note: str) -> None:
+    """A note on the timeline, changing nothing else (COMMENT, within the jurisdiction)."""
     if not note.strip():
         raise InvalidInput("A comment needs some text.")
     _check_text(note, "The comment")
-    if actor.roles.isdisjoint(r.value for r in (*HANDLERS, Role.GRID_WORKER)):
-        raise Forbidden("Only staff may comment on cases.")
+    access.require(actor, C.COMMENT)
     async with conn.transaction():
-        case = await _load(conn, case_id, lock=True)
+        case = await _load(conn, case_id, lock=True, scope=_scope(actor))
         await _append_event(conn, case.id, E.COMMENTED, None, None, actor, None, note,
                             datetime.now(UTC))  # fmt: skip
-
-
-async def _authorise(
-    conn: AsyncConnection[Any], rule: Transition, actor: Actor, case: CaseRecord
-) -> None:
-    if actor.roles.isdisjoint(rule.roles):
-        raise Forbidden(
-            f"'{rule.event.value}' needs one of the roles: {', '.join(sorted(rule.roles))}."
-        )
-    privileged = not actor.roles.isdisjoint({Role.DISPATCHER.value, Role.ADMIN.value})
-    if rule.own_department and not privileged:
-        row = await (
-            await conn.execute("SELECT department_id FROM users WHERE id = %s", (actor.user_id,))
-        ).fetchone()
-        if row is None or row[0] is None or row[0] != case.department_id:
-            raise Forbidden(f"Case {case.public_id} belongs to another department.")
 
 
 async def _dispatch_changes(
@@ -301,14 +291,17 @@ async def _dispatch_changes(
 
 
 async def _duplicate_target(
-    conn: AsyncConnection[Any], case: CaseRecord, duplicate_of: int | None
+    conn: AsyncConnection[Any], case: CaseRecord, duplicate_of: int | None, scope: str
 ) -> int:
     if duplicate_of is None:
         raise InvalidInput("Marking a duplicate needs the id of the original case.")
     if duplicate_of == case.id:
         raise InvalidInput("A case cannot duplicate itself.")
     row = await (
-        await conn.execute("SELECT status FROM cases WHERE id = %s", (duplicate_of,))
+        await conn.execute(
+            f"SELECT c.status FROM cases c WHERE c.id = %s AND ({scope})",  # noqa: S608
+            (duplicate_of,),
+        )
     ).fetchone()
     if row is None:
         raise NotFound(f"No case with id {duplicate_of}.")
@@ -323,7 +316,7 @@ async def _append_event(
     event: CaseEventType,
     from_status: CaseStatus | None,
     to_status: CaseStatus | None,
-    actor: Actor,
+    actor: Principal,
     department_id: int | None,
     note: str | None,
     at: datetime,
@@ -352,15 +345,34 @@ async def _append_event(
     await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
 
 
-async def get_case(conn: AsyncConnection[Any], case_id: int) -> CaseRecord:
-    return await _load(conn, case_id)
+async def get_case(
+    conn: AsyncConnection[Any], case_id: int, actor: Principal | None = None
+) -> CaseRecord:
+    """The case, within ``actor``'s jurisdiction when given (NotFound outside it). Without an
+    actor: for callers that already proved the right to it (a reporter's own case)."""
+    return await _load(conn, case_id, scope="TRUE" if actor is None else _scope(actor))
 
 
-async def _load(conn: AsyncConnection[Any], case_id: int, *, lock: bool = False) -> CaseRecord:
+async def _check_cell_in_scope(conn: AsyncConnection[Any], actor: Principal, cell: int) -> None:
+    predicate = access.cell_scope(actor.jurisdiction, "g.id")
+    found = await (
+        await conn.execute(
+            f"SELECT 1 FROM grid_cells g WHERE g.id = %s AND {predicate}",  # noqa: S608
+            (cell,),
+        )
+    ).fetchone()
+    if found is None:
+        raise Forbidden("The place lies outside your jurisdiction.")
+
+
+async def _load(
+    conn: AsyncConnection[Any], case_id: int, *, lock: bool = False, scope: str = "TRUE"
+) -> CaseRecord:
+    """``scope`` is a geo.access predicate on alias c (SQL text built from integers)."""
     suffix = " FOR UPDATE OF c" if lock else ""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            f"SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = %s{suffix}",  # noqa: S608
+            f"SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = %s AND ({scope}){suffix}",  # noqa: S608
             (case_id,),
         )
         row = await cur.fetchone()

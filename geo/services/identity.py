@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from psycopg import AsyncConnection, Connection
+from psycopg import AsyncConnection
 
-from geo.access import NOWHERE, Jurisdiction, Scope, default_scope
+from geo import access
+from geo.access import NOWHERE, Jurisdiction, Scope
 from geo.citizen_errors import RateLimited
-from geo.enums import STAFF_ROLES, Role
-from geo.errors import Conflict, Forbidden, InvalidInput, Unauthorized
+from geo.errors import Forbidden, InvalidInput, Unauthorized
 from geo.passwords import hash_password, verify_password
 
 PHONE_PATTERN = r"^\+?[0-9]{6,15}$"
@@ -170,13 +170,13 @@ async def _citizen(conn: AsyncConnection[Any], phone: str) -> UserRef:
             "INSERT INTO users (phone, display_name, roles) VALUES (%s, %s, %s) "
             "ON CONFLICT (phone) DO UPDATE SET phone = excluded.phone "
             "RETURNING id, roles, status, display_name, password_hash IS NOT NULL",
-            (phone, f"市民{phone[-4:]}", [Role.CITIZEN.value]),
+            (phone, f"市民{phone[-4:]}", list(access.CITIZEN_ROLES)),
         )
     ).fetchone()
     assert row is not None
     if row[2] != "active":
         raise Forbidden("This account is disabled.")
-    if row[4] or set(row[1]) != {Role.CITIZEN.value}:
+    if row[4] or not access.is_citizen_account(row[1]):
         raise Forbidden("Staff accounts log in with their password.")
     return UserRef(row[0], tuple(row[1]), row[3])
 
@@ -317,38 +317,3 @@ def check_phone(phone: str) -> str:
     if not re.fullmatch(PHONE_PATTERN, phone):
         raise InvalidInput("phone must be 6 to 15 digits, optionally with a leading +.")
     return phone
-
-
-def create_staff(
-    conn: Connection[Any],
-    *,
-    phone: str,
-    name: str,
-    roles: list[str],
-    password_hash: str,
-    department: str | None,
-) -> int:
-    """A staff account (``onemap users create``); Conflict if the phone is taken."""
-    check_phone(phone)
-    unknown = set(roles) - {r.value for r in Role}
-    if not roles or unknown or Role.CITIZEN.value in roles:
-        raise InvalidInput(f"Staff roles must be among {', '.join(r.value for r in STAFF_ROLES)}.")
-    with conn.transaction():
-        dept_id = None
-        if department is not None:
-            row = conn.execute("SELECT id FROM departments WHERE code = %s", (department,))
-            found = row.fetchone()
-            if found is None:
-                raise InvalidInput(f"No department {department!r}.")
-            dept_id = found[0]
-        if Role.DEPARTMENT_STAFF.value in roles and dept_id is None:
-            raise InvalidInput("department_staff needs --department.")
-        made = conn.execute(
-            "INSERT INTO users (phone, display_name, roles, password_hash, department_id, "
-            "jurisdiction_scope) VALUES (%s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (phone) DO NOTHING RETURNING id",
-            (phone, name, sorted(set(roles)), password_hash, dept_id, default_scope(roles)),
-        ).fetchone()
-    if made is None:
-        raise Conflict(f"A user with phone {phone} exists already.")
-    return int(made[0])

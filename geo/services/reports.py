@@ -14,11 +14,16 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
 
+from geo import access
+from geo.access import Capability, Principal
 from geo.citizen_enums import RatedObject
 from geo.enums import OPEN_CASE_STATUSES, CaseSource, CaseStatus
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.params import LonLat
-from geo.services.cases import Actor, CaseRecord, create_case
+from geo.queries import fetch
+from geo.queries import reports as q
+from geo.services import audit
+from geo.services.cases import CaseRecord, create_case
 
 RATABLE = frozenset({CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value})
 
@@ -35,7 +40,7 @@ class Photo:
 async def submit(
     conn: AsyncConnection[Any],
     *,
-    actor: Actor,
+    actor: Principal,
     category: str,
     point: LonLat,
     description: str,
@@ -82,7 +87,7 @@ async def owned_case(conn: AsyncConnection[Any], public_id: str, user_id: int) -
 
 
 async def link(
-    conn: AsyncConnection[Any], case: CaseRecord, target: str, actor: Actor, radius_m: float
+    conn: AsyncConnection[Any], case: CaseRecord, target: str, actor: Principal, radius_m: float
 ) -> None:
     """Say ``case`` is about the same thing as the open case ``target`` nearby (a suggestion
     dispatchers act on with mark_duplicate; the reporter then follows both)."""
@@ -158,3 +163,47 @@ async def rate_case(
         status = row[0] if row else "unknown"
         raise Conflict(f"The report is {status}; it can be rated once resolved or closed.")
     return await rate(conn, RatedObject.CASE, case_id, rater_id, score, comment)
+
+
+def may_read_photos(principal: Principal) -> Principal:
+    """Report photos are personal data: their reporter (a citizen) and staff who may read
+    photos; anyone else is refused before anything is looked up."""
+    access.require(principal)
+    if not (principal.is_citizen or principal.can(Capability.READ_PHOTOS)):
+        access.require(principal, Capability.READ_PHOTOS)  # Forbidden, naming the capability
+    return principal
+
+
+def _photo_scope(principal: Principal) -> str:
+    """Whose photos the principal sees: staff those of cases in their jurisdiction, a citizen
+    those of their own reports (SQL on cases alias ``c``)."""
+    if principal.can(Capability.READ_PHOTOS):
+        return access.case_scope(principal, "c")
+    if principal.is_citizen and principal.user_id is not None:
+        return f"c.reporter_id = {int(principal.user_id)}"
+    return "FALSE"
+
+
+async def read_photo(
+    conn: AsyncConnection[Any],
+    principal: Principal,
+    case_public_id: str,
+    photo_id: int,
+    client_addr: str | None,
+) -> tuple[str, str]:
+    """The stored photo (sha256, content type) of a report the principal may see, checked in
+    the query; a read by anyone but the reporter is audited in the same transaction (no audit
+    row, no photo). NotFound when there is none the principal may see (no leak of which)."""
+    may_read_photos(principal)
+    async with conn.transaction():
+        found = await fetch(conn, q.photo(case_public_id, photo_id, _photo_scope(principal)))
+        if found is None:
+            raise NotFound("No such photo.")
+        sha, content_type, reporter, case_id = found
+        if reporter is None or reporter != principal.user_id:
+            await audit.record(
+                conn, actor_id=principal.user_id, actor_role=principal.audit_role,
+                action="report_photo.view", object_type="case", object_id=case_id,
+                client_addr=client_addr, detail={"photo_id": photo_id},
+            )  # fmt: skip
+    return sha, content_type

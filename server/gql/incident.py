@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
+from geo import access
+from geo.access import Capability
 from geo.enums import OPEN_CASE_STATUSES, FacilityCategory
 from geo.errors import InvalidInput
 from geo.params import LonLat, Radius
 from geo.queries import incident as q
 from geo.queries.search import AttributeFilter, Near, SpatialFilter, rows
-from server.gql import views
 from server.gql.context import Info
 from server.gql.types import Camera, Case, Facility, GridCell
 
@@ -32,8 +33,14 @@ class Incident:
     resources: list[Facility] = strawberry.field(
         description="The nearest shelters, fire and police stations and hospitals, by distance."
     )
-    cameras: list[Camera] = strawberry.field(description="The nearest cameras inside.")
-    open_cases: list[Case] = strawberry.field(description="Open cases inside, nearest first.")
+    cameras: list[Camera] = strawberry.field(
+        description="The nearest cameras inside, within the caller's jurisdiction (READ_CAMERAS;"
+        " none without it)."
+    )
+    open_cases: list[Case] = strawberry.field(
+        description="Open cases inside, nearest first: the caller's case view (full within "
+        "their jurisdiction, else the public record)."
+    )
 
 
 async def incident(info: Info, point: LonLat, radius_m: float) -> Incident:
@@ -46,10 +53,15 @@ async def incident(info: Info, point: LonLat, radius_m: float) -> Incident:
     affected = await fetch(q.facilities_within(point, radius, q.AFFECTED))
     hazards = await fetch(q.facilities_within(point, radius, [FacilityCategory.HAZARD_SOURCE]))
     resources = await fetch(q.nearest_resources(point))
-    cameras = await fetch(q.nearest_cameras(point, radius, CAMERAS_SHOWN))
+    principal = info.context.principal
+    cameras = []
+    if principal.can(Capability.READ_CAMERAS):
+        scope = access.camera_scope(principal, "c")
+        cameras = await fetch(q.nearest_cameras(point, radius, CAMERAS_SHOWN, scope))
+    view = info.context.view("cases")
     cases = await fetch(
         rows(
-            views.FULL_CASES,
+            view,
             SpatialFilter(near=Near(point, radius)),
             AttributeFilter(equals={"status": sorted(s.value for s in OPEN_CASE_STATUSES)}),
             limit=OPEN_CASES_SHOWN,
@@ -64,5 +76,5 @@ async def incident(info: Info, point: LonLat, radius_m: float) -> Incident:
         hazards=[Facility.from_row(r) for r in hazards],
         resources=[Facility.from_row(r) for r in resources],
         cameras=[Camera.from_row(r) for r in cameras],
-        open_cases=[Case.from_row(r) for r in cases],
+        open_cases=[Case.from_row(r, full=view.internal) for r in cases],
     )

@@ -13,6 +13,7 @@ from typing import Annotated
 import strawberry
 
 from geo import errors
+from geo.access import Capability
 from geo.enums import CasePriority, CaseSource
 from geo.enums import CasePriority as Priority
 from geo.enums import CaseSource as Source
@@ -21,7 +22,6 @@ from geo.services import cases as service
 from server.gql.context import Info
 from server.gql.inputs import to_id
 from server.gql.types import Case
-from server.gql.views import FULL_CASES
 
 
 class CaseErrorCode(Enum):
@@ -69,23 +69,28 @@ def _error(exc: errors.OneMapError) -> CaseError:
 
 
 async def _payload(info: Info, case_id: int) -> CasePayload:
+    """The case as the caller now reads it (their full, jurisdiction-scoped view)."""
     from geo.queries.search import AttributeFilter, rows
 
+    view = info.context.view("cases")
     found = await info.context.fetch(
-        rows(FULL_CASES, None, AttributeFilter(equals={"id": [case_id]}), limit=1)
+        rows(view, None, AttributeFilter(equals={"id": [case_id]}), limit=1)
     )
-    return CasePayload(case=Case.from_row(found[0]))
+    if not found:
+        raise errors.NotFound(f"No case with id {case_id}.")
+    return CasePayload(case=Case.from_row(found[0], full=view.internal))
 
 
 async def _transition(
     info: Info, id: strawberry.ID, action: str, **kwargs: object
 ) -> CasePayload | CaseError:
     try:
+        # The service checks the action's capability and loads the case with the caller's
+        # jurisdiction in SQL (NOT_FOUND outside it).
         principal = info.context.require()
-        actor = service.Actor.of(principal.user_id, principal.roles)
         async with info.context.pool.connection() as conn:
             info.context.statements += 1
-            record = await service.transition(conn, to_id(id), action, actor, **kwargs)  # type: ignore[arg-type]
+            record = await service.transition(conn, to_id(id), action, principal, **kwargs)  # type: ignore[arg-type]
         return await _payload(info, record.id)
     except errors.OneMapError as exc:
         return _error(exc)
@@ -93,15 +98,16 @@ async def _transition(
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Report a case (grid workers, hotline dispatchers).")
+    @strawberry.mutation(description="Report a case (CREATE_CASES: grid patrol, hotline), at a "
+                         "place inside the caller's jurisdiction.")  # fmt: skip
     async def create_case(self, info: Info, input: CreateCaseInput) -> CaseResult:
         try:
-            principal = info.context.require("grid_worker", "dispatcher", "admin")
+            principal = info.context.require(Capability.CREATE_CASES)
             async with info.context.pool.connection() as conn:
                 info.context.statements += 1
                 record = await service.create_case(
                     conn,
-                    actor=service.Actor.of(principal.user_id, principal.roles),
+                    actor=principal,
                     category=input.category,
                     point=LonLat(input.lon, input.lat),
                     description=input.description,

@@ -10,12 +10,15 @@ from typing import Any
 import strawberry
 from strawberry.types.nodes import SelectedField
 
+from geo.access import Capability
 from geo.enums import AdminLevel, CameraStatus, CaseStatus, FacilityCategory
 from geo.errors import NotFound, OutsideCity
 from geo.layers import LayerView
 from geo.params import LonLat
+from geo.queries import pages
 from geo.queries.features import AreaPolygon
 from geo.queries.location import grid_cell_at
+from geo.queries.lookups import department_ids
 from geo.queries.search import AttributeFilter, rows
 from geo.queries.stats import case_stats
 from server.gql import compiled, views
@@ -40,9 +43,6 @@ from server.gql.types import (
     load_grid_cell,
 )
 
-STAFF_LAYER_ROLES = ("dispatcher", "grid_worker", "department_staff", "camera_viewer",
-                     "analyst", "admin")  # fmt: skip
-
 
 async def _connection[T](
     info: Info,
@@ -61,10 +61,10 @@ async def _connection[T](
     selected = info.selected_fields[0]
     if (settings.compiled_pages and type_name and _no_area_ids(filters)
             and isinstance(selected, SelectedField)):  # fmt: skip
-        fast = compiled.plan(type_name, selected, filters.near is not None, cursor)
+        fast = compiled.plan(type_name, selected, filters.near is not None, cursor, view)
     if fast is not None:
         nodes, found_n = await info.context.fetch(
-            compiled.page_json(view, filters, attributes, fast.node, limit=limit, offset=offset)
+            pages.page_json(view, filters, attributes, fast.node, limit=limit, offset=offset)
         )
         end = cursor(offset + len(nodes) - 1) if nodes else None
         return Connection(
@@ -82,6 +82,11 @@ async def _connection[T](
             has_next_page=len(found) > limit, end_cursor=edges[-1].cursor if edges else None
         ),
     )
+
+
+def _case_builder(full: bool) -> Callable[[dict[str, Any]], Case]:
+    """Cases read through the full (jurisdiction-scoped) view show their details."""
+    return lambda r: Case.from_row(r, full=full)
 
 
 def _no_area_ids(filters: Any) -> bool:
@@ -165,23 +170,26 @@ class Query:
         categories: list[FacilityCategory] | None = None,
         first: int | None = None, after: str | None = None,
     ) -> Connection[Facility]:  # fmt: skip
-        view = views.FACILITIES if info.context.is_staff else views.PUBLIC_FACILITIES
+        view = info.context.view("facilities")
         attrs = AttributeFilter(equals=_equals(category=categories))
         return await _connection(info, view, where, attrs, first, after, Facility.from_row,
                                  "Facility")  # fmt: skip
 
-    @strawberry.field(description="Cameras (staff only).")
+    @strawberry.field(description="Cameras in the caller's jurisdiction (READ_CAMERAS).")
     async def cameras(
         self, info: Info, where: SpatialFilterInput | None = None,
         statuses: list[CameraStatus] | None = None,
         first: int | None = None, after: str | None = None,
     ) -> Connection[Camera]:  # fmt: skip
-        info.context.require(*STAFF_LAYER_ROLES)
+        view = info.context.view("cameras")
         attrs = AttributeFilter(equals=_equals(status=statuses))
-        return await _connection(info, views.CAMERAS, where, attrs, first, after, Camera.from_row,
+        return await _connection(info, view, where, attrs, first, after, Camera.from_row,
                                  "Camera")  # fmt: skip
 
-    @strawberry.field(description="Cases: anonymised for the public, in full for staff.")
+    @strawberry.field(
+        description="Cases: the public record (generalised position and times) "
+        "for the public; in full for staff, within their jurisdiction."
+    )
     async def cases(
         self, info: Info, where: SpatialFilterInput | None = None,
         statuses: list[CaseStatus] | None = None, categories: list[str] | None = None,
@@ -189,7 +197,7 @@ class Query:
         reported_from: datetime | None = None, reported_to: datetime | None = None,
         first: int | None = None, after: str | None = None,
     ) -> Connection[Case]:  # fmt: skip
-        view = views.FULL_CASES if info.context.is_staff else views.PUBLIC_CASES
+        view = info.context.view("cases")
         since, until = time_range(reported_from, reported_to)
         attrs = AttributeFilter(
             equals=_equals(
@@ -199,7 +207,8 @@ class Query:
             ),
             time_column="reported_at", time_from=since, time_to=until,
         )  # fmt: skip
-        return await _connection(info, view, where, attrs, first, after, Case.from_row, "Case")
+        return await _connection(info, view, where, attrs, first, after,
+                                 _case_builder(view.internal), "Case")  # fmt: skip
 
     @strawberry.field(description="The caller's own reports, newest first ids last.")
     async def my_cases(
@@ -207,17 +216,19 @@ class Query:
     ) -> Connection[Case]:
         principal = info.context.require()
         attrs = AttributeFilter(equals={"reporter_id": [principal.user_id]})
-        return await _connection(info, views.FULL_CASES, None, attrs, first, after,
-                                 Case.from_row)  # fmt: skip
+        return await _connection(info, views.own_cases(principal), None, attrs, first, after,
+                                 _case_builder(True))  # fmt: skip
 
-    @strawberry.field
+    @strawberry.field(description="One case: staff who read cases get it in full, and only "
+                      "within their jurisdiction (NOT_FOUND outside it); everyone else its "
+                      "public record.")  # fmt: skip
     async def case(self, info: Info, id: strawberry.ID) -> Case:
-        view = views.FULL_CASES if info.context.is_staff else views.PUBLIC_CASES
+        view = info.context.view("cases")
         attrs = AttributeFilter(equals={"id": [to_id(id)]})
         found = await info.context.fetch(rows(view, None, attrs, limit=1))
         if not found:
             raise NotFound(f"No case with id {id}.")
-        return Case.from_row(found[0])
+        return Case.from_row(found[0], full=view.internal)
 
     @strawberry.field(description="Case counts grouped by grid cell, category, status and/or "
                       "day (Asia/Shanghai), for heat maps and dashboards.")  # fmt: skip
@@ -246,14 +257,15 @@ class Query:
             for b in result
         ]
 
-    @strawberry.field(description="The emergency context around a point (staff only).")
+    @strawberry.field(description="The emergency context around a point (READ_INTERNAL; "
+                      "cameras and full cases within the caller's jurisdiction).")  # fmt: skip
     async def incident(self, info: Info, lon: float, lat: float, radius_m: float) -> Incident:
-        info.context.require(*STAFF_LAYER_ROLES)
+        info.context.require(Capability.READ_INTERNAL)
         return await incident(info, LonLat(lon, lat), radius_m)
 
     @strawberry.field
     async def departments(self, info: Info) -> list[Department]:
-        ids = await info.context.fetch(_department_ids())
+        ids = await info.context.fetch(department_ids())
         # Gathered: the loader reads them all in one statement.
         found = await asyncio.gather(*(load_department(info, i) for i in ids))
         return [d for d in found if d is not None]
@@ -261,16 +273,7 @@ class Query:
     @strawberry.field(description="The logged-in staff member, or null.")
     async def me(self, info: Info) -> StaffUser | None:
         uid = info.context.principal.user_id
-        if uid is None or not info.context.is_staff:
+        if uid is None or not info.context.principal.is_staff:
             return None
         row = await info.context.loader("user").load(uid)
         return StaffUser.from_row(row) if row else None
-
-
-def _department_ids() -> Any:
-    from psycopg import sql
-
-    from geo.queries import Query
-
-    return Query(sql.SQL("SELECT id FROM departments ORDER BY id"), {},
-                 lambda rs: [r[0] for r in rs])  # fmt: skip

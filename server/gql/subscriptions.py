@@ -8,19 +8,15 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from psycopg import sql
 
+from geo.access import Capability
 from geo.enums import CameraStatus, CaseStatus
-from geo.queries import Query
+from geo.queries.lookups import case_event
 from geo.queries.search import AttributeFilter, rows
-from server.gql import views
 from server.gql.context import Info
 from server.gql.errors import coded_errors
 from server.gql.inputs import to_id
 from server.gql.types import Case, CaseEvent
-
-SUBSCRIBER_ROLES = ("dispatcher", "grid_worker", "department_staff", "admin")
-CAMERA_ROLES = ("dispatcher", "camera_viewer", "grid_worker", "admin", "analyst")
 
 
 @strawberry.type(description="A new step in a case's timeline, with the case as it is now.")
@@ -37,22 +33,11 @@ class CameraStatusNotice:
     last_seen_at: datetime | None
 
 
-def _event(event_id: int) -> Query[Any]:
-    return Query(
-        sql.SQL(
-            "SELECT id, event_type, from_status, to_status, actor_id, department_id, note, at "
-            "FROM case_events WHERE id = %(id)s"
-        ),
-        {"id": event_id},
-        lambda rs: rs[0] if rs else None,
-    )
-
-
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
-        description="Case timeline events as they happen (staff). Filters combine; each "
-        "subscriber sees only cases they may see in full."
+        description="Case timeline events as they happen (READ_CASES). Filters combine; each "
+        "subscriber gets only events of cases in their jurisdiction."
     )
     async def case_events(
         self, info: Info, grid_cell_id: strawberry.ID | None = None,
@@ -60,42 +45,44 @@ class Subscription:
     ) -> AsyncGenerator[CaseEventNotice, None]:  # fmt: skip
         ctx = info.context
         with coded_errors():
-            ctx.require(*SUBSCRIBER_ROLES)
-            cell = to_id(grid_cell_id, "gridCellId") if grid_cell_id else None
-            dept = to_id(department_id, "departmentId") if department_id else None
+            ctx.require(Capability.READ_CASES)
+            view = ctx.view("cases")  # full, with the subscriber's jurisdiction in its filter
+            equals: dict[str, list[Any]] = {}
+            if grid_cell_id:
+                equals["grid_cell_id"] = [to_id(grid_cell_id, "gridCellId")]
+            if department_id:
+                equals["department_id"] = [to_id(department_id, "departmentId")]
         wanted = {s.value for s in statuses} if statuses else None
         async for note in ctx.broker.subscribe("onemap_case_events"):
             if wanted is not None and note.get("to_status") not in wanted:
                 continue
-            found = await ctx.fetch(
-                rows(views.FULL_CASES, None,
-                     AttributeFilter(equals={"id": [note["case_id"]]}), limit=1)
-            )  # fmt: skip
+            # The case is read through the scoped view: no row, no event for this subscriber.
+            attrs = AttributeFilter(equals={**equals, "id": [note["case_id"]]})
+            found = await ctx.fetch(rows(view, None, attrs, limit=1))
             if not found:
                 continue
             row = found[0]
-            if cell is not None and row["grid_cell_id"] != cell:
-                continue
-            if dept is not None and row["department_id"] != dept:
-                continue
-            if not await ctx.sees_case(row):
-                continue
-            event = await ctx.fetch(_event(int(note["event_id"])))
+            event = await ctx.fetch(case_event(int(note["event_id"])))
             if event is None:
                 continue
             yield CaseEventNotice(event=CaseEvent.from_row(row["id"], event),
-                                  case=Case.from_row(row))  # fmt: skip
+                                  case=Case.from_row(row, full=True))  # fmt: skip
 
-    @strawberry.subscription(description="Camera status changes (online/offline), staff only.")
+    @strawberry.subscription(description="Camera status changes (online/offline) of cameras in "
+                             "the caller's jurisdiction (READ_CAMERAS).")  # fmt: skip
     async def camera_status(
         self, info: Info, camera_ids: list[strawberry.ID] | None = None
     ) -> AsyncGenerator[CameraStatusNotice, None]:
+        ctx = info.context
         with coded_errors():
-            info.context.require(*CAMERA_ROLES)
+            view = ctx.view("cameras")  # READ_CAMERAS; the jurisdiction is in its row filter
             wanted = {to_id(i, "cameraIds") for i in camera_ids} if camera_ids else None
-        async for note in info.context.broker.subscribe("onemap_camera_status"):
+        async for note in ctx.broker.subscribe("onemap_camera_status"):
             if wanted is not None and note.get("camera_id") not in wanted:
                 continue
+            attrs = AttributeFilter(equals={"id": [note["camera_id"]]})
+            if not await ctx.fetch(rows(view, None, attrs, limit=1)):
+                continue  # outside the subscriber's jurisdiction
             seen = note.get("last_seen_at")
             yield CameraStatusNotice(
                 camera_id=strawberry.ID(str(note["camera_id"])),

@@ -12,6 +12,8 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from strawberry.scalars import JSON
 
+from geo import access
+from geo.access import Capability
 from geo.enums import (
     AdminLevel,
     CameraStatus,
@@ -131,8 +133,7 @@ class GridCell:
 
     @strawberry.field(description="The responsible grid worker (staff only).")
     async def worker(self, info: Info) -> StaffUser | None:
-        if not info.context.is_staff:
-            raise Forbidden("Grid workers are shown to staff only.")
+        access.require_staff(info.context.principal)
         if self.worker_id is None:
             return None
         row = await info.context.loader("user").load(self.worker_id)
@@ -184,10 +185,9 @@ class Facility:
     _attributes: strawberry.Private[Any] = None
     _cell: strawberry.Private[GridCell | None] = None
 
-    @strawberry.field(description="Category-specific attributes (staff only).")
+    @strawberry.field(description="Category-specific attributes (READ_INTERNAL).")
     def attributes(self, info: Info) -> JSON | None:
-        if not info.context.is_staff:
-            raise Forbidden("Facility attributes are shown to staff only.")
+        info.context.require(Capability.READ_INTERNAL)
         return self._attributes  # type: ignore[no-any-return]
 
     @strawberry.field
@@ -204,7 +204,8 @@ class Facility:
                    _cell=joined_cell(r))  # fmt: skip
 
 
-@strawberry.type(description="A camera (staff only). Its source URL never leaves the server.")
+@strawberry.type(description="A camera (READ_CAMERAS, within the caller's jurisdiction). Its "
+                 "source URL never leaves the server.")  # fmt: skip
 class Camera:
     id: strawberry.ID
     code: str
@@ -222,10 +223,10 @@ class Camera:
     def grid_cell(self, info: Info) -> GridCell | None:
         return cell_or_load(info, self._cell, self.grid_cell_id)  # type: ignore[no-any-return]
 
-    @strawberry.field(description="The WHEP endpoint for live video (camera viewers only).")
+    @strawberry.field(description="The WHEP endpoint for live video (WATCH_VIDEO).")
     def stream_url(self, info: Info) -> str | None:
-        if not info.context.may_view_video:
-            raise Forbidden("Live video needs the camera_viewer or dispatcher role.")
+        # Cameras are read only through the caller's scoped view: in jurisdiction already.
+        info.context.require(Capability.WATCH_VIDEO)
         return f"/streams/cameras/{self.id}/whep"
 
     @classmethod
@@ -254,7 +255,7 @@ class CaseEvent:
         if self.actor_id is None:
             return None
         row = await info.context.loader("user").load(self.actor_id)
-        if row is None or "citizen" in row[2]:
+        if row is None or not access.Principal(row[0], frozenset(row[2])).is_staff:
             return None
         return StaffUser.from_row(row)
 
@@ -270,15 +271,18 @@ class CaseEvent:
                    department_id=r[5], note=r[6], at=r[7], case_id=case_id)  # fmt: skip
 
 
-@strawberry.type(description="The citizen who reported a case: dispatchers only; every read is "
-                 "written to the audit log.")  # fmt: skip
+@strawberry.type(description="The citizen who reported a case (READ_PERSONAL, within the "
+                 "caller's jurisdiction); every read is written to the audit log.")  # fmt: skip
 class Reporter:
     id: strawberry.ID
     display_name: str
     phone: str
 
 
-@strawberry.type(description="A city-management case. Anonymous callers see an anonymised view.")
+@strawberry.type(description="A city-management case. Staff who read cases see those of "
+                 "their jurisdiction in full; everyone else only its public record: position "
+                 "on a 0.001° grid, times to the hour, no text, department or due "
+                 "time.")  # fmt: skip
 class Case:
     id: strawberry.ID
     public_id: str
@@ -292,13 +296,19 @@ class Case:
     geometry: GeoJSON
     distance_m: float | None = None
     row: strawberry.Private[dict[str, Any]]
+    # Read through the caller's full, jurisdiction-scoped view (SQL decided), or the public one.
+    full: strawberry.Private[bool] = False
 
     async def _full(self, info: Info, what: str) -> dict[str, Any]:
-        if not await info.context.sees_case(self.row):
-            raise Forbidden(f"The case's {what} is shown only to staff responsible for it.")
+        if not self.full:
+            raise Forbidden(
+                f"The case's {what} is shown only to staff whose jurisdiction holds it "
+                "(READ_CASES), and to its reporter."
+            )
         return self.row
 
-    @strawberry.field(description="The reporter's words (staff responsible, or the reporter).")
+    @strawberry.field(description="The reporter's words (staff of its jurisdiction, or the "
+                      "reporter).")  # fmt: skip
     async def description(self, info: Info) -> str:
         return str((await self._full(info, "description"))["description"])
 
@@ -328,10 +338,10 @@ class Case:
         user = await info.context.loader("user").load(row["assignee_id"])
         return StaffUser.from_row(user) if user else None
 
-    @strawberry.field(description="The reporter (dispatchers only; audited).")
+    @strawberry.field(description="The reporter (READ_PERSONAL; audited).")
     async def reporter(self, info: Info) -> Reporter | None:
-        if not info.context.sees_everything:
-            raise Forbidden("Reporters' personal data is shown to dispatchers only.")
+        info.context.require(Capability.READ_PERSONAL)
+        await self._full(info, "reporter")
         reporter_id = self.row.get("reporter_id")
         if reporter_id is None:
             return None
@@ -353,13 +363,13 @@ class Case:
         return strawberry.ID(str(dup)) if dup is not None else None
 
     @classmethod
-    def from_row(cls, r: dict[str, Any]) -> Case:
+    def from_row(cls, r: dict[str, Any], *, full: bool = False) -> Case:
         return cls(id=strawberry.ID(str(r["id"])), public_id=r["public_id"],
                    category=r["category"], status=CaseStatus(r["status"]),
                    priority=CasePriority(r["priority"]), reported_at=r["reported_at"],
                    due_at=r.get("due_at"), resolved_at=r.get("resolved_at"),
                    closed_at=r.get("closed_at"), geometry=point(r),
-                   distance_m=r.get("distance_m"), row=r)  # fmt: skip
+                   distance_m=r.get("distance_m"), row=r, full=full)  # fmt: skip
 
 
 @strawberry.type

@@ -1,12 +1,14 @@
 """Errors as ``application/problem+json`` (RFC 9457): domain errors, HTTP errors, the unexpected.
 
-One table maps domain errors to statuses; an unexpected exception is logged with its traceback
-and answered with a 500 problem that names no internals.
+One table (:data:`ERRORS`) maps every domain error to its HTTP status, its GraphQL
+``extensions.code`` and its OGC API exception code; every surface reads it. An unexpected
+exception is logged with its traceback and answered with a 500 problem that names no internals.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -21,26 +23,40 @@ log = logging.getLogger("onemap.errors")
 
 PROBLEM_JSON = "application/problem+json"
 
-STATUS: dict[type[e.OneMapError], int] = {
-    e.InvalidInput: 400,
-    e.OutsideCity: 422,
-    e.Unauthorized: 401,
-    e.Forbidden: 403,
-    e.NotFound: 404,
-    e.Conflict: 409,
-    e.Unavailable: 503,
-    ce.RateLimited: 429,
-    ce.TooLarge: 413,
-    ce.UnsupportedMedia: 415,
-    ce.Unprocessable: 422,
+
+@dataclass(frozen=True, slots=True)
+class ErrorCodes:
+    status: int  # HTTP, everywhere (problem+json, OGC exception JSON)
+    graphql: str  # GraphQL extensions.code
+    ogc: str  # OGC API exception code
+
+
+#: The one error table (the most specific class wins).
+ERRORS: dict[type[e.OneMapError], ErrorCodes] = {
+    e.InvalidInput: ErrorCodes(400, "BAD_USER_INPUT", "InvalidParameterValue"),
+    e.OutsideCity: ErrorCodes(422, "OUTSIDE_CITY", "InvalidParameterValue"),
+    e.Unauthorized: ErrorCodes(401, "UNAUTHENTICATED", "NotAuthorized"),
+    e.Forbidden: ErrorCodes(403, "FORBIDDEN", "Forbidden"),
+    e.NotFound: ErrorCodes(404, "NOT_FOUND", "NotFound"),
+    e.Conflict: ErrorCodes(409, "CONFLICT", "Conflict"),
+    e.Unavailable: ErrorCodes(503, "UNAVAILABLE", "ServiceUnavailable"),
+    ce.RateLimited: ErrorCodes(429, "RATE_LIMITED", "TooManyRequests"),
+    ce.TooLarge: ErrorCodes(413, "PAYLOAD_TOO_LARGE", "PayloadTooLarge"),
+    ce.UnsupportedMedia: ErrorCodes(415, "UNSUPPORTED_MEDIA_TYPE", "InvalidParameterValue"),
+    ce.Unprocessable: ErrorCodes(422, "UNPROCESSABLE", "InvalidParameterValue"),
 }
+UNEXPECTED = ErrorCodes(500, "INTERNAL_SERVER_ERROR", "NoApplicableCode")
+
+
+def codes_of(exc: e.OneMapError) -> ErrorCodes:
+    for cls in type(exc).__mro__:
+        if cls in ERRORS:
+            return ERRORS[cls]
+    return UNEXPECTED
 
 
 def status_of(exc: e.OneMapError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
-    return 500
+    return codes_of(exc).status
 
 
 def problem(

@@ -5,6 +5,10 @@ The page needs nothing from outside: MapLibre and graphql-ws are copied from npm
 is the city's own admin areas and grid. The GraphQL documents are the contract's own files
 (``graphql/operations/``, executed by the tests), served as they are so the page cannot drift
 from what is tested.
+
+What the page shows is the access policy's (``geo.access``, docs/access.md): it asks
+``/mapview/access`` for the caller's layers (public or internal view) and capabilities, and
+decides by capability names, never by role names.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ import re
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from geo import access
+from server.kernel.auth.principal import principal_of
 from server.kernel.errors import problem
 
 HERE = Path(__file__).parent
@@ -68,11 +74,24 @@ async def operation(request: Request) -> Response:
     )
 
 
+async def my_access(request: Request) -> Response:
+    """The caller's layers (each ``public`` or ``internal``: the view the tiles will hold) and
+    capabilities, as the policy computes them: the page builds its style and popups from this."""
+    principal = principal_of(request.scope)
+    layers = {
+        name: "internal" if view.internal else "public"
+        for name, view in access.views_for(principal).items()
+    }
+    body = {"layers": layers, "capabilities": sorted(c.value for c in principal.capabilities)}
+    return JSONResponse(body, headers={"Cache-Control": "no-store", "Vary": "Authorization"})
+
+
 routes: list[BaseRoute] = [
     Route("/", index, methods=["GET"]),
     Mount(
         "/mapview",
         routes=[
+            Route("/access", my_access, methods=["GET"]),
             Route("/operations/{name}", operation, methods=["GET"]),
             Mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="mapview"),
         ],

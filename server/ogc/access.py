@@ -1,78 +1,72 @@
-"""Who sees which view of which collection at ``/ogc`` (the matrix is in docs/ogc.md).
+"""What a caller sees at ``/ogc``: the access policy's views (``geo.access``, docs/access.md).
 
-pygeoapi has no authentication; OneMap picks the set of collections per request from the
-principal the auth middleware attached, and a pygeoapi instance configured for exactly that set.
+pygeoapi has no authentication, and building one of its instances is slow. So OneMap keeps one
+instance per *shape* of catalogue — which collections, each in its public or internal view, and
+which are editable — shared by every caller of that shape, and runs each call with the caller's
+own views (:data:`REQUEST_VIEWS`): those carry the caller's jurisdiction in their row filter, so
+the SQL behind every page — the fast path's and the provider's alike — holds only what the
+caller may read. Two dispatchers of different districts share an instance, never their rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 
-from geo.enums import Role
-from geo.errors import Forbidden, Unauthorized
-from geo.layers import CAMERAS, INTERNAL_VIEWS, PUBLIC_VIEWS, LayerView
-from server.kernel.auth.principal import Principal
+from geo import access
+from geo.access import Principal
+from geo.errors import Forbidden, NotFound, Unauthorized
+from geo.layers import LayerView
 
-#: Full cases (reporter-free but with description, address, assignee) and hazard sources.
-STAFF_READERS = frozenset(
-    {Role.DISPATCHER, Role.ANALYST, Role.ADMIN, Role.GRID_WORKER, Role.DEPARTMENT_STAFF}
-)
-#: Camera positions and status (never their source URL).
-CAMERA_READERS = frozenset({Role.CAMERA_VIEWER, Role.DISPATCHER, Role.ADMIN})
-#: OGC API - Features Part 4 (create, replace, delete) on facilities and cameras.
-WRITERS = frozenset({Role.ADMIN})
-EDITABLE = frozenset({"facilities", "cameras"})
+#: The caller's views while a pygeoapi call runs (set in its worker thread by OgcService.call).
+REQUEST_VIEWS: ContextVar[Mapping[str, LayerView]] = ContextVar("onemap_ogc_views")
 
 
 @dataclass(frozen=True, slots=True)
-class Grants:
-    internal: bool = False
-    cameras: bool = False
-    write: bool = False
+class Shape:
+    """The cache key of a pygeoapi instance: no principal, no jurisdiction in it."""
+
+    collections: tuple[tuple[str, bool], ...]  # (layer, internal view?) in listing order
+    editable: frozenset[str] = frozenset()
 
     @property
     def key(self) -> str:
-        """A short name for this grant set (file names, cache keys)."""
-        parts = [p for p, on in (("internal", self.internal), ("cameras", self.cameras),
-                                 ("write", self.write)) if on]  # fmt: skip
-        return "-".join(parts) or "public"
-
-    def views(self) -> dict[str, LayerView]:
-        views = dict(INTERNAL_VIEWS if self.internal else PUBLIC_VIEWS)
-        views.pop("cameras", None)
-        if self.cameras:
-            views["cameras"] = CAMERAS
-        return views
+        """A short name for this shape (file names): ``+`` marks an internal view."""
+        names = [f"{n}+" if internal else n for n, internal in self.collections]
+        edit = ["edit-" + "-".join(sorted(self.editable))] if self.editable else []
+        return "_".join(names + edit)
 
 
-PUBLIC = Grants()
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """One caller's collections: their views (jurisdiction applied) and the instance shape."""
+
+    views: Mapping[str, LayerView]
+    shape: Shape
 
 
-def grants_of(principal: Principal) -> Grants:
-    if not principal.authenticated:
-        return PUBLIC
-    return Grants(
-        internal=principal.has_any(STAFF_READERS),
-        cameras=principal.has_any(CAMERA_READERS),
-        write=principal.has_any(WRITERS),
+def _can_edit(principal: Principal, layer: str) -> bool:
+    try:
+        access.editable(principal, layer)
+    except (Unauthorized, Forbidden):
+        return False
+    return True
+
+
+def catalogue_of(principal: Principal) -> Catalogue:
+    views = access.views_for(principal)
+    shape = Shape(
+        tuple((name, v.internal) for name, v in views.items()),
+        frozenset(name for name in views if _can_edit(principal, name)),
     )
+    return Catalogue(views, shape)
 
 
-def view_for(principal: Principal, collection: str) -> LayerView | None:
-    """The view this caller gets; Unauthorized/Forbidden for a restricted collection."""
-    grants = grants_of(principal)
-    found = grants.views().get(collection)
-    if found is None and collection in INTERNAL_VIEWS:
-        if not principal.authenticated:
-            raise Unauthorized(f"collection {collection!r} needs a staff access token (Bearer).")
-        raise Forbidden(f"collection {collection!r} needs one of the roles: "
-                        f"{', '.join(sorted(CAMERA_READERS))}.")  # fmt: skip
+def view_of(principal: Principal, collection: str) -> LayerView:
+    """The caller's view of a collection: NotFound when there is none at all,
+    Unauthorized/Forbidden when it exists but is closed to the caller."""
+    found = access.view_for(principal, collection)
+    if found is None:
+        raise NotFound(f"no collection {collection!r}.")
     return found
-
-
-def require_writer(principal: Principal) -> None:
-    """Unauthorized/Forbidden unless the caller may change features."""
-    if not principal.authenticated:
-        raise Unauthorized("changing features needs an admin access token (Bearer).")
-    if not principal.has_any(WRITERS):
-        raise Forbidden("changing features needs the role: admin.")

@@ -1,7 +1,8 @@
 """pygeoapi's configuration and OpenAPI document, generated from OneMap's settings.
 
-One configuration per grant set (public, staff, cameras, admin): a collection a caller may not
-see is simply absent from their pygeoapi, so it appears in no listing, link or OpenAPI path.
+One configuration per catalogue shape (``server.ogc.access``: which collections in which view,
+which editable): a collection a caller may not see is simply absent from their pygeoapi, so it
+appears in no listing, link or OpenAPI path.
 ``server.url`` is the public base URL + ``/ogc``, so every link pygeoapi writes is right behind
 the mount and behind a proxy prefix.
 """
@@ -13,11 +14,12 @@ import re
 from datetime import datetime
 from typing import Any
 
+from geo import layers
 from geo.layers import LayerView
 from geo.queries.ogc_fields import TIME_FIELD
 from geo.queries.ogc_items import OUTPUT_CRS
 from server.kernel.settings import Settings
-from server.ogc.access import EDITABLE, Grants
+from server.ogc.access import Shape
 
 PROVIDER = "server.ogc.provider.OneMapProvider"
 
@@ -45,7 +47,7 @@ def base_url(settings: Settings) -> str:
 
 
 def _resource(
-    view: LayerView, grants: Grants, extent: list[float], times: dict[str, Any]
+    view: LayerView, editable: bool, extent: list[float], times: dict[str, Any]
 ) -> dict[str, Any]:
     title, description = TITLES[view.name]
     if not view.internal:
@@ -54,8 +56,8 @@ def _resource(
         "spatial": {"bbox": extent, "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}
     }
     time_field = TIME_FIELD.get(view.name)
-    if time_field is not None and view.name in times:
-        extents["temporal"] = times[view.name]
+    if time_field is not None and view.table in times:
+        extents["temporal"] = times[view.table]
     provider: dict[str, Any] = {
         "type": "feature",
         "name": PROVIDER,
@@ -64,7 +66,7 @@ def _resource(
         "title_field": TITLE_FIELD[view.name],
         "crs": list(OUTPUT_CRS),
         "storage_crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
-        "editable": grants.write and view.name in EDITABLE,
+        "editable": editable,
     }
     if time_field is not None:
         provider["time_field"] = time_field
@@ -79,8 +81,15 @@ def _resource(
     }
 
 
+def _views(shape: Shape) -> dict[str, LayerView]:
+    """The shape's views without any caller's jurisdiction: the provider swaps in the caller's
+    own view (server.ogc.access) at query time; these give columns and titles only."""
+    found = {name: layers.view(name, internal=internal) for name, internal in shape.collections}
+    return {name: v for name, v in found.items() if v is not None}
+
+
 def pygeoapi_config(
-    settings: Settings, grants: Grants, extent: list[float], times: dict[str, Any]
+    settings: Settings, shape: Shape, extent: list[float], times: dict[str, Any]
 ) -> dict[str, Any]:
     ogc = settings.ogc
     return {
@@ -132,7 +141,8 @@ def pygeoapi_config(
             },
         },
         "resources": {
-            name: _resource(view, grants, extent, times) for name, view in grants.views().items()
+            name: _resource(v, name in shape.editable, extent, times)
+            for name, v in _views(shape).items()
         },
     }
 

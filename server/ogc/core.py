@@ -1,4 +1,4 @@
-"""The OGC service: its pools, the city's extents, and one pygeoapi ``API`` per grant set.
+"""The OGC service: its pools, the city's extents, and one pygeoapi ``API`` per catalogue shape.
 
 pygeoapi's framework-free core (``pygeoapi.api.API`` and the functions of ``pygeoapi.api.*``
 returning ``(headers, status, content)``) runs in worker threads (``anyio.to_thread``) so its
@@ -26,10 +26,12 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from geo.queries import fetch
+from geo.queries.ogc_meta import case_times, city_extent
 from server.kernel.db import READ_SESSION_OPTIONS
 from server.kernel.settings import Settings
 from server.ogc import config as cfg
-from server.ogc.access import Grants
+from server.ogc.access import REQUEST_VIEWS, Catalogue, Shape
 
 with warnings.catch_warnings():
     # pygeoapi 0.24's models use pydantic's class-based config (a deprecation warning at
@@ -46,11 +48,6 @@ from server.ogc import provider
 __all__ = ["OgcService", "itemtypes", "pygeoapi_api", "tiles"]
 
 log = logging.getLogger("onemap.ogc")
-CITY_EXTENT_SQL = (
-    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-    "(SELECT ST_Extent(geom) AS e FROM admin_areas WHERE level = 'district') x"
-)
-CASE_TIMES_SQL = "SELECT min(reported_at), max(reported_at) FROM cases"
 SESSION_OPTIONS = READ_SESSION_OPTIONS  # server/db.py says why
 
 
@@ -89,7 +86,7 @@ class OgcService:
         self.pool_key = uuid.uuid4().hex
         self.extent = [121.40, 31.16, 121.58, 31.32]
         self.times: dict[str, Any] = {}
-        self._apis: dict[Grants, Any] = {}
+        self._apis: dict[Shape, Any] = {}
         self._lock = threading.Lock()
         if settings.log.level != "DEBUG":
             # pygeoapi logs every client error (a 400) at ERROR with its stack.
@@ -102,12 +99,12 @@ class OgcService:
         provider.POOLS[self.pool_key] = self.sync_pool
         try:
             async with self.pool.connection() as conn:
-                row = await (await conn.execute(CITY_EXTENT_SQL)).fetchone()
-                if row is not None and row[0] is not None:
-                    self.extent = [round(float(v), 6) for v in row]
-                times = await (await conn.execute(CASE_TIMES_SQL)).fetchone()
-                if times is not None and times[0] is not None:
-                    self.times["cases"] = cfg.temporal(times[0], times[1])
+                extent = await fetch(conn, city_extent())
+                if extent is not None:
+                    self.extent = list(extent)
+                # keyed by table: a collection's temporal extent is that of the table it reads
+                for table, (begin, end) in (await fetch(conn, case_times())).items():
+                    self.times[table] = cfg.temporal(begin, end)
         except psycopg.Error as exc:  # not migrated yet: /readyz says so; keep the defaults
             log.warning("OGC extents unavailable: %s", exc)
 
@@ -118,50 +115,60 @@ class OgcService:
 
     # --- pygeoapi ------------------------------------------------------------------------
 
-    def config(self, grants: Grants) -> dict[str, Any]:
-        config = cfg.pygeoapi_config(self.settings, grants, self.extent, self.times)
+    def config(self, shape: Shape) -> dict[str, Any]:
+        config = cfg.pygeoapi_config(self.settings, shape, self.extent, self.times)
         for resource in config["resources"].values():
             for p in resource["providers"]:
                 p["data"].update(pool=self.pool_key, count_cap=self.settings.ogc.count_cap)
         return config
 
-    def api(self, grants: Grants) -> Any:
-        """The pygeoapi API for a grant set, built once (in a worker thread: it is slow)."""
+    def api(self, shape: Shape) -> Any:
+        """The pygeoapi API for a catalogue shape, built once (in a worker thread: it is slow)."""
         with self._lock:
-            found = self._apis.get(grants)
+            found = self._apis.get(shape)
             if found is None:
-                config = self.config(grants)
+                config = self.config(shape)
                 from server.ogc.tiles_meta import add_tiles_to_openapi
 
                 document = add_tiles_to_openapi(
                     cfg.localise_openapi(get_oas(config)), list(config["resources"])
                 )
-                self._write(grants, config, document)
+                self._write(shape, config, document)
                 with _quiet_root_logger():
                     found = pygeoapi_api.API(config, document)
-                self._apis[grants] = found
+                self._apis[shape] = found
             return found
 
-    def _write(self, grants: Grants, config: dict[str, Any], document: dict[str, Any]) -> None:
+    def _write(self, shape: Shape, config: dict[str, Any], document: dict[str, Any]) -> None:
         """The generated files, for operators (and pygeoapi's own CLI tools)."""
         folder = self.settings.data.dir / "ogc"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"pygeoapi-{grants.key}.yml").write_text(
+            (folder / f"pygeoapi-{shape.key}.yml").write_text(
                 yaml.safe_dump(json.loads(json.dumps(config, default=str)), allow_unicode=True)
             )
-            (folder / f"openapi-{grants.key}.json").write_text(json.dumps(document))
+            (folder / f"openapi-{shape.key}.json").write_text(json.dumps(document))
         except OSError as exc:  # a read-only data dir must not stop the service
             log.warning("could not write the generated OGC files: %s", exc)
 
     async def call(
-        self, request: Request, grants: Grants, function: Callable[..., Any], *args: Any
+        self, request: Request, catalogue: Catalogue, function: Callable[..., Any], *args: Any
     ) -> Response:
-        """Run one pygeoapi API function in a worker thread; its answer as a Response."""
-        api = await anyio.to_thread.run_sync(self.api, grants)
+        """Run one pygeoapi API function in a worker thread; its answer as a Response.
+
+        The instance is shared by the catalogue's shape; the caller's own views (with their
+        jurisdiction) are set in the worker thread itself, where the provider reads them.
+        """
+        api = await anyio.to_thread.run_sync(self.api, catalogue.shape)
         api_request = await pygeoapi_api.APIRequest.from_starlette(request, api.locales)
-        headers, status, content = await anyio.to_thread.run_sync(
-            lambda: function(api, api_request, *args)
-        )
+
+        def run() -> Any:
+            token = REQUEST_VIEWS.set(catalogue.views)
+            try:
+                return function(api, api_request, *args)
+            finally:
+                REQUEST_VIEWS.reset(token)
+
+        headers, status, content = await anyio.to_thread.run_sync(run)
         headers.pop("X-Powered-By", None)
         return Response(content, status_code=int(status), headers=headers)

@@ -23,7 +23,7 @@ from geo.queries import fetch
 from geo.queries.ogc_items import ItemQuery, Page, item, items
 from server.kernel.auth.principal import principal_of
 from server.ogc import transactions
-from server.ogc.access import grants_of, view_for
+from server.ogc.access import catalogue_of, view_of
 from server.ogc.config import TITLES, base_url
 from server.ogc.core import OgcService, itemtypes
 from server.ogc.errors import ogc_errors
@@ -33,12 +33,10 @@ GEOJSON = "application/geo+json"
 
 
 def _view(request: Request) -> tuple[OgcService, str, LayerView]:
+    """The caller's view of the collection: its row filter holds their jurisdiction."""
     ogc: OgcService = request.app.state.ogc
     name = request.path_params["collection"]
-    found = view_for(principal_of(request.scope), name)
-    if found is None:
-        raise NotFound(f"no collection {name!r}.")
-    return ogc, name, found
+    return ogc, name, view_of(principal_of(request.scope), name)
 
 
 def _link(rel: str, href: str, type_: str = GEOJSON, title: str | None = None) -> dict[str, Any]:
@@ -78,8 +76,8 @@ async def collection_items(request: Request) -> Response:
     ogc, name, view = _view(request)
     q = item_query(view, request.query_params, ogc.settings.ogc)
     if output_format(request.query_params) != "json":
-        grants = grants_of(principal_of(request.scope))
-        return await ogc.call(request, grants, itemtypes.get_collection_items, name)
+        catalogue = catalogue_of(principal_of(request.scope))
+        return await ogc.call(request, catalogue, itemtypes.get_collection_items, name)
     async with ogc.pool.connection() as conn:
         page = await fetch(conn, items(q))
     links = page_links(base_url(ogc.settings), name, request, q, page)
@@ -108,8 +106,8 @@ async def collection_item(request: Request) -> Response:
     if fid is None:
         raise NotFound(f"no feature {raw!r} in {name}.")
     if fmt != "json":
-        grants = grants_of(principal_of(request.scope))
-        return await ogc.call(request, grants, itemtypes.get_collection_item, name, str(fid))
+        catalogue = catalogue_of(principal_of(request.scope))
+        return await ogc.call(request, catalogue, itemtypes.get_collection_item, name, str(fid))
     async with ogc.pool.connection() as conn:
         text = await fetch(conn, item(view, fid, crs))
     if text is None:

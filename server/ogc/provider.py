@@ -5,6 +5,10 @@ provider finds its connection pool by a key in ``data`` — registered by the OG
 start-up — rather than holding a pool in the configuration (pygeoapi deep-copies that).
 pygeoapi calls it for HTML and JSON-LD pages; GeoJSON requests take the fast path
 (``server.ogc.items``), which shares every query function used here.
+
+The configuration names a layer and a view kind only; the rows come from the *caller's* view
+(``server.ogc.access.REQUEST_VIEWS``, with their jurisdiction in its row filter). Outside a
+request there is none, and the provider reads nothing (fail closed).
 """
 
 from __future__ import annotations
@@ -16,17 +20,19 @@ from psycopg import Connection
 from psycopg_pool import ConnectionPool
 from pygeoapi.provider.base import (  # type: ignore[import-untyped]
     BaseProvider,
+    ProviderGenericError,
     ProviderInvalidQueryError,
     ProviderItemNotFoundError,
     SchemaType,
 )
 
 from geo.errors import InvalidInput
-from geo.layers import view
+from geo.layers import LayerView, view
 from geo.params import BBox
 from geo.queries import fetch_sync, ogc_filter
 from geo.queries.ogc_fields import TIME_FIELD, column, columns, enum_of, parse_value
 from geo.queries.ogc_items import CRS84, OUTPUT_CRS, ItemQuery, item, items
+from server.ogc.access import REQUEST_VIEWS
 from server.ogc.params import item_id, parse_datetime
 
 POOLS: dict[str, ConnectionPool[Connection[Any]]] = {}
@@ -79,6 +85,13 @@ class OneMapProvider(BaseProvider):  # type: ignore[misc]
     def _pool(self) -> ConnectionPool[Connection[Any]]:
         return POOLS[self.pool_key]
 
+    def _rows(self) -> LayerView:
+        """The caller's view of this layer: same columns as ``self.view``, their row filter."""
+        found = REQUEST_VIEWS.get({}).get(self.view.name)
+        if found is None or found.internal != self.view.internal:
+            raise ProviderGenericError(user_msg=f"{self.view.name} is not readable here.")
+        return found
+
     def query(
         self,
         offset: int = 0,
@@ -94,9 +107,10 @@ class OneMapProvider(BaseProvider):  # type: ignore[misc]
         filterq: Any = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
+        rows = self._rows()
         try:
             q = ItemQuery(
-                view=self.view,
+                view=rows,
                 bbox=BBox(*bbox[:2], *bbox[-2:]) if bbox else None,
                 time_field=TIME_FIELD.get(self.view.name),
                 time=parse_datetime(datetime_) if datetime_ else None,
@@ -130,7 +144,7 @@ class OneMapProvider(BaseProvider):  # type: ignore[misc]
         text = None
         if fid is not None:
             with self._pool().connection() as conn:
-                text = fetch_sync(conn, item(self.view, fid, self._crs(crs_transform_spec)))
+                text = fetch_sync(conn, item(self._rows(), fid, self._crs(crs_transform_spec)))
         if text is None:
             raise ProviderItemNotFoundError(user_msg=f"no feature {identifier!r}")
         return json.loads(text)

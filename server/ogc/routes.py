@@ -1,7 +1,8 @@
 """The ``/ogc`` routes: pygeoapi's core for the documents, our own for items, writes, tiles.
 
-Each pygeoapi call runs with the pygeoapi instance of the caller's grant set, in a worker
-thread. Collection documents gain the tile links of our tiles routes.
+Each pygeoapi call runs with the pygeoapi instance of the caller's catalogue shape and the
+caller's own views (``server.ogc.access``), in a worker thread. Collection documents gain the
+tile links of our tiles routes.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from geo.errors import NotFound
 from server.kernel.auth.principal import principal_of
 from server.ogc import items, tiles
-from server.ogc.access import grants_of, view_for
+from server.ogc.access import catalogue_of, view_of
 from server.ogc.config import base_url
 from server.ogc.core import OgcService, itemtypes, pygeoapi_api
 from server.ogc.core import tiles as tiles_api
@@ -33,13 +33,12 @@ async def _call(
     check_keys(request.query_params, allowed)
     output_format(request.query_params)
     ogc: OgcService = request.app.state.ogc
-    return await ogc.call(request, grants_of(principal_of(request.scope)), function, *args)
+    return await ogc.call(request, catalogue_of(principal_of(request.scope)), function, *args)
 
 
 def _collection(request: Request) -> str:
     name = str(request.path_params["collection"])
-    if view_for(principal_of(request.scope), name) is None:
-        raise NotFound(f"no collection {name!r}.")
+    view_of(principal_of(request.scope), name)  # NotFound / Unauthorized / Forbidden
     return name
 
 

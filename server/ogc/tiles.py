@@ -1,7 +1,8 @@
 """Vector tiles at ``/ogc/collections/{c}/tiles``: tilesets, a tileset, TileJSON, the tiles.
 
-Public layers' tiles are shared-cacheable with an ETag; a staff caller's tiles (internal views)
-are ``private`` and vary by ``Authorization``, so no shared cache mixes the two.
+Public layers' tiles are shared-cacheable with an ETag; a staff caller's tiles (internal views,
+bound to their jurisdiction) are ``private`` and vary by ``Authorization``, so no shared cache
+mixes the two. The tile SQL uses the caller's own view: its row filter holds their jurisdiction.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from geo.layers import LayerView
 from geo.queries import fetch
 from geo.queries.tiles import Tile, mvt
 from server.kernel.auth.principal import principal_of
-from server.ogc.access import view_for
+from server.ogc.access import view_of
 from server.ogc.config import TITLES, base_url
 from server.ogc.core import OgcService
 from server.ogc.errors import ogc_errors
@@ -28,9 +29,7 @@ from server.ogc.tiles_meta import MVT, TMS, tilejson, tileset, tilesets
 def _view(request: Request) -> tuple[OgcService, LayerView]:
     ogc: OgcService = request.app.state.ogc
     name = request.path_params["collection"]
-    found = view_for(principal_of(request.scope), name)
-    if found is None:
-        raise NotFound(f"no collection {name!r}.")
+    found = view_of(principal_of(request.scope), name)
     tms = request.path_params.get("tms")
     if tms is not None and tms != TMS:
         raise NotFound(f"no tile matrix set {tms!r}; this server offers {TMS}.")

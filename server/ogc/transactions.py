@@ -1,4 +1,6 @@
-"""OGC API - Features Part 4 (create, replace, delete) on facilities and cameras, admin only.
+"""OGC API - Features Part 4 (create, replace, delete) on facilities and cameras.
+
+Who may write is the access policy's (``geo.access.editable``: the EDIT_FEATURES capability).
 
 Every write goes through the aggregate's writer in ``geo.services``; a bad feature is a 400
 with the reason, and nothing is half-written (each writer runs one transaction).
@@ -11,16 +13,18 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from geo.errors import InvalidInput, NotFound
+from geo import access
+from geo.access import Capability
+from geo.errors import Forbidden, InvalidInput, NotFound
 from geo.ogc.features_in import MAX_BODY, parse_feature
 from geo.services import cameras, facilities
 from geo.services.facilities import Writer
 from server.kernel.auth.principal import Principal, principal_of
-from server.ogc.access import EDITABLE, require_writer
 from server.ogc.config import base_url
 from server.ogc.errors import exception
 from server.ogc.params import item_id
 
+#: The layers with a writer service (what the resource supports; who may use it is the policy's).
 WRITERS: dict[str, Any] = {"facilities": facilities, "cameras": cameras}
 FEATURE_TYPES = ("application/geo+json", "application/json")
 
@@ -28,15 +32,17 @@ FEATURE_TYPES = ("application/geo+json", "application/json")
 def _editable(request: Request) -> tuple[str, Principal] | Response:
     name = request.path_params["collection"]
     principal = principal_of(request.scope)
-    require_writer(principal)
-    if name not in EDITABLE:
+    access.require(principal, Capability.EDIT_FEATURES)  # 401/403 before "read-only" (405)
+    try:
+        access.editable(principal, name)
+    except Forbidden:
         return exception(405, "InvalidParameterValue", f"collection {name!r} is read-only.")
     return name, principal
 
 
 def _writer(request: Request, principal: Principal) -> Writer:
-    role = "admin" if "admin" in principal.roles else next(iter(sorted(principal.roles)), None)
-    return Writer(principal.user_id, role, request.client.host if request.client else None)
+    client = request.client.host if request.client else None
+    return Writer(principal.user_id, principal.audit_role, client)
 
 
 async def _feature_body(request: Request) -> bytes:
@@ -89,6 +95,6 @@ async def replace_or_delete(request: Request) -> Response:
 def options(request: Request) -> Response:
     name = request.path_params["collection"]
     allow = "GET, HEAD, OPTIONS"
-    if name in EDITABLE:
+    if name in WRITERS:
         allow += ", PUT, DELETE" if "item" in request.path_params else ", POST"
     return Response(status_code=204, headers={"Allow": allow})

@@ -2,7 +2,9 @@
 
 ``POST /cameras/{id}/whep`` (application/sdp offer) → 201 + answer + Location of the session;
 ``PATCH`` the session with a trickle-ICE sdpfrag → 204 (an ICE restart → 422); ``DELETE`` it
-(its viewer or an admin); ``OPTIONS`` for CORS preflights. ``GET /cameras/{id}`` is the player.
+(its viewer, or a user manager); ``OPTIONS`` for CORS preflights. ``GET /cameras/{id}`` is the
+player. Who may watch which camera is the access policy's (``geo.access``, docs/access.md):
+the WATCH_VIDEO capability, and the camera within the viewer's jurisdiction.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from geo.enums import Role
+from geo import access
+from geo.access import Capability, Principal
 from geo.errors import (
     Forbidden,
     InvalidInput,
@@ -25,7 +28,7 @@ from geo.errors import (
     Unauthorized,
     Unavailable,
 )
-from server.kernel.auth.principal import Principal, principal_of, require
+from server.kernel.auth.principal import principal_of
 from server.kernel.errors import problem, status_of
 from server.streams.feeds import SourceOffline
 from server.streams.service import StreamService
@@ -34,8 +37,9 @@ from server.streams.signalling import MAX_SDP_BYTES, check_offer, parse_fragment
 
 SDP = "application/sdp"
 SDPFRAG = "application/trickle-ice-sdpfrag"
-#: Who may watch, in the order that names the role written to the audit log.
-VIEWER_ROLES = (Role.ADMIN.value, Role.DISPATCHER.value, Role.CAMERA_VIEWER.value)
+#: Changing or ending *someone else's* viewing session cuts off that user's access to video:
+#: an act of managing users, so it takes MANAGE_USERS (a viewer always may end their own).
+OTHERS_SESSIONS = Capability.MANAGE_USERS
 _HERE = Path(__file__).parent
 _PLAYER = (_HERE / "player.html").read_text(encoding="utf-8")
 _PAGE_CSP = (
@@ -92,10 +96,6 @@ def _client(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _viewer_role(principal: Principal) -> str:
-    return next(r for r in VIEWER_ROLES if r in principal.roles)
-
-
 async def whep(request: Request) -> Response:
     if request.method == "OPTIONS":
         return _preflight(request, "OPTIONS, POST", {"Accept-Post": SDP})
@@ -104,17 +104,17 @@ async def whep(request: Request) -> Response:
     principal = principal_of(request.scope)
     try:
         try:
-            require(principal, *VIEWER_ROLES)
+            access.require(principal, Capability.WATCH_VIDEO)
         except Forbidden as exc:
-            await service.audit_refusal(principal, camera_id, _client(request), "role")
+            await service.audit_refusal(principal, camera_id, _client(request), "capability")
             raise exc
         if _content_type(request) != SDP:
             return _unsupported(request, SDP)
         offer = check_offer(await _body(request))
-        camera = await service.camera(camera_id)
+        camera = await service.camera(principal, camera_id, _client(request))
         try:
             session, answer = await service.sessions.open(
-                camera, principal, _viewer_role(principal), _client(request), offer
+                camera, principal, principal.audit_role or "", _client(request), offer
             )
         except pg_errors.ForeignKeyViolation:
             raise Unauthorized("The token's user does not exist any more.") from None
@@ -165,12 +165,15 @@ async def whep_session(request: Request) -> Response:
 
 
 def _owned_session(request: Request, service: StreamService) -> Session:
-    principal = require(principal_of(request.scope))
+    principal: Principal = access.require(principal_of(request.scope))
     session = service.sessions.by_id.get(request.path_params["session_id"])
     if session is None or session.camera.id != int(request.path_params["camera_id"]):
         raise NotFound("There is no such viewing session (it may have ended).")
-    if principal.user_id != session.user_id and Role.ADMIN.value not in principal.roles:
-        raise Forbidden("Only the session's viewer or an admin may change or end it.")
+    if principal.user_id != session.user_id and not principal.can(OTHERS_SESSIONS):
+        raise Forbidden(
+            "Only the session's viewer, or a user with the capability "
+            f"{OTHERS_SESSIONS.value!r}, may change or end it."
+        )
     return session
 
 

@@ -14,18 +14,18 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from geo.access import Principal
 from geo.enums import CameraStatus
 from geo.errors import NotFound
+from geo.queries import fetch
+from geo.queries.cameras import camera_source
 from geo.services import audit, cameras_status
-from server.kernel.auth.principal import Principal
 from server.kernel.settings import StreamSettings
 from server.streams.feeds import CameraRef, Feeds
 from server.streams.sessions import Session, Sessions
 from server.streams.signalling import use_host_addresses
 
 log = logging.getLogger("onemap.streams")
-
-_CAMERA = "SELECT id, code, source FROM cameras WHERE id = %(id)s"
 
 
 class StreamService:
@@ -45,12 +45,17 @@ class StreamService:
         """At start-up (the lifespan): make ICE gather on the configured host addresses."""
         self._restore_ice = use_host_addresses(self.settings.ice_host_addresses)
 
-    async def camera(self, camera_id: int) -> CameraRef:
+    async def camera(self, principal: Principal, camera_id: int, client: str | None) -> CameraRef:
+        """The camera to open for ``principal``: NotFound when there is none or it lies outside
+        their jurisdiction (decided in SQL by the access policy). The second is audited as a
+        refusal, but answered like the first, so ids do not reveal cameras elsewhere."""
         async with self.pool.connection() as conn:
-            row = await (await conn.execute(_CAMERA, {"id": camera_id})).fetchone()
-        if row is None:
-            raise NotFound(f"There is no camera {camera_id}.")
-        return CameraRef(id=row[0], code=row[1], source=row[2])
+            found = await fetch(conn, camera_source(principal, camera_id))
+        if found is not None and not found.in_scope:
+            await self.audit_refusal(principal, camera_id, client, "jurisdiction")
+        if found is None or not found.in_scope:
+            raise NotFound(f"There is no camera {camera_id} in your jurisdiction.")
+        return CameraRef(id=found.id, code=found.code, source=found.source)
 
     async def _write_status(self, camera_id: int, status: CameraStatus) -> None:
         try:
@@ -85,7 +90,7 @@ class StreamService:
                 await audit.record(
                     conn,
                     actor_id=principal.user_id,
-                    actor_role=",".join(sorted(principal.roles))[:32] or None,
+                    actor_role=principal.audit_role,
                     action="camera.view.refused",
                     object_type="camera",
                     object_id=camera_id,

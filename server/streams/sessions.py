@@ -16,8 +16,8 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from geo.access import Principal
 from geo.errors import InvalidInput, Unavailable
-from server.kernel.auth.principal import Principal
 from server.kernel.settings import StreamSettings
 from server.streams.feeds import CameraRef, Feed, Feeds
 from server.streams.relay import ViewerTrack

@@ -12,7 +12,7 @@ from geo.access import ANONYMOUS, Principal
 
 SCOPE_KEY = "onemap.principal"
 
-__all__ = ["ANONYMOUS", "SCOPE_KEY", "Principal", "principal_of", "require"]
+__all__ = ["ANONYMOUS", "SCOPE_KEY", "Principal", "principal_of"]
 
 
 def principal_of(scope: Any) -> Principal:
@@ -20,14 +20,3 @@ def principal_of(scope: Any) -> Principal:
     found = scope.get(SCOPE_KEY, ANONYMOUS)
     assert isinstance(found, Principal)
     return found
-
-
-def require(principal: Principal, *roles: str) -> Principal:
-    """TRANSITIONAL (being removed in this change): role checks move to geo.access."""
-    from geo.errors import Forbidden, Unauthorized
-
-    if not principal.authenticated:
-        raise Unauthorized("This needs a logged-in user: send an access token (Bearer).")
-    if roles and principal.roles.isdisjoint(roles):
-        raise Forbidden(f"This needs one of the roles: {', '.join(sorted(roles))}.")
-    return principal

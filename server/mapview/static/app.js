@@ -10,12 +10,13 @@ import { areaLabels } from "./labels.js";
 import * as legend from "./legend.js";
 import * as live from "./live.js";
 import { areaPopup, cameraPopup, casePopup, closePopup, facilityPopup } from "./popups.js";
-import { authHeaders, collectionsFor, login, logout, onSession, session } from "./session.js";
+import { accessFor, authHeaders, login, logout, onSession, session } from "./session.js";
 import { CITY_BOUNDS, buildStyle } from "./style.js";
 
 const $ = (id) => document.getElementById(id);
 const CLICKABLE = ["cameras", "live", "cases", "facilities", "incident-points"];
 let collections = new Set();
+let internal = new Set(); // layers in their internal view (the server's policy says which)
 
 translate();
 const phone = matchMedia("(max-width: 700px)").matches;
@@ -42,7 +43,9 @@ function viewNote() {
 }
 
 async function loadStyle() {
-  collections = session() ? session().collections : await collectionsFor(null);
+  const access = session() ? session().access : await accessFor(null);
+  collections = access.collections;
+  internal = access.internal;
   map.setStyle(buildStyle(collections), { diff: false });
   map.once("style.load", () => {
     areaLabels().then((data) => map.getSource("area_labels")?.setData(data)).catch((err) => toast(err.message));
@@ -50,7 +53,7 @@ async function loadStyle() {
     live.reapply(map);
     incident.redraw(map);
   });
-  legend.render(map, { internal: Boolean(session()), cameras: collections.has("cameras") });
+  legend.render(map, { internal: internal.has("facilities"), cameras: collections.has("cameras") });
   viewNote();
 }
 
@@ -161,7 +164,7 @@ for (const button of document.querySelectorAll("[role=tab]")) {
 
 $("lang").addEventListener("click", () => setLanguage(language() === "zh" ? "en" : "zh"));
 onLanguage(() => {
-  legend.render(map, { internal: Boolean(session()), cameras: collections.has("cameras") });
+  legend.render(map, { internal: internal.has("facilities"), cameras: collections.has("cameras") });
   incident.redraw(map);
   viewNote();
 });

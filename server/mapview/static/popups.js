@@ -5,7 +5,7 @@ import { watch, WhepError } from "../../streams/static/whep.js";
 import { el, facts } from "./dom.js";
 import { query } from "./gql.js";
 import { formatTime, name, t } from "./i18n.js";
-import { session } from "./session.js";
+import { can, session } from "./session.js";
 import {
   ADMIN_LEVELS, CAMERA_STATUSES, CASE_CATEGORIES, CASE_EVENTS, CASE_PRIORITIES, CASE_SOURCES,
   CASE_STATUSES, FACILITY_CATEGORIES, HEALTH_RISK,
@@ -79,7 +79,8 @@ export async function casePopup(map, feature, lngLat) {
     caseFacts({ ...p, status }),
     detail,
   ], "case");
-  if (!session()) { detail.append(el("p", { class: "note" }, t("case_public_note"))); return; }
+  // Full cases (description, address, timeline) are for READ_CASES, within the jurisdiction.
+  if (!can("read_cases")) { detail.append(el("p", { class: "note" }, t("case_public_note"))); return; }
   detail.append(el("p", { class: "note" }, t("loading")));
   try {
     const { data, errors } = await query("case_detail.graphql", "CaseDetail", { id: String(feature.id) });
@@ -119,7 +120,8 @@ export function cameraPopup(map, id, props, lngLat) {
   video.addEventListener("playing", () => { state.textContent = ""; status.replaceChildren(...kind("online")); });
   const url = new URL(`../../streams/cameras/${id}/whep`, import.meta.url).href;
   const start = async () => {
-    if (closed || !session()) return;
+    if (closed) return;
+    if (!can("watch_video")) { state.textContent = t("no_video_role"); return; }
     state.textContent = t("connecting");
     try {
       viewer = await watch(video, url, session().token, {

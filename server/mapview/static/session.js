@@ -4,7 +4,7 @@
 
 const API = new URL("../../api/v1/", import.meta.url);
 const listeners = new Set();
-let current = null; // {token, refresh, userId, roles, collections, timer}
+let current = null; // {token, refresh, userId, roles, access, collections, timer}
 
 export function session() { return current; }
 export function onSession(fn) { listeners.add(fn); }
@@ -36,20 +36,32 @@ function schedule(pair) {
   return setTimeout(refresh, delay);
 }
 
-/** Which OGC collections a token (or nobody) may see: the server's own access matrix decides. */
-export async function collectionsFor(token) {
+/**
+ * What a token (or nobody) may see and do, as the server's access policy says (GET
+ * /mapview/access): the layers (`collections`), those in their internal view (`internal`), and
+ * the capability names (`capabilities`). The page never decides by role names.
+ */
+export async function accessFor(token) {
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
-  const response = await fetch(new URL("../../ogc/collections?f=json", import.meta.url), { headers });
+  const response = await fetch(new URL("../access", import.meta.url), { headers });
   if (!response.ok) throw new Error(await problemText(response));
   const body = await response.json();
-  return new Set((body.collections || []).map((c) => c.id));
+  const layers = Object.entries(body.layers || {});
+  return {
+    collections: new Set(layers.map(([name]) => name)),
+    internal: new Set(layers.filter(([, view]) => view === "internal").map(([name]) => name)),
+    capabilities: new Set(body.capabilities || []),
+  };
 }
 
+/** Whether the logged-in user has a capability (nobody logged in: none needing a session). */
+export function can(capability) { return Boolean(current?.access.capabilities.has(capability)); }
+
 async function start(pair) {
-  const collections = await collectionsFor(pair.access_token);
+  const access = await accessFor(pair.access_token);
   current = { token: pair.access_token, refresh: pair.refresh_token, userId: pair.user_id,
-    roles: pair.roles, collections, timer: null };
+    roles: pair.roles, access, collections: access.collections, timer: null };
   current.timer = schedule(pair);
   changed();
 }
