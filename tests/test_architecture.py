@@ -177,3 +177,22 @@ def test_no_sql_outside_geo(top: str) -> None:
         if rel not in SQL_EXCEPTIONS:
             found += [f"{rel}: {s}" for s in _sql_strings(path)]
     assert found == []
+
+
+def test_one_error_table_serves_every_surface() -> None:
+    """Each domain error has one status, one GraphQL code and one OGC code, and the surfaces
+    read them from the kernel's table (citizen errors no longer fall back to 400 or 500)."""
+    from geo import citizen_errors as ce
+    from geo import errors as e
+    from server.gql.errors import code_of
+    from server.kernel.errors import ERRORS, codes_of
+    from server.ogc.errors import from_domain
+
+    for cls in (*vars(e).values(), *vars(ce).values()):
+        if isinstance(cls, type) and issubclass(cls, e.OneMapError) and cls is not e.OneMapError:
+            assert cls in ERRORS or any(base in ERRORS for base in cls.__mro__[1:]), cls
+    limited = ce.RateLimited("slow down", retry_after_s=7)
+    assert code_of(limited) == "RATE_LIMITED" == codes_of(limited).graphql
+    response = from_domain(limited)
+    assert response.status_code == 429 and response.headers["Retry-After"] == "7"
+    assert from_domain(e.OutsideCity("out")).status_code == codes_of(e.OutsideCity("x")).status

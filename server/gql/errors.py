@@ -14,23 +14,12 @@ from strawberry.extensions import SchemaExtension
 from geo import errors as e
 from graphql import GraphQLError
 from server.gql.scalars import GeoJSONError
-
-CODES: dict[type[e.OneMapError], str] = {
-    e.OutsideCity: "OUTSIDE_CITY",
-    e.InvalidInput: "BAD_USER_INPUT",
-    e.Unauthorized: "UNAUTHENTICATED",
-    e.Forbidden: "FORBIDDEN",
-    e.NotFound: "NOT_FOUND",
-    e.Conflict: "CONFLICT",
-    e.Unavailable: "UNAVAILABLE",
-}
+from server.kernel.errors import codes_of
 
 
 def code_of(exc: e.OneMapError) -> str:
-    for cls in type(exc).__mro__:
-        if cls in CODES:
-            return CODES[cls]
-    return "BAD_USER_INPUT"
+    """The GraphQL ``extensions.code`` of a domain error, from the one error table."""
+    return codes_of(exc).graphql
 
 
 class DomainErrorCodes(SchemaExtension):

@@ -14,18 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from geo import errors as e
+from server.kernel.errors import codes_of
 
 log = logging.getLogger("onemap.ogc")
-
-#: Domain error → (status, OGC exception code). Outside the city is a bad value here (400).
-CODES: dict[type[e.OneMapError], tuple[int, str]] = {
-    e.InvalidInput: (400, "InvalidParameterValue"),
-    e.Unauthorized: (401, "NotAuthorized"),
-    e.Forbidden: (403, "Forbidden"),
-    e.NotFound: (404, "NotFound"),
-    e.Conflict: (409, "Conflict"),
-    e.Unavailable: (503, "ServiceUnavailable"),
-}
 
 
 def exception(status: int, code: str, description: str) -> Response:
@@ -35,11 +26,15 @@ def exception(status: int, code: str, description: str) -> Response:
 
 
 def from_domain(exc: e.OneMapError) -> Response:
-    for cls in type(exc).__mro__:
-        if cls in CODES:
-            status, code = CODES[cls]
-            return exception(status, code, exc.message)
-    return exception(500, "NoApplicableCode", "The server could not complete the request.")
+    """The OGC exception of a domain error: status and code from the one error table."""
+    codes = codes_of(exc)
+    if codes.status >= 500 and codes.status != 503:
+        return exception(codes.status, codes.ogc, "The server could not complete the request.")
+    response = exception(codes.status, codes.ogc, exc.message)
+    retry = getattr(exc, "retry_after_s", None)
+    if retry is not None:
+        response.headers["Retry-After"] = str(retry)
+    return response
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
