@@ -11,7 +11,7 @@ import pytest
 from geo.errors import InvalidInput
 from geo.params import BBox, LonLat, Radius
 from geo.queries import fetch, fetch_sync
-from geo.queries.features import AreaById
+from geo.queries.filters import AreaById
 from geo.queries.location import grid_cell_at
 
 Conn = psycopg.Connection[Any]

@@ -1,4 +1,5 @@
-"""OGC API - Features items of a layer view: one statement builds the page's GeoJSON in PostGIS.
+"""OGC API - Features items of a layer view: the feature renderer of the one read builder
+(``geo.queries.filters``); one statement builds the page's GeoJSON in PostGIS.
 
 The page, the number returned and ``numberMatched`` come back from one round trip. The count
 strategy (docs/ogc.md): a page that is not full tells the exact total for free (offset + rows);
@@ -14,13 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from psycopg import sql
 
 from geo.layers import LayerView
 from geo.params import BBox
 from geo.queries import Query, Rows
+from geo.queries.filters import AttributeFilter, Clauses, SpatialFilter, clauses
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,35 +108,19 @@ def feature_sql(
     ).format(geometry=geometry, props=props)
 
 
-def _where(q: ItemQuery) -> tuple[sql.Composable, dict[str, Any]]:
-    parts: list[sql.Composable] = [sql.SQL(q.view.row_filter)]
-    params: dict[str, Any] = {}
-    if q.bbox is not None:
-        parts.append(
-            sql.SQL(
-                "ST_Intersects(t.geom, "
-                "ST_MakeEnvelope(%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, 4326))"
-            )
-        )
-        params.update(minx=q.bbox.minx, miny=q.bbox.miny, maxx=q.bbox.maxx, maxy=q.bbox.maxy)
-    if q.time is not None and q.time_field is not None:
-        col = sql.SQL("t.") + sql.Identifier(q.time_field)
-        if q.time.start is not None and q.time.start == q.time.end:
-            parts.append(sql.SQL("{} = %(t0)s").format(col))
-            params["t0"] = q.time.start
-        else:
-            if q.time.start is not None:
-                parts.append(sql.SQL("{} >= %(t0)s").format(col))
-                params["t0"] = q.time.start
-            if q.time.end is not None:
-                parts.append(sql.SQL("{} <= %(t1)s").format(col))
-                params["t1"] = q.time.end
-    for i, (name, value) in enumerate(q.equals):
-        parts.append(sql.SQL("t.{} = %(p{})s").format(sql.Identifier(name), sql.SQL(str(i))))
-        params[f"p{i}"] = value
-    if q.cql is not None:
-        parts.append(q.cql)
-    return sql.SQL(" AND ").join(parts), params
+def _clauses(q: ItemQuery) -> Clauses:
+    """The request's filters through the one read builder (``geo.queries.filters``); OGC time
+    intervals are closed, an instant is an interval of one instant."""
+    timed = q.time is not None and q.time_field is not None
+    attributes = AttributeFilter(
+        equals={name: [value] for name, value in q.equals},
+        time_column=q.time_field if timed else None,
+        time_from=q.time.start if q.time is not None else None,
+        time_to=q.time.end if q.time is not None else None,
+        time_to_inclusive=True,
+        cql=q.cql,
+    )
+    return clauses(q.view, SpatialFilter(bbox=q.bbox), attributes)
 
 
 def _order(q: ItemQuery) -> sql.Composable:
@@ -152,20 +137,24 @@ def _order(q: ItemQuery) -> sql.Composable:
 
 def items(q: ItemQuery) -> Query[Page]:
     """One page of features with the number returned and, when known exactly, matched."""
-    where, params = _where(q)
+    c = _clauses(q)
     feature = feature_sql(q.view, q.crs, properties=q.properties, skip_geometry=q.skip_geometry)
-    table = sql.Identifier(q.view.table)
+    page = c.sql(
+        sql.SQL("{} AS f").format(feature),
+        q.view.table,
+        sql.SQL("ORDER BY {} LIMIT %(limit)s OFFSET %(offset)s").format(_order(q)),
+    )
+    counted = c.sql(sql.SQL("1"), q.view.table, sql.SQL("LIMIT %(cap)s + 1"))
     statement = sql.SQL(
         "SELECT a.features, a.n, CASE "
         "WHEN a.n > 0 AND a.n < %(limit)s THEN %(offset)s + a.n "
         "WHEN a.n = 0 AND %(offset)s = 0 THEN 0 "
         "WHEN %(cap)s = 0 THEN NULL "
-        "ELSE (SELECT count(*) FROM (SELECT 1 FROM {table} t WHERE {where} LIMIT %(cap)s + 1) c) "
+        "ELSE (SELECT count(*) FROM ({counted}) c) "
         "END FROM (SELECT coalesce(json_agg(p.f), '[]')::text AS features, count(*) AS n FROM "
-        "(SELECT {feature} AS f FROM {table} t WHERE {where} ORDER BY {order} "
-        "LIMIT %(limit)s OFFSET %(offset)s) p) a"
-    ).format(table=table, where=where, feature=feature, order=_order(q))
-    params.update(limit=q.limit, offset=q.offset, cap=q.count_cap)
+        "({page}) p) a"
+    ).format(counted=counted, page=page)
+    params = {**c.params, "limit": q.limit, "offset": q.offset, "cap": q.count_cap}
     cap = q.count_cap
 
     def decode(rows: Rows) -> Page:
@@ -180,15 +169,10 @@ def items(q: ItemQuery) -> Query[Page]:
 
 def item(view: LayerView, item_id: int, crs: OutputCrs = CRS84) -> Query[str | None]:
     """One feature as GeoJSON text; None when the view has no such feature."""
-    statement = sql.SQL(
-        "SELECT {feature}::text FROM {table} t WHERE t.id = %(id)s AND {filter}"
-    ).format(
-        feature=feature_sql(view, crs),
-        table=sql.Identifier(view.table),
-        filter=sql.SQL(view.row_filter),
-    )
+    c = clauses(view, None, AttributeFilter(equals={"id": [item_id]}))
+    statement = c.sql(sql.SQL("{}::text").format(feature_sql(view, crs)), view.table, sql.SQL(""))
 
     def decode(rows: Rows) -> str | None:
         return str(rows[0][0]) if rows else None
 
-    return Query(statement, {"id": item_id}, decode)
+    return Query(statement, c.params, decode)

@@ -18,7 +18,7 @@ from psycopg import sql
 
 from geo.layers import LayerView
 from geo.queries import Query, Rows
-from geo.queries.search import AttributeFilter, SpatialFilter, clauses
+from geo.queries.filters import AttributeFilter, SpatialFilter, clauses
 
 
 @dataclass(frozen=True, slots=True)

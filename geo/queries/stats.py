@@ -11,7 +11,7 @@ from psycopg import sql
 from geo.errors import InvalidInput
 from geo.layers import LayerView
 from geo.queries import Query, Rows
-from geo.queries.search import AttributeFilter, SpatialFilter, _checked_areas, clauses
+from geo.queries.filters import AttributeFilter, SpatialFilter, checked_areas, clauses
 
 DIMENSIONS = {
     "grid_cell_id": sql.SQL("t.grid_cell_id"),
@@ -54,5 +54,5 @@ def case_stats(
         return [dict(zip(names, r, strict=True)) for r in result]
 
     if c.areas:
-        return _checked_areas(statement, c.params, decode, c.areas)
+        return checked_areas(statement, c.params, decode, c.areas)
     return Query(statement, c.params, decode)

@@ -16,6 +16,7 @@ from psycopg import sql
 from geo.errors import InvalidInput
 from geo.layers import LayerView
 from geo.queries import Query, Rows
+from geo.queries.filters import SpatialFilter, clauses
 from geo.queries.ogc_fields import TYPES
 
 EXTENT = 4096  # MVT grid per tile side
@@ -94,31 +95,27 @@ def mvt(view: LayerView, tile: Tile, cap: int) -> Query[bytes]:
         )
         for c in tile_properties(view)
     ]
-    statement = sql.SQL(
-        "SELECT ST_AsMVT(m, {name}, {extent}, 'geom', 'id') FROM ("
-        "SELECT t.id, {cols}, {tile_geom} AS geom "
-        "FROM {table} t "
-        "WHERE t.geom && ST_MakeEnvelope(%(lon0)s, %(lat0)s, %(lon1)s, %(lat1)s, 4326) "
-        "AND {filter} LIMIT %(cap)s) m WHERE m.geom IS NOT NULL"
-    ).format(
-        name=sql.Literal(view.name),
-        extent=sql.Literal(EXTENT),
-        cols=sql.SQL(", ").join(cols),
-        tile_geom=tile_geom,
-        table=sql.Identifier(view.table),
-        filter=sql.SQL(view.row_filter),
+    # The tile and its buffer as the index box of the one read builder: candidates by index
+    # only (the renderer clips polygons itself), the view's row filter applied as everywhere.
+    c = clauses(view, SpatialFilter(index_box=tile.lonlat(margin)), None)
+    rows = c.sql(
+        sql.SQL("t.id, {cols}, {tile_geom} AS geom").format(
+            cols=sql.SQL(", ").join(cols), tile_geom=tile_geom
+        ),
+        view.table,
+        sql.SQL("LIMIT %(cap)s"),
     )
+    statement = sql.SQL(
+        "SELECT ST_AsMVT(m, {name}, {extent}, 'geom', 'id') FROM ({rows}) m "
+        "WHERE m.geom IS NOT NULL"
+    ).format(name=sql.Literal(view.name), extent=sql.Literal(EXTENT), rows=rows)
     x0, y0, x1, y1 = tile.mercator()
-    lon0, lat0, lon1, lat1 = tile.lonlat(margin)
     params = {
+        **c.params,
         "x0": x0,
         "y0": y0,
         "x1": x1,
         "y1": y1,
-        "lon0": lon0,
-        "lat0": lat0,
-        "lon1": lon1,
-        "lat1": lat1,
         "cap": cap,
         "tolerance": tile.size_m / EXTENT,
         "scale": EXTENT / tile.size_m,

@@ -8,7 +8,6 @@ and never hears of a change that was rolled back.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -82,9 +81,3 @@ async def set_status(
         previous=CameraStatus(row[4]),
     )
 
-
-def parse_notification(payload: str) -> dict[str, Any]:
-    """A NOTIFY payload as a dict: {camera_id, code, status, last_seen_at (ISO 8601 or null)}."""
-    data = json.loads(payload)
-    assert isinstance(data, dict)
-    return data

@@ -10,7 +10,8 @@ from geo.enums import OPEN_CASE_STATUSES, FacilityCategory
 from geo.errors import InvalidInput
 from geo.params import LonLat, Radius
 from geo.queries import incident as q
-from geo.queries.search import AttributeFilter, Near, SpatialFilter, rows
+from geo.queries.filters import AttributeFilter, Near, SpatialFilter
+from geo.queries.search import rows
 from server.gql.context import Info
 from server.gql.types import Camera, Case, Facility, GridCell
 

@@ -15,8 +15,7 @@ import strawberry
 
 from geo.errors import InvalidInput
 from geo.params import BBox, LonLat, Radius
-from geo.queries.features import AreaById, AreaPolygon
-from geo.queries.search import Near, SpatialFilter
+from geo.queries.filters import AreaById, AreaPolygon, Near, SpatialFilter
 from server.gql.scalars import GeoJSON
 
 

@@ -70,7 +70,8 @@ def _error(exc: errors.OneMapError) -> CaseError:
 
 async def _payload(info: Info, case_id: int) -> CasePayload:
     """The case as the caller now reads it (their full, jurisdiction-scoped view)."""
-    from geo.queries.search import AttributeFilter, rows
+    from geo.queries.filters import AttributeFilter
+    from geo.queries.search import rows
 
     view = info.context.view("cases")
     found = await info.context.fetch(

@@ -16,10 +16,10 @@ from geo.errors import NotFound, OutsideCity
 from geo.layers import LayerView
 from geo.params import LonLat
 from geo.queries import pages
-from geo.queries.features import AreaPolygon
+from geo.queries.filters import AreaPolygon, AttributeFilter
 from geo.queries.location import grid_cell_at
 from geo.queries.lookups import department_ids
-from geo.queries.search import AttributeFilter, rows
+from geo.queries.search import rows
 from geo.queries.stats import case_stats
 from server.gql import compiled, views
 from server.gql.context import Info

@@ -11,8 +11,9 @@ import strawberry
 
 from geo.access import Capability
 from geo.enums import CameraStatus, CaseStatus
+from geo.queries.filters import AttributeFilter
 from geo.queries.lookups import case_event
-from geo.queries.search import AttributeFilter, rows
+from geo.queries.search import rows
 from server.gql.context import Info
 from server.gql.errors import coded_errors
 from server.gql.inputs import to_id

@@ -1,0 +1,200 @@
+"""The one read builder: what a caller asks of a layer view (a spatial filter and attribute
+filters) becomes the FROM/WHERE clauses of one statement, with their bind parameters.
+
+Every read of a layer goes through :func:`clauses` — OGC items (``ogc_items``: the feature
+renderer), GraphQL rows (``search``: the row renderer), compiled GraphQL pages (``pages``),
+vector tiles (``tiles``) and case statistics (``stats``) — so a filter means the same everywhere,
+and the view's row filter (which carries the caller's jurisdiction, ``geo.access``) is applied
+by every one of them. The renderers only choose columns, order and shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+
+from geo.errors import InvalidInput, NotFound
+from geo.layers import LayerView
+from geo.params import BBox, LonLat, Radius
+from geo.queries import Query, Rows
+
+
+@dataclass(frozen=True, slots=True)
+class AreaById:
+    """An admin area (``admin_areas``) or a grid cell (``grid_cells``) by id."""
+
+    table: str  # "admin_areas" or "grid_cells"
+    id: int
+
+    def __post_init__(self) -> None:
+        if self.table not in {"admin_areas", "grid_cells"}:
+            raise InvalidInput(f"an area is an admin area or a grid cell, not {self.table!r}.")
+
+
+@dataclass(frozen=True, slots=True)
+class AreaPolygon:
+    """A GeoJSON Polygon or MultiPolygon in lon/lat (checked by the surface that parsed it)."""
+
+    geojson: str
+
+
+@dataclass(frozen=True)
+class Near:
+    point: LonLat
+    radius: Radius
+
+
+@dataclass(frozen=True)
+class SpatialFilter:
+    """Any combination; all given parts must hold. ``intersects`` is a GeoJSON geometry."""
+
+    bbox: BBox | None = None
+    near: Near | None = None
+    #: Only the index test against a lon/lat box (x0, y0, x1, y1): a vector tile's candidates,
+    #: which the tile renderer clips itself.
+    index_box: tuple[float, float, float, float] | None = None
+    within: AreaById | AreaPolygon | None = None
+    intersects: AreaPolygon | None = None
+
+
+@dataclass(frozen=True)
+class AttributeFilter:
+    """Equality/membership on view columns, a time range on one column (half-open unless
+    ``time_to_inclusive``: OGC's intervals are closed), and a CQL2 predicate already compiled
+    against the view's published columns (``ogc_filter``)."""
+
+    equals: Mapping[str, Sequence[Any]] = field(default_factory=dict)  # column → allowed values
+    time_column: str | None = None
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+    time_to_inclusive: bool = False
+    cql: sql.Composable | None = None
+
+
+def _column(view: LayerView, name: str) -> sql.Composable:
+    if name not in view.columns and name != "id":
+        raise InvalidInput(f"{view.name} cannot be filtered by {name!r}.")
+    return sql.SQL("t.") + sql.Identifier(name)
+
+
+@dataclass
+class Clauses:
+    """The FROM/WHERE parts of a filtered read of a view, with their bind parameters."""
+
+    params: dict[str, Any]
+    ctes: list[sql.Composable]
+    joins: list[sql.Composable]
+    where: list[sql.Composable]
+    areas: list[AreaById]
+
+    def sql(self, select: sql.Composable, table: str, tail: sql.Composable) -> sql.Composed:
+        return sql.SQL("{with_}SELECT {select} FROM {table} t {joins} WHERE {where} {tail}").format(
+            with_=sql.SQL("WITH {} ").format(sql.SQL(", ").join(self.ctes))
+            if self.ctes
+            else sql.SQL(""),
+            select=select,
+            table=sql.Identifier(table),
+            joins=sql.SQL(" ").join(self.joins),
+            where=sql.SQL(" AND ").join(self.where),
+            tail=tail,
+        )
+
+
+def clauses(
+    view: LayerView, spatial: SpatialFilter | None, attributes: AttributeFilter | None
+) -> Clauses:
+    spatial = spatial or SpatialFilter()
+    attributes = attributes or AttributeFilter()
+    c = Clauses({}, [], [], [sql.SQL(view.row_filter)], [])
+    params, where, joins = c.params, c.where, c.joins
+    if spatial.bbox is not None:
+        b = spatial.bbox
+        params.update(minx=b.minx, miny=b.miny, maxx=b.maxx, maxy=b.maxy)
+        env = sql.SQL("ST_MakeEnvelope(%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, 4326)")
+        where.append(sql.SQL("t.geom && {e} AND ST_Intersects(t.geom, {e})").format(e=env))
+    if spatial.index_box is not None:
+        params.update(zip(("bx0", "by0", "bx1", "by1"), spatial.index_box, strict=True))
+        where.append(sql.SQL("t.geom && ST_MakeEnvelope(%(bx0)s, %(by0)s, %(bx1)s, %(by1)s, 4326)"))
+    if spatial.near is not None:
+        p, r = spatial.near.point, spatial.near.radius
+        dx, dy = r.degree_margins(p.lat)
+        params.update(lon=p.lon, lat=p.lat, dx=dx, dy=dy, r=r.metres)
+        joins.append(
+            sql.SQL("CROSS JOIN (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g) p")
+        )
+        where.append(
+            sql.SQL(
+                "t.geom && ST_Expand(p.g, %(dx)s, %(dy)s) "
+                "AND ST_DWithin(t.geom::geography, p.g::geography, %(r)s)"
+            )
+        )
+    for name, area in (("w", spatial.within), ("x", spatial.intersects)):
+        if area is None:
+            continue
+        if isinstance(area, AreaById):
+            source = sql.SQL("SELECT geom FROM {} WHERE id = {}").format(
+                sql.Identifier(area.table), sql.Placeholder(f"{name}_id")
+            )
+            params[f"{name}_id"] = area.id
+            c.areas.append(area)
+        else:
+            # Parsed once in a materialised CTE: inline, a GeoJSON parameter is re-parsed per row.
+            source = sql.SQL("SELECT ST_SetSRID(ST_GeomFromGeoJSON({}), 4326) AS geom").format(
+                sql.Placeholder(f"{name}_geojson")
+            )
+            params[f"{name}_geojson"] = area.geojson
+        c.ctes.append(sql.SQL("{} AS MATERIALIZED ({})").format(sql.Identifier(name), source))
+        joins.append(
+            sql.SQL("JOIN {n} ON t.geom && {n}.geom AND ST_Intersects(t.geom, {n}.geom)").format(
+                n=sql.Identifier(name)
+            )
+        )
+    for i, (col, values) in enumerate(attributes.equals.items()):
+        params[f"eq{i}"] = list(values)
+        where.append(sql.SQL("{} = ANY({})").format(_column(view, col), sql.Placeholder(f"eq{i}")))
+    if attributes.time_column and (attributes.time_from or attributes.time_to):
+        time_col = _column(view, attributes.time_column)
+        if attributes.time_from:
+            params["t_from"] = attributes.time_from
+            where.append(sql.SQL("{} >= %(t_from)s").format(time_col))
+        if attributes.time_to:
+            params["t_to"] = attributes.time_to
+            upto = "<=" if attributes.time_to_inclusive else "<"
+            where.append(sql.SQL("{} {} %(t_to)s").format(time_col, sql.SQL(upto)))
+    if attributes.cql is not None:
+        where.append(attributes.cql)
+    return c
+
+
+def checked_areas(
+    statement: sql.Composed,
+    params: dict[str, Any],
+    decode: Any,
+    areas: list[AreaById],
+) -> Query[list[dict[str, Any]]]:
+    """No rows could mean an empty area or a missing one: tell them apart in the same trip
+    (NotFound naming the area that does not exist)."""
+    checks = [
+        sql.SQL("(SELECT count(*) FROM {} WHERE id = {})").format(
+            sql.Identifier(a.table), sql.Literal(a.id)
+        )
+        for a in areas
+    ]
+    wrapped = sql.SQL(
+        "SELECT {checks}, q.* FROM ({inner}) q RIGHT JOIN (SELECT 1) one ON true"
+    ).format(checks=sql.SQL(", ").join(checks), inner=statement)
+
+    def decode_checked(result: Rows) -> list[dict[str, Any]]:
+        for i, area in enumerate(areas):
+            if not result or result[0][i] == 0:
+                raise NotFound(
+                    f"No {area.table.removesuffix('s').replace('_', ' ')} with id {area.id}."
+                )
+        n = len(areas)
+        return list(decode([r[n:] for r in result if r[n] is not None]))
+
+    return Query(wrapped, params, decode_checked)
