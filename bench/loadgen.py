@@ -20,6 +20,7 @@ class Request:
     path: str
     body: str | None = None
     content_type: str = "application/json"
+    authorization: str | None = None  # an Authorization header value
 
 
 def cpu_seconds(pid: int) -> float:
@@ -32,7 +33,8 @@ def _script(requests: list[Request]) -> str:
     items = ",".join(
         "{" + f"method={json.dumps(r.method)}, path={json.dumps(r.path)}, "
         f"body={json.dumps(r.body) if r.body is not None else 'nil'}, "
-        f"ctype={json.dumps(r.content_type)}" + "}"
+        f"ctype={json.dumps(r.content_type)}, "
+        f"auth={json.dumps(r.authorization) if r.authorization else 'nil'}" + "}"
         for r in requests
     )
     return (
@@ -43,6 +45,7 @@ def _script(requests: list[Request]) -> str:
         "  local r = reqs[i]\n"
         "  local headers = {}\n"
         "  if r.body then headers['Content-Type'] = r.ctype end\n"
+        "  if r.auth then headers['Authorization'] = r.auth end\n"
         "  return wrk.format(r.method, r.path, headers, r.body)\n"
         "end\n"
     )

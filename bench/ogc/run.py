@@ -37,14 +37,20 @@ BIN = Path(sys.executable).parent
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/onemap_bench"
 # The dense middle of the demo city, where a 1 km box holds ~100–2,000 facilities.
 CENTRE = (121.44, 31.19, 121.54, 31.29)
-QUERIES = ["Q1", "Q2", "Q3", "Q5", "Q5c"]
+QUERIES = ["Q1", "Q2", "Q2c", "Q2d", "Q3", "Q5", "Q5c", "Q5d"]
 TITLES = {
     "Q1": "facilities in a ~1 km bbox, limit 100",
     "Q2": "cases in a ~5 km bbox, limit 1000",
+    "Q2c": "cases in a ~5 km bbox, limit 1000, as a city-wide dispatcher (full cases)",
+    "Q2d": "cases in a ~5 km bbox, limit 1000, as a district dispatcher (jurisdiction in SQL)",
     "Q3": "one facility by id",
     "Q5": "facilities tile z14",
     "Q5c": "cases tile z14",
+    "Q5d": "cases tile z14, as a district dispatcher",
 }
+#: OneMap's staff variants: the same request with a dispatcher's token. Peers have no access
+#: control, so their figure for the base query is the one to hold these against.
+STAFF = {"Q2c": ("Q2", "city"), "Q2d": ("Q2", "district"), "Q5d": ("Q5c", "district")}
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ def bbox(b: tuple[float, float, float, float]) -> str:
 
 
 def paths(server: str, q: str, v: Variants) -> list[str]:
+    q = STAFF.get(q, (q, ""))[0]
     fac = {"onemap": "facilities", "tipg": "public.facilities", "pygeoapi": "facilities"}[server]
     cas = {"onemap": "cases", "tipg": "public.cases", "pygeoapi": "cases"}[server]
     pre = "/ogc" if server == "onemap" else ""
@@ -184,16 +191,48 @@ def start(server: str, url: str, folder: Path) -> tuple[subprocess.Popen[bytes],
     raise SystemExit(f"{server} did not start; see {folder / (server + '.log')}")
 
 
-def wrk(port: int, urls: list[str], seconds: int, conns: int, folder: Path) -> dict[str, float]:
-    return loadgen.wrk(port, [Request("GET", u) for u in urls], seconds, conns, folder)
+def wrk(port: int, urls: list[str], seconds: int, conns: int, folder: Path,
+        auth: str | None = None) -> dict[str, float]:  # fmt: skip
+    requests = [Request("GET", u, authorization=auth) for u in urls]
+    return loadgen.wrk(port, requests, seconds, conns, folder)
 
 
-def check(port: int, urls: list[str]) -> str:
+def check(port: int, urls: list[str], auth: str | None = None) -> str:
     """Every variant answers 200 before timing (a server that errors is not fast)."""
+    headers = {"Authorization": auth} if auth else {}
     bad = [
-        u for u in urls if httpx.get(f"http://127.0.0.1:{port}{u}", timeout=60).status_code != 200
+        u
+        for u in urls
+        if httpx.get(f"http://127.0.0.1:{port}{u}", headers=headers, timeout=60).status_code
+        not in (200, 204)
     ]
     return f"{len(bad)} of {len(urls)} variants fail, e.g. {bad[0]}" if bad else ""
+
+
+def dispatcher_token(url: str, scope: str) -> str:
+    """A bearer token of the demo dispatcher, city-wide or for the district holding the
+    benchmark's centre (so its boxes mostly fall inside it), signed with the server's keys."""
+    from geo.access import CITY, Jurisdiction, Scope
+    from server.kernel.auth.keys import load_keys
+    from server.kernel.auth.tokens import TokenService
+    from server.kernel.settings import AuthSettings
+
+    mid = ((CENTRE[0] + CENTRE[2]) / 2, (CENTRE[1] + CENTRE[3]) / 2)
+    with psycopg.connect(url) as conn:
+        user = conn.execute("SELECT id FROM users WHERE phone = '13800000006'").fetchone()
+        district = conn.execute(
+            "SELECT id FROM admin_areas WHERE level = 'district' AND "
+            "ST_Contains(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326))",
+            mid,
+        ).fetchone()
+    assert user is not None
+    assert district is not None
+    jurisdiction = CITY if scope == "city" else Jurisdiction(Scope.DISTRICT, (int(district[0]),))
+    auth = AuthSettings()
+    tokens = TokenService(load_keys(auth, ROOT / ".data" / "bench"), auth)
+    token = tokens.issue_access(int(user[0]), ["dispatcher"], jurisdiction=jurisdiction,
+                                ttl_s=3600)  # fmt: skip
+    return f"Bearer {token}"
 
 
 def load(url: str) -> None:
@@ -236,17 +275,21 @@ def main() -> None:
             proc, port = start(server, args.database_url, folder)
             try:
                 for q in queries:
+                    if q in STAFF and server != "onemap":
+                        results[(server, q)] = "no access control: see the base query"
+                        continue
                     if server == "pygeoapi" and q in ("Q5", "Q5c"):
                         results[(server, q)] = "not run: MVT-postgresql takes seconds per tile"
                         continue
                     urls = paths(server, q, v)
-                    problem = check(port, urls)
+                    auth = dispatcher_token(args.database_url, STAFF[q][1]) if q in STAFF else None
+                    problem = check(port, urls, auth)
                     if problem:
                         results[(server, q)] = problem
                         continue
-                    wrk(port, urls, args.warmup, args.connections, folder)
+                    wrk(port, urls, args.warmup, args.connections, folder, auth)
                     before = cpu_seconds(proc.pid)
-                    r = wrk(port, urls, args.duration, args.connections, folder)
+                    r = wrk(port, urls, args.duration, args.connections, folder, auth)
                     r["cpu_ms"] = (cpu_seconds(proc.pid) - before) * 1000 / max(1, r["requests"])
                     results[(server, q)] = r
                     print(server, q, r, flush=True)
@@ -287,7 +330,7 @@ def write(args: argparse.Namespace, servers: list[str], queries: list[str],
     for q in queries:
         mine = results.get(("onemap", q))
         for peer in ("tipg", "pygeoapi"):
-            theirs = results.get((peer, q))
+            theirs = results.get((peer, STAFF.get(q, (q, ""))[0]))
             if isinstance(mine, dict) and isinstance(theirs, dict) and theirs["rps"] > 0:
                 lines.append(f"- {q}: {mine['rps'] / theirs['rps']:.2f}× {peer}")
     out.parent.mkdir(parents=True, exist_ok=True)
