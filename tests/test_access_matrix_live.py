@@ -4,7 +4,6 @@ citizen. Expected answers come from the policy's capabilities and from SQL on th
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import time
@@ -31,6 +30,7 @@ from tests.test_access_matrix import (
     _scope_sql,
     principals,
 )
+from tests.webrtc_helpers import recvonly_offer_sync
 
 __all__ = ["principals"]  # the fixture, shared with the first half of the matrix
 C = Capability
@@ -168,20 +168,6 @@ def test_case_events_follow_the_policy(
 # -- a camera's video --------------------------------------------------------------------------
 
 
-def _offer() -> bytes:
-    from aiortc import RTCConfiguration, RTCPeerConnection
-
-    async def make() -> bytes:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pc.addTransceiver("video", direction="recvonly")
-        await pc.setLocalDescription(await pc.createOffer())
-        sdp = pc.localDescription.sdp.encode()
-        await pc.close()
-        return sdp
-
-    return asyncio.run(make())
-
-
 def test_a_camera_stream_follows_the_policy(
     client: TestClient, tokens: TokenService, db: psycopg.Connection[Any], who: Who,
     principals: dict[str, Who],
@@ -197,7 +183,9 @@ def test_a_camera_stream_follows_the_policy(
         district,
     )
     headers = {**_headers(tokens, who), "Content-Type": "application/sdp"}
-    r = client.post(f"/streams/cameras/{camera}/whep", content=_offer(), headers=headers)
+    r = client.post(
+        f"/streams/cameras/{camera}/whep", content=recvonly_offer_sync(), headers=headers
+    )
     if who.user_id is None:
         want = 401
     elif not who.principal.can(C.WATCH_VIDEO):

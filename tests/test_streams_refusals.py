@@ -20,6 +20,7 @@ from tests.test_streams_whep import (
     stream_settings,
     token,
 )
+from tests.webrtc_helpers import recvonly_offer
 
 pytestmark = pytest.mark.anyio
 
@@ -47,7 +48,7 @@ async def test_refusals_are_problems(
 ) -> None:
     camera_id, _ = await seeded_camera(database_url, 2)
     url = server.whep(camera_id)
-    offer = await _offer()
+    offer = await recvonly_offer()
     sdp = {"Content-Type": "application/sdp"}
 
     def post(headers: dict[str, str], body: bytes = offer, to: str = url) -> Any:
@@ -140,14 +141,3 @@ async def test_a_session_is_ended_by_its_viewer_or_an_admin_and_takes_trickle_ic
     await viewer.stop()
     rows = audit_rows(database_url, session.id)
     assert [r[0] for r in rows] == ["camera.view.start", "camera.view.end"]
-
-
-async def _offer() -> bytes:
-    from aiortc import RTCConfiguration, RTCPeerConnection
-
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTransceiver("video", direction="recvonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    sdp = pc.localDescription.sdp.encode()
-    await pc.close()
-    return sdp

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import psycopg
@@ -12,6 +11,7 @@ from geo.access import Jurisdiction, Principal, Scope
 from geo.queries import fetch_sync
 from geo.queries.cameras import camera_source
 from server.kernel.auth.tokens import TokenService
+from tests.webrtc_helpers import recvonly_offer_sync
 
 Conn = psycopg.Connection[Any]
 #: The street of each camera: cell → community → street.
@@ -29,20 +29,6 @@ def viewer_id(db: Conn) -> int:
     row = db.execute("SELECT id FROM users WHERE phone = '13800000003'").fetchone()
     assert row is not None
     return int(row[0])
-
-
-def offer() -> bytes:
-    from aiortc import RTCConfiguration, RTCPeerConnection
-
-    async def make() -> bytes:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pc.addTransceiver("video", direction="recvonly")
-        await pc.setLocalDescription(await pc.createOffer())
-        sdp = pc.localDescription.sdp.encode()
-        await pc.close()
-        return sdp
-
-    return asyncio.run(make())
 
 
 def test_the_scope_is_decided_in_sql(db: Conn) -> None:
@@ -71,7 +57,9 @@ def test_a_street_viewer_cannot_open_a_camera_elsewhere(
         user, ["camera_viewer"], jurisdiction=Jurisdiction(Scope.STREET, (street,))
     )
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/sdp"}
-    r = client.post(f"/streams/cameras/{elsewhere}/whep", content=offer(), headers=headers)
+    r = client.post(
+        f"/streams/cameras/{elsewhere}/whep", content=recvonly_offer_sync(), headers=headers
+    )
     assert r.status_code == 404
     assert r.headers["content-type"] == "application/problem+json"
     with psycopg.connect(database_url) as conn:  # the refusal is committed

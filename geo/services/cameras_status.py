@@ -80,4 +80,3 @@ async def set_status(
         last_seen_at=row[3],
         previous=CameraStatus(row[4]),
     )
-
