@@ -274,6 +274,11 @@ class Case(Base):
     public_reported_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), Computed(PUBLIC_TIME_SQL.format("reported_at"), persisted=True)
     )
+    #: The community, street and district of the case's grid cell, stamped by a trigger
+    #: (migration 0004): jurisdictions filter on them directly (``geo.access.case_scope``).
+    community_id: Mapped[int | None] = mapped_column(Integer)
+    street_id: Mapped[int | None] = mapped_column(Integer)
+    district_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class CaseEvent(Base):

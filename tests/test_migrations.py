@@ -93,3 +93,32 @@ def test_history_tables_are_append_only(db: psycopg.Connection[object], table: s
     )
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
         db.execute(f"DELETE FROM {table}")
+
+
+def test_cases_carry_the_areas_of_their_cell(db: psycopg.Connection[object]) -> None:
+    """The trigger-stamped areas (the jurisdiction columns) match the grid, for seeded cases,
+    a case moved to another cell, and the cases of a cell moved to another community."""
+    wrong = """
+        SELECT count(*) FROM cases t JOIN grid_cells g ON g.id = t.grid_cell_id
+        JOIN admin_areas c ON c.id = g.community_id JOIN admin_areas s ON s.id = c.parent_id
+        WHERE (t.community_id, t.street_id, t.district_id)
+              IS DISTINCT FROM (c.id, s.id, s.parent_id)
+    """
+    assert db.execute(wrong).fetchone() == (0,)
+    far = db.execute(
+        "SELECT g.id, g.community_id FROM grid_cells g ORDER BY g.id DESC LIMIT 1"
+    ).fetchone()
+    assert far is not None
+    db.execute("UPDATE cases SET grid_cell_id = %s WHERE id = (SELECT min(id) FROM cases)",
+               (far[0],))  # fmt: skip
+    other = db.execute(
+        "SELECT id FROM admin_areas WHERE level = 'community' AND id <> %s ORDER BY id LIMIT 1",
+        (far[1],),
+    ).fetchone()
+    assert other is not None
+    db.execute("UPDATE grid_cells SET community_id = %s WHERE id = %s", (other[0], far[0]))
+    assert db.execute(wrong).fetchone() == (0,)
+    moved = db.execute(
+        "SELECT community_id FROM cases WHERE id = (SELECT min(id) FROM cases)"
+    ).fetchone()
+    assert moved == (other[0],)
