@@ -61,6 +61,8 @@ PUBLIC_GEOM_SQL = (
     f"{PUBLIC_GRID_DEG})"
 )
 PUBLIC_TIME_SQL = "(date_trunc('hour', {} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
+#: The cases the public record shows (and its GiST index covers).
+PUBLIC_ROWS = "published AND status <> 'duplicate'"
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -242,7 +244,12 @@ class Case(Base):
         CheckConstraint("resolved_at IS NULL OR resolved_at >= reported_at", name="resolved_after"),
         CheckConstraint("closed_at IS NULL OR closed_at >= reported_at", name="closed_after"),
         Index("ix_cases_grid_cell_id_status", "grid_cell_id", "status"),
-        Index("idx_cases_public_geom", "public_geom", postgresql_using="gist"),
+        Index(
+            "idx_cases_public_geom",
+            "public_geom",
+            postgresql_using="gist",
+            postgresql_where=text(PUBLIC_ROWS),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -279,6 +286,9 @@ class Case(Base):
     community_id: Mapped[int | None] = mapped_column(Integer)
     street_id: Mapped[int | None] = mapped_column(Integer)
     district_id: Mapped[int | None] = mapped_column(Integer)
+    #: False for a case of a sensitive category (stamped by the same trigger; re-stamped when
+    #: a category's sensitivity changes): such cases are never in ``cases_public``.
+    published: Mapped[bool] = mapped_column(server_default=text("true"))
 
 
 class CaseEvent(Base):

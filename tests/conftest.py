@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from psycopg import sql
+from psycopg import AsyncConnection, sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import AsyncConnectionPool
 from starlette.testclient import TestClient
+from strawberry import Schema
 
 from geo import migrate
 from seed.load import seed
 from server.app import create_app
+from server.gql.schema import contract_schema
 from server.kernel.auth.tokens import TokenService
 from server.kernel.provision import admin_url, provision
 from server.kernel.settings import DatabaseSettings, DataSettings, Settings
@@ -121,3 +124,25 @@ def tokens(client: TestClient) -> TokenService:
     service = client.app.state.tokens  # type: ignore[attr-defined]
     assert isinstance(service, TokenService)
     return service
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Async tests and fixtures run on asyncio (the app's loop)."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def schema() -> Schema:
+    """The GraphQL schema as the contract exports it."""
+    return contract_schema()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool[AsyncConnection[Any]]]:
+    """A small pool on the session's database with UTC sessions, as the app's pool has them."""
+    options = {"autocommit": True, "options": "-c timezone=UTC"}
+    async with AsyncConnectionPool(
+        database_url, min_size=1, max_size=4, open=False, kwargs=options
+    ) as p:
+        yield p

@@ -21,11 +21,6 @@ AConn = psycopg.AsyncConnection[Any]
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def conn(database_url: str) -> AsyncIterator[AConn]:
     """A connection inside a transaction that is always rolled back: the services' own
     transaction blocks become savepoints, so a test leaves nothing behind."""

@@ -3,7 +3,6 @@ record (``cases_public``) and nothing more exact for everyone else."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -13,7 +12,6 @@ from psycopg_pool import AsyncConnectionPool
 from strawberry import Schema
 
 from geo.access import CITY, Jurisdiction, Principal, Scope
-from server.gql.schema import contract_schema
 from tests.gql_helpers import run
 
 pytestmark = pytest.mark.anyio
@@ -26,23 +24,6 @@ IN_DISTRICT = (
     "JOIN admin_areas m ON m.id = g.community_id JOIN admin_areas s ON s.id = m.parent_id "
     "WHERE s.parent_id = %s ORDER BY c.id LIMIT 1000"
 )
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def schema() -> Schema:
-    return contract_schema()
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[Pool]:
-    async with AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False, kwargs={
-            "autocommit": True, "options": "-c timezone=UTC"}) as p:  # fmt: skip
-        yield p
 
 
 def _rows(database_url: str, query: str, *args: Any) -> list[tuple[Any, ...]]:

@@ -3,12 +3,9 @@ and takes the typed path for shapes it cannot render."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
 from geo.access import CITY, Principal
 from geo.enums import CaseSource
@@ -23,19 +20,6 @@ from tests.gql_helpers import operation
 pytestmark = pytest.mark.anyio
 DISPATCHER = Principal(user_id=6, roles=frozenset({"dispatcher"}), jurisdiction=CITY)
 BBOX = "{minLon: 121.40, minLat: 31.16, maxLon: 121.58, maxLat: 31.32}"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool[AsyncConnection[Any]]]:
-    # UTC sessions, as the app's pool has them (server/db.py).
-    async with AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False, kwargs={
-            "autocommit": True, "options": "-c timezone=UTC"}) as p:  # fmt: skip
-        yield p
 
 
 async def _both(pool: Any, doc: str, variables: dict[str, Any] | None,

@@ -3,7 +3,6 @@ spatial filters, permissions and typed errors."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -14,7 +13,6 @@ from starlette.testclient import TestClient
 from strawberry import Schema
 
 from geo.access import CITY, Jurisdiction, Principal, Scope
-from server.gql.schema import contract_schema
 from server.kernel.auth.tokens import TokenService
 from tests.gql_helpers import operation, run
 
@@ -23,23 +21,6 @@ Pool = AsyncConnectionPool[AsyncConnection[Any]]
 
 DISPATCHER = Principal(user_id=6, roles=frozenset({"dispatcher"}), jurisdiction=CITY)
 BBOX = {"minLon": 121.47, "minLat": 31.22, "maxLon": 121.49, "maxLat": 31.24}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def schema() -> Schema:
-    return contract_schema()
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[Pool]:
-    async with AsyncConnectionPool(database_url, min_size=1, max_size=4,
-                                   kwargs={"autocommit": True}, open=False) as p:  # fmt: skip
-        yield p
 
 
 def _sql_one(database_url: str, query: str, *args: Any) -> Any:

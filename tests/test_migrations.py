@@ -122,3 +122,13 @@ def test_cases_carry_the_areas_of_their_cell(db: psycopg.Connection[object]) -> 
         "SELECT community_id FROM cases WHERE id = (SELECT min(id) FROM cases)"
     ).fetchone()
     assert moved == (other[0],)
+
+
+def test_a_category_made_sensitive_leaves_the_public_record(db: psycopg.Connection[object]) -> None:
+    public = "SELECT count(*) FROM cases_public WHERE category = 'road_damage'"
+    before = db.execute(public).fetchone()
+    assert before is not None and before[0] > 0
+    db.execute("UPDATE case_categories SET sensitive = true WHERE code = 'road_damage'")
+    assert db.execute(public).fetchone() == (0,)
+    db.execute("UPDATE case_categories SET sensitive = false WHERE code = 'road_damage'")
+    assert db.execute(public).fetchone() == before

@@ -25,11 +25,6 @@ ARGS = [
 
 
 @pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
 def server(database_url: str) -> Iterator[RunningServer]:
     with RunningServer(stream_settings(database_url)) as running:
         yield running

@@ -23,11 +23,6 @@ from server.streams.signalling import check_offer, parse_fragment
 from server.streams.sources import SourceSpec, parse_source
 
 
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def test_every_glyph_reads_back_at_every_scale() -> None:
     text = "".join(sorted(set(font._GLYPHS)))
     for scale in (2, 3, 8):

@@ -72,11 +72,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class RtspCamera:
     def __init__(self, workdir: Path, clip: Path) -> None:
         self.port = free_port()

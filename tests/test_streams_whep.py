@@ -35,11 +35,6 @@ DEMO = {"admin": "13800000001", "analyst": "13800000002", "viewer": "13800000003
 ORIGIN = "http://map.example.test"
 
 
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -158,8 +158,13 @@ def clauses(
             )
         )
     for i, (col, values) in enumerate(attributes.equals.items()):
-        params[f"eq{i}"] = list(values)
-        where.append(sql.SQL("{} = ANY({})").format(_column(view, col), sql.Placeholder(f"eq{i}")))
+        allowed = list(values)
+        # One value is a plain equality: the same statement as a hand-written lookup by id,
+        # which psycopg prepares and PostgreSQL plans without an array.
+        one = len(allowed) == 1
+        params[f"eq{i}"] = allowed[0] if one else allowed
+        test = "{} = {}" if one else "{} = ANY({})"
+        where.append(sql.SQL(test).format(_column(view, col), sql.Placeholder(f"eq{i}")))
     if attributes.time_column and (attributes.time_from or attributes.time_to):
         time_col = _column(view, attributes.time_column)
         if attributes.time_from:
