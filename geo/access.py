@@ -31,7 +31,6 @@ class Capability(StrEnum):
     READ_PUBLIC = "read_public"  # areas, grid, public facilities, generalised cases, stats
     REPORT = "report"  # citizen: report cases, apply for services, own health code
     READ_INTERNAL = "read_internal"  # hazard sources and facility attributes (no personal data)
-    READ_STATS = "read_stats"  # aggregates of the full case data
     READ_CAMERAS = "read_cameras"  # camera positions and status (jurisdiction-bound)
     WATCH_VIDEO = "watch_video"  # live video (restricted, audited)
     READ_CASES = "read_cases"  # full cases: description, address, timeline (jurisdiction-bound)
@@ -46,7 +45,7 @@ class Capability(StrEnum):
     READ_HEALTH = "read_health"  # citizens' health data (restricted, audited)
     MANAGE_HEALTH = "manage_health"  # test results, risk areas, rule versions, appeals
     EDIT_FEATURES = "edit_features"  # create, replace, delete facilities and cameras
-    READ_AUDIT = "read_audit"
+    READ_AUDIT = "read_audit"  # the audit trail: its endpoint comes with the hardening issue
     MANAGE_USERS = "manage_users"
 
 
@@ -59,7 +58,7 @@ ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     Role.GRID_WORKER: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.CREATE_CASES, C.COMMENT},
     Role.DISPATCHER: _STAFF_BASE
-    | {C.READ_INTERNAL, C.READ_STATS, C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES,
+    | {C.READ_INTERNAL, C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES,
        C.READ_PERSONAL, C.READ_PHOTOS, C.CREATE_CASES, C.DISPATCH, C.HANDLE, C.COMMENT},
     Role.DEPARTMENT_STAFF: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.HANDLE, C.COMMENT,
@@ -67,7 +66,7 @@ ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     Role.VERIFIER: _STAFF_BASE | {C.VERIFY_HEALTH_CODES},
     Role.HEALTH_OFFICER: _STAFF_BASE | {C.VERIFY_HEALTH_CODES, C.READ_HEALTH, C.MANAGE_HEALTH},
     Role.CAMERA_VIEWER: _STAFF_BASE | {C.READ_CAMERAS, C.WATCH_VIDEO},
-    Role.ANALYST: _STAFF_BASE | {C.READ_INTERNAL, C.READ_STATS},
+    Role.ANALYST: _STAFF_BASE | {C.READ_INTERNAL},
     Role.ADMIN: frozenset(Capability) - {C.REPORT},
 }  # fmt: skip
 ANONYMOUS_CAPABILITIES = frozenset({C.READ_PUBLIC})

@@ -57,7 +57,7 @@ def test_a_valid_token_becomes_the_principal(tokens: TokenService) -> None:
     assert p.user_id == 7
     assert p.roles == {"grid_worker", "analyst"}
     assert p.jurisdiction == Jurisdiction(Scope.CITY)
-    assert require(p, Capability.READ_STATS) is p  # the analyst's
+    assert require(p, Capability.READ_INTERNAL) is p  # the analyst's and the worker's
     with pytest.raises(Forbidden, match="edit_features"):
         require(p, Capability.EDIT_FEATURES)
 
