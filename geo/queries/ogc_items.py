@@ -199,12 +199,17 @@ def items(q: ItemQuery) -> Query[Page]:
     return Query(statement, params, decode)
 
 
+@lru_cache(maxsize=256)
+def _item_statement(view: LayerView, crs: OutputCrs) -> sql.Composed:
+    c = clauses(view, None, AttributeFilter(equals={"id": [0]}))
+    return c.sql(sql.SQL("{}::text").format(feature_sql(view, crs)), view.table, sql.SQL(""))
+
+
 def item(view: LayerView, item_id: int, crs: OutputCrs = CRS84) -> Query[str | None]:
     """One feature as GeoJSON text; None when the view has no such feature."""
-    c = clauses(view, None, AttributeFilter(equals={"id": [item_id]}))
-    statement = c.sql(sql.SQL("{}::text").format(feature_sql(view, crs)), view.table, sql.SQL(""))
 
     def decode(rows: Rows) -> str | None:
         return str(rows[0][0]) if rows else None
 
-    return Query(statement, c.params, decode)
+    # The id is the only parameter of the one read builder's clauses here (``eq0``).
+    return Query(_item_statement(view, crs), {"eq0": item_id}, decode)
