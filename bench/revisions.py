@@ -31,7 +31,9 @@ BIN = Path(sys.executable).parent
 Q4 = """query($lon: Float!, $lat: Float!) {
   facilities(where: {near: {lon: $lon, lat: $lat, radiusM: 500}}, first: 1000) {
     nodes { id code category nameZh distanceM geometry gridCell { id code name } } } }"""
-COUNTS = {"Q1": 300, "Q2": 60, "Q3": 1000, "Q4": 100}
+Q1G = """query($b: BBoxInput!) { facilities(where: {bbox: $b}, first: 100) {
+    nodes { id code category nameZh geometry } } }"""
+COUNTS = {"Q1": 300, "Q2": 60, "Q3": 1000, "Q4": 100, "Q1g": 300}
 
 
 def free_port() -> int:
@@ -86,6 +88,9 @@ def requests(url: str) -> dict[str, list[tuple[str, str, Any]]]:
         "Q3": [("GET", f"/ogc/collections/facilities/items/{i}", None) for i in ids],
         "Q4": [("POST", "/graphql", {"query": Q4, "variables": {"lon": x, "lat": y}})
                for x, y in points],
+        "Q1g": [("POST", "/graphql", {"query": Q1G, "variables": {"b": dict(zip(
+                    ("minLon", "minLat", "maxLon", "maxLat"), map(float, b.split(",")),
+                    strict=True))}}) for b in boxes(1.0)],
     }  # fmt: skip
 
 
@@ -109,7 +114,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("before", type=Path, help="a work tree of the revision to compare with")
     ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/onemap_bench")
-    ap.add_argument("--only", default="Q1,Q2,Q3,Q4")
+    ap.add_argument("--only", default="Q1,Q2,Q3,Q4,Q1g")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     cases = {q: r for q, r in requests(args.database_url).items() if q in args.only.split(",")}
