@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from geo.enums import Role
@@ -224,8 +225,9 @@ class Principal:
     def authenticated(self) -> bool:
         return self.user_id is not None
 
-    @property
+    @cached_property
     def capabilities(self) -> frozenset[Capability]:
+        """Derived once per principal: GraphQL asks for each field of each row."""
         if self.granted is not None:
             return self.granted
         if not self.authenticated:
