@@ -8,17 +8,19 @@ GraphQL errors, so front ends can switch on ``code``.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
+from psycopg import AsyncConnection
 
 from geo import errors
-from geo.access import Capability
+from geo.access import Capability, Principal
 from geo.enums import CasePriority, CaseSource
 from geo.enums import CasePriority as Priority
 from geo.enums import CaseSource as Source
 from geo.params import LonLat
 from geo.services import cases as service
+from geo.services import idempotency
 from server.gql.context import Info
 from server.gql.inputs import to_id
 from server.gql.types import Case
@@ -31,6 +33,8 @@ class CaseErrorCode(Enum):
     UNAUTHENTICATED = "unauthorized"
     FORBIDDEN = "forbidden"
     ILLEGAL_TRANSITION = "conflict"
+    IN_PROGRESS = "request_in_flight"  # the same idempotency key is still being processed
+    KEY_REUSED = "idempotency_key_reused"  # the same idempotency key with other input
 
 
 CaseErrorCodeEnum = strawberry.enum(CaseErrorCode)
@@ -59,6 +63,12 @@ class CreateCaseInput:
     address: str | None = None
     priority: CasePriority = CasePriority.NORMAL
     source: CaseSource = CaseSource.GRID_WORKER
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="A key the client makes once per case it means to create (a UUID, at most "
+        "200 characters): a retry with the same key and input answers the case made the first "
+        "time instead of making another; the same key with other input is KEY_REUSED.",
+    )
 
 
 def _error(exc: errors.OneMapError) -> CaseError:
@@ -97,6 +107,26 @@ async def _transition(
         return _error(exc)
 
 
+async def _create_once(
+    conn: AsyncConnection[Any], principal: Principal, key: str, fields: dict[str, Any]
+) -> int:
+    """The case made for ``key`` by this principal: created now, or the one made before."""
+    if not key.strip() or len(key) > 200:
+        raise errors.InvalidInput("idempotencyKey must be 1 to 200 characters.",
+                                  field="idempotencyKey")  # fmt: skip
+
+    async def create() -> tuple[int, dict[str, Any]]:
+        record = await service.create_case(conn, actor=principal, **fields)
+        return 201, {"id": record.id}
+
+    wanted = {**fields, "point": [fields["point"].lon, fields["point"].lat]}
+    outcome = await idempotency.run_once(
+        conn, owner=f"user:{principal.user_id}", operation="graphql.createCase", key=key,
+        print_=idempotency.fingerprint(wanted), create=create,
+    )  # fmt: skip
+    return int(outcome.body["id"])
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Report a case (CREATE_CASES: grid patrol, hotline), at a "
@@ -104,19 +134,23 @@ class Mutation:
     async def create_case(self, info: Info, input: CreateCaseInput) -> CaseResult:
         try:
             principal = info.context.require(Capability.CREATE_CASES)
+            fields = {
+                "category": input.category, "point": LonLat(input.lon, input.lat),
+                "description": input.description, "source": Source(input.source.value),
+                "priority": Priority(input.priority.value), "address": input.address,
+            }  # fmt: skip
             async with info.context.pool.connection() as conn:
                 info.context.statements += 1
-                record = await service.create_case(
-                    conn,
-                    actor=principal,
-                    category=input.category,
-                    point=LonLat(input.lon, input.lat),
-                    description=input.description,
-                    source=Source(input.source.value),
-                    priority=Priority(input.priority.value),
-                    address=input.address,
-                )
-            return await _payload(info, record.id)
+                if input.idempotency_key is None:
+                    case_id = (await service.create_case(conn, actor=principal, **fields)).id
+                else:
+                    case_id = await _create_once(conn, principal, input.idempotency_key, fields)
+        except errors.OneMapError as exc:
+            return _error(exc)
+        # Committed: what follows only reads. A failure here is not the creation's failure, and a
+        # retry with the same idempotency key answers this case rather than making another.
+        try:
+            return await _payload(info, case_id)
         except errors.OneMapError as exc:
             return _error(exc)
 
