@@ -29,7 +29,10 @@ def case_stats(
     equals: dict[str, list[Any]],
     since: datetime | None,
     until: datetime | None,
+    limit: int,
 ) -> Query[list[dict[str, Any]]]:
+    """The buckets, at most ``limit`` of them: more is refused (a heat map that silently lacks
+    buckets misleads), with a message that says how to narrow the question."""
     if not dimensions:
         raise InvalidInput("groupBy needs at least one dimension.")
     unknown = [d for d in dimensions if d not in DIMENSIONS]
@@ -47,10 +50,18 @@ def case_stats(
          sql.SQL("count(*)")]
     )  # fmt: skip
     positions = sql.SQL(", ").join(sql.Literal(i + 1) for i in range(len(dimensions)))
-    statement = c.sql(select, view.table, sql.SQL("GROUP BY {p} ORDER BY {p}").format(p=positions))
+    tail = sql.SQL("GROUP BY {p} ORDER BY {p} LIMIT {n}").format(
+        p=positions, n=sql.Literal(limit + 1)
+    )
+    statement = c.sql(select, view.table, tail)
     names = [*dimensions, "count"]
 
     def decode(result: Rows) -> list[dict[str, Any]]:
+        if len(result) > limit:
+            raise InvalidInput(
+                f"More than {limit:,} buckets: group by fewer dimensions, narrow the area, the "
+                "time range or the statuses and categories, or raise limit.", limit=limit,
+            )  # fmt: skip
         return [dict(zip(names, r, strict=True)) for r in result]
 
     if c.areas:

@@ -134,7 +134,7 @@ class Mutation:
     async def create_case(self, info: Info, input: CreateCaseInput) -> CaseResult:
         try:
             principal = info.context.require(Capability.CREATE_CASES)
-            fields = {
+            fields: dict[str, Any] = {
                 "category": input.category, "point": LonLat(input.lon, input.lat),
                 "description": input.description, "source": Source(input.source.value),
                 "priority": Priority(input.priority.value), "address": input.address,

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types.nodes import SelectedField
 
 from geo.access import Capability
 from geo.enums import AdminLevel, CameraStatus, CaseStatus, FacilityCategory
-from geo.errors import NotFound, OutsideCity
+from geo.errors import InvalidInput, NotFound, OutsideCity
 from geo.layers import LayerView
 from geo.params import LonLat
 from geo.queries import pages
@@ -237,12 +237,19 @@ class Query:
         where: SpatialFilterInput | None = None, statuses: list[CaseStatus] | None = None,
         categories: list[str] | None = None, reported_from: datetime | None = None,
         reported_to: datetime | None = None,
+        limit: Annotated[int, strawberry.argument(
+            description="The most buckets wanted (at most ONEMAP_GRAPHQL_MAX_STATS_BUCKETS, "
+            "10,000 by default); more buckets than this is a BAD_USER_INPUT error that says how "
+            "to narrow the question, never a silently cut list.")] = 1000,
     ) -> list[CaseStatsBucket]:  # fmt: skip
         since, until = time_range(reported_from, reported_to)
         dims = [d.value for d in dict.fromkeys(group_by)]
+        most = info.context.settings.max_stats_buckets
+        if not 1 <= limit <= most:
+            raise InvalidInput(f"limit must be between 1 and {most:,}.", field="limit")
         result = await info.context.fetch(
             case_stats(views.PUBLIC_CASES, spatial(where), dims,
-                       _equals(status=statuses, category=categories), since, until)
+                       _equals(status=statuses, category=categories), since, until, limit)
         )  # fmt: skip
         return [
             CaseStatsBucket(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import strawberry
 from strawberry.extensions import (
     AddValidationRules,
@@ -17,6 +19,7 @@ from strawberry.types import ExecutionContext
 
 from graphql import GraphQLError
 from server.gql import compiled
+from server.gql.cost import CostLimiter
 from server.gql.errors import DomainErrorCodes, should_mask_error
 from server.gql.mutations import Mutation
 from server.gql.queries import Query
@@ -41,6 +44,7 @@ def make_schema(settings: GraphQLSettings) -> strawberry.Schema:
         *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
+    slots = asyncio.Semaphore(settings.heavy_concurrency)  # heavy operations at once
     return OneMapSchema(
         query=Query,
         mutation=Mutation,
@@ -52,6 +56,7 @@ def make_schema(settings: GraphQLSettings) -> strawberry.Schema:
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=512),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: CostLimiter(settings=settings, slots=slots),
             DomainErrorCodes,
             lambda: MaskErrors(should_mask_error=should_mask_error),
         ],

@@ -218,6 +218,14 @@ class GraphQLSettings(BaseSettings):
     compiled_pages: bool = Field(
         default=True, description="Render plain pages in SQL (server/gql/compiled.py)."
     )
+    # What an operation may cost (fields × rows, estimated before it runs: server/gql/cost.py).
+    cost_budget_anonymous: int = Field(default=25_000, ge=100)
+    cost_budget_citizen: int = Field(default=25_000, ge=100)
+    cost_budget_staff: int = Field(default=100_000, ge=100)
+    heavy_cost: int = Field(default=5_000, ge=1, description="Above it: a heavy-query slot.")
+    heavy_concurrency: int = Field(default=2, ge=1, description="Heavy queries at once.")
+    heavy_wait_s: float = Field(default=10.0, gt=0, description="Wait for a slot, then 503.")
+    max_stats_buckets: int = Field(default=10_000, ge=1, description="caseStats' largest limit.")
 
 
 class Settings(BaseModel):

@@ -1,0 +1,215 @@
+"""What an operation will cost, estimated before it runs, and the budget each caller has.
+
+Depth, alias and token limits bound the document; they do not bound the answer: one anonymous
+``caseStats`` over every cell, category, status and day, or thirty aliases of a 1,000-row page,
+each built field by field on the event loop, stalled every other request for seconds. So each
+operation is priced before execution, from the document, its variables and the schema:
+
+- every selected field costs 1 for each row it is completed for;
+- a list multiplies what is selected under it by the rows it is expected to hold: the page size
+  asked for (``first``, ``limit``; a connection's ``edges``/``nodes`` take their connection's
+  ``first``), the default page size when none is given, or :data:`LIST_ROWS` for lists that
+  take no size;
+- fragments are priced where they are spread (each type condition as if it matched: an upper
+  bound).
+
+Over the caller's budget (anonymous, citizen, staff: :class:`GraphQLSettings`) the operation is
+refused with ``QUERY_TOO_COSTLY`` and the figures, before any statement runs. Operations over
+``heavy_cost`` also take one of ``heavy_concurrency`` slots of the process, so a crowd of large
+(allowed) queries queues behind itself instead of in front of everyone's small ones; a caller
+who waits longer than ``heavy_wait_s`` gets ``UNAVAILABLE`` with ``retryAfter``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from graphql.execution import ExecutionResult
+from graphql.utilities import get_operation_ast
+from strawberry.extensions import SchemaExtension
+
+from geo.access import Principal
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    SelectionSetNode,
+    get_named_type,
+    value_from_ast_untyped,
+)
+from server.kernel.settings import GraphQLSettings
+
+#: Lists that take no size argument: the rows they hold at most (or are expected to).
+LIST_ROWS: Mapping[tuple[str, str], int] = {
+    ("Query", "departments"): 50,
+    ("Case", "events"): 20,
+    ("Incident", "gridCells"): 50,
+    ("Incident", "affectedUnits"): 100,
+    ("Incident", "hazards"): 100,
+    ("Incident", "resources"): 20,
+    ("Incident", "cameras"): 50,
+    ("Incident", "openCases"): 100,
+    ("StaffUser", "roles"): 3,
+}
+#: A list nothing above describes.
+OTHER_LIST_ROWS = 100
+SIZE_ARGUMENTS = ("first", "limit")
+
+
+class Pricer:
+    """Prices one operation of a document against a schema (see the module's docstring)."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: Mapping[str, Any] | None,
+        settings: GraphQLSettings,
+    ) -> None:
+        self.schema = schema
+        self.variables = dict(variables or {})
+        self.settings = settings
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+
+    def operation(self, document: DocumentNode, operation_name: str | None) -> int:
+        op = get_operation_ast(document, operation_name)
+        if op is None:
+            return 0
+        root = self.schema.get_root_type(op.operation)
+        if root is None:
+            return 0
+        return self._selections(root, op.selection_set, 1, None, frozenset())
+
+    def _selections(
+        self,
+        parent: Any,
+        selection_set: SelectionSetNode,
+        rows: int,
+        page: int | None,
+        spreading: frozenset[str],
+    ) -> int:
+        total = 0
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                total += self._field(parent, node, rows, page, spreading)
+            elif isinstance(node, InlineFragmentNode):
+                on = node.type_condition
+                target = self.schema.get_type(on.name.value) if on else parent
+                total += self._selections(target, node.selection_set, rows, page, spreading)
+            elif isinstance(node, FragmentSpreadNode):
+                name = node.name.value
+                fragment = self.fragments.get(name)
+                if fragment is None or name in spreading:
+                    continue  # validation refuses both; nothing to price
+                target = self.schema.get_type(fragment.type_condition.name.value)
+                total += self._selections(
+                    target, fragment.selection_set, rows, page, spreading | {name}
+                )
+        return total
+
+    def _field(
+        self, parent: Any, node: FieldNode, rows: int, page: int | None, spreading: frozenset[str]
+    ) -> int:
+        name = node.name.value
+        fields = getattr(parent, "fields", None)
+        if name.startswith("__") or not fields or name not in fields:
+            return rows
+        definition = fields[name]
+        size = self._size(node)
+        kind = (
+            definition.type.of_type
+            if isinstance(definition.type, GraphQLNonNull)
+            else (definition.type)
+        )
+        inner = rows
+        if isinstance(kind, GraphQLList):
+            expected = size or page or LIST_ROWS.get((parent.name, name), OTHER_LIST_ROWS)
+            inner = rows * expected
+        if node.selection_set is None:
+            return inner
+        named = get_named_type(definition.type)
+        # A connection's lists (edges, nodes) hold the page its `first` asked for.
+        child_page = (size or self.settings.default_first) if _is_connection(named) else None
+        return inner + self._selections(named, node.selection_set, inner, child_page, spreading)
+
+    def _size(self, node: FieldNode) -> int | None:
+        for argument in node.arguments or ():
+            if argument.name.value in SIZE_ARGUMENTS:
+                value = value_from_ast_untyped(argument.value, self.variables)
+                if isinstance(value, int) and value > 0:
+                    return min(value, self.settings.max_first)
+        return None
+
+
+def _is_connection(named: Any) -> bool:
+    return isinstance(named, GraphQLObjectType) and {"edges", "pageInfo"} <= set(named.fields)
+
+
+def budget_of(principal: Principal, settings: GraphQLSettings) -> int:
+    """The most an operation of this caller may cost (by principal class)."""
+    if principal.user_id is None:
+        return settings.cost_budget_anonymous
+    if principal.is_staff:
+        return settings.cost_budget_staff
+    return settings.cost_budget_citizen
+
+
+def refusal(message: str, **extensions: Any) -> ExecutionResult:
+    return ExecutionResult(data=None, errors=[GraphQLError(message, extensions=extensions)])
+
+
+class CostLimiter(SchemaExtension):
+    """Prices each operation before execution; refuses it over budget; queues heavy ones."""
+
+    def __init__(self, *, settings: GraphQLSettings, slots: asyncio.Semaphore) -> None:
+        self.settings = settings
+        self.slots = slots
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        ctx = self.execution_context
+        document = ctx.graphql_document
+        principal = getattr(ctx.context, "principal", None)
+        if document is None or not isinstance(principal, Principal) or ctx.result is not None:
+            yield
+            return
+        graphql_schema = ctx.schema._schema
+        cost = Pricer(graphql_schema, document, ctx.variables, self.settings).operation(
+            document, ctx.operation_name
+        )
+        budget = budget_of(principal, self.settings)
+        if cost > budget:
+            ctx.result = refusal(
+                f"This operation would cost about {cost:,} (fields × rows) and the budget is "
+                f"{budget:,}: ask for smaller pages (first/limit), fewer fields or fewer aliases.",
+                code="QUERY_TOO_COSTLY", cost=cost, budget=budget,
+            )  # fmt: skip
+            yield
+            return
+        if cost <= self.settings.heavy_cost:
+            yield
+            return
+        try:
+            await asyncio.wait_for(self.slots.acquire(), self.settings.heavy_wait_s)
+        except TimeoutError:
+            wait = max(1, round(self.settings.heavy_wait_s))
+            ctx.result = refusal(
+                "The server is busy with other large queries; retry shortly.",
+                code="UNAVAILABLE", retryAfter=wait,
+            )  # fmt: skip
+            yield
+            return
+        try:
+            yield
+        finally:
+            self.slots.release()
