@@ -220,6 +220,11 @@ class Principal:
     jurisdiction: Jurisdiction = NOWHERE
     #: Set only for the server's own work (:func:`system`): no user, exactly these capabilities.
     granted: frozenset[Capability] | None = None
+    #: The log-in session (refresh-token family) the token was issued in, if any: streams that
+    #: outlive a request (subscriptions, video) end when it is revoked.
+    session_id: str | None = None
+    #: When the token stops being valid (epoch seconds): such streams end then too.
+    expires_at: float | None = None
 
     @property
     def authenticated(self) -> bool:

@@ -36,8 +36,8 @@ def create_app(settings: Settings) -> Starlette:
     """Build the ASGI app. Nothing connects until the lifespan starts."""
     pool = make_pool(settings.database)
     tokens = TokenService(load_keys(settings.auth, settings.data.dir), settings.auth)
-    streams = StreamService(settings.streams, settings.data.dir, pool)
     broker = EventBroker(settings.database.libpq_url)
+    streams = StreamService(settings.streams, settings.data.dir, pool, broker)
     ogc = OgcService(settings)  # its own async + sync pools (OGC session settings)
 
     @contextlib.asynccontextmanager

@@ -341,3 +341,43 @@ async def test_sessions_end_on_their_own_and_every_one_at_shutdown(
     assert audit_rows(database_url, vanished_id)[-1][6]["reason"] == "never_connected"
     assert audit_rows(database_url, watching.session_id)[-1][6]["reason"] == "shutdown"
     await watching.pc.close()
+
+
+async def test_a_viewing_session_ends_when_its_token_expires_or_its_session_is_revoked(
+    server: RunningServer, users: dict[str, int], database_url: str
+) -> None:
+    """Video lasts as long as the right to it: the token's expiry ends one session, revoking
+    the log-in session (logout) ends another, each within seconds and audited with its reason;
+    a session already revoked cannot start one."""
+    camera_id, _ = await seeded_camera(database_url, 6)
+    family = "f" * 31 + "1"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO refresh_families (id, user_id) VALUES (%s, %s) "
+                     "ON CONFLICT DO NOTHING", (family, users["viewer"]))  # fmt: skip
+    expiring = Viewer(server.whep(camera_id), server.tokens.issue_access(
+        users["viewer"], ["camera_viewer"], ttl_s=4))  # fmt: skip
+    revoked = Viewer(server.whep(camera_id), server.tokens.issue_access(
+        users["viewer"], ["camera_viewer"], sid=family))  # fmt: skip
+    await expiring.start()
+    await revoked.start()
+    await expiring.overlay()
+    await revoked.overlay()
+    sessions = server.app.state.streams.sessions.by_id
+    assert expiring.session_id in sessions and revoked.session_id in sessions
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE refresh_families SET revoked_at = now(), revoked_reason = 'logout' "
+                     "WHERE id = %s", (family,))  # fmt: skip
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline and (expiring.session_id in sessions
+                                           or revoked.session_id in sessions):  # fmt: skip
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.3)
+    assert expiring.session_id is not None and revoked.session_id is not None
+    assert audit_rows(database_url, revoked.session_id)[-1][6]["reason"] == "logout"
+    assert audit_rows(database_url, expiring.session_id)[-1][6]["reason"] == "token_expired"
+    with pytest.raises(WhepRefused) as refused:
+        await Viewer(server.whep(camera_id), server.tokens.issue_access(
+            users["viewer"], ["camera_viewer"], sid=family)).start()  # fmt: skip
+    assert refused.value.status == 401
+    await expiring.pc.close()
+    await revoked.pc.close()

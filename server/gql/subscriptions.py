@@ -1,9 +1,17 @@
 """Subscriptions fed by PostgreSQL NOTIFY through the process's EventBroker, so an event made
-in any worker process reaches subscribers in every one."""
+in any worker process reaches subscribers in every one.
+
+A subscription lasts as long as the subscriber's right to it: it ends, with an
+``UNAUTHENTICATED`` error that says why, when the access token expires, when the log-in session
+is revoked (logout, refresh-token reuse) or when the account changes — within moments, in every
+worker (``server.kernel.auth.session_end``). A client refreshes its token and subscribes again.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -14,10 +22,43 @@ from geo.enums import CameraStatus, CaseStatus
 from geo.queries.filters import AttributeFilter
 from geo.queries.lookups import case_event
 from geo.queries.search import rows
-from server.gql.context import Info
+from geo.queries.sessions import session_live
+from graphql import GraphQLError
+from server.gql.context import Context, Info
 from server.gql.errors import coded_errors
 from server.gql.inputs import to_id
 from server.gql.types import Case, CaseEvent
+from server.kernel.auth.session_end import explain, session_end
+
+
+def _ended(reason: str) -> GraphQLError:
+    return GraphQLError(f"The subscription has ended: {explain(reason)}.",
+                        extensions={"code": "UNAUTHENTICATED", "reason": reason})  # fmt: skip
+
+
+async def while_signed_in(ctx: Context, channel: str) -> AsyncIterator[dict[str, Any]]:
+    """The channel's notices for as long as the subscriber's session lasts."""
+    principal = ctx.principal
+    sid, uid = principal.session_id, principal.user_id
+    if sid is not None and uid is not None and not await ctx.fetch(session_live(sid, uid)):
+        raise _ended("revoked")
+    ending = asyncio.ensure_future(session_end(ctx.broker, principal))
+    notices = ctx.broker.subscribe(channel)
+    following: asyncio.Future[dict[str, Any]] | None = None
+    try:
+        while True:
+            following = asyncio.ensure_future(anext(notices))
+            await asyncio.wait({following, ending}, return_when=asyncio.FIRST_COMPLETED)
+            if not following.done():
+                raise _ended(ending.result())
+            yield following.result()
+    finally:
+        ending.cancel()
+        if following is not None and not following.done():
+            following.cancel()  # and wait for it: the notices cannot close while it runs
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
+        await notices.aclose()  # type: ignore[attr-defined]
 
 
 @strawberry.type(description="A new step in a case's timeline, with the case as it is now.")
@@ -54,7 +95,7 @@ class Subscription:
             if department_id:
                 equals["department_id"] = [to_id(department_id, "departmentId")]
         wanted = {s.value for s in statuses} if statuses else None
-        async for note in ctx.broker.subscribe("onemap_case_events"):
+        async for note in while_signed_in(ctx, "onemap_case_events"):
             if wanted is not None and note.get("to_status") not in wanted:
                 continue
             # The case is read through the scoped view: no row, no event for this subscriber.
@@ -78,7 +119,7 @@ class Subscription:
         with coded_errors():
             view = ctx.view("cameras")  # READ_CAMERAS; the jurisdiction is in its row filter
             wanted = {to_id(i, "cameraIds") for i in camera_ids} if camera_ids else None
-        async for note in ctx.broker.subscribe("onemap_camera_status"):
+        async for note in while_signed_in(ctx, "onemap_camera_status"):
             if wanted is not None and note.get("camera_id") not in wanted:
                 continue
             attrs = AttributeFilter(equals={"id": [note["camera_id"]]})

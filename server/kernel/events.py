@@ -15,7 +15,7 @@ import psycopg
 
 log = logging.getLogger("onemap.events")
 
-CHANNELS = ("onemap_case_events", "onemap_camera_status")
+CHANNELS = ("onemap_case_events", "onemap_camera_status", "onemap_sessions")
 QUEUE_SIZE = 1_000
 
 

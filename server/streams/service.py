@@ -16,10 +16,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from geo.access import Principal
 from geo.enums import CameraStatus
-from geo.errors import NotFound
+from geo.errors import NotFound, Unauthorized
 from geo.queries import fetch
 from geo.queries.cameras import camera_source
+from geo.queries.sessions import session_live
 from geo.services import audit, cameras_status
+from server.kernel.auth.session_end import session_end
+from server.kernel.events import EventBroker
 from server.kernel.settings import StreamSettings
 from server.streams.feeds import CameraRef, Feeds
 from server.streams.sessions import Session, Sessions
@@ -34,11 +37,14 @@ class StreamService:
         settings: StreamSettings,
         data_dir: Path,
         pool: AsyncConnectionPool[AsyncConnection[Any]],
+        broker: EventBroker,
     ) -> None:
         self.settings = settings
         self.pool = pool
         self.feeds = Feeds(settings, data_dir, self._write_status)
-        self.sessions = Sessions(self.feeds, settings, self._write_audit)
+        self.sessions = Sessions(
+            self.feeds, settings, self._write_audit, lambda who: session_end(broker, who)
+        )
         self._restore_ice: Callable[[], None] = lambda: None
 
     def start(self) -> None:
@@ -50,6 +56,13 @@ class StreamService:
         their jurisdiction (decided in SQL by the access policy). The second is audited as a
         refusal, but answered like the first, so ids do not reveal cameras elsewhere."""
         async with self.pool.connection() as conn:
+            sid, uid = principal.session_id, principal.user_id
+            if (
+                sid is not None
+                and uid is not None
+                and not await fetch(conn, session_live(sid, uid))
+            ):
+                raise Unauthorized("Your session has been revoked; log in again.")
             found = await fetch(conn, camera_source(principal, camera_id))
         if found is not None and not found.in_scope:
             await self.audit_refusal(principal, camera_id, client, "jurisdiction")

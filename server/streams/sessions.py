@@ -1,7 +1,9 @@
 """Viewing sessions: one aiortc peer connection per viewer, audited from start to end.
 
 A session ends when its viewer DELETEs it, when its connection fails or never connects, when it
-reaches its maximum length, or at shutdown; each end is audited once with its duration.
+reaches its maximum length, when the viewer's access token expires or log-in session is revoked
+(``server.kernel.auth.session_end``), or at shutdown; each end is audited once with its duration
+and reason.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ log = logging.getLogger("onemap.streams")
 
 #: (action, session, detail) → writes one audit row; raising refuses the session.
 AuditSink = Callable[[str, "Session", dict[str, Any]], Awaitable[None]]
+#: Returns (the reason) when a principal's right to watch ends: token expiry, revocation.
+RightEnds = Callable[[Principal], Awaitable[str]]
 
 
 @dataclass(eq=False)
@@ -44,13 +48,17 @@ class Session:
     started: float = field(default_factory=time.monotonic)
     ended: bool = False
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    watchers: list[asyncio.Future[Any]] = field(default_factory=list)
 
 
 class Sessions:
-    def __init__(self, feeds: Feeds, settings: StreamSettings, audit: AuditSink) -> None:
+    def __init__(
+        self, feeds: Feeds, settings: StreamSettings, audit: AuditSink, right_ends: RightEnds
+    ) -> None:
         self.feeds = feeds
         self.settings = settings
         self.audit = audit
+        self.right_ends = right_ends
         self.by_id: dict[str, Session] = {}
         self._closing: set[asyncio.Task[bool]] = set()
         self._opening = 0
@@ -103,11 +111,16 @@ class Sessions:
             await self._teardown(session)
             raise
         self.by_id[session.id] = session
-        self._watch(session)
+        self._watch(session, principal)
         return session, pc.localDescription.sdp
 
-    def _watch(self, session: Session) -> None:
+    def _watch(self, session: Session, principal: Principal) -> None:
         loop = asyncio.get_running_loop()
+
+        async def until_the_right_ends() -> None:
+            self.close_soon(session.id, await self.right_ends(principal))
+
+        session.watchers.append(asyncio.ensure_future(until_the_right_ends()))
 
         @session.pc.on("connectionstatechange")
         def changed() -> None:
@@ -153,6 +166,8 @@ class Sessions:
         session.ended = True
         for timer in session.timers:
             timer.cancel()
+        for watcher in session.watchers:
+            watcher.cancel()
         await session.pc.close()
         session.feed.detach(session.track)
 

@@ -1,6 +1,8 @@
 """Access tokens: short-lived ES256 JWTs with ``kid``, ``iss``, ``aud``, ``sub``, ``roles``,
-``jur`` (the jurisdiction, ``geo.access``), ``iat``, ``exp`` and ``jti``. Verification accepts
-only ES256 and only keys in our JWKS; a token without a valid jurisdiction is refused."""
+``jur`` (the jurisdiction, ``geo.access``), ``iat``, ``exp``, ``jti`` and, for the tokens of a
+log-in session, ``sid`` (its refresh-token family: streams end when it is revoked).
+Verification accepts only ES256 and only keys in our JWKS; a token without a valid jurisdiction
+is refused."""
 
 from __future__ import annotations
 
@@ -88,5 +90,9 @@ class TokenService:
         except InvalidInput as exc:
             raise Unauthorized(f"The access token carries no valid jurisdiction: {exc.message} "
                                "Log in again.") from None  # fmt: skip
-        return Principal(user_id=user_id, roles=frozenset(roles), token_id=str(claims["jti"]),
-                         jurisdiction=jurisdiction)  # fmt: skip
+        sid = claims.get("sid")
+        return Principal(
+            user_id=user_id, roles=frozenset(roles), token_id=str(claims["jti"]),
+            jurisdiction=jurisdiction, session_id=sid if isinstance(sid, str) else None,
+            expires_at=float(claims["exp"]),
+        )  # fmt: skip
