@@ -71,3 +71,23 @@ def test_case_stats_answers_within_its_limit(client: TestClient) -> None:
     too_many = _post(client, STATS, limit=10_001)["errors"][0]
     assert too_many["extensions"]["code"] == "BAD_USER_INPUT"
     assert "between 1 and 10,000" in too_many["message"]
+
+
+def test_the_full_case_record_is_refused_once_not_per_row(
+    client: TestClient, tokens: TokenService
+) -> None:
+    """A caller whose case view is the public record asking for its text gets one FORBIDDEN
+    error up front (not one per row, which made a cheap query expensive to answer)."""
+    query = "{ cases(first: 200) { nodes { id address description } } }"
+    body = _post(client, query)
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    assert "Case.address, Case.description" in error["message"]
+    analyst = {"Authorization": "Bearer " + tokens.issue_access(9001, ["analyst"],
+                                                                jurisdiction=CITY)}  # fmt: skip
+    assert len(_post(client, query, analyst)["errors"]) == 1
+    dispatcher = {"Authorization": "Bearer " + tokens.issue_access(9001, ["dispatcher"],
+                                                                   jurisdiction=CITY)}  # fmt: skip
+    nodes = _post(client, query, dispatcher)["data"]["cases"]["nodes"]
+    assert len(nodes) == 200 and all(isinstance(n["description"], str) for n in nodes)
