@@ -2,7 +2,7 @@
 // The documents are the contract's own files (graphql/operations/*.graphql, executed by the
 // tests), fetched once from /mapview/operations/ and sent with their operation name.
 import { createClient } from "./vendor/graphql-ws/client.js";
-import { authHeaders, session } from "./session.js";
+import { authHeaders, onRefresh, session } from "./session.js";
 
 const ENDPOINT = new URL("../../graphql", import.meta.url);
 const documents = new Map();
@@ -53,6 +53,8 @@ function socketUrl() {
   return url.href;
 }
 
+let socket = null; // the open WebSocket, to restart it when the token is refreshed
+
 /** The subscription client of the current session (a new one per login). */
 function wsClient() {
   if (!client) {
@@ -64,10 +66,17 @@ function wsClient() {
       shouldRetry: () => session() !== null,
       keepAlive: 20_000,
       lazy: true,
+      on: { connected: (s) => { socket = s; }, closed: () => { socket = null; } },
     });
   }
   return client;
 }
+
+// The server ends a subscription when the token it was opened with expires: on each refresh,
+// reconnect (graphql-ws's restart recipe), so the subscriptions carry on under the new token.
+onRefresh(() => {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.close(4205, "Client Restart");
+});
 
 /** Subscribe; `onData(data)` for each event. Returns the function that unsubscribes. */
 export async function subscribe(file, operationName, variables, onData, onError) {
