@@ -46,7 +46,7 @@ class Capability(StrEnum):
     READ_HEALTH = "read_health"  # citizens' health data (restricted, audited)
     MANAGE_HEALTH = "manage_health"  # test results, risk areas, rule versions, appeals
     EDIT_FEATURES = "edit_features"  # create, replace, delete facilities and cameras
-    READ_AUDIT = "read_audit"  # the audit trail: its endpoint comes with the hardening issue
+    READ_AUDIT = "read_audit"  # the audit trail: GET /api/v1/audit, its CSV export (audited)
     MANAGE_USERS = "manage_users"
 
 
@@ -68,6 +68,7 @@ ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     Role.HEALTH_OFFICER: _STAFF_BASE | {C.VERIFY_HEALTH_CODES, C.READ_HEALTH, C.MANAGE_HEALTH},
     Role.CAMERA_VIEWER: _STAFF_BASE | {C.READ_CAMERAS, C.WATCH_VIDEO},
     Role.ANALYST: _STAFF_BASE | {C.READ_INTERNAL},
+    Role.AUDITOR: _STAFF_BASE | {C.READ_AUDIT},
     Role.ADMIN: frozenset(Capability) - {C.REPORT},
 }  # fmt: skip
 ANONYMOUS_CAPABILITIES = frozenset({C.READ_PUBLIC})
@@ -268,7 +269,7 @@ ANONYMOUS = Principal()
 _STAFF_NAMES = frozenset(r.value for r in Role if r is not Role.CITIZEN)
 _AUDIT_ORDER = tuple(r.value for r in (
     Role.ADMIN, Role.DISPATCHER, Role.HEALTH_OFFICER, Role.DEPARTMENT_STAFF, Role.GRID_WORKER,
-    Role.CAMERA_VIEWER, Role.VERIFIER, Role.ANALYST, Role.CITIZEN))  # fmt: skip
+    Role.CAMERA_VIEWER, Role.VERIFIER, Role.ANALYST, Role.AUDITOR, Role.CITIZEN))  # fmt: skip
 
 
 def system(*capabilities: Capability) -> Principal:

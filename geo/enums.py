@@ -98,6 +98,7 @@ class Role(StrEnum):
     CAMERA_VIEWER = "camera_viewer"
     ANALYST = "analyst"
     ADMIN = "admin"
+    AUDITOR = "auditor"  # reads the audit trail (docs/audit.md)
 
 
 STAFF_ROLES = frozenset(set(Role) - {Role.CITIZEN})

@@ -41,4 +41,13 @@ class Conflict(OneMapError):
 
 
 class Unavailable(OneMapError):
+    """The service cannot answer now (the database is down, too many uploads in progress):
+    try again after ``retry_after_s`` seconds (sent as ``Retry-After``)."""
+
     code = "unavailable"
+
+    def __init__(self, message: str, retry_after_s: int | None = None, **detail: Any) -> None:
+        if retry_after_s is not None:
+            detail["retry_after"] = retry_after_s
+        super().__init__(message, **detail)
+        self.retry_after_s = retry_after_s

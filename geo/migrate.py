@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,20 +34,49 @@ def include_object(
     return bool(spatial_filter(obj, name, type_, reflected, compare_to))
 
 
-def alembic_config(sqlalchemy_url: str) -> Config:
+@dataclass(frozen=True)
+class DatabaseRoles:
+    """The two database roles (docs/deploy.md). ``owner`` (NOLOGIN) owns every object of the
+    one map and migrations run as it; ``app`` is the server's login, with row privileges only
+    (append-only tables: SELECT and INSERT). Both are cluster-wide: provisioning creates them
+    (``server/kernel/provision.py``), migration 0005 hands the schema's objects to them."""
+
+    owner: str = "onemap_owner"
+    app: str = "onemap_app"
+
+
+def alembic_config(sqlalchemy_url: str, roles: DatabaseRoles | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     # Passed as an attribute, not an option: ConfigParser would choke on '%' in passwords.
     cfg.attributes["database_url"] = sqlalchemy_url
+    cfg.attributes["roles"] = roles or DatabaseRoles()
     return cfg
 
 
-def upgrade(sqlalchemy_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(sqlalchemy_url), revision)
+def upgrade(
+    sqlalchemy_url: str, revision: str = "head", roles: DatabaseRoles | None = None
+) -> None:
+    """Migrate up. From 0005 on the roles must exist (``onemap db provision`` or
+    ``server.kernel.provision.ensure_roles``: cluster-wide, so not done here)."""
+    command.upgrade(alembic_config(sqlalchemy_url, roles), revision)
 
 
-def downgrade(sqlalchemy_url: str, revision: str) -> None:
-    command.downgrade(alembic_config(sqlalchemy_url), revision)
+def downgrade(sqlalchemy_url: str, revision: str, roles: DatabaseRoles | None = None) -> None:
+    command.downgrade(alembic_config(sqlalchemy_url, roles), revision)
+
+
+def migration_roles() -> DatabaseRoles:
+    """The roles of the migration being run (for env.py and the migration scripts)."""
+    from alembic import context
+
+    roles = context.config.attributes.get("roles")
+    return roles if isinstance(roles, DatabaseRoles) else DatabaseRoles()
+
+
+def quote_ident(name: str) -> str:
+    """A PostgreSQL identifier, double-quoted (role names in DDL, which takes no parameters)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def head_revision() -> str | None:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -315,12 +316,19 @@ class CaseEvent(Base):
 
 
 class AuditEntry(Base):
-    """Who did what to which object, when and from where. Append-only (trigger-enforced)."""
+    """Who did what to which object, when and from where. Append-only (trigger-enforced) and
+    hash-chained (migration 0006, docs/audit.md): a BEFORE INSERT trigger sets ``seq`` (gap-free
+    chain position), ``prev_hash`` (the row before's ``row_hash``; NULL for the first row),
+    ``row_hash`` (SHA-256 of the row's canonical encoding) and ``at``; values a caller sends for
+    them are overwritten."""
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    row_hash: Mapped[bytes] = mapped_column(LargeBinary)
     at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
@@ -387,6 +395,24 @@ class AuthFailure(Base):
     kind: Mapped[str] = mapped_column(String(16))
     client_addr: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = _created_at()
+
+
+class AuthThrottle(Base):
+    """One abuse-limit key (``login:pair:<phone>@<addr>``, ``login:addr:…``, ``otp-send:…``):
+    attempts charged in its window and until when it is blocked (``geo.services.throttles``)."""
+
+    __tablename__ = "auth_throttles"
+    __table_args__ = (CheckConstraint("failures >= 0", name="failures_not_negative"),)
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, server_default=text("0"), nullable=False)
+    window_started: Mapped[datetime] = _created_at()
+    blocked_until: Mapped[datetime | None] = _ts_null()
+    #: The last success of an (account, address) pair: that address is vouched for.
+    succeeded_at: Mapped[datetime | None] = _ts_null()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False, index=True
+    )
 
 
 class RefreshFamily(Base):

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from mobile_api import (
+    audit,
     auth,
     health_code,
     health_officers,
@@ -37,7 +38,7 @@ def endpoints() -> list[Endpoint]:
     return [
         *auth.endpoints, *reports.endpoints, *health_code.endpoints, *health_officers.endpoints,
         *services.endpoints,
-        *staff.endpoints, *notifications.endpoints,
+        *staff.endpoints, *notifications.endpoints, *audit.endpoints,
     ]  # fmt: skip
 
 

@@ -78,17 +78,21 @@ async def request_code(call: Call) -> OtpSent:
 
 async def _pair(call: Call, user: UserRef) -> TokenPair:
     async with call.state.pool.connection() as conn:
-        refresh = await identity.start_session(conn, user.id, call.state.limits)
+        session = await identity.start_session(conn, user.id, call.state.limits)
         jurisdiction = await identity.jurisdiction_of(conn, user.id)
-    return _issue(call, user, refresh, jurisdiction)
+    return _issue(call, user, session, jurisdiction)
 
 
-def _issue(call: Call, user: UserRef, refresh: str, jurisdiction: Jurisdiction) -> TokenPair:
+def _issue(
+    call: Call, user: UserRef, session: identity.SessionTokens, jurisdiction: Jurisdiction
+) -> TokenPair:
     tokens = call.state.tokens
     return TokenPair(
-        access_token=tokens.issue_access(user.id, user.roles, jurisdiction=jurisdiction),
+        access_token=tokens.issue_access(
+            user.id, user.roles, jurisdiction=jurisdiction, sid=session.session_id
+        ),
         expires_in=tokens.settings.access_ttl_s,
-        refresh_token=refresh,
+        refresh_token=session.refresh_token,
         refresh_expires_in=call.state.limits.refresh_ttl_s,
         user_id=user.id,
         roles=sorted(user.roles),
@@ -113,9 +117,9 @@ async def token(call: Call) -> TokenPair:
 
 async def refresh(call: Call) -> TokenPair:
     async with call.state.pool.connection() as conn:
-        user, new = await identity.rotate(conn, call.body.refresh_token, call.state.limits)
+        user, session = await identity.rotate(conn, call.body.refresh_token, call.state.limits)
         jurisdiction = await identity.jurisdiction_of(conn, user.id)
-    return _issue(call, user, new, jurisdiction)
+    return _issue(call, user, session, jurisdiction)
 
 
 async def logout(call: Call) -> Response:

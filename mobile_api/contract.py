@@ -4,9 +4,13 @@ the two cannot drift.
 
 The wrapper around every handler does what every endpoint needs: the access check (asked of
 ``geo.access``: a capability, or a citizen's or a staff account), the query string and the
-JSON body parsed into their models (bodies capped before they are read), the
+JSON body parsed into their models (bodies capped while they are read: 413), the
 ``Idempotency-Key`` header where the operation creates something, and the citizen errors mapped
 to problem+json (429 with ``Retry-After``, 413, 415, 422).
+
+Text PostgreSQL cannot hold is refused at this edge with the name of what held it: a NUL in a
+path segment, a query parameter, a JSON body (``\\u0000``) or a form field is a 400. Forms
+(multipart, with files) stream through ``mobile_api.uploads``.
 """
 
 from __future__ import annotations
@@ -21,12 +25,12 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Message
 
 from geo import access
 from geo import citizen_errors as ce
 from geo.access import Capability, Principal
 from geo.errors import InvalidInput, OneMapError
+from mobile_api import uploads
 from server.kernel.auth.principal import principal_of
 from server.kernel.errors import problem_for
 
@@ -58,8 +62,10 @@ PUBLIC = Access("public")
 ANY_USER = Access("any user", access.require)
 #: A citizen's own endpoints: a citizen account that may report.
 CITIZEN = Access("citizen account", _citizen)
-FORM_MEDIA = ("multipart/form-data", "application/x-www-form-urlencoded")
+FORM_MEDIA = uploads.FORM_MEDIA
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+#: ``\u0000`` in JSON text that is not itself escaped (``\\u0000`` is a backslash and "u0000").
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class Body(BaseModel):
@@ -165,13 +171,24 @@ async def _json_body(request: Request, model: type[BaseModel], limit: int) -> Ba
     if media != "application/json":
         raise ce.UnsupportedMedia("Send the body as application/json.")
     raw = await read_capped(request, limit)
+    if _NUL_ESCAPE.search(raw):
+        raise InvalidInput("The body contains a NUL character (\\u0000), which text cannot hold.")
     try:
         return model.model_validate_json(raw or b"null")
     except ValidationError as exc:
         raise _errors(exc, "body") from None
 
 
+def _no_nul(where: str, pairs: Any) -> None:
+    for name, value in pairs:
+        if "\x00" in name or "\x00" in str(value):
+            raise InvalidInput(
+                f"The {where} {name!r} contains a NUL character, which text cannot hold."
+            )
+
+
 def parse_query[M: BaseModel](request: Request, model: type[M]) -> M:
+    _no_nul("query parameter", request.query_params.multi_items())
     try:
         return model.model_validate(dict(request.query_params))
     except ValidationError as exc:
@@ -189,6 +206,7 @@ def route(endpoint: Endpoint, state: MobileState) -> Route:
     async def app(request: Request) -> Response:
         try:
             principal = principal_of(request.scope)
+            _no_nul("path segment", request.path_params.items())
             if endpoint.access.check is not None:
                 endpoint.access.check(principal)
             call = Call(request, principal, state)
@@ -216,23 +234,8 @@ def route(endpoint: Endpoint, state: MobileState) -> Route:
 
 
 async def read_form(request: Request, limit: int, max_files: int) -> FormData:
-    """A multipart body, capped as a whole (Starlette caps only its non-file parts)."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media not in FORM_MEDIA:
-        raise ce.UnsupportedMedia(
-            "Send the body as multipart/form-data (or, without files, "
-            "application/x-www-form-urlencoded)."
-        )
-    raw = await read_capped(request, limit)
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": raw, "more_body": False}
-
-    return await Request(request.scope, replay).form(
-        max_files=max_files, max_fields=20, max_part_size=64 * 1024
+    """A form body capped as a whole and per file at ``limit`` bytes while it streams (Starlette
+    caps only non-file parts): multipart spooled to disk, or urlencoded."""
+    return await uploads.read_form(
+        request, total_bytes=limit, file_bytes=limit, max_files=max_files
     )

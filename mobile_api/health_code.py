@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import anyio
+import jwt
 import segno
 from pydantic import BaseModel, Field
 from starlette.responses import Response
@@ -212,13 +213,20 @@ async def my_appeals(call: Call) -> Appeals:
 
 
 async def verify(call: Call) -> VerifyOut:
+    """The verdict on a scanned token: any token — expired, forged, of another audience,
+    garbage — gets one (valid false and why), never an error (docs/identity.md)."""
     token = call.body.token
     claims: dict[str, Any]
     try:
         claims, valid, reason = _signer(call).verify(token), True, None
     except InvalidHealthToken as exc:
         claims, valid, reason = exc.claims, False, exc.reason
-    colour = claims.get("colour") if claims.get("colour") in set(Colour) else None
+    except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
+        # An expired token that is not a health code (an access token, another audience or
+        # issuer) fails again when its claims are read leniently: it is just invalid.
+        claims, valid, reason = {}, False, f"invalid: {type(exc).__name__}"
+    raw_colour = claims.get("colour")
+    colour = raw_colour if isinstance(raw_colour, str) and raw_colour in set(Colour) else None
     async with call.state.pool.connection() as conn, conn.transaction():
         user_id, now_colour = await hc.verification(
             conn, verifier_id=call.user_id, jti=_short(claims.get("jti")),
@@ -233,16 +241,25 @@ async def verify(call: Call) -> VerifyOut:
             call.client_addr,
             {"valid": valid, "jti": _short(claims.get("jti"))},
         )
-    exp = claims.get("exp")
     return VerifyOut(
         valid=valid, colour=colour, current_colour=now_colour, reason=reason,
-        rule_version=_short(claims.get("rv")),
-        expires_at=datetime.fromtimestamp(exp, UTC) if isinstance(exp, int) else None,
+        rule_version=_short(claims.get("rv")), expires_at=_instant(claims.get("exp")),
     )  # fmt: skip
 
 
 def _short(value: Any) -> str | None:
-    return value[:64] if isinstance(value, str) else None
+    """A claim as recorded and shown: text, at most 64 characters, no NUL (a token signed by
+    the deployment still says only what its signer wrote, but the record must hold it)."""
+    return value.replace("\x00", "")[:64] if isinstance(value, str) else None
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (ValueError, OverflowError, OSError):  # past the year 9999
+        return None
 
 
 async def published_rules(call: Call) -> RuleSet:

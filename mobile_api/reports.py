@@ -3,25 +3,21 @@ one of mine with its timeline, open cases nearby, link, rating, photos."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any
 
-import anyio
 from pydantic import BaseModel, Field
-from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from geo.citizen_errors import TooLarge
 from geo.errors import InvalidInput, NotFound
 from geo.params import LonLat, Radius
 from geo.queries import fetch
 from geo.queries import reports as q
 from geo.services import idempotency, photos, reports
 from geo.services.cases import CaseRecord, get_case
-from mobile_api import contract, paging
-from mobile_api.contract import ANY_USER, CITIZEN, Body, Call, Endpoint, parse_form, read_form
+from mobile_api import contract, paging, uploads
+from mobile_api.contract import ANY_USER, CITIZEN, Body, Call, Endpoint, parse_form
 
 #: A report's photos: its reporter, and staff who may read photos (within their jurisdiction,
 #: which the query applies).
@@ -128,39 +124,35 @@ def _report(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-async def _photo_parts(call: Call, files: list[UploadFile]) -> list[tuple[bytes, str]]:
-    limit = call.state.settings.max_photo_bytes
-    out = []
-    for f in files:
-        data = await f.read()
-        if len(data) > limit:
-            raise TooLarge(f"Photo {f.filename!r} is larger than {limit} bytes.", limit=limit)
-        out.append((data, hashlib.sha256(data).hexdigest()))
-    return out
-
-
 async def submit(call: Call) -> Response:
     settings = call.state.settings
     limit = settings.max_photos * settings.max_photo_bytes + settings.max_json_bytes
-    form = await read_form(call.request, limit, settings.max_photos)
-    try:
-        files = form.getlist("photos")
-        if not all(isinstance(f, UploadFile) for f in files):
-            raise InvalidInput("photos must be file parts (multipart/form-data files).")
-        text = {k: v for k, v in form.multi_items() if k != "photos" and isinstance(v, str)}
-        fields = parse_form(text, ReportForm)
-        raw = await _photo_parts(call, [f for f in files if isinstance(f, UploadFile)])
-    finally:
-        await form.close()
-    print_ = idempotency.fingerprint([fields.model_dump(), [digest for _, digest in raw]])
-    owner, key = f"user:{call.user_id}", call.idempotency_key
-    assert key is not None
-    earlier = None
-    if raw:  # a replay must not pay for the photos again: look before cleaning them
-        async with call.state.pool.connection() as conn:
-            earlier = await idempotency.stored(conn, owner, "report", key, print_)
+    async with uploads.slot():  # streamed to disk, capped while read, decoded a few at a time
+        form = await uploads.read_form(
+            call.request, total_bytes=limit, file_bytes=settings.max_photo_bytes,
+            max_files=settings.max_photos,
+        )  # fmt: skip
+        try:
+            files = form.getlist("photos")
+            if not all(isinstance(f, uploads.Upload) for f in files):
+                raise InvalidInput("photos must be file parts (multipart/form-data files).")
+            text = {k: v for k, v in form.multi_items() if k != "photos" and isinstance(v, str)}
+            fields = parse_form(text, ReportForm)
+            parts = [f for f in files if isinstance(f, uploads.Upload)]
+            print_ = idempotency.fingerprint([fields.model_dump(), [f.digest for f in parts]])
+            owner, key = f"user:{call.user_id}", call.idempotency_key
+            assert key is not None
+            earlier = None
+            if parts:  # a replay must not pay for the photos again: look before cleaning them
+                async with call.state.pool.connection() as conn:
+                    earlier = await idempotency.stored(conn, owner, "report", key, print_)
+            root, cleaned = call.state.files_dir / "photos", []
+            if earlier is None:
+                for part in parts:
+                    cleaned.append(await uploads.clean_photo(root, settings.max_photo_px, part))
+        finally:
+            await form.close()
     if earlier is None:
-        cleaned = [await _clean(call, data) for data, _ in raw]
         async with call.state.pool.connection() as conn:
 
             async def create() -> tuple[int, dict[str, Any]]:
@@ -180,16 +172,6 @@ async def submit(call: Call) -> Response:
     if earlier.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(earlier.body, status_code=earlier.status, headers=headers)
-
-
-async def _clean(call: Call, data: bytes) -> reports.Photo:
-    out, content_type, width, height = await anyio.to_thread.run_sync(
-        photos.clean_image, data, call.state.settings.max_photo_px
-    )
-    digest = await anyio.to_thread.run_sync(
-        photos.store, call.state.files_dir / "photos", out, content_type
-    )
-    return reports.Photo(digest, content_type, width, height, len(out))
 
 
 async def _created(

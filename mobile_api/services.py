@@ -3,6 +3,7 @@ timelines, materials (补正), rating, and uploads of materials (attachments).""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -23,6 +24,7 @@ from mobile_api import paging
 from mobile_api.contract import CITIZEN, PUBLIC, Body, Call, Endpoint, read_form
 from mobile_api.once import create_once
 from mobile_api.reports import Department, RatingIn
+from mobile_api.uploads import slot
 
 Code = Annotated[str, Field(min_length=1, max_length=32)]
 
@@ -207,24 +209,28 @@ async def rate(call: Call) -> Response:
 
 async def upload(call: Call) -> Response:
     limit = call.state.settings.max_attachment_bytes
-    form = await read_form(call.request, limit + 64 * 1024, 1)
-    try:
-        file = form.get("file")
-        if not isinstance(file, UploadFile):
-            raise InvalidInput("Send the material as a multipart file part named 'file'.")
-        data = await file.read()
-        name = file.filename or "material"
-    finally:
-        await form.close()
-    if len(data) > limit:
-        raise TooLarge(f"The file is larger than {limit} bytes.", limit=limit)
-    digest_in = hashlib.sha256(data).hexdigest()
-    if photos.sniff_document(data) == "image":
-        data, content_type, _, _ = await anyio.to_thread.run_sync(
-            photos.clean_image, data, call.state.settings.max_photo_px
-        )
-    else:
-        content_type = "application/pdf"
+    # Like report photos: one of the process's upload slots, the body streamed to disk under
+    # its cap, images decoded on the bounded decoding threads (docs/reliability.md).
+    async with slot():
+        form = await read_form(call.request, limit + 64 * 1024, 1)
+        try:
+            file = form.get("file")
+            if not isinstance(file, UploadFile):
+                raise InvalidInput("Send the material as a multipart file part named 'file'.")
+            data = await file.read()
+            name = file.filename or "material"
+        finally:
+            await form.close()
+        if len(data) > limit:
+            raise TooLarge(f"The file is larger than {limit} bytes.", limit=limit)
+        digest_in = hashlib.sha256(data).hexdigest()
+        if photos.sniff_document(data) == "image":
+            decoding = photos.DECODERS.submit(
+                photos.clean_image, data, call.state.settings.max_photo_px
+            )
+            data, content_type, _, _ = await asyncio.wrap_future(decoding)
+        else:
+            content_type = "application/pdf"
     root = call.state.files_dir / "attachments"
     sha = await anyio.to_thread.run_sync(photos.store, root, data, content_type)
 

@@ -11,7 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from geo.queries import fetch
 from geo.queries.services import departments
-from geo.services.identity import Limits
+from geo.services.throttles import Limits
 from geo.services.workdays import Calendar
 from server.kernel.auth.derived import secret
 from server.kernel.auth.otp import OtpSender, sender_for
@@ -51,7 +51,15 @@ class MobileState:
                 per_phone=auth.otp_per_phone,
                 per_client=auth.otp_per_client,
                 max_attempts=auth.otp_max_attempts,
+                client_max_attempts=auth.otp_client_max_attempts,
                 login_max_failures=auth.login_max_failures,
+                login_client_max_failures=auth.login_client_max_failures,
+                login_account_max_failures=auth.login_account_max_failures,
+                login_window_s=auth.login_window_s,
+                login_backoff_base_s=auth.login_backoff_base_s,
+                login_backoff_cap_s=auth.login_backoff_cap_s,
+                login_account_backoff_cap_s=auth.login_account_backoff_cap_s,
+                login_trusted_s=auth.login_trusted_s,
                 refresh_ttl_s=auth.refresh_ttl_s,
             ),
             tokens=tokens,

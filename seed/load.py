@@ -62,14 +62,16 @@ class SeedReport:
 
 def staff_accounts() -> list[tuple[str, str, Role, str | None]]:
     """(phone, display name, role, department code): one demo account per staff role, then the
-    narrow-jurisdiction dispatchers (:data:`NARROW_DISPATCHERS`)."""
+    narrow-jurisdiction dispatchers (:data:`NARROW_DISPATCHERS`), then the roles added later
+    (:data:`LATER_ROLES`), so the first accounts keep their phone numbers."""
     depts = {Role.DEPARTMENT_STAFF: "city_management"}
     accounts: list[tuple[str, str, Role, str | None]] = [
         (f"{STAFF_PHONE_PREFIX}{i:04d}", f"演示{role.value}", role, depts.get(role))
-        for i, role in enumerate(sorted(Role), start=1)
+        for i, role in enumerate(sorted(set(Role) - set(LATER_ROLES.values())), start=1)
         if role != Role.CITIZEN
     ]
     accounts += [(phone, name, Role.DISPATCHER, None) for phone, name, _ in NARROW_DISPATCHERS]
+    accounts += [(phone, f"演示{role.value}", role, None) for phone, role in LATER_ROLES.items()]
     return accounts
 
 
@@ -79,6 +81,9 @@ NARROW_DISPATCHERS = (
     (f"{STAFF_PHONE_PREFIX}0010", "演示区级调度", "district"),
     (f"{STAFF_PHONE_PREFIX}0011", "演示街道调度", "street"),
 )
+#: Roles that came after the first demo accounts, by phone (a database seeded before gets
+#: them on its next ``onemap seed``: :func:`_later_accounts`).
+LATER_ROLES = {f"{STAFF_PHONE_PREFIX}0012": Role.AUDITOR}
 
 
 def seed(
@@ -93,6 +98,8 @@ def seed(
         say(BASE, 0, 1)
         report.added[BASE] = _load_base(conn, city)
         say(BASE, 1, 1)
+    if added := _later_accounts(conn):  # demo accounts of later roles, for older databases
+        report.added["staff"] = added
     if _loaded(conn, catalogue.CATALOGUE) == 0:  # its own step: older databases get it too
         with conn.transaction():
             report.added[catalogue.CATALOGUE] = catalogue.load(conn)
@@ -102,6 +109,25 @@ def seed(
         report.added[layer.name] = _load_layer(conn, city, refs, layer, scale, say)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _later_accounts(conn: psycopg.Connection[Any]) -> int:
+    """The demo accounts of :data:`LATER_ROLES` a database seeded before them lacks."""
+    added = 0
+    have = {r[0] for r in conn.execute("SELECT phone FROM users WHERE phone = ANY(%s)",
+                                       (list(LATER_ROLES),))}  # fmt: skip
+    with conn.transaction():
+        for phone, role in LATER_ROLES.items():
+            if phone in have:
+                continue
+            cur = conn.execute(
+                "INSERT INTO users (phone, display_name, roles, password_hash, jurisdiction_scope) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (phone) DO NOTHING",
+                (phone, f"演示{role.value}", [role.value], hash_password(DEMO_PASSWORD),
+                 default_scope([role.value])),
+            )  # fmt: skip
+            added += cur.rowcount
+    return added
 
 
 def _loaded(conn: psycopg.Connection[Any], layer: str) -> int:

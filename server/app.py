@@ -22,6 +22,7 @@ from server.kernel.auth.tokens import TokenService
 from server.kernel.db import make_pool
 from server.kernel.errors import EXCEPTION_HANDLERS
 from server.kernel.events import EventBroker
+from server.kernel.request_class import RequestClassMiddleware
 from server.kernel.settings import Settings
 from server.mapview import routes as mapview_routes
 from server.ogc.core import OgcService
@@ -34,9 +35,12 @@ log = logging.getLogger("onemap.app")
 
 def create_app(settings: Settings) -> Starlette:
     """Build the ASGI app. Nothing connects until the lifespan starts."""
+    # The server logs in as the app role only (docs/deploy.md): every pool below, the OGC
+    # service's and the event listener's included, gets that login, never the owner's.
+    settings = settings.model_copy(update={"database": settings.database.for_server()})
     pool = make_pool(settings.database)
     tokens = TokenService(load_keys(settings.auth, settings.data.dir), settings.auth)
-    broker = EventBroker(settings.database.libpq_url)
+    broker = EventBroker(settings.database.app_libpq_url)
     streams = StreamService(settings.streams, settings.data.dir, pool, broker)
     ogc = OgcService(settings)  # its own async + sync pools (OGC session settings)
 
@@ -69,7 +73,8 @@ def create_app(settings: Settings) -> Starlette:
         debug=False,
         routes=routes,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[Middleware(AuthMiddleware, tokens=tokens)],
+        # The request's class (public, user) follows the principal: statement time-outs.
+        middleware=[Middleware(AuthMiddleware, tokens=tokens), Middleware(RequestClassMiddleware)],
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 import psycopg
 from pydantic import ValidationError
 
 from geo.access import JURISDICTION_SYNTAX
-from server.kernel.settings import Settings
+from server.kernel.settings import DatabaseSettings, Settings
+
+if TYPE_CHECKING:
+    from geo.migrate import DatabaseRoles
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -70,26 +74,49 @@ def main(ctx: click.Context) -> None:
 
 @main.group()
 def db() -> None:
-    """Database provisioning."""
+    """Database provisioning: the database, PostGIS and the two roles (docs/deploy.md)."""
+
+
+def _roles(settings: DatabaseSettings) -> DatabaseRoles:
+    from geo.migrate import DatabaseRoles
+
+    return DatabaseRoles(owner=settings.owner_role, app=settings.app_role)
+
+
+def _ensure_roles(settings: DatabaseSettings) -> None:
+    from server.kernel.provision import ProvisionError, ensure_roles
+
+    try:
+        ensure_roles(settings.libpq_url, settings.app_login_password(), _roles(settings))
+    except ProvisionError as exc:
+        _fail(str(exc))
 
 
 @db.command("provision")
-@click.option("--print-url", is_flag=True, help="Print the database URL on stdout.")
+@click.option("--print-url", is_flag=True, help="Print the (admin) database URL on stdout.")
 @click.pass_context
 def db_provision(ctx: click.Context, print_url: bool) -> None:
-    """Find or create a PostGIS database for OneMap.
+    """Find or create a PostGIS database for OneMap, and its two roles.
 
     Uses ONEMAP_DATABASE_URL when set; otherwise the local server on 127.0.0.1:5432, or a
-    private cluster under the data directory. Creates the database and PostGIS when missing.
+    private cluster under the data directory. Creates the database and PostGIS when missing,
+    and the roles ONEMAP_DATABASE_OWNER_ROLE (owns the map, no login) and
+    ONEMAP_DATABASE_APP_ROLE (the server's login, with its password), making the admin user a
+    member of the owner. Idempotent. Needs CREATEDB and CREATEROLE (or a superuser); on a
+    managed server see `onemap db roles --print-sql` and docs/deploy.md.
     """
-    import os
-
     from server.kernel.provision import ProvisionError, provision
 
     settings = _settings(ctx)
     given = os.environ.get("ONEMAP_DATABASE_URL") or None
+    database = settings.database
     try:
-        url = provision(settings.data.dir, given)
+        url = provision(
+            settings.data.dir,
+            given,
+            roles=_roles(database),
+            app_password=database.app_login_password(),
+        )
     except ProvisionError as exc:
         _fail(str(exc))
     if print_url:
@@ -98,22 +125,64 @@ def db_provision(ctx: click.Context, print_url: bool) -> None:
         click.echo(f"database ready: {_redacted(url)}", err=True)
 
 
+@db.command("roles")
+@click.option(
+    "--print-sql",
+    is_flag=True,
+    help="Print the SQL a DBA runs once per server instead (for a managed PostgreSQL where "
+    "the admin user may not create roles); connects to nothing.",
+)
+@click.pass_context
+def db_roles(ctx: click.Context, print_sql: bool) -> None:
+    """Create the owner and app roles on ONEMAP_DATABASE_URL's server (idempotent).
+
+    The owner role (ONEMAP_DATABASE_OWNER_ROLE, NOLOGIN) will own every table, view,
+    sequence and function; the admin user of ONEMAP_DATABASE_URL becomes its member and
+    migrates as it. The app role (ONEMAP_DATABASE_APP_ROLE) is the server's login: it reads and
+    writes rows, only appends to the append-only tables, and owns nothing. Its password is set
+    from ONEMAP_DATABASE_APP_URL or ONEMAP_DATABASE_APP_PASSWORD, else generated once into the
+    data directory. Grants inside the database are made by `onemap migrate`.
+    """
+    from server.kernel.provision import roles_sql
+
+    settings = _settings(ctx).database
+    if print_sql:
+        try:
+            admin = psycopg.conninfo.conninfo_to_dict(settings.libpq_url).get("user")
+        except psycopg.ProgrammingError:
+            admin = None
+        click.echo(
+            roles_sql(str(admin or "postgres"), settings.app_login_password(), _roles(settings)),
+            nl=False,
+        )
+        return
+    _check_database(settings.libpq_url, settings.connect_timeout_s)
+    _ensure_roles(settings)
+    click.echo(f"roles ready: {settings.owner_role}, {settings.app_role}", err=True)
+
+
 @main.command()
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
 @click.option("--downgrade", is_flag=True, help="Downgrade to --revision (e.g. base).")
 @click.pass_context
 def migrate(ctx: click.Context, revision: str, downgrade: bool) -> None:
-    """Bring the database schema to a revision (default: the newest)."""
+    """Bring the database schema to a revision (default: the newest).
+
+    Runs as ONEMAP_DATABASE_URL's admin user, after making the owner and app roles when
+    missing (as `onemap db roles` does); the migrations themselves run as the owner role.
+    """
     from geo import migrate as m
 
     settings = _settings(ctx).database
     _check_database(settings.libpq_url, settings.connect_timeout_s)
+    _ensure_roles(settings)
+    roles = _roles(settings)
     before = m.current_revision(settings.sqlalchemy_url)
     try:
         if downgrade:
-            m.downgrade(settings.sqlalchemy_url, revision)
+            m.downgrade(settings.sqlalchemy_url, revision, roles)
         else:
-            m.upgrade(settings.sqlalchemy_url, revision)
+            m.upgrade(settings.sqlalchemy_url, revision, roles)
     except Exception as exc:
         _fail(f"migration failed: {_first_line(exc)}")
     after = m.current_revision(settings.sqlalchemy_url)
@@ -170,7 +239,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     import uvicorn
 
     settings = _settings(ctx)
-    _check_database(settings.database.libpq_url, settings.database.connect_timeout_s)
+    # The server logs in as the app role: check that login, not the owner's.
+    _check_database(settings.database.app_libpq_url, settings.database.connect_timeout_s)
     server = settings.server
     host, port = host or server.host, port or server.port
     # The app (built by the factory in each worker) reads its settings from the environment:
@@ -185,9 +255,19 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         workers=workers or server.workers,
         log_config=None,
         access_log=settings.log.access_log,
-        proxy_headers=True,
         lifespan="on",
+        **proxy_options(server.trusted_proxies),
     )
+
+
+def proxy_options(trusted: list[str]) -> dict[str, Any]:
+    """uvicorn's proxy-header options: X-Forwarded-For/-Proto are read only from the proxies
+    in ONEMAP_SERVER_TRUSTED_PROXIES (uvicorn alone would believe any from 127.0.0.1), so the
+    address every surface reads from the ASGI scope — and writes to the audit log — is the
+    peer's unless a trusted proxy forwarded the request."""
+    if not trusted:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(trusted)}
 
 
 @main.group()
@@ -237,3 +317,123 @@ def users_create(
     except OneMapError as exc:
         _fail(exc.message)
     click.echo(f"created user {user_id} ({', '.join(sorted(set(roles)))})", err=True)
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail: verify its hash chain, export it (docs/audit.md)."""
+
+
+def _anchor_lines(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    lines = (line.split("#", 1)[0].split() for line in path.read_text().splitlines())
+    return [words[0] for words in lines if words]
+
+
+@audit.command("verify")
+@click.option("--anchor", "anchors", multiple=True, metavar="SEQ:HASH",
+              help="A head printed by an earlier verify (repeatable): the log must still hold "
+              "that row with that hash, which shows a rewritten or cut-off head.")  # fmt: skip
+@click.option("--anchors-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Anchors, one SEQ:HASH a line; the new head is appended when the chain is "
+              "intact. Keep it where the database's administrators cannot write.")  # fmt: skip
+@click.option("--batch", type=click.IntRange(100, 1_000_000), default=20_000, show_default=True,
+              help="Rows read per round trip.")  # fmt: skip
+@click.option("--quiet", is_flag=True, help="No progress on stderr.")
+@click.pass_context
+def audit_verify(
+    ctx: click.Context,
+    anchors: tuple[str, ...],
+    anchors_file: Path | None,
+    batch: int,
+    quiet: bool,
+) -> None:
+    """Check the audit log's hash chain, recomputing every row's SHA-256 in Python.
+
+    Exit status 0 when intact (the head is printed as SEQ:HASH: keep it as an anchor for the
+    next run); 1 with one line naming the first problem: a changed row, an inserted row, a
+    missing row or a changed head.
+    """
+    import time
+    from datetime import UTC, datetime
+
+    from geo.errors import InvalidInput
+    from geo.services.audit_chain import Anchor, verify
+
+    try:
+        wanted = [Anchor.parse(a) for a in anchors]
+        if anchors_file is not None:
+            wanted += [Anchor.parse(a) for a in _anchor_lines(anchors_file)]
+    except InvalidInput as exc:
+        _fail(exc.message)
+    settings = _settings(ctx).database
+    _check_database(settings.libpq_url, settings.connect_timeout_s)
+    shown = [0.0]
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        """At most once a second, for logs of 100,000 rows or more."""
+        now = time.monotonic()
+        if quiet or total < 100_000 or (now - shown[0] < 1 and done < total):
+            return
+        shown[0] = now
+        line = f"verified {done:,} of {total:,} rows"
+        click.echo(f"\r{line}" if tty else line, err=True, nl=not tty or done >= total)
+
+    try:
+        with psycopg.connect(settings.libpq_url) as conn:
+            report = verify(conn, anchors=wanted, batch=batch, progress=progress)
+    except psycopg.errors.UndefinedColumn as exc:
+        _fail(f"the audit log has no chain ({_first_line(exc)}): run `onemap migrate` first")
+    click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)
+    if anchors_file is not None and report.head is not None:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with anchors_file.open("a") as out:
+            out.write(f"{report.head} {stamp}\n")
+
+
+@audit.command("export")
+@click.option("--since", "since", metavar="TIME", help="RFC 3339 (with offset): rows at or after.")
+@click.option("--until", "until", metavar="TIME", help="RFC 3339 (with offset): rows before.")
+@click.option("--actor", type=int, help="The acting user's id.")
+@click.option("--role", help="The acting role.")
+@click.option("--action", help="An action (camera.view.start) or a prefix (camera.*).")
+@click.option("--object-type", help="The object's type (case, camera, user, …).")
+@click.option("--object-id", help="The object's id.")
+@click.option("--client", help="The client's IP address or CIDR block.")
+@click.pass_context
+def audit_export(ctx: click.Context, /, **filters: Any) -> None:
+    """Write the audit rows that match as CSV on stdout, oldest first, streamed:
+    `onemap audit export --since 2026-11-01T00:00:00Z > audit.csv`.
+
+    The columns are those of GET /api/v1/audit/export; the export is itself audited
+    (audit.export, with the filters and the operating-system user).
+    """
+    import csv
+    import getpass
+
+    from geo.errors import InvalidInput
+    from geo.queries import audit as audit_q
+    from geo.services import audit as audit_log
+
+    try:
+        where = audit_q.AuditFilter.parse(**filters, names=("--since", "--until"))
+    except InvalidInput as exc:
+        _fail(exc.message)
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = None
+    settings = _settings(ctx).database
+    _check_database(settings.libpq_url, settings.connect_timeout_s)
+    writer = csv.writer(sys.stdout)
+    with psycopg.connect(settings.libpq_url, autocommit=True) as conn:
+        detail = {"filters": where.describe(), "format": "csv", "via": "cli", "os_user": user}
+        audit_log.record_sync(conn, audit_log.Entry(None, None, "audit.export", "audit_log",
+                                                    None, None, detail))  # fmt: skip
+        writer.writerow(audit_q.COLUMNS)
+        for rows in audit_log.stream_sync(conn, audit_q.export(where)):
+            writer.writerows(audit_q.csv_record(r) for r in rows)

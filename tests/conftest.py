@@ -2,6 +2,11 @@
 
 The server comes from ``ONEMAP_DATABASE_URL`` (the README's test command provisions one); the
 session creates its own database on it, named ``onemap_test_<pid>``, and drops it at the end.
+
+Two logins, as in production (docs/deploy.md): the URL is the admin's, which migrates and
+seeds and which the ``db`` fixture uses to set up data; the app (``client``, ``pool``) logs in
+as the app role, with the grants migration 0005 gives it. The roles are the cluster's, made
+(idempotently) before the first database of the session.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from starlette.testclient import TestClient
 from strawberry import Schema
 
 from geo import migrate
+from geo.migrate import DatabaseRoles
 from seed.load import seed
 from server.app import create_app
 from server.gql.schema import contract_schema
 from server.kernel.auth.tokens import TokenService
-from server.kernel.provision import admin_url, provision
+from server.kernel.provision import admin_url, ensure_roles, provision
 from server.kernel.settings import DatabaseSettings, DataSettings, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,10 +48,29 @@ def _with_db(url: str, name: str) -> str:
     return urlsplit(url)._replace(path=f"/{name}").geturl()
 
 
+def database_roles() -> DatabaseRoles:
+    """The owner and app roles as the settings name them (onemap_owner, onemap_app)."""
+    database = DatabaseSettings()
+    return DatabaseRoles(owner=database.owner_role, app=database.app_role)
+
+
+_roles_ready: list[str] = []
+
+
+def _ensure_roles(server: str) -> None:
+    """The cluster's roles, once per test process (a concurrent session may race us: fine)."""
+    if server not in _roles_ready:
+        password = DatabaseSettings().app_login_password()
+        ensure_roles(admin_url(server), password, database_roles())
+        _roles_ready.append(server)
+
+
 def create_database(prefix: str = "onemap_test") -> str:
-    """A new, empty database with PostGIS on the test server; returns its libpq URL."""
+    """A new, empty database with PostGIS on the test server, whose roles exist; returns its
+    libpq URL."""
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     server = _server_url()
+    _ensure_roles(server)
     with psycopg.connect(admin_url(server), autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = _with_db(server, name)
@@ -73,12 +98,23 @@ def settings_for(url: str) -> Settings:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_app_password() -> Iterator[None]:
+    """One app-role password for the session and every process it starts (`onemap migrate`
+    sets the role's password, `onemap serve` logs in with it, with other data directories):
+    the one the settings give (the data directory's generated one, unless set)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ONEMAP_DATABASE_APP_PASSWORD", DatabaseSettings().app_login_password() or "")
+        yield
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    """The session's database: migrated to head and seeded at TEST_SCALE."""
+    """The session's database: migrated to head (objects owned by the owner role, the app
+    role granted rows) and seeded at TEST_SCALE, as the admin."""
     url = create_database()
     try:
-        migrate.upgrade(sqlalchemy_url(url))
+        migrate.upgrade(sqlalchemy_url(url), roles=database_roles())
         with psycopg.connect(url, autocommit=True) as conn:
             seed(conn, TEST_SCALE)
         yield url
@@ -139,10 +175,11 @@ def schema() -> Schema:
 
 
 @pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool[AsyncConnection[Any]]]:
-    """A small pool on the session's database with UTC sessions, as the app's pool has them."""
+async def pool(settings: Settings) -> AsyncIterator[AsyncConnectionPool[AsyncConnection[Any]]]:
+    """A small pool on the session's database with UTC sessions, logged in as the app role, as
+    the app's pool is."""
     options = {"autocommit": True, "options": "-c timezone=UTC"}
     async with AsyncConnectionPool(
-        database_url, min_size=1, max_size=4, open=False, kwargs=options
+        settings.database.app_libpq_url, min_size=1, max_size=4, open=False, kwargs=options
     ) as p:
         yield p

@@ -1,7 +1,7 @@
 """The access matrix, generated from the policy: every role — anonymous, citizen, and each staff
 role with a city-wide and a narrow jurisdiction — asks the same questions through OGC items,
-vector tiles, GraphQL, Open311 and the citizen API, and gets what ``geo.access`` says: the same
-answer through every door.
+vector tiles, GraphQL, Open311 and the citizen API (the audit trail too), and gets what
+``geo.access`` says: the same answer through every door.
 
 Expected sets are computed here in SQL straight from the tables (not through the code under
 test): the public record from ``cases_public``, a jurisdiction's cases from the grid and the
@@ -319,3 +319,19 @@ def test_open311_and_nearby_give_the_public_record(
         for i in items
     )  # fmt: skip
     _cell(who, "open311", "the public record, no sensitive case", exact)
+
+
+# -- the audit trail: read_audit, not bound to a jurisdiction ---------------------------------
+
+
+def test_the_audit_trail_follows_the_policy(client: TestClient, tokens: TokenService,
+                                            who: Who) -> None:  # fmt: skip
+    if who.user_id is None:
+        want = 401
+    elif who.principal.can(C.READ_AUDIT):
+        want = 200
+    else:
+        want = 403
+    for path in ("/api/v1/audit", "/api/v1/audit/export"):
+        r = client.get(path, headers=_headers(tokens, who), params={"action": "matrix.none"})
+        _cell(who, "citizen api", f"{path} → {want}", r.status_code == want)

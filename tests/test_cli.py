@@ -16,7 +16,8 @@ from geo import migrate
 from tests.conftest import ROOT
 
 ONEMAP = str(Path(sys.executable).with_name("onemap"))
-COMMANDS = [[], ["db"], ["db", "provision"], ["migrate"], ["seed"], ["serve"]]
+COMMANDS = [[], ["db"], ["db", "provision"], ["db", "roles"], ["migrate"], ["seed"], ["serve"],
+            ["audit"], ["audit", "verify"], ["audit", "export"]]  # fmt: skip
 
 
 def _run(

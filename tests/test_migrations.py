@@ -18,6 +18,8 @@ TABLES = {
     "health_status_changes", "health_verifications", "health_appeals", "service_items",
     "applications", "application_events", "attachments", "notification_reads",
     "open311_api_keys", "open311_requests",
+    # 0007: abuse limits
+    "auth_throttles",
 }  # fmt: skip
 
 

@@ -47,6 +47,7 @@ MATRIX: dict[str, str | set[str]] = {
     "GET /staff/applications": DEPARTMENT, "GET /staff/applications/{id}": DEPARTMENT,
     "POST /staff/applications/{id}/actions": DEPARTMENT,
     "GET /me/notifications": CITIZEN, "PUT /me/notifications/read": CITIZEN,
+    "GET /audit": {"auditor", "admin"}, "GET /audit/export": {"auditor", "admin"},
 }  # fmt: skip
 ROLES = [r.value for r in Role]
 

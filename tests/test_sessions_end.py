@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
+import jwt
 import psycopg
 import pytest
 from websockets.sync.client import ClientConnection, connect
@@ -135,3 +137,21 @@ def test_other_sessions_stream_on(
                          "'logout' WHERE id = %s", (family,))  # fmt: skip
         with pytest.raises(TimeoutError):
             ws.recv(timeout=2)
+
+
+def test_logging_out_ends_the_sessions_subscriptions(server: str) -> None:
+    """Through the real endpoints: the access token a log-in gives names its session, and
+    logging out (with the refresh token) ends that session's subscription."""
+    base = server.replace("ws://", "http://").removesuffix("/graphql")
+    grant = {"grant_type": "password", "phone": "13800000006", "password": "onemap-demo"}
+    pair = httpx.post(f"{base}/api/v1/auth/token", json=grant, timeout=10).json()
+    claims = jwt.decode(pair["access_token"], options={"verify_signature": False})
+    assert len(claims["sid"]) == 32
+    with _subscribe(server, pair["access_token"]) as ws:
+        time.sleep(0.5)
+        r = httpx.post(f"{base}/api/v1/auth/logout", timeout=10,
+                       json={"refresh_token": pair["refresh_token"]})  # fmt: skip
+        assert r.status_code == 204
+        error, after = _end(ws, 5)
+    assert error["extensions"] == {"code": "UNAUTHENTICATED", "reason": "logout"}
+    assert after < 3

@@ -40,7 +40,7 @@ from geo.services.cases import Actor
 from seed.load import seed
 from server.kernel.auth.keys import load_keys
 from server.kernel.auth.tokens import TokenService
-from server.kernel.provision import admin_url, provision
+from server.kernel.provision import admin_url, ensure_roles, provision
 from server.kernel.settings import AuthSettings, DatabaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +55,7 @@ def _database(scale: float) -> str:
     url = urlsplit(server)._replace(path=f"/{name}").geturl()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION postgis")
+    ensure_roles(url)  # migrations run as the owner role (docs/deploy.md)
     migrate.upgrade(DatabaseSettings(url=url).sqlalchemy_url)
     with psycopg.connect(url, autocommit=True) as conn:
         seed(conn, scale)

@@ -91,7 +91,7 @@ def prepare(url: str) -> tuple[int, int, int, Path]:
     a camera_viewer's user id."""
     from geo import migrate
     from seed.load import seed
-    from server.kernel.provision import admin_url
+    from server.kernel.provision import admin_url, ensure_roles
 
     name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
     with psycopg.connect(admin_url(url), autocommit=True) as admin:
@@ -99,6 +99,7 @@ def prepare(url: str) -> tuple[int, int, int, Path]:
             admin.execute(f'CREATE DATABASE "{name}"')
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    ensure_roles(url)  # migrations run as the owner role (docs/deploy.md)
     migrate.upgrade("postgresql+psycopg://" + url.split("://", 1)[1])
     clip = make_clip(
         DATA / "bench", code="BENCH720", width=1280, height=720, fps=FPS, seconds=10,

@@ -2,20 +2,30 @@
 
 Shared by the writers of point layers (facilities, cameras). The city check (inside a grid
 cell) is the writer's, since it needs the database.
+
+Hostile bodies are refused before anything reaches the database: more than :data:`MAX_BODY`
+bytes (413), text that is not UTF-8 JSON, ``NaN``/``Infinity``, nesting deeper than
+:data:`MAX_DEPTH` (pydantic-core parses without recursion and stops at 200 levels; a feature
+needs a handful), numbers a float cannot hold, and a NUL character in any property name or
+text (PostgreSQL text and jsonb cannot hold it).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import pydantic_core
+
+from geo.citizen_errors import TooLarge
 from geo.errors import InvalidInput
 from geo.params import LonLat
 
 MAX_BODY = 1_000_000
+#: Nesting a feature may have (a Point feature with an ``attributes`` object needs about 5).
+MAX_DEPTH = 32
 CRS84_NAMES = {"urn:ogc:def:crs:OGC:1.3:CRS84", "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
                "EPSG:4326", "urn:ogc:def:crs:EPSG::4326"}  # fmt: skip
 
@@ -28,11 +38,12 @@ class PointFeature:
 
 def parse_feature(body: bytes) -> PointFeature:
     if len(body) > MAX_BODY:
-        raise InvalidInput(f"the feature is larger than {MAX_BODY} bytes.")
+        raise TooLarge(f"the feature is larger than {MAX_BODY} bytes.", limit=MAX_BODY)
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"the body is not JSON: {exc}.") from None
+        doc = pydantic_core.from_json(body, allow_inf_nan=False)
+    except ValueError as exc:
+        raise InvalidInput(f"the body is not UTF-8 JSON: {exc}.") from None
+    _check_values(doc)
     if not isinstance(doc, dict) or doc.get("type") != "Feature":
         raise InvalidInput('the body must be a GeoJSON Feature ({"type": "Feature", …}).')
     crs = doc.get("crs")
@@ -54,12 +65,40 @@ def parse_feature(body: bytes) -> PointFeature:
         or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords)
     ):
         raise InvalidInput("a Point's coordinates are [longitude, latitude].")
-    if not all(math.isfinite(c) for c in coords):
+    if not all(_finite(c) for c in coords):
         raise InvalidInput("coordinates must be finite numbers.")
     properties = doc.get("properties")
     if not isinstance(properties, dict):
         raise InvalidInput("the feature needs a properties object.")
     return PointFeature(LonLat(float(coords[0]), float(coords[1])), properties)
+
+
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _check_values(doc: Any) -> None:
+    """No NUL in any name or text, no nesting past MAX_DEPTH (iteratively: a hostile document
+    cannot exhaust the stack)."""
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidInput(f"the feature is nested deeper than {MAX_DEPTH} levels.")
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise InvalidInput("the feature contains a NUL character, which text cannot hold.")
+        elif isinstance(value, float | int) and not isinstance(value, bool):
+            if not _finite(value):
+                raise InvalidInput("numbers in the feature must be finite.")
+        elif isinstance(value, dict):
+            stack.extend((k, depth + 1) for k in value)
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
 
 
 @dataclass(frozen=True)
@@ -100,7 +139,7 @@ def checked(
             raise InvalidInput(
                 f"property {name!r} must be one of {', '.join(sorted(spec.values))}."
             )
-        number = float(value) if isinstance(value, int | float) else None
+        number = value if isinstance(value, int | float) else None  # no float(): 10**400
         if number is not None and (
             (spec.low is not None and number < spec.low)
             or (spec.high is not None and number > spec.high)

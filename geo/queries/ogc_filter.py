@@ -1,14 +1,26 @@
 """CQL2 (text or JSON, parsed by pygeofilter) → a psycopg SQL predicate on a layer view.
 
 pygeofilter's own SQL backend pastes literals into the SQL text unquoted; this one only ever
-emits identifiers from the view's published columns and values as ``sql.Literal`` (quoted and
-typed by psycopg), and checks each comparison's types first so that a mismatch is a 400 with a
-reason rather than a database error.
+emits identifiers from the view's published columns and values as literals quoted and typed
+by psycopg's adapters (:class:`Value`), and checks each comparison's types first so that a
+mismatch is a 400 with a reason rather than a database error.
+
+The predicate runs inside a statement executed with bind parameters (``%(limit)s``…), where
+psycopg reads every ``%`` of the text as the start of a placeholder: a value's ``%`` (``'100%'``,
+``LIKE 'Park%'``) reaches the SQL text only escaped as ``%%``, which psycopg turns back into the
+one character it sends — never a placeholder, never a 500.
+
+``LIKE`` follows CQL2: ``%`` matches any run of characters, ``_`` one character, and ``\\``
+escapes the next one (``'100\\%'`` is the text "100%"); the pattern is checked and handed to
+PostgreSQL's LIKE with ``ESCAPE '\\'``, whose rules are the same. Text with a NUL, numbers that
+are not finite, filters longer than :data:`MAX_FILTER_CHARS` or nested past Python's stack are
+refused with a 400.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -24,6 +36,9 @@ from geo.layers import LayerView
 from geo.queries.ogc_fields import column
 
 GEOMETRY_NAMES = frozenset({"geometry", "geom"})
+#: The longest filter text parsed (a polygon of a few hundred vertices fits; uvicorn refuses a
+#: request line much longer anyway).
+MAX_FILTER_CHARS = 16 * 1024
 _CMP = {
     ast.ComparisonOp.EQ: "=", ast.ComparisonOp.NE: "<>", ast.ComparisonOp.LT: "<",
     ast.ComparisonOp.LE: "<=", ast.ComparisonOp.GT: ">", ast.ComparisonOp.GE: ">=",
@@ -42,6 +57,36 @@ _SPATIAL = {
 _TEMPORAL_INSTANT = {
     ast.TimeAfter: ">", ast.TimeBefore: "<", ast.TimeEquals: "=",
 }  # fmt: skip
+
+
+class Value(sql.Composable):
+    """A value quoted and typed by psycopg (``sql.Literal``), its ``%`` escaped as ``%%`` for
+    a statement executed with bind parameters (the only way these predicates are run)."""
+
+    def __init__(self, value: Any) -> None:
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidInput("text in the filter cannot contain a NUL character.")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidInput("numbers in the filter must be finite.")
+        super().__init__(sql.Literal(value))
+
+    def as_bytes(self, context: Any = None) -> bytes:
+        return bytes(self._obj.as_bytes(context)).replace(b"%", b"%%")
+
+
+def like_pattern(pattern: str) -> str:
+    """A CQL2 LIKE pattern as PostgreSQL's LIKE … ESCAPE '\\' reads it (the same wildcards
+    and escape), checked: a pattern may not end with a lone escape."""
+    out, chars = [], iter(pattern)
+    for char in chars:
+        if char == "\\":
+            escaped = next(chars, None)
+            if escaped is None:
+                raise InvalidInput("a LIKE pattern cannot end with the escape character \\.")
+            out.append("\\" + escaped if escaped in "%_\\" else escaped)
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +128,8 @@ class _ToSql(Evaluator):  # type: ignore[misc]
         if lhs.type != "string" or not isinstance(node.pattern, str):
             raise InvalidInput("LIKE compares a text property with a text pattern.")
         op = ("NOT " if node.not_ else "") + ("ILIKE" if node.nocase else "LIKE")
-        return Term(
-            sql.SQL("({} {} {})").format(lhs.sql, sql.SQL(op), sql.Literal(node.pattern)), None
-        )
+        pattern = Value(like_pattern(node.pattern))
+        return Term(sql.SQL("({} {} {} ESCAPE '\\')").format(lhs.sql, sql.SQL(op), pattern), None)
 
     @handle(ast.In)  # type: ignore[untyped-decorator]
     def in_(self, node: Any, lhs: Term, *options: Term) -> Term:
@@ -114,7 +158,7 @@ class _ToSql(Evaluator):  # type: ignore[misc]
         if lhs.type != "geometry":
             raise InvalidInput("BBOX applies to the geometry.")
         box = sql.SQL("ST_MakeEnvelope({}, {}, {}, {}, 4326)").format(
-            *(sql.Literal(float(v)) for v in (node.minx, node.miny, node.maxx, node.maxy))
+            *(Value(float(v)) for v in (node.minx, node.miny, node.maxx, node.maxy))
         )
         return Term(sql.SQL("ST_Intersects({}, {})").format(lhs.sql, box), None)
 
@@ -143,7 +187,7 @@ class _ToSql(Evaluator):  # type: ignore[misc]
     def geometry(self, node: Any) -> Term:
         text = json.dumps(node.geometry)
         return Term(
-            sql.SQL("ST_SetSRID(ST_GeomFromGeoJSON({}), 4326)").format(sql.Literal(text)),
+            sql.SQL("ST_SetSRID(ST_GeomFromGeoJSON({}), 4326)").format(Value(text)),
             "geometry",
         )
 
@@ -151,22 +195,20 @@ class _ToSql(Evaluator):  # type: ignore[misc]
     def interval(self, node: Any, start: Any = None, end: Any = None) -> Term:
         lo = None if node.start in (None, "..") else _instant(node.start)
         hi = None if node.end in (None, "..") else _instant(node.end)
-        return Term(
-            sql.SQL("tstzrange({}, {}, '[]')").format(sql.Literal(lo), sql.Literal(hi)), "interval"
-        )
+        return Term(sql.SQL("tstzrange({}, {}, '[]')").format(Value(lo), Value(hi)), "interval")
 
     @handle(*values.LITERALS)  # type: ignore[untyped-decorator]
     def literal(self, node: Any) -> Term:
         if isinstance(node, bool):
-            return Term(sql.Literal(node), "boolean")
+            return Term(Value(node), "boolean")
         if isinstance(node, int):
-            return Term(sql.Literal(node), "integer")
+            return Term(Value(node), "integer")
         if isinstance(node, float):
-            return Term(sql.Literal(node), "number")
+            return Term(Value(node), "number")
         if isinstance(node, str):
-            return Term(sql.Literal(node), "string")
+            return Term(Value(node), "string")
         if isinstance(node, date):
-            return Term(sql.Literal(_instant(node)), "datetime")
+            return Term(Value(_instant(node)), "datetime")
         raise InvalidInput(f"unsupported value in the filter: {node!r}.")
 
     def adopt(self, node: Any, *sub_args: Any) -> Term:
@@ -191,6 +233,8 @@ def _instant(value: Any) -> datetime:
 
 def to_sql(view: LayerView, text: str, lang: str) -> sql.Composable:
     """A CQL2 filter as a SQL predicate; InvalidInput for bad syntax or unknown properties."""
+    if len(text) > MAX_FILTER_CHARS:
+        raise InvalidInput(f"the filter is longer than {MAX_FILTER_CHARS} characters.")
     try:
         tree = parse_json(text) if lang == "cql2-json" else parse_text(text)
     except Exception as exc:  # lark and json raise many kinds; all mean "malformed"
@@ -203,7 +247,10 @@ def tree_to_sql(view: LayerView, tree: Any) -> sql.Composable:
     """A parsed pygeofilter tree as a SQL predicate (pygeoapi hands its provider these)."""
     if not isinstance(tree, ast.Node):
         raise InvalidInput("the filter is not a predicate.")
-    term = _ToSql(view).evaluate(tree)
+    try:
+        term = _ToSql(view).evaluate(tree)
+    except RecursionError:
+        raise InvalidInput("the filter is nested too deeply.") from None
     if not isinstance(term, Term) or term.type is not None:
         raise InvalidInput("the filter is not a predicate.")
     return term.sql

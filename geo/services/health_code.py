@@ -225,7 +225,9 @@ async def verification(
     valid: bool,
     reason: str | None,
 ) -> tuple[int | None, str | None]:
-    """Record an online verification; the user (if the subject is known) and their colour now."""
+    """Record an online verification; the user (if the subject is known) and their colour now.
+    What a token said is recorded as text PostgreSQL can hold: no NUL, bounded."""
+    jti, subject, colour, reason = (_text(v) for v in (jti, subject, colour, reason))
     async with conn.transaction():
         user = None
         if subject is not None:
@@ -240,6 +242,10 @@ async def verification(
             (jti, user[0] if user else None, verifier_id, colour, valid, reason),
         )
     return (user[0], user[1]) if user else (None, None)
+
+
+def _text(value: str | None, most: int = 200) -> str | None:
+    return value.replace("\x00", "")[:most] if value is not None else None
 
 
 async def history(conn: AsyncConnection[Any], user_id: int, limit: int = 100) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 Codes and refresh tokens are stored only as keyed hashes. A refresh token is rotated on every
 use; presenting one that was already rotated means it leaked (or a client raced itself), so the
-whole family is revoked. Failed guesses are rows in ``auth_failures``: the limits hold across
-worker processes, and a failure is committed before the error is raised.
+whole family is revoked. Every attempt at a secret is charged against its throttle keys in the
+database before the secret is evaluated (``geo.services.throttles``): the limits hold across
+worker processes and under concurrency. Each failed guess is also a row in ``auth_failures``,
+the record of who tried what from where.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from psycopg import AsyncConnection
 
 from geo import access
 from geo.access import NOWHERE, Jurisdiction, Scope
-from geo.citizen_errors import RateLimited
 from geo.errors import Forbidden, InvalidInput, Unauthorized
 from geo.passwords import hash_password, verify_password
+from geo.services import throttles
+from geo.services.throttles import Limits
 
 PHONE_PATTERN = r"^\+?[0-9]{6,15}$"
 #: Compared against when the phone is unknown, so a miss costs as much time as a hit.
@@ -36,17 +39,6 @@ class InvalidCode(Unauthorized):
 
 class RefreshReused(Unauthorized):
     code = "refresh_token_reused"
-
-
-@dataclass(frozen=True)
-class Limits:
-    otp_ttl_s: int = 300
-    window_s: int = 900
-    per_phone: int = 3
-    per_client: int = 20
-    max_attempts: int = 5
-    login_max_failures: int = 5
-    refresh_ttl_s: int = 30 * 86_400
 
 
 @dataclass(frozen=True)
@@ -65,18 +57,6 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def _count(conn: AsyncConnection[Any], query: str, *args: Any) -> tuple[int, datetime | None]:
-    row = await (await conn.execute(query, args)).fetchone()
-    assert row is not None
-    return int(row[0]), row[1]
-
-
-def _retry_after(oldest: datetime | None, window_s: int, now: datetime) -> int:
-    if oldest is None:
-        return window_s
-    return max(1, int((oldest + timedelta(seconds=window_s) - now).total_seconds()) + 1)
-
-
 async def request_code(
     conn: AsyncConnection[Any],
     *,
@@ -87,27 +67,14 @@ async def request_code(
 ) -> tuple[str, datetime]:
     """A new six-digit code for ``phone`` (to be sent by the caller), within the rate limits."""
     now = datetime.now(UTC)
-    since = now - timedelta(seconds=limits.window_s)
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    expires = now + timedelta(seconds=limits.otp_ttl_s)
     async with conn.transaction():
-        # One phone's requests are serialised, so two at once cannot both slip under the limit.
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 1))", (phone,))
-        n, oldest = await _count(
-            conn, "SELECT count(*), min(created_at) FROM otp_codes "
-            "WHERE phone = %s AND created_at > %s", phone, since,
+        # The phone's and the address's rows stay locked until the code is stored.
+        await throttles.reserve(
+            conn, throttles.otp_send_charges(limits, phone, client_addr),
+            message="Too many codes for this phone or from this client",
         )  # fmt: skip
-        if n >= limits.per_phone:
-            wait = _retry_after(oldest, limits.window_s, now)
-            raise RateLimited(f"Too many codes for this phone; try again in {wait} s.", wait)
-        if client_addr:
-            n, oldest = await _count(
-                conn, "SELECT count(*), min(created_at) FROM otp_codes "
-                "WHERE client_addr = %s AND created_at > %s", client_addr, since,
-            )  # fmt: skip
-            if n >= limits.per_client:
-                wait = _retry_after(oldest, limits.window_s, now)
-                raise RateLimited(f"Too many codes from this client; try again in {wait} s.", wait)
-        code = f"{secrets.randbelow(1_000_000):06d}"
-        expires = now + timedelta(seconds=limits.otp_ttl_s)
         await conn.execute(
             "INSERT INTO otp_codes (phone, code_hash, client_addr, created_at, expires_at) "
             "VALUES (%s, %s, %s, %s, %s)",
@@ -116,24 +83,12 @@ async def request_code(
     return code, expires
 
 
-async def _failures(conn: AsyncConnection[Any], phone: str, kind: str, limits: Limits) -> None:
-    now = datetime.now(UTC)
-    n, oldest = await _count(
-        conn, "SELECT count(*), min(at) FROM auth_failures WHERE phone = %s AND kind = %s "
-        "AND at > %s", phone, kind, now - timedelta(seconds=limits.window_s),
-    )  # fmt: skip
-    allowed = limits.max_attempts if kind == "otp" else limits.login_max_failures
-    if n >= allowed:
-        wait = _retry_after(oldest, limits.window_s, now)
-        raise RateLimited(f"Too many failed attempts; try again in {wait} s.", wait)
-
-
 async def _fail(conn: AsyncConnection[Any], phone: str, kind: str, client_addr: str | None) -> None:
-    async with conn.transaction():
-        await conn.execute(
-            "INSERT INTO auth_failures (phone, kind, client_addr) VALUES (%s, %s, %s)",
-            (phone, kind, client_addr),
-        )
+    """The record of a failed guess (its throttle charge was made before it was evaluated)."""
+    await conn.execute(
+        "INSERT INTO auth_failures (phone, kind, client_addr) VALUES (%s, %s, %s)",
+        (phone, kind, client_addr),
+    )
 
 
 async def login_with_code(
@@ -146,22 +101,24 @@ async def login_with_code(
     limits: Limits,
 ) -> UserRef:
     """The user a valid code logs in (a citizen account is created on first login)."""
-    await _failures(conn, phone, "otp", limits)
-    async with conn.transaction():
-        row = await (
-            await conn.execute(
-                "UPDATE otp_codes SET consumed_at = now() WHERE id = ("
-                "SELECT id FROM otp_codes WHERE phone = %s AND code_hash = %s "
-                "AND consumed_at IS NULL AND expires_at > now() ORDER BY id DESC LIMIT 1 "
-                "FOR UPDATE SKIP LOCKED) RETURNING id",
-                (phone, _hash_code(pepper, phone, code)),
-            )
-        ).fetchone()
-        user = None if row is None else await _citizen(conn, phone)
-    if user is None:
+    ticket = await throttles.reserve(
+        conn, throttles.otp_code_charges(limits, phone, client_addr),
+        message="Too many wrong codes",
+    )  # fmt: skip
+    row = await (
+        await conn.execute(
+            "UPDATE otp_codes SET consumed_at = now() WHERE id = ("
+            "SELECT id FROM otp_codes WHERE phone = %s AND code_hash = %s "
+            "AND consumed_at IS NULL AND expires_at > now() ORDER BY id DESC LIMIT 1 "
+            "FOR UPDATE SKIP LOCKED) RETURNING id",
+            (phone, _hash_code(pepper, phone, code)),
+        )
+    ).fetchone()
+    if row is None:
         await _fail(conn, phone, "otp", client_addr)
         raise InvalidCode("The code is wrong, used or expired; request a new one.")
-    return user
+    await throttles.release(conn, ticket)
+    return await _citizen(conn, phone)
 
 
 async def _citizen(conn: AsyncConnection[Any], phone: str) -> UserRef:
@@ -189,7 +146,12 @@ async def login_with_password(
     client_addr: str | None,
     limits: Limits,
 ) -> UserRef:
-    await _failures(conn, phone, "password", limits)
+    """The staff account a password logs in. The attempt is charged before argon2 runs; a
+    success resets the (account, address) key and vouches for the address (docs/identity.md)."""
+    ticket = await throttles.reserve(
+        conn, throttles.login_charges(limits, phone, client_addr),
+        message="Too many failed logins", trusted_s=limits.login_trusted_s, reset_first=True,
+    )  # fmt: skip
     row = await (
         await conn.execute(
             "SELECT id, roles, status, display_name, password_hash FROM users WHERE phone = %s",
@@ -201,13 +163,23 @@ async def login_with_password(
     if row is None or not row[4] or not ok:
         await _fail(conn, phone, "password", client_addr)
         raise Unauthorized("Wrong phone or password.")
+    await throttles.release(conn, ticket)
     if row[2] != "active":
         raise Forbidden("This account is disabled.")
     return UserRef(row[0], tuple(row[1]), row[3])
 
 
-async def start_session(conn: AsyncConnection[Any], user_id: int, limits: Limits) -> str:
-    """A new refresh-token family for a login; returns its first token."""
+@dataclass(frozen=True)
+class SessionTokens:
+    """A log-in session (its refresh-token family: the ``sid`` its access tokens carry, so
+    streams end when it is revoked) and its current refresh token."""
+
+    session_id: str
+    refresh_token: str
+
+
+async def start_session(conn: AsyncConnection[Any], user_id: int, limits: Limits) -> SessionTokens:
+    """A new refresh-token family for a login, with its first token."""
     family = secrets.token_hex(16)
     token = secrets.token_urlsafe(32)
     async with conn.transaction():
@@ -215,7 +187,7 @@ async def start_session(conn: AsyncConnection[Any], user_id: int, limits: Limits
             "INSERT INTO refresh_families (id, user_id) VALUES (%s, %s)", (family, user_id)
         )
         await _insert_token(conn, family, token, limits)
-    return token
+    return SessionTokens(family, token)
 
 
 async def _insert_token(
@@ -228,7 +200,9 @@ async def _insert_token(
     )  # fmt: skip
 
 
-async def rotate(conn: AsyncConnection[Any], token: str, limits: Limits) -> tuple[UserRef, str]:
+async def rotate(
+    conn: AsyncConnection[Any], token: str, limits: Limits
+) -> tuple[UserRef, SessionTokens]:
     """Trade a refresh token for a new one (and the user to issue an access token for)."""
     reused = False
     async with conn.transaction():
@@ -266,7 +240,7 @@ async def rotate(conn: AsyncConnection[Any], token: str, limits: Limits) -> tupl
         raise RefreshReused(
             "This refresh token was already used: the session is revoked; log in again."
         )
-    return UserRef(uid, tuple(roles), name), new
+    return UserRef(uid, tuple(roles), name), SessionTokens(family, new)
 
 
 async def logout(conn: AsyncConnection[Any], token: str) -> None:

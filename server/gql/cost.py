@@ -148,8 +148,10 @@ class Pricer:
         if name.startswith("__") or not fields or name not in fields:
             return rows
         definition = fields[name]
-        if parent.name == "Case" and name in FULL_CASE_FIELDS and not (
-            self.full_cases or self._own_root
+        if (
+            parent.name == "Case"
+            and name in FULL_CASE_FIELDS
+            and not (self.full_cases or self._own_root)
         ):
             self.refused.add(f"Case.{name}")
         size = self._size(node)

@@ -7,6 +7,8 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from server.kernel.health import RECONNECT_TIMEOUT_S, OutageAwarePool
+from server.kernel.request_class import Checkout
 from server.kernel.settings import DatabaseSettings
 
 #: Session settings for the many short reads the API serves (measured, see docs/ogc.md):
@@ -21,9 +23,11 @@ READ_SESSION_OPTIONS = (
 
 
 def make_pool(settings: DatabaseSettings) -> AsyncConnectionPool[AsyncConnection[Any]]:
-    """A closed pool; ``await pool.open(wait=True)`` before use."""
-    return AsyncConnectionPool(
-        settings.libpq_url,
+    """A closed pool, logged in as the app role (``settings.app_libpq_url``: it may read and
+    write rows, never own, truncate or alter; docs/deploy.md); ``await pool.open(wait=True)``
+    before use."""
+    return OutageAwarePool(
+        settings.app_libpq_url,
         min_size=settings.pool_min_size,
         max_size=max(settings.pool_max_size, settings.pool_min_size),
         kwargs={
@@ -35,6 +39,11 @@ def make_pool(settings: DatabaseSettings) -> AsyncConnectionPool[AsyncConnection
             + READ_SESSION_OPTIONS,
         },
         timeout=settings.connect_timeout_s,
+        # A failed reconnection gives up soon, so the next request tries afresh: back within
+        # seconds of the server (docs/reliability.md); while it is down, checkouts fail fast.
+        reconnect_timeout=RECONNECT_TIMEOUT_S,
+        # Each checkout gets its request class's statement time-out (server/kernel/request_class).
+        check=Checkout(settings),
         open=False,
         name="onemap",
     )

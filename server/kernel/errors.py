@@ -3,6 +3,11 @@
 One table (:data:`ERRORS`) maps every domain error to its HTTP status, its GraphQL
 ``extensions.code`` and its OGC API exception code; every surface reads it. An unexpected
 exception is logged with its traceback and answered with a 500 problem that names no internals.
+
+Database errors that are the client's or the outage's, not ours, become domain errors in one
+place (:func:`database_error`): text PostgreSQL cannot store (a NUL, a byte sequence that is not
+UTF-8) and numbers out of a column's range are InvalidInput (400); a database that cannot be
+reached, or a statement that ran out of time, is Unavailable (503 with ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
+from psycopg import errors as pg
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -46,6 +54,52 @@ ERRORS: dict[type[e.OneMapError], ErrorCodes] = {
     ce.Unprocessable: ErrorCodes(422, "UNPROCESSABLE", "InvalidParameterValue"),
 }
 UNEXPECTED = ErrorCodes(500, "INTERNAL_SERVER_ERROR", "NoApplicableCode")
+#: Seconds a client is asked to wait (``Retry-After``) when the database cannot be reached.
+RETRY_AFTER_S = 2
+#: Data exceptions (SQLSTATE class 22) that only a client's value can cause, with what to say.
+_BAD_VALUES: dict[type[psycopg.Error], str] = {
+    pg.UntranslatableCharacter: "Text cannot contain NUL (\\u0000) characters.",
+    pg.CharacterNotInRepertoire: "Text must be valid UTF-8.",
+    pg.NumericValueOutOfRange: "A number in the request is out of range.",
+    pg.StringDataRightTruncation: "A text value in the request is too long.",
+    pg.DatetimeFieldOverflow: "A date or time in the request is out of range.",
+    pg.InvalidDatetimeFormat: "A date or time in the request is not valid.",
+    pg.InvalidTextRepresentation: "A value in the request is not of the expected type.",
+}
+#: Connection failures: the server went away (class 08) or is shutting down or starting.
+_LOST = ("08", "57P01", "57P02", "57P03")
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be reached, not that a statement failed."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, psycopg.OperationalError) or isinstance(exc, pg.QueryCanceled):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith(_LOST)
+
+
+def database_error(exc: BaseException) -> e.OneMapError | None:
+    """The domain error a database error stands for, or None when it is a fault of ours (a
+    bug: logged and answered 500 as any other)."""
+    if connection_lost(exc):
+        return e.Unavailable(
+            "The database cannot be reached just now; try again shortly.",
+            retry_after_s=RETRY_AFTER_S,
+        )
+    if isinstance(exc, pg.QueryCanceled):
+        return e.Unavailable(
+            "The request took longer than the server allows; try again later or ask for less.",
+            retry_after_s=RETRY_AFTER_S,
+        )
+    for cls, message in _BAD_VALUES.items():
+        if isinstance(exc, cls):
+            return e.InvalidInput(message)
+    # psycopg refuses a NUL in a text parameter itself, before it reaches the server.
+    if isinstance(exc, psycopg.DataError) and exc.sqlstate is None and "NUL" in str(exc):
+        return e.InvalidInput(_BAD_VALUES[pg.UntranslatableCharacter])
+    return None
 
 
 def codes_of(exc: e.OneMapError) -> ErrorCodes:
@@ -77,10 +131,12 @@ def problem(
 
 
 def problem_for(exc: e.OneMapError, instance: str | None = None) -> JSONResponse:
-    """The problem response of a domain error (with Retry-After when rate-limited)."""
+    """The problem response of a domain error (with Retry-After when it says when to retry:
+    rate-limited, unavailable)."""
     response = problem(status_of(exc), exc.message, code=exc.code, instance=instance, **exc.detail)
-    if isinstance(exc, ce.RateLimited):
-        response.headers["Retry-After"] = str(exc.retry_after_s)
+    retry = getattr(exc, "retry_after_s", None)
+    if retry is not None:
+        response.headers["Retry-After"] = str(retry)
     return response
 
 
@@ -102,6 +158,17 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def db_error(request: Request, exc: Exception) -> Response:
+    """A database error that escaped a surface: the client's or the outage's (4xx/503), or
+    ours (500)."""
+    domain = database_error(exc)
+    if domain is None:
+        return await unexpected_error(request, exc)
+    if isinstance(domain, e.Unavailable):
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem_for(domain, request.url.path)
+
+
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
@@ -112,5 +179,6 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     e.OneMapError: domain_error,
     HTTPException: http_error,
+    psycopg.Error: db_error,
     Exception: unexpected_error,
 }

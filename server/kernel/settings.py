@@ -6,10 +6,14 @@ passes the result down to :func:`server.app.create_app`.
 
 from __future__ import annotations
 
+import os
+import re
+import secrets
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,26 +21,79 @@ def _config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore")
 
 
+#: A role name OneMap creates: a plain lower-case identifier (no quoting surprises).
+_ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def _app_password_file() -> Path:
+    # In the data directory (ONEMAP_DATA_DIR), like the other generated secrets.
+    return DataSettings().dir / "secrets" / "db-app-password"
+
+
 class DatabaseSettings(BaseSettings):
-    """Where the one map lives (``ONEMAP_DATABASE_…``)."""
+    """Where the one map lives and who logs in (``ONEMAP_DATABASE_…``; docs/deploy.md).
+
+    Two logins: ``url`` is the owner/admin's (provisioning, migrations, seeding, the admin
+    commands), ``app_url`` the server's — the ``app_role``, which may read and write rows but
+    owns nothing, so it cannot truncate, disable triggers or rewrite append-only history.
+    """
 
     model_config = _config("ONEMAP_DATABASE_")
 
     url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/onemap",
-        description="libpq URL of a PostgreSQL ≥ 15 database with PostGIS 3.",
+        description="libpq URL of a PostgreSQL ≥ 15 database with PostGIS 3, as the admin user "
+        "that provisions, migrates and seeds it (a member of owner_role).",
     )
+    app_url: str = Field(
+        default="",
+        description="libpq URL the server logs in with (app_role). Empty: url's host, port and "
+        "database as app_role, with app_password.",
+    )
+    app_password: SecretStr = Field(
+        default=SecretStr(""),
+        description="The app role's password when app_url is empty. Empty: a random one "
+        "generated once into app_password_file.",
+    )
+    app_password_file: Path = Field(
+        default_factory=_app_password_file,
+        description="Where the generated app password is kept (mode 0600); default "
+        "<ONEMAP_DATA_DIR>/secrets/db-app-password.",
+    )
+    owner_role: str = Field(
+        default="onemap_owner", description="NOLOGIN role that owns every object of the map."
+    )
+    app_role: str = Field(default="onemap_app", description="The server's login role.")
     pool_min_size: int = Field(default=2, ge=1)
     pool_max_size: int = Field(default=16, ge=1)
     connect_timeout_s: float = Field(default=5.0, gt=0)
-    statement_timeout_ms: int = Field(default=15_000, ge=0)
+    statement_timeout_ms: int = Field(
+        default=15_000, ge=0, description="Statement time-out of signed-in users' requests."
+    )
+    public_statement_timeout_ms: int = Field(
+        default=5_000, ge=0, description="Statement time-out of anonymous requests."
+    )
+    export_statement_timeout_ms: int = Field(
+        default=120_000, ge=0, description="Statement time-out of exports (audit CSV, OGC)."
+    )
 
-    @field_validator("url")
+    @field_validator("url", "app_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:
+        if not value:
+            return value
         scheme = value.split("://", 1)[0]
         if scheme not in {"postgresql", "postgres", "postgresql+psycopg"}:
             raise ValueError(f"must be a postgresql:// URL, not {scheme}://…")
+        return value
+
+    @field_validator("owner_role", "app_role")
+    @classmethod
+    def _role_name(cls, value: str, info: ValidationInfo) -> str:
+        if not _ROLE_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a lower-case identifier ([a-z_][a-z0-9_]*)")
+        if info.field_name == "app_role" and value == info.data.get("owner_role"):
+            raise ValueError("must differ from the owner role")
         return value
 
     @property
@@ -48,6 +105,54 @@ class DatabaseSettings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         """The URL for SQLAlchemy/Alembic, pinned to the psycopg 3 driver."""
         return "postgresql+psycopg://" + self.url.split("://", 1)[1]
+
+    @property
+    def app_libpq_url(self) -> str:
+        """The server's libpq URL: ``app_url``, or ``url`` with the app role and its password
+        (which may be generated now, once, into ``app_password_file``)."""
+        if self.app_url:
+            return "postgresql://" + self.app_url.split("://", 1)[1]
+        parts = urlsplit(self.libpq_url)
+        password = self.app_login_password() or ""
+        userinfo = f"{quote(self.app_role, safe='')}:{quote(password, safe='')}"
+        netloc = userinfo + "@" + parts.netloc.rpartition("@")[2]
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("user", "password")]
+        return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query)))
+
+    def app_login_password(self) -> str | None:
+        """The app role's password, which provisioning sets: ``app_url``'s (when it logs in as
+        the app role), else ``app_password``, else the generated one."""
+        if self.app_url:
+            parts = urlsplit(self.app_url)
+            if parts.username is not None and unquote(parts.username) != self.app_role:
+                return None  # another login (a member of the app role): not ours to set
+            return unquote(parts.password) if parts.password is not None else None
+        if self.app_password.get_secret_value():
+            return self.app_password.get_secret_value()
+        return _read_or_make_secret(self.app_password_file)
+
+    def for_server(self) -> DatabaseSettings:
+        """These settings as the server process uses them: both URLs are the app role's, so
+        nothing in the server (a pool, pygeoapi, the event listener) holds the owner's login."""
+        app = self.app_libpq_url
+        return self.model_copy(update={"url": app, "app_url": app})
+
+
+def _read_or_make_secret(path: Path) -> str:
+    """A random secret kept in ``path`` (mode 0600), made by whichever process comes first."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secret = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(secret + "\n")
+    return secret
 
 
 class ServerSettings(BaseSettings):
@@ -64,6 +169,22 @@ class ServerSettings(BaseSettings):
     dev_mode: bool = False
     allowed_origins: list[str] = Field(default_factory=list)
     workers: int = Field(default=1, ge=1)
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Proxies (IP addresses or CIDR blocks) whose X-Forwarded-For/-Proto are "
+        "believed: a request from one of them is the forwarded client's (audit log, limits). "
+        'Empty: no proxy headers are read. A JSON list: ["10.0.0.0/8", "127.0.0.1"].',
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        try:
+            return [str(ipaddress.ip_network(v, strict=False)) for v in value]
+        except ValueError as exc:
+            raise ValueError(f"not an IP address or CIDR block: {exc}") from None
 
     @property
     def base_url(self) -> str:
@@ -109,12 +230,38 @@ class AuthSettings(BaseSettings):
     otp_window_s: int = Field(default=900, ge=60, description="Rate-limit window for codes.")
     otp_per_phone: int = Field(default=3, ge=1, description="Codes sent per phone per window.")
     otp_per_client: int = Field(default=20, ge=1, description="Codes per client addr per window.")
-    otp_max_attempts: int = Field(default=5, ge=1, description="Wrong guesses before lock-out.")
+    otp_max_attempts: int = Field(
+        default=5, ge=1, description="Wrong codes per phone per window, then 429 until it ends."
+    )
+    otp_client_max_attempts: int = Field(
+        default=20, ge=1, description="Wrong codes per client address per window (any phones)."
+    )
     otp_sender: Literal["log"] = Field(
         default="log", description="How codes are delivered; 'log' (development) logs them."
     )
+    # Password logins (docs/identity.md argues the numbers): attempts free of any wait per key,
+    # then a wait of base, 2 × base, 4 × base … up to the key's cap.
     login_max_failures: int = Field(
-        default=5, ge=1, description="Failed password logins per phone per window before 429."
+        default=5, ge=1, description="Wrong passwords per (account, address) before back-off."
+    )
+    login_client_max_failures: int = Field(
+        default=20, ge=1, description="Wrong passwords per client address (any accounts)."
+    )
+    login_account_max_failures: int = Field(
+        default=30, ge=1, description="Wrong passwords per account (from unvouched addresses)."
+    )
+    login_window_s: int = Field(
+        default=3_600, ge=60, description="Account: its count's window; others: quiet to restart."
+    )
+    login_backoff_base_s: float = Field(default=1.0, gt=0, le=60, description="First wait.")
+    login_backoff_cap_s: int = Field(
+        default=900, ge=1, description="Longest wait of the pair and address keys."
+    )
+    login_account_backoff_cap_s: int = Field(
+        default=60, ge=1, le=300, description="Longest wait of the account key: kept short."
+    )
+    login_trusted_s: int = Field(
+        default=30 * 86_400, ge=0, description="How long a success vouches for its address."
     )
 
 
@@ -223,7 +370,9 @@ class GraphQLSettings(BaseSettings):
     cost_budget_citizen: int = Field(default=25_000, ge=100)
     cost_budget_staff: int = Field(default=100_000, ge=100)
     heavy_cost: int = Field(default=5_000, ge=1, description="Above it: a heavy-query slot.")
-    heavy_concurrency: int = Field(default=2, ge=1, description="Heavy queries at once.")
+    heavy_concurrency: int = Field(
+        default=1, ge=1, description="Heavy queries at once, per process (one core left free)."
+    )
     heavy_wait_s: float = Field(default=10.0, gt=0, description="Wait for a slot, then 503.")
     max_stats_buckets: int = Field(default=10_000, ge=1, description="caseStats' largest limit.")
 

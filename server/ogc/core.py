@@ -28,7 +28,10 @@ from starlette.responses import Response
 
 from geo.queries import fetch
 from geo.queries.ogc_meta import case_times, city_extent
+from geo.services.audit import GroupWriter
 from server.kernel.db import READ_SESSION_OPTIONS
+from server.kernel.health import RECONNECT_TIMEOUT_S, OutageAwarePool
+from server.kernel.request_class import Checkout
 from server.kernel.settings import Settings
 from server.ogc import config as cfg
 from server.ogc.access import REQUEST_VIEWS, Catalogue, Shape
@@ -75,14 +78,22 @@ class OgcService:
             "application_name": "onemap-ogc",
             "options": f"-c statement_timeout={db.statement_timeout_ms} {SESSION_OPTIONS}",
         }
-        self.pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
+        # Each checkout gets the request class's statement time-out (public, user, export).
+        checkout = Checkout(db)
+        # Outage-aware like the app's pool: checkouts fail fast while the database is down and
+        # reconnection is retried within seconds (docs/reliability.md).
+        self.pool: AsyncConnectionPool[AsyncConnection[Any]] = OutageAwarePool(
             db.libpq_url, min_size=1, max_size=max(1, db.pool_max_size // 2), kwargs=kwargs,
-            timeout=db.connect_timeout_s, open=False, name="onemap-ogc",
+            timeout=db.connect_timeout_s, open=False, name="onemap-ogc", check=checkout,
+            reconnect_timeout=RECONNECT_TIMEOUT_S,
         )  # fmt: skip
         self.sync_pool: ConnectionPool[Connection[Any]] = ConnectionPool(
             db.libpq_url, min_size=1, max_size=settings.ogc.sync_pool_size, kwargs=kwargs,
             timeout=db.connect_timeout_s, open=False, name="onemap-ogc-sync",
+            check=checkout.sync, reconnect_timeout=RECONNECT_TIMEOUT_S,
         )  # fmt: skip
+        #: Reads of internal views are audited through this (group commit: server/ogc/audit.py).
+        self.audit = GroupWriter(self.pool)
         self.pool_key = uuid.uuid4().hex
         self.extent = [121.40, 31.16, 121.58, 31.32]
         self.times: dict[str, Any] = {}
@@ -110,6 +121,7 @@ class OgcService:
 
     async def close(self) -> None:
         provider.POOLS.pop(self.pool_key, None)
+        await self.audit.close()
         await self.pool.close()
         await anyio.to_thread.run_sync(self.sync_pool.close)
 

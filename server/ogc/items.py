@@ -24,6 +24,7 @@ from geo.queries.ogc_items import ItemQuery, Page, item, items
 from server.kernel.auth.principal import principal_of
 from server.ogc import transactions
 from server.ogc.access import catalogue_of, view_of
+from server.ogc.audit import audit_read
 from server.ogc.config import TITLES, base_url
 from server.ogc.core import OgcService, itemtypes
 from server.ogc.errors import ogc_errors
@@ -75,11 +76,14 @@ async def collection_items(request: Request) -> Response:
         return transactions.options(request)
     ogc, name, view = _view(request)
     q = item_query(view, request.query_params, ogc.settings.ogc)
-    if output_format(request.query_params) != "json":
+    fmt = output_format(request.query_params)
+    if fmt != "json":
+        await audit_read(request, ogc, view, "ogc.items.read", format=fmt)
         catalogue = catalogue_of(principal_of(request.scope))
         return await ogc.call(request, catalogue, itemtypes.get_collection_items, name)
     async with ogc.pool.connection() as conn:
         page = await fetch(conn, items(q))
+    await audit_read(request, ogc, view, "ogc.items.read", format=fmt, returned=page.returned)
     links = page_links(base_url(ogc.settings), name, request, q, page)
     matched = f'"numberMatched":{page.matched},' if page.matched is not None else ""
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -106,12 +110,14 @@ async def collection_item(request: Request) -> Response:
     if fid is None:
         raise NotFound(f"no feature {raw!r} in {name}.")
     if fmt != "json":
+        await audit_read(request, ogc, view, "ogc.item.read", str(fid), format=fmt)
         catalogue = catalogue_of(principal_of(request.scope))
         return await ogc.call(request, catalogue, itemtypes.get_collection_item, name, str(fid))
     async with ogc.pool.connection() as conn:
         text = await fetch(conn, item(view, fid, crs))
     if text is None:
         raise NotFound(f"no feature {raw!r} in {name}.")
+    await audit_read(request, ogc, view, "ogc.item.read", str(fid), format=fmt)
     base = base_url(ogc.settings)
     uri = f"{base}/collections/{name}/items/{fid}"
     links = [

@@ -3,28 +3,42 @@
 Each pygeoapi call runs with the pygeoapi instance of the caller's catalogue shape and the
 caller's own views (``server.ogc.access``), in a worker thread. Collection documents gain the
 tile links of our tiles routes.
+
+Every route answers database errors as the other surfaces do (``database_error``, the kernel's
+one mapping): a value PostgreSQL cannot hold is a 400, a lost database a 503 with
+``Retry-After``. While the service's database is known to be down, the routes that read it
+answer that 503 at once rather than wait for a connection; a probe notices its return.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from functools import wraps
 from typing import Any
+from weakref import WeakKeyDictionary
 
+import psycopg
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from geo.errors import Unavailable
 from server.kernel.auth.principal import principal_of
+from server.kernel.errors import RETRY_AFTER_S, connection_lost, database_error
+from server.kernel.health import DatabaseState
 from server.ogc import items, tiles
 from server.ogc.access import catalogue_of, view_of
 from server.ogc.config import base_url
 from server.ogc.core import OgcService, itemtypes, pygeoapi_api
 from server.ogc.core import tiles as tiles_api
-from server.ogc.errors import exception, ogc_errors
+from server.ogc.errors import Endpoint, exception, ogc_errors
 from server.ogc.params import COMMON, check_keys, output_format
 from server.ogc.tiles_meta import TILES_CONFORMANCE, collection_links
+
+log = logging.getLogger("onemap.ogc")
 
 
 async def _call(
@@ -105,29 +119,82 @@ async def tile_matrix_sets(request: Request) -> Response:
     return await _call(request, tiles_api.tilematrixset, tms)
 
 
+_STATES: WeakKeyDictionary[OgcService, DatabaseState] = WeakKeyDictionary()
+
+
+def _state(ogc: OgcService) -> DatabaseState:
+    found = _STATES.get(ogc)
+    if found is None:
+        found = _STATES[ogc] = DatabaseState(str(ogc.pool.conninfo))
+    return found
+
+
+def _guarded(endpoint: Endpoint, reads_db: bool = False) -> Endpoint:
+    """The route (an ``ogc_errors`` one) with database errors mapped before they reach its
+    catch-all; ``reads_db``: answer 503 at once while the database is known to be down."""
+    inner: Endpoint = getattr(endpoint, "__wrapped__", endpoint)
+
+    @ogc_errors
+    @wraps(inner)
+    async def guarded(request: Request) -> Response:
+        ogc: OgcService = request.app.state.ogc
+        state = _state(ogc)
+        if reads_db and state.down:
+            raise Unavailable(
+                "The database cannot be reached just now; try again shortly.",
+                retry_after_s=RETRY_AFTER_S,
+            )
+        try:
+            return await inner(request)
+        except psycopg.Error as exc:
+            domain = database_error(exc)
+            if domain is None:
+                raise
+            if connection_lost(exc):
+                state.mark_down(str(exc).strip().splitlines()[0] if str(exc) else "lost")
+                await _check_idle(ogc)
+            raise domain from exc
+
+    return guarded
+
+
+async def _check_idle(ogc: OgcService) -> None:
+    """Drop the idle connections the outage broke (they would fail the next requests)."""
+    try:
+        await ogc.pool.check()
+    except Exception as exc:  # the pool may be closing, or the server still gone
+        log.debug("OGC pool check failed: %s", exc)
+
+
 def routes() -> list[BaseRoute]:
     c = "/collections/{collection}"
     t = f"{c}/tiles"
     return [
-        Route("/", landing, methods=["GET"]),
-        Route("/openapi", openapi, methods=["GET"]),
-        Route("/conformance", conformance, methods=["GET"]),
-        Route("/TileMatrixSets", tile_matrix_sets, methods=["GET"]),
-        Route("/TileMatrixSets/{tms}", tile_matrix_sets, methods=["GET"]),
-        Route("/collections", collections, methods=["GET"]),
-        Route(c, collections, methods=["GET"]),
-        Route(f"{c}/queryables", queryables, methods=["GET"]),
-        Route(f"{c}/schema", schema, methods=["GET"]),
-        Route(f"{c}/items", items.collection_items, methods=["GET", "POST", "OPTIONS"]),
+        Route("/", _guarded(landing), methods=["GET"]),
+        Route("/openapi", _guarded(openapi), methods=["GET"]),
+        Route("/conformance", _guarded(conformance), methods=["GET"]),
+        Route("/TileMatrixSets", _guarded(tile_matrix_sets), methods=["GET"]),
+        Route("/TileMatrixSets/{tms}", _guarded(tile_matrix_sets), methods=["GET"]),
+        Route("/collections", _guarded(collections), methods=["GET"]),
+        Route(c, _guarded(collections), methods=["GET"]),
+        Route(f"{c}/queryables", _guarded(queryables), methods=["GET"]),
+        Route(f"{c}/schema", _guarded(schema), methods=["GET"]),
+        Route(
+            f"{c}/items",
+            _guarded(items.collection_items, reads_db=True),
+            methods=["GET", "POST", "OPTIONS"],
+        ),
         Route(
             f"{c}/items/{{item}}",
-            items.collection_item,
+            _guarded(items.collection_item, reads_db=True),
             methods=["GET", "PUT", "DELETE", "OPTIONS"],
         ),
-        Route(t, tiles.tilesets_doc, methods=["GET"]),
-        Route(f"{t}/{{tms}}", tiles.tileset_doc, methods=["GET"]),
-        Route(f"{t}/{{tms}}/tilejson.json", tiles.tilejson_doc, methods=["GET"]),
-        Route(f"{t}/{{tms}}/{{z}}/{{y}}/{{x}}", tiles.tile, methods=["GET"]),
+        Route(t, _guarded(tiles.tilesets_doc), methods=["GET"]),
+        Route(f"{t}/{{tms}}", _guarded(tiles.tileset_doc), methods=["GET"]),
+        Route(f"{t}/{{tms}}/tilejson.json", _guarded(tiles.tilejson_doc), methods=["GET"]),
+        Route(
+            f"{t}/{{tms}}/{{z}}/{{y}}/{{x}}", _guarded(tiles.tile, reads_db=True), methods=["GET"]
+        ),
     ]
 
 

@@ -19,6 +19,7 @@ from geo.queries import fetch
 from geo.queries.tiles import Tile, mvt
 from server.kernel.auth.principal import principal_of
 from server.ogc.access import view_of
+from server.ogc.audit import audit_read
 from server.ogc.config import TITLES, base_url
 from server.ogc.core import OgcService
 from server.ogc.errors import ogc_errors
@@ -80,6 +81,7 @@ async def tile(request: Request) -> Response:
     t.check(ogc.settings.ogc.tile_max_zoom)
     async with ogc.pool.connection() as conn:
         data = await fetch(conn, mvt(view, t, ogc.settings.ogc.tile_feature_cap))
+    await audit_read(request, ogc, view, "ogc.tile.read", f"{t.z}/{t.y}/{t.x}", bytes=len(data))
     etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
     headers = _cache_headers(view, ogc.settings.ogc.tile_cache_s) | {"ETag": etag}
     if etag in request.headers.get("if-none-match", ""):

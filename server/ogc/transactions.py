@@ -3,7 +3,9 @@
 Who may write is the access policy's (``geo.access.editable``: the EDIT_FEATURES capability).
 
 Every write goes through the aggregate's writer in ``geo.services``; a bad feature is a 400
-with the reason, and nothing is half-written (each writer runs one transaction).
+with the reason, and nothing is half-written (each writer runs one transaction). The body must
+be GeoJSON (415 otherwise) of at most ``MAX_BODY`` bytes, counted while it is read (413 the
+moment it passes, before the rest is read); ``geo.ogc.features_in`` checks the rest.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from starlette.responses import Response
 
 from geo import access
 from geo.access import Capability
-from geo.errors import Forbidden, InvalidInput, NotFound
+from geo.citizen_errors import TooLarge, UnsupportedMedia
+from geo.errors import Forbidden, NotFound
 from geo.ogc.features_in import MAX_BODY, parse_feature
 from geo.services import cameras, facilities
 from geo.services.facilities import Writer
@@ -48,16 +51,20 @@ def _writer(request: Request, principal: Principal) -> Writer:
 async def _feature_body(request: Request) -> bytes:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in FEATURE_TYPES:
-        raise InvalidInput(f"send the feature as application/geo+json, not {media or 'nothing'}.")
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY:
-        raise InvalidInput(f"the feature is larger than {MAX_BODY} bytes.")
-    body = b""
+        raise UnsupportedMedia(
+            f"send the feature as application/geo+json, not {media[:100] or 'nothing'}."
+        )
+    too_large = TooLarge(f"the feature is larger than {MAX_BODY} bytes.", limit=MAX_BODY)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_large
+    chunks, size = [], 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise InvalidInput(f"the feature is larger than {MAX_BODY} bytes.")
-    return body
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def create(request: Request) -> Response:

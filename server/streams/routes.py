@@ -36,6 +36,7 @@ from server.streams.sessions import Session
 from server.streams.signalling import MAX_SDP_BYTES, check_offer, parse_fragment
 
 SDP = "application/sdp"
+MAX_ID = 2**63 - 1  # ids are bigint
 SDPFRAG = "application/trickle-ice-sdpfrag"
 #: Changing or ending *someone else's* viewing session cuts off that user's access to video:
 #: an act of managing users, so it takes MANAGE_USERS (a viewer always may end their own).
@@ -111,6 +112,8 @@ async def whep(request: Request) -> Response:
         if _content_type(request) != SDP:
             return _unsupported(request, SDP)
         offer = check_offer(await _body(request))
+        if not 0 < camera_id <= MAX_ID:  # no camera has such an id: never ask the database
+            raise NotFound(f"There is no camera {camera_id}.")
         camera = await service.camera(principal, camera_id, _client(request))
         try:
             session, answer = await service.sessions.open(
