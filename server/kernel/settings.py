@@ -368,7 +368,7 @@ class GraphQLSettings(BaseSettings):
     # What an operation may cost (fields × rows, estimated before it runs: server/gql/cost.py).
     cost_budget_anonymous: int = Field(default=25_000, ge=100)
     cost_budget_citizen: int = Field(default=25_000, ge=100)
-    cost_budget_staff: int = Field(default=100_000, ge=100)
+    cost_budget_staff: int = Field(default=30_000, ge=100)
     heavy_cost: int = Field(default=5_000, ge=1, description="Above it: a heavy-query slot.")
     heavy_concurrency: int = Field(
         default=1, ge=1, description="Heavy queries at once, per process (one core left free)."
