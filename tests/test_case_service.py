@@ -115,6 +115,15 @@ async def test_the_full_flow_discover_to_close(conn: AConn) -> None:
     ]  # fmt: skip
     assert events[0][3] == people["citizen"].user_id
     assert events[2][1:] == ("dispatched", "in_progress", handler.user_id)
+    # Each write is also a row of the hash-chained audit trail, with who and in which role.
+    audited = await (
+        await conn.execute(
+            "SELECT action, actor_id, actor_role FROM audit_log WHERE object_type = 'case' "
+            "AND object_id = %s ORDER BY seq", (str(case.id),),
+        )
+    ).fetchall()  # fmt: skip
+    assert [a[0] for a in audited] == [f"case.{e[0]}" for e in events]
+    assert audited[1][1:] == (dispatcher.user_id, "dispatcher")
 
 
 async def test_illegal_transitions_are_conflicts_and_change_nothing(conn: AConn) -> None:

@@ -27,6 +27,7 @@ from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, OutsideCity
 from geo.params import LonLat
 from geo.queries import fetch
 from geo.queries.location import grid_cell_at
+from geo.services import audit
 
 CHANNEL = "onemap_case_events"
 MAX_DESCRIPTION = 4000
@@ -338,6 +339,13 @@ async def _append_event(
         )
     ).fetchone()
     assert row is not None
+    # Every write is in the hash-chained audit trail too, in the same transaction (case_events
+    # is append-only but not chained: a superuser could rewrite it unseen).
+    await audit.record(
+        conn, actor_id=actor.user_id, actor_role=actor.audit_role, action=f"case.{event.value}",
+        object_type="case", object_id=case_id, client_addr=None,
+        detail={"event": int(row[0]), "to_status": to_status and to_status.value},
+    )  # fmt: skip
     # Delivered on commit, to every listening worker; the payload is small and carries no
     # personal data (subscribers load what their caller may see).
     payload = json.dumps({"event_id": row[0], "case_id": case_id, "event_type": event.value,
