@@ -9,9 +9,14 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 
 @dataclass(frozen=True)
@@ -76,3 +81,33 @@ def wrk(
     errors += sum(int(g) for g in sock.groups()) if sock else 0
     return {"rps": float(rps.group(1)) if rps else 0.0, "p50": ms("50%"), "p99": ms("99%"),
             "errors": errors, "requests": int(total.group(1)) if total else 0}  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(
+    env: dict[str, str], cwd: Path, *, ready: str = "/readyz", timeout_s: float = 90
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``onemap serve`` (one worker) on a free loopback port, once ``ready`` answers 2xx:
+    (the process, its base URL). Its stderr is shown if it never becomes ready."""
+    port = free_port()
+    onemap = str(Path(sys.executable).parent / "onemap")
+    proc = subprocess.Popen(
+        [onemap, "serve", "--port", str(port), "--workers", "1"], env=env, cwd=cwd,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(base + ready, timeout=5).is_success:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise SystemExit(f"the server in {cwd} did not start: {proc.communicate()[1][-2000:]!r}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.loadgen import cpu_seconds
+from bench.loadgen import cpu_seconds, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -36,30 +35,12 @@ Q1G = """query($b: BBoxInput!) { facilities(where: {bbox: $b}, first: 100) {
 COUNTS = {"Q1": 300, "Q2": 60, "Q3": 1000, "Q4": 100, "Q1g": 300}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start(root: Path, url: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
     data = str(ROOT / ".data" / "bench")
     env = {**os.environ, "PYTHONPATH": str(root), "ONEMAP_DATABASE_URL": url,
            "ONEMAP_LOG_LEVEL": "WARNING", "ONEMAP_DATA_DIR": data}  # fmt: skip
-    proc = subprocess.Popen([str(BIN / "onemap"), "serve", "--port", str(port), "--workers", "1"],
-                            env=env, cwd=root, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ogc/collections", timeout=5).is_success:
-                return proc, port
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise SystemExit(f"the server in {root} did not start")
+    proc, base = serve(env, root, ready="/ogc/collections", timeout_s=60)
+    return proc, int(base.rsplit(":", 1)[1])
 
 
 def requests(url: str) -> dict[str, list[tuple[str, str, Any]]]:

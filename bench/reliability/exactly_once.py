@@ -36,7 +36,7 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.revisions import free_port
+from bench.loadgen import serve
 from server.kernel.provision import _as_owner, _pg_bin, start_private_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,25 +59,6 @@ def onemap(env: dict[str, str], *args: str) -> None:
                           capture_output=True, text=True)  # fmt: skip
     if done.returncode != 0:
         raise SystemExit(f"onemap {' '.join(args)} failed: {done.stderr.strip()[-500:]}")
-
-
-def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN / "onemap"), "serve", "--port", str(port)], env=env, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).is_success:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("the server did not become ready")
 
 
 async def submit(client: httpx.AsyncClient, run: Run, token: str, key: str, point: Any) -> None:
@@ -227,7 +208,7 @@ def main() -> None:
             onemap(env, "db", "provision")
             onemap(env, "migrate")
             onemap(env, "seed", "--scale", str(args.scale), "--quiet")
-            server, base = serve(env)
+            server, base = serve(env, ROOT)
             tokens, point = tokens_for(data, url, args.clients)
             run = Run()
             asyncio.run(storm(base, run, tokens, args.seconds, point, pgdata, args.restart_after))

@@ -32,7 +32,7 @@ from PIL import Image
 from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.revisions import free_port
+from bench.loadgen import serve
 from geo import migrate
 from seed.load import seed
 from server.kernel.auth.keys import load_keys
@@ -99,23 +99,9 @@ def drop_database(url: str) -> None:
 
 
 def start(root: Path, url: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(root), "ONEMAP_DATABASE_URL": url,
            "ONEMAP_LOG_LEVEL": "WARNING", "ONEMAP_DATA_DIR": str(DATA)}  # fmt: skip
-    proc = subprocess.Popen([str(BIN / "onemap"), "serve", "--port", str(port), "--workers", "1"],
-                            env=env, cwd=root, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=5).is_success:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise SystemExit(f"the server in {root} did not start: {proc.communicate()[1][-2000:]!r}")
+    return serve(env, root)
 
 
 async def submit(client: httpx.AsyncClient, base: str, token: str, jpeg: bytes,
