@@ -46,6 +46,9 @@ SHAPES = [
     ("cases with times", """{ cases(first: 200, statuses: [CLOSED, IN_PROGRESS]) { nodes {
         id publicId category status priority reportedAt dueAt resolvedAt closedAt geometry
         gridCell { code } } } }""", None, DISPATCHER),
+    ("full cases with their timelines", """{ cases(first: 100) { nodes { id publicId
+        description address source duplicateOfId events { id eventType fromStatus toStatus note
+        at __typename } } } }""", None, DISPATCHER),
     ("public cases", """{ cases(first: 100) { nodes { id status reportedAt closedAt } } }""",
      None, None),
     ("cameras", """{ cameras(first: 100, statuses: [ONLINE, OFFLINE, UNKNOWN]) { nodes {
@@ -80,6 +83,18 @@ async def test_microseconds_render_like_python(pool: Any) -> None:
     mine = next(n for n in typed["cases"]["nodes"] if n["id"] == str(made.id))
     assert mine["reportedAt"] == made.reported_at.isoformat()
     assert "." in mine["reportedAt"]
+
+
+async def test_the_public_record_refuses_full_fields_as_the_typed_path_does(pool: Any) -> None:
+    """Anonymous callers asking for a case's description get the typed path's FORBIDDEN."""
+    schema = contract_schema()
+    ctx = Context(pool=pool, broker=EventBroker(""), principal=Principal(),
+                  settings=GraphQLSettings(compiled_pages=True))  # fmt: skip
+    result = await schema.execute("{ cases(first: 3) { nodes { id description } } }",
+                                  context_value=ctx)  # fmt: skip
+    assert result.errors
+    assert result.errors[0].extensions["code"] == "FORBIDDEN"
+    assert "description" in result.errors[0].message
 
 
 async def test_shapes_it_cannot_render_take_the_typed_path(pool: Any) -> None:

@@ -94,6 +94,26 @@ FIELDS: dict[str, dict[str, tuple[str, str]]] = {
 }  # fmt: skip
 
 
+#: Fields of the full case record only: where the view is the public record the typed path
+#: answers them (with its FORBIDDEN error), so they render only on an ``internal`` view.
+FULL_FIELDS: dict[str, dict[str, str]] = {
+    "Case": {
+        "description": "t.description", "address": "t.address", "source": "upper(t.source)",
+        "duplicateOfId": "t.duplicate_of::text",
+    },
+}  # fmt: skip
+EVENT_FIELDS = {
+    "id": "e.id::text", "eventType": "upper(e.event_type)",
+    "fromStatus": "upper(e.from_status)", "toStatus": "upper(e.to_status)", "note": "e.note",
+    "at": _ts("e.at"), "__typename": "'CaseEvent'",
+}  # fmt: skip
+#: A case's timeline, oldest first, as the typed path's loader orders it.
+EVENTS = (
+    "(SELECT coalesce(json_agg(json_build_object({}) ORDER BY e.at, e.id), '[]'::json) "
+    "FROM case_events e WHERE e.case_id = t.id)"
+)
+
+
 def renders(type_name: str) -> bool:
     return type_name in FIELDS
 
@@ -122,6 +142,15 @@ def node_object(
                 if column in view.columns
                 else sql.SQL("NULL")
             )
+        elif f.name == "events" and type_name == "Case" and view.internal:
+            if not f.children or any(c.name not in EVENT_FIELDS for c in f.children):
+                return None
+            expr = sql.SQL(EVENTS).format(sql.SQL(", ").join(
+                sql.SQL("{}, {}").format(sql.Literal(c.key), sql.SQL(EVENT_FIELDS[c.name]))
+                for c in f.children
+            ))  # fmt: skip
+        elif f.name in FULL_FIELDS.get(type_name, {}) and view.internal:
+            expr = sql.SQL(FULL_FIELDS[type_name][f.name])
         elif f.name in known:
             text, column = known[f.name]
             expr = sql.SQL(text if not column or column in view.columns else "NULL")
