@@ -28,8 +28,10 @@ from PIL import Image
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
+from geo import layers
 from geo.citizen_errors import TooLarge
 from geo.errors import InvalidInput, Unavailable
+from geo.queries import ogc_filter
 from geo.services import photos
 from mobile_api import uploads
 from seed.catalogue import DEMO_OPEN311_KEY
@@ -605,6 +607,31 @@ def test_cql2_percent_is_a_value_and_like_wildcards_work(
                                   "limit": 10_000, "properties": "name_en"})  # fmt: skip
     assert r.status_code == 200, r.text
     assert sorted(f["properties"]["name_en"] for f in r.json()["features"]) == found
+
+
+@pytest.mark.parametrize(
+    ("view", "text", "lang"),
+    [(layers.FACILITIES, "name_en = 'x; DROP TABLE cases; --' AND capacity > 7", "cql2-text"),
+     (layers.FACILITIES, "name_en LIKE '%DROP TABLE%' OR capacity BETWEEN 3 AND 9",
+      "cql2-text"),
+     (layers.FACILITIES, "S_INTERSECTS(geometry, POINT(121.4 31.2)) AND name_en IN ('a', 'b')",
+      "cql2-text"),
+     (layers.CASES_PUBLIC, '{"op": "t_during", "args": [{"property": "reported_at"}, '
+      '{"interval": ["2020-01-01T00:00:00Z", ".."]}]}', "cql2-json")],
+)  # fmt: skip
+def test_cql2_values_are_bound_parameters_never_sql_text(
+    view: layers.LayerView, text: str, lang: str
+) -> None:
+    """Every value of a filter travels as a bind parameter: the SQL text holds placeholders,
+    identifiers and operators only."""
+    predicate = ogc_filter.to_sql(view, text, lang)
+    rendered = predicate.sql.as_string(None)
+    assert predicate.params and all(f"%({name})s" in rendered for name in predicate.params)
+    for value in predicate.params.values():
+        if isinstance(value, str) and len(value) > 2:
+            assert value not in rendered
+    for word in ("DROP", "'x", "121.4", "2020", "'a'"):
+        assert word not in rendered
 
 
 def test_a_nul_is_refused_before_the_database_everywhere(

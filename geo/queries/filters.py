@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
@@ -21,6 +21,9 @@ from geo.errors import InvalidInput, NotFound
 from geo.layers import LayerView
 from geo.params import BBox, LonLat, Radius
 from geo.queries import Query, Rows
+
+if TYPE_CHECKING:
+    from geo.queries.ogc_filter import Predicate
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +75,7 @@ class AttributeFilter:
     time_from: datetime | None = None
     time_to: datetime | None = None
     time_to_inclusive: bool = False
-    cql: sql.Composable | None = None
+    cql: Predicate | None = None
 
 
 def _column(view: LayerView, name: str) -> sql.Composable:
@@ -175,7 +178,8 @@ def clauses(
             upto = "<=" if attributes.time_to_inclusive else "<"
             where.append(sql.SQL("{} {} %(t_to)s").format(time_col, sql.SQL(upto)))
     if attributes.cql is not None:
-        where.append(attributes.cql)
+        where.append(attributes.cql.sql)
+        params.update(attributes.cql.params)
     return c
 
 

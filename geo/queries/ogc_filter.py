@@ -1,14 +1,10 @@
 """CQL2 (text or JSON, parsed by pygeofilter) → a psycopg SQL predicate on a layer view.
 
 pygeofilter's own SQL backend pastes literals into the SQL text unquoted; this one only ever
-emits identifiers from the view's published columns and values as literals quoted and typed
-by psycopg's adapters (:class:`Value`), and checks each comparison's types first so that a
+emits identifiers from the view's published columns, and every value is a bind parameter
+(:class:`Predicate` carries them, named ``cql0``, ``cql1`` …, beside the statement's own), so
+no value ever reaches the SQL text. Each comparison's types are checked first so that a
 mismatch is a 400 with a reason rather than a database error.
-
-The predicate runs inside a statement executed with bind parameters (``%(limit)s``…), where
-psycopg reads every ``%`` of the text as the start of a placeholder: a value's ``%`` (``'100%'``,
-``LIKE 'Park%'``) reaches the SQL text only escaped as ``%%``, which psycopg turns back into the
-one character it sends — never a placeholder, never a 500.
 
 ``LIKE`` follows CQL2: ``%`` matches any run of characters, ``_`` one character, and ``\\``
 escapes the next one (``'100\\%'`` is the text "100%"); the pattern is checked and handed to
@@ -59,19 +55,20 @@ _TEMPORAL_INSTANT = {
 }  # fmt: skip
 
 
-class Value(sql.Composable):
-    """A value quoted and typed by psycopg (``sql.Literal``), its ``%`` escaped as ``%%`` for
-    a statement executed with bind parameters (the only way these predicates are run)."""
+@dataclass(frozen=True, slots=True, eq=False)
+class Predicate:
+    """A compiled filter: SQL on alias ``t`` with placeholders, and the values they bind."""
 
-    def __init__(self, value: Any) -> None:
-        if isinstance(value, str) and "\x00" in value:
-            raise InvalidInput("text in the filter cannot contain a NUL character.")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise InvalidInput("numbers in the filter must be finite.")
-        super().__init__(sql.Literal(value))
+    sql: sql.Composable
+    params: dict[str, Any]
 
-    def as_bytes(self, context: Any = None) -> bytes:
-        return bytes(self._obj.as_bytes(context)).replace(b"%", b"%%")
+
+def _checked(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise InvalidInput("text in the filter cannot contain a NUL character.")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput("numbers in the filter must be finite.")
+    return value
 
 
 def like_pattern(pattern: str) -> str:
@@ -100,6 +97,14 @@ class Term:
 class _ToSql(Evaluator):  # type: ignore[misc]
     def __init__(self, view: LayerView) -> None:
         self.view = view
+        self.params: dict[str, Any] = {}
+
+    def value(self, value: Any, cast: str = "") -> sql.Composable:
+        """A placeholder bound to ``value`` (with a cast where a function's overloads need
+        one: an untyped text parameter matches several)."""
+        name = f"cql{len(self.params)}"
+        self.params[name] = _checked(value)
+        return sql.SQL("{}{}").format(sql.Placeholder(name), sql.SQL(cast))
 
     @handle(ast.Not)  # type: ignore[untyped-decorator]
     def not_(self, node: Any, sub: Term) -> Term:
@@ -128,7 +133,7 @@ class _ToSql(Evaluator):  # type: ignore[misc]
         if lhs.type != "string" or not isinstance(node.pattern, str):
             raise InvalidInput("LIKE compares a text property with a text pattern.")
         op = ("NOT " if node.not_ else "") + ("ILIKE" if node.nocase else "LIKE")
-        pattern = Value(like_pattern(node.pattern))
+        pattern = self.value(like_pattern(node.pattern), "::text")
         return Term(sql.SQL("({} {} {} ESCAPE '\\')").format(lhs.sql, sql.SQL(op), pattern), None)
 
     @handle(ast.In)  # type: ignore[untyped-decorator]
@@ -158,7 +163,10 @@ class _ToSql(Evaluator):  # type: ignore[misc]
         if lhs.type != "geometry":
             raise InvalidInput("BBOX applies to the geometry.")
         box = sql.SQL("ST_MakeEnvelope({}, {}, {}, {}, 4326)").format(
-            *(Value(float(v)) for v in (node.minx, node.miny, node.maxx, node.maxy))
+            *(
+                self.value(float(v), "::float8")
+                for v in (node.minx, node.miny, node.maxx, node.maxy)
+            )
         )
         return Term(sql.SQL("ST_Intersects({}, {})").format(lhs.sql, box), None)
 
@@ -187,28 +195,34 @@ class _ToSql(Evaluator):  # type: ignore[misc]
     def geometry(self, node: Any) -> Term:
         text = json.dumps(node.geometry)
         return Term(
-            sql.SQL("ST_SetSRID(ST_GeomFromGeoJSON({}), 4326)").format(Value(text)),
+            sql.SQL("ST_SetSRID(ST_GeomFromGeoJSON({}), 4326)").format(self.value(text, "::text")),
             "geometry",
         )
 
+    @handle(type(None))  # type: ignore[untyped-decorator]
+    def open_bound(self, node: None) -> Term:
+        """An interval's open end (``..``), which the JSON parser reads as None."""
+        return Term(sql.SQL("NULL::timestamptz"), "open")
+
     @handle(values.Interval)  # type: ignore[untyped-decorator]
-    def interval(self, node: Any, start: Any = None, end: Any = None) -> Term:
-        lo = None if node.start in (None, "..") else _instant(node.start)
-        hi = None if node.end in (None, "..") else _instant(node.end)
-        return Term(sql.SQL("tstzrange({}, {}, '[]')").format(Value(lo), Value(hi)), "interval")
+    def interval(self, node: Any, start: Term, end: Term) -> Term:
+        for bound in (start, end):
+            if bound.type not in ("datetime", "open"):
+                raise InvalidInput("an interval's ends are instants or '..'.")
+        return Term(sql.SQL("tstzrange({}, {}, '[]')").format(start.sql, end.sql), "interval")
 
     @handle(*values.LITERALS)  # type: ignore[untyped-decorator]
     def literal(self, node: Any) -> Term:
         if isinstance(node, bool):
-            return Term(Value(node), "boolean")
+            return Term(self.value(node), "boolean")
         if isinstance(node, int):
-            return Term(Value(node), "integer")
+            return Term(self.value(node), "integer")
         if isinstance(node, float):
-            return Term(Value(node), "number")
+            return Term(self.value(node), "number")
         if isinstance(node, str):
-            return Term(Value(node), "string")
+            return Term(self.value(node, "::text"), "string")
         if isinstance(node, date):
-            return Term(Value(_instant(node)), "datetime")
+            return Term(self.value(_instant(node), "::timestamptz"), "datetime")
         raise InvalidInput(f"unsupported value in the filter: {node!r}.")
 
     def adopt(self, node: Any, *sub_args: Any) -> Term:
@@ -231,7 +245,7 @@ def _instant(value: Any) -> datetime:
     raise InvalidInput(f"expected a date or timestamp in the filter, got {value!r}.")
 
 
-def to_sql(view: LayerView, text: str, lang: str) -> sql.Composable:
+def to_sql(view: LayerView, text: str, lang: str) -> Predicate:
     """A CQL2 filter as a SQL predicate; InvalidInput for bad syntax or unknown properties."""
     if len(text) > MAX_FILTER_CHARS:
         raise InvalidInput(f"the filter is longer than {MAX_FILTER_CHARS} characters.")
@@ -243,14 +257,15 @@ def to_sql(view: LayerView, text: str, lang: str) -> sql.Composable:
     return tree_to_sql(view, tree)
 
 
-def tree_to_sql(view: LayerView, tree: Any) -> sql.Composable:
+def tree_to_sql(view: LayerView, tree: Any) -> Predicate:
     """A parsed pygeofilter tree as a SQL predicate (pygeoapi hands its provider these)."""
     if not isinstance(tree, ast.Node):
         raise InvalidInput("the filter is not a predicate.")
+    compiler = _ToSql(view)
     try:
-        term = _ToSql(view).evaluate(tree)
+        term = compiler.evaluate(tree)
     except RecursionError:
         raise InvalidInput("the filter is nested too deeply.") from None
     if not isinstance(term, Term) or term.type is not None:
         raise InvalidInput("the filter is not a predicate.")
-    return term.sql
+    return Predicate(term.sql, compiler.params)

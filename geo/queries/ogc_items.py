@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from psycopg import sql
 
@@ -23,6 +24,9 @@ from geo.layers import LayerView
 from geo.params import BBox
 from geo.queries import Query, Rows
 from geo.queries.filters import AttributeFilter, Clauses, SpatialFilter, clauses
+
+if TYPE_CHECKING:
+    from geo.queries.ogc_filter import Predicate
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +64,7 @@ class ItemQuery:
     time_field: str | None = None
     time: TimeRange | None = None
     equals: tuple[tuple[str, object], ...] = ()
-    cql: sql.Composable | None = None
+    cql: Predicate | None = None
     sortby: tuple[tuple[str, bool], ...] = ()  # (column, descending)
     limit: int = 100
     offset: int = 0
@@ -184,7 +188,7 @@ def _statement(shape: ItemQuery) -> sql.Composed:
 def items(q: ItemQuery) -> Query[Page]:
     """One page of features with the number returned and, when known exactly, matched."""
     c = _clauses(q)
-    # A CQL2 filter carries its values as literals: its statement is not reused.
+    # A CQL2 filter's SQL varies with its shape (and is not hashable): composed per request.
     statement = _statement(_shape(q)) if q.cql is None else _statement.__wrapped__(q)
     params = {**c.params, "limit": q.limit, "offset": q.offset, "cap": q.count_cap}
     cap = q.count_cap
