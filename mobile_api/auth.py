@@ -76,9 +76,11 @@ async def request_code(call: Call) -> OtpSent:
     return OtpSent(expires_in=call.state.limits.otp_ttl_s)
 
 
-async def _pair(call: Call, user: UserRef) -> TokenPair:
+async def _pair(call: Call, user: UserRef, method: str) -> TokenPair:
     async with call.state.pool.connection() as conn:
-        session = await identity.start_session(conn, user.id, call.state.limits)
+        session = await identity.start_session(
+            conn, user, call.state.limits, method=method, client_addr=call.client_addr
+        )
         jurisdiction = await identity.jurisdiction_of(conn, user.id)
     return _issue(call, user, session, jurisdiction)
 
@@ -112,7 +114,7 @@ async def token(call: Call) -> TokenPair:
                 conn, phone=grant.phone, password=grant.password,
                 client_addr=call.client_addr, limits=call.state.limits,
             )  # fmt: skip
-    return await _pair(call, user)
+    return await _pair(call, user, "otp" if isinstance(grant, OtpGrant) else "password")
 
 
 async def refresh(call: Call) -> TokenPair:
@@ -124,7 +126,7 @@ async def refresh(call: Call) -> TokenPair:
 
 async def logout(call: Call) -> Response:
     async with call.state.pool.connection() as conn:
-        await identity.logout(conn, call.body.refresh_token)
+        await identity.logout(conn, call.body.refresh_token, call.client_addr)
     return Response(status_code=204)
 
 

@@ -12,7 +12,6 @@ from starlette.responses import Response
 from geo.access import Capability
 from geo.citizen_enums import AppealStatus, Colour, RiskLevel, TestResult
 from geo.errors import InvalidInput
-from geo.services import health_code as hc
 from geo.services import health_officers as officers
 from mobile_api.auth import Phone
 from mobile_api.contract import Body, Call, Endpoint, needs
@@ -75,8 +74,9 @@ async def set_risk_cell(call: Call) -> Response:
     starts = body.starts_at or datetime.now(UTC)
 
     async def create(conn: Any) -> Created:
-        row = await hc.set_risk_cell(conn, call.user_id, body.grid_cell_code, body.level, starts,
-                                     body.ends_at, body.note)  # fmt: skip
+        row = await officers.set_risk_cell(conn, call.principal, body.grid_cell_code,
+                                           body.level, starts, body.ends_at, body.note,
+                                           call.client_addr)  # fmt: skip
         return Created(**row)
 
     return await create_once(call, "risk_cell", body.model_dump(mode="json"), create)

@@ -148,6 +148,9 @@ def test_a_check_in_in_a_risk_cell_turns_the_code_red(
     set_ = client.post("/api/v1/health/risk-cells", headers={**officer, "Idempotency-Key": key()},
                        json=risk)  # fmt: skip
     assert set_.status_code == 201
+    assert seeded(database_url, "SELECT detail->>'level', detail->>'risk_cell' FROM audit_log "
+                  "WHERE action = 'health_risk_cell.set' AND object_id = %s ORDER BY seq DESC "
+                  "LIMIT 1", cell) == ("high", str(set_.json()["id"]))  # fmt: skip
     code = client.get(CODE, headers=h).json()
     assert (code["colour"], code["rule"]["id"]) == ("red", "R2")
     assert client.post("/api/v1/me/checkins", headers={**h, "Idempotency-Key": key()},

@@ -173,8 +173,19 @@ def test_unknown_phone_and_wrong_password_look_the_same(api: TestClient) -> None
     assert r.status_code == 401 and r.json()["detail"] == "Wrong phone or password."
 
 
+def _session_audit(database_url: str, user_id: object) -> list[tuple[str, str | None, str]]:
+    """(action, client address, method or reason) of the user's session rows, oldest first."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT action, host(client_addr), coalesce(detail->>'method', detail->>'reason') "
+            "FROM audit_log WHERE actor_id = %s AND object_type = 'session' ORDER BY seq",
+            (user_id,),
+        ).fetchall()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
 def test_refresh_rotates_and_reuse_revokes_the_family(
-    api: TestClient, caplog: pytest.LogCaptureFixture
+    api: TestClient, caplog: pytest.LogCaptureFixture, database_url: str
 ) -> None:
     first = _login(api, caplog, unique_phone())
     second = api.post(REFRESH, json={"refresh_token": first["refresh_token"]})
@@ -188,13 +199,22 @@ def test_refresh_rotates_and_reuse_revokes_the_family(
     assert reuse.json()["type"] == "urn:onemap:problem:refresh_token_reused"
     latest = api.post(REFRESH, json={"refresh_token": third.json()["refresh_token"]})
     assert latest.status_code == 401
+    assert _session_audit(database_url, first["user_id"]) == [
+        ("session.login", "10.55.0.1", "otp"), ("session.revoked", "10.55.0.1", "reuse"),
+    ]  # fmt: skip
 
 
-def test_logout_ends_the_session(api: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+def test_logout_ends_the_session(
+    api: TestClient, caplog: pytest.LogCaptureFixture, database_url: str
+) -> None:
     pair = _login(api, caplog, unique_phone())
-    assert api.post("/api/v1/auth/logout",
-                    json={"refresh_token": pair["refresh_token"]}).status_code == 204  # fmt: skip
+    body = {"refresh_token": pair["refresh_token"]}
+    for _ in range(2):  # a second logout changes nothing and writes nothing
+        assert api.post("/api/v1/auth/logout", json=body).status_code == 204
     assert api.post(REFRESH, json={"refresh_token": pair["refresh_token"]}).status_code == 401
+    assert _session_audit(database_url, pair["user_id"]) == [
+        ("session.login", "10.55.0.1", "otp"), ("session.logout", "10.55.0.1", None),
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -226,6 +246,15 @@ def test_the_cli_creates_a_staff_account_that_logs_in(api: TestClient, database_
     ok = api.post(TOKEN, json={"grant_type": "password", "phone": phone,
                                "password": "a long passphrase"})  # fmt: skip
     assert ok.status_code == 200 and ok.json()["roles"] == ["dispatcher"]
+    with psycopg.connect(database_url) as conn:
+        made = conn.execute(
+            "SELECT actor_id, detail->'roles', detail->>'via', detail ? 'os_user' FROM audit_log "
+            "WHERE action = 'user.create' AND object_id = %s", (str(ok.json()["user_id"]),),
+        ).fetchall()  # fmt: skip
+    assert made == [(None, ["dispatcher"], "cli", True)]  # one row: the refused repeat wrote none
+    assert _session_audit(database_url, ok.json()["user_id"]) == [
+        ("session.login", "10.55.0.1", "password"),
+    ]  # fmt: skip
     help_ = subprocess.run([onemap, "users", "create", "--help"], capture_output=True, text=True,
                            timeout=60, check=False, env=env)  # fmt: skip
     assert "--password " not in help_.stdout  # never a flag: it would land in shell history

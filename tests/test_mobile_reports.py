@@ -77,6 +77,13 @@ def test_a_report_becomes_a_routed_case_with_clean_photos(
         float(fields["lat"]),
     )  # fmt: skip
     assert cell == expected_cell and dept is True
+    # The write is in the audit trail with the address it came from (the test client's).
+    audited = seeded(
+        database_url, "SELECT a.action, a.detail->>'client' FROM audit_log a JOIN cases c "
+        "ON a.object_type = 'case' AND a.object_id = c.id::text WHERE c.public_id = %s",
+        report["id"],
+    )  # fmt: skip
+    assert audited == ("case.reported", "testclient")
     (photo,) = report["photos"]
     # Rotation applied (portrait now), scaled to 2048, and no metadata left at all.
     assert (photo["width"], photo["height"]) == (683, 2048)

@@ -19,6 +19,7 @@ import asyncio
 import ipaddress
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,11 @@ from geo.queries import audit as audit_q
 from geo.queries.audit import AuditFilter, AuditPage
 
 log = logging.getLogger("onemap.audit")
+
+#: The address of the client whose request is being served (set once per request by
+#: server.kernel.request_class from the ASGI scope, which honours only trusted proxies): rows
+#: written without an explicit ``client_addr`` — case writes deep in a service — carry it.
+REQUEST_CLIENT: ContextVar[str | None] = ContextVar("onemap_audit_client", default=None)
 
 _INSERT = """
 INSERT INTO audit_log (actor_id, actor_role, action, object_type, object_id, client_addr, detail)
@@ -98,9 +104,9 @@ async def record(
     client_addr: str | None,
     detail: dict[str, Any] | None = None,
 ) -> int:
-    """Append one row and return its id."""
-    entry = Entry(actor_id, actor_role, action, object_type, object_id, client_addr,
-                  dict(detail or {}))  # fmt: skip
+    """Append one row and return its id (``client_addr`` None: the current request's)."""
+    entry = Entry(actor_id, actor_role, action, object_type, object_id,
+                  client_addr or REQUEST_CLIENT.get(), dict(detail or {}))  # fmt: skip
     params = entry.params()
     params["detail"] = Jsonb(params["detail"])
     cur = await conn.execute(_INSERT, params)

@@ -9,7 +9,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from geo.access import Principal
-from geo.citizen_enums import Colour, TestResult
+from geo.citizen_enums import Colour, RiskLevel, TestResult
 from geo.queries import fetch
 from geo.queries import health_appeals as q
 from geo.services import audit
@@ -43,6 +43,28 @@ async def record_test(
     async with conn.transaction():
         row = await hc.record_test(conn, principal.user_id, phone, result, sampled_at)
         await audited(conn, principal, "health_test.record", "user", row["user_id"], client_addr)
+    return row
+
+
+async def set_risk_cell(
+    conn: AsyncConnection[Any],
+    principal: Principal,
+    cell_code: str,
+    level: RiskLevel,
+    starts_at: datetime,
+    ends_at: datetime,
+    note: str | None,
+    client_addr: str | None,
+) -> dict[str, Any]:
+    """Declare a grid cell at risk (it changes the codes of everyone who passed through it)."""
+    assert principal.user_id is not None
+    async with conn.transaction():
+        row = await hc.set_risk_cell(conn, principal.user_id, cell_code, level, starts_at,
+                                     ends_at, note)  # fmt: skip
+        await audited(conn, principal, "health_risk_cell.set", "grid_cell", cell_code,
+                      client_addr, {"risk_cell": row["id"], "level": level.value,
+                                    "starts_at": starts_at.isoformat(),
+                                    "ends_at": ends_at.isoformat()})  # fmt: skip
     return row
 
 

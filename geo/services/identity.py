@@ -5,7 +5,9 @@ use; presenting one that was already rotated means it leaked (or a client raced 
 whole family is revoked. Every attempt at a secret is charged against its throttle keys in the
 database before the secret is evaluated (``geo.services.throttles``): the limits hold across
 worker processes and under concurrency. Each failed guess is also a row in ``auth_failures``,
-the record of who tried what from where.
+the record of who tried what from where. Each session's start (with its method and address),
+logout and revocation for reuse is a row of the hash-chained audit trail (``session.*``),
+written in the transaction that makes the change.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +28,7 @@ from geo import access
 from geo.access import NOWHERE, Jurisdiction, Scope
 from geo.errors import Forbidden, InvalidInput, Unauthorized
 from geo.passwords import hash_password, verify_password
-from geo.services import throttles
+from geo.services import audit, throttles
 from geo.services.throttles import Limits
 
 PHONE_PATTERN = r"^\+?[0-9]{6,15}$"
@@ -178,15 +181,32 @@ class SessionTokens:
     refresh_token: str
 
 
-async def start_session(conn: AsyncConnection[Any], user_id: int, limits: Limits) -> SessionTokens:
-    """A new refresh-token family for a login, with its first token."""
+async def _audit_session(
+    conn: AsyncConnection[Any], user_id: int, roles: Sequence[str], action: str, family: str,
+    client_addr: str | None, **detail: Any,
+) -> None:  # fmt: skip
+    role = access.Principal(user_id, frozenset(roles)).audit_role
+    await audit.record(
+        conn, actor_id=user_id, actor_role=role, action=action, object_type="session",
+        object_id=family, client_addr=client_addr, detail=detail,
+    )  # fmt: skip
+
+
+async def start_session(
+    conn: AsyncConnection[Any], user: UserRef, limits: Limits, *, method: str,
+    client_addr: str | None,
+) -> SessionTokens:  # fmt: skip
+    """A new refresh-token family for a login (``method``: otp or password), with its first
+    token; audited as ``session.login``."""
     family = secrets.token_hex(16)
     token = secrets.token_urlsafe(32)
     async with conn.transaction():
         await conn.execute(
-            "INSERT INTO refresh_families (id, user_id) VALUES (%s, %s)", (family, user_id)
+            "INSERT INTO refresh_families (id, user_id) VALUES (%s, %s)", (family, user.id)
         )
         await _insert_token(conn, family, token, limits)
+        await _audit_session(conn, user.id, user.roles, "session.login", family, client_addr,
+                             method=method)  # fmt: skip
     return SessionTokens(family, token)
 
 
@@ -226,6 +246,8 @@ async def rotate(
                 "UPDATE refresh_families SET revoked_at = now(), revoked_reason = 'reuse' "
                 "WHERE id = %s", (family,),
             )  # fmt: skip
+            await _audit_session(conn, uid, roles, "session.revoked", family, None,
+                                 reason="reuse")  # fmt: skip
         elif expired:
             raise Unauthorized("The refresh token has expired; log in again.")
         elif status != "active":
@@ -243,13 +265,21 @@ async def rotate(
     return UserRef(uid, tuple(roles), name), SessionTokens(family, new)
 
 
-async def logout(conn: AsyncConnection[Any], token: str) -> None:
+async def logout(conn: AsyncConnection[Any], token: str, client_addr: str | None = None) -> None:
+    """End the session the refresh token belongs to (audited as ``session.logout``); a token
+    of an ended or unknown session changes nothing."""
     async with conn.transaction():
-        await conn.execute(
-            "UPDATE refresh_families SET revoked_at = now(), revoked_reason = 'logout' "
-            "WHERE revoked_at IS NULL AND id = (SELECT family_id FROM refresh_tokens "
-            "WHERE token_hash = %s)", (_hash_token(token),),
-        )  # fmt: skip
+        ended = await (
+            await conn.execute(
+                "UPDATE refresh_families f SET revoked_at = now(), revoked_reason = 'logout' "
+                "FROM users u WHERE u.id = f.user_id AND f.revoked_at IS NULL "
+                "AND f.id = (SELECT family_id FROM refresh_tokens WHERE token_hash = %s) "
+                "RETURNING f.id, u.id, u.roles", (_hash_token(token),),
+            )
+        ).fetchone()  # fmt: skip
+        if ended is not None:
+            await _audit_session(conn, ended[1], ended[2], "session.logout", ended[0],
+                                 client_addr)  # fmt: skip
 
 
 async def profile(conn: AsyncConnection[Any], user_id: int) -> dict[str, Any]:

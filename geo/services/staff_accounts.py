@@ -1,8 +1,11 @@
 """Staff accounts (``onemap users create``): roles, department and jurisdiction, checked
-against the policy (``geo.access``) and the map before anything is written."""
+against the policy (``geo.access``) and the map before anything is written. Each account made
+is a row of the audit trail (``user.create``: no actor, the operating-system user who ran the
+command in ``detail``)."""
 
 from __future__ import annotations
 
+import getpass
 from typing import Any
 
 from psycopg import Connection
@@ -10,6 +13,7 @@ from psycopg import Connection
 from geo import access
 from geo.access import Scope
 from geo.errors import Conflict, InvalidInput
+from geo.services import audit
 from geo.services.identity import check_phone
 
 
@@ -78,6 +82,18 @@ def create_staff(
             "ON CONFLICT (phone) DO NOTHING RETURNING id",
             (phone, name, roles, password_hash, dept_id, scope, ids),
         ).fetchone()
-    if made is None:
-        raise Conflict(f"A user with phone {phone} exists already.")
+        if made is None:
+            raise Conflict(f"A user with phone {phone} exists already.")
+        audit.record_sync(conn, audit.Entry(
+            None, None, "user.create", "user", int(made[0]),
+            detail={"roles": sorted(roles), "department": department, "scope": scope,
+                    "jurisdiction_ids": ids, "via": "cli", "os_user": _os_user()},
+        ))  # fmt: skip
     return int(made[0])
+
+
+def _os_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container's arbitrary user)
+        return None

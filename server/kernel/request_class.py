@@ -22,6 +22,7 @@ from typing import Any
 from psycopg import AsyncConnection, Connection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from geo.services.audit import REQUEST_CLIENT
 from server.kernel.auth.principal import SCOPE_KEY
 from server.kernel.settings import DatabaseSettings
 
@@ -81,7 +82,8 @@ class Checkout:
 
 
 class RequestClassMiddleware:
-    """Sets :data:`CURRENT` from the principal the auth middleware attached (runs inside it)."""
+    """Sets :data:`CURRENT` from the principal the auth middleware attached (runs inside it),
+    and the audit log's :data:`~geo.services.audit.REQUEST_CLIENT` from the ASGI scope."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -93,7 +95,10 @@ class RequestClassMiddleware:
         principal = scope.get(SCOPE_KEY)
         signed_in = principal is not None and getattr(principal, "user_id", None) is not None
         token = CURRENT.set(RequestClass.USER if signed_in else RequestClass.PUBLIC)
+        client = scope.get("client")
+        client_token = REQUEST_CLIENT.set(client[0] if client else None)
         try:
             await self.app(scope, receive, send)
         finally:
+            REQUEST_CLIENT.reset(client_token)
             CURRENT.reset(token)
