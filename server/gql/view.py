@@ -80,10 +80,11 @@ class OneMapGraphQL(GraphQL[Context, None]):
             response = _refusal(exc.status_code, exc.reason)
         await response(scope, receive, send)
 
-    def encode_json(self, data: object) -> bytes:
+    def encode_json(self, data: object) -> str:
         """Answers encoded by pydantic-core (Rust): a big page is encoded several times faster
-        than by the json module, which would hold the event loop meanwhile."""
-        return pydantic_core.to_json(data)
+        than by the json module, which would hold the event loop meanwhile. Text, not bytes:
+        the WebSocket protocols send it as text frames."""
+        return pydantic_core.to_json(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
         """UTF-8 JSON, parsed without recursion (pydantic-core): an object, or a list (a batch,
