@@ -167,7 +167,7 @@ def app(state: MobileState) -> Starlette:
         )
         code = f.get("service_code")
         if not code:
-            raise InvalidInput("service_code is required: services.json lists them.")
+            raise InvalidInput(f"service_code is required: services.{fmt} lists them.")
         async with state.pool.connection() as conn:
             found = await fetch(conn, q.services(code))
         if not found:
