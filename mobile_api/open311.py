@@ -161,6 +161,7 @@ def app(state: MobileState) -> Starlette:
         form = await read_form(request, settings.max_json_bytes, 0)
         f, attributes_sent = params.posted(form)
         await form.close()
+        _jurisdiction(state, request.query_params)
         _jurisdiction(state, f)
         partner = access.require_key(
             await _partner(state, f.get("api_key")), access.Capability.CREATE_CASES

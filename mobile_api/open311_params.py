@@ -43,7 +43,8 @@ def _list(params: Any, name: str, most: int) -> list[str] | None:
 
 def _int(params: Any, name: str, default: int, most: int) -> int:
     raw = params.get(name) or str(default)
-    if not raw.isdigit() or not 1 <= int(raw) <= most:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= most:
         raise InvalidInput(f"{name} must be a whole number from 1 to {most}, got {raw!r}.")
     return int(raw)
 

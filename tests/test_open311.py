@@ -339,6 +339,15 @@ def test_bad_posts_get_open311_errors(
     assert says in open311_error(client.post(f"{BASE}/requests.json", data=full), status)
 
 
+def test_a_post_must_be_a_form(client: TestClient, database_url: str) -> None:
+    lon, lat = a_point(database_url, 3)
+    body = {"api_key": DEMO_OPEN311_KEY, "service_code": "road_damage", "lat": lat, "long": lon}
+    as_json = client.post(f"{BASE}/requests.json", json=body)
+    assert "application/x-www-form-urlencoded" in open311_error(as_json, 400)
+    elsewhere = client.post(f"{BASE}/requests.json?jurisdiction_id=elsewhere.gov", data=body)
+    assert "elsewhere.gov" in open311_error(elsewhere, 404)
+
+
 def test_listing_filters_and_windows(client: TestClient, database_url: str) -> None:
     everything = client.get(f"{BASE}/requests.json").json()
     assert 0 < len(everything) <= 1000
@@ -397,5 +406,5 @@ def test_paging_visits_every_request_once(client: TestClient) -> None:
     assert (
         'rel="prev"' in client.get(f"{BASE}/requests.json?page=2&page_size={size}").headers["link"]
     )
-    for bad in ({"page": "0"}, {"page_size": "1001"}, {"page": "x"}):
+    for bad in ({"page": "0"}, {"page_size": "1001"}, {"page": "x"}, {"page": "²"}):
         assert "whole number" in open311_error(client.get(f"{BASE}/requests.json", params=bad), 400)
