@@ -226,6 +226,8 @@ class Principal:
     session_id: str | None = None
     #: When the token stops being valid (epoch seconds): such streams end then too.
     expires_at: float | None = None
+    #: An Open311 partner's api_key id (:func:`partner`): no user, the key's own rights.
+    partner_id: int | None = None
 
     @property
     def authenticated(self) -> bool:
@@ -276,6 +278,33 @@ def system(*capabilities: Capability) -> Principal:
     """A principal for the server's own work (Open311 intake, sensors): no user, the whole
     city, exactly ``capabilities``."""
     return Principal(None, frozenset(), None, CITY, frozenset(capabilities))
+
+
+#: What an Open311 partner's api_key may be granted (``open311_api_keys.capabilities``):
+#: posting service requests. Other names stored with a key grant nothing.
+PARTNER_CAPABILITIES = frozenset({C.CREATE_CASES})
+
+
+def partner(key_id: int, capabilities: Iterable[str]) -> Principal:
+    """An Open311 partner system, by its live api_key: no user, the whole city, the key's
+    granted capabilities among PARTNER_CAPABILITIES."""
+    granted = frozenset(c for c in PARTNER_CAPABILITIES if c.value in set(capabilities))
+    return Principal(None, frozenset(), None, CITY, granted, partner_id=key_id)
+
+
+def require_key(principal: Principal | None, capability: Capability) -> Principal:
+    """An api_key's check: Unauthorized when no live key was sent (None), Forbidden when the
+    key was not granted ``capability``."""
+    if principal is None or principal.partner_id is None:
+        raise Unauthorized(
+            "This needs a partner's api_key; the key sent is unknown or revoked, or none was sent."
+        )
+    if not principal.can(capability):
+        raise Forbidden(
+            f"This api_key has not been granted {capability.value!r}; the city's OneMap "
+            "operators grant a partner's key its rights."
+        )
+    return principal
 
 
 def require(principal: Principal, capability: Capability | None = None) -> Principal:
@@ -386,6 +415,16 @@ def application_scope(principal: Principal, alias: str = "a") -> str:
         return "FALSE"
     if principal.is_citizen and principal.user_id is not None:
         return f"{alias}.applicant_id = {int(principal.user_id)}"
+    return "FALSE"
+
+
+def open311_scope(principal: Principal, alias: str = "o") -> str:
+    """A predicate on ``open311_requests`` alias ``alias``: the requests the caller reads in
+    full through Open311 (description, address, exact place and times, media, attributes) —
+    a partner its own requests, whatever the key's rights; everyone else none (they read the
+    public record, ``cases_public``)."""
+    if principal.partner_id is not None:
+        return f"{alias}.api_key_id = {int(principal.partner_id)}"
     return "FALSE"
 
 

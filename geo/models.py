@@ -744,6 +744,11 @@ class Open311ApiKey(Base):
     id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     partner: Mapped[str] = mapped_column(Text)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: What the key may do: ``geo.access`` capabilities, of which ``access.partner`` honours
+    #: only ``PARTNER_CAPABILITIES`` (posting requests). Migration 0009.
+    capabilities: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), server_default=text("'{create_cases}'::text[]")
+    )
     created_at: Mapped[datetime] = _created_at()
     revoked_at: Mapped[datetime | None] = _ts_null()
 
