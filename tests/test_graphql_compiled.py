@@ -10,6 +10,7 @@ import pytest
 from geo.access import CITY, Principal
 from geo.enums import CaseSource
 from geo.params import LonLat
+from geo.queries import keyset
 from geo.services.cases import create_case
 from server.gql.context import Context
 from server.gql.schema import contract_schema
@@ -20,6 +21,7 @@ from tests.gql_helpers import operation
 pytestmark = pytest.mark.anyio
 DISPATCHER = Principal(user_id=6, roles=frozenset({"dispatcher"}), jurisdiction=CITY)
 BBOX = "{minLon: 121.40, minLat: 31.16, maxLon: 121.58, maxLat: 31.32}"
+AFTER = keyset.cursor("ID:ASC", None, 40)  # a cursor as the API gives out: after id 40
 
 
 async def _both(pool: Any, doc: str, variables: dict[str, Any] | None,
@@ -40,7 +42,7 @@ SHAPES = [
     ("near with cells", """{ facilities(where: {near: {lon: 121.48, lat: 31.23, radiusM: 800}},
         first: 300) { nodes { id code category nameZh nameEn address capacity distanceM geometry
         __typename gridCell { id code name population healthRisk __typename } } } }""", None, None),
-    ("aliases and edges", f"""{{ f: facilities(where: {{bbox: {BBOX}}}, first: 50, after: "bzo0")
+    ("aliases and edges", f"""{{ f: facilities(where: {{bbox: {BBOX}}}, first: 50, after: "{AFTER}")
         {{ pageInfo {{ hasNextPage endCursor }} e: edges {{ c: cursor __typename
         node {{ i: id cat: category }} }} n: nodes {{ i: id cat: category }} }} }}""", None, None),
     ("cases with times", """{ cases(first: 200, statuses: [CLOSED, IN_PROGRESS]) { nodes {

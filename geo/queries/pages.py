@@ -17,8 +17,9 @@ import pydantic_core
 from psycopg import sql
 
 from geo.layers import LayerView
-from geo.queries import Query, Rows
+from geo.queries import Query, Rows, keyset
 from geo.queries.filters import AttributeFilter, SpatialFilter, clauses
+from geo.queries.keyset import Order
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,30 +171,42 @@ def page_json(
     node: sql.Composable,
     *,
     limit: int,
-    offset: int,
-) -> Query[tuple[list[Any], int]]:
-    """(rendered nodes, rows found up to limit + 1) in one statement.
+    order: Order,
+) -> Query[tuple[list[Any], list[tuple[str | None, int]], int]]:
+    """(rendered nodes, each node's (key text, id) for its cursor, rows found up to
+    limit + 1) in one statement, in ``order`` after the row its cursor names.
 
     The page's rows are chosen first (with the distance computed once per row, when searching
     near a point: a spheroid distance is the costly part); only they are joined to their cell
     and department and rendered. The view's row filter (and so the caller's jurisdiction)
     applies as in every read."""
     c = clauses(view, spatial, attributes)
-    c.params.update(limit=limit + 1, offset=offset)
+    c.params.update(limit=limit + 1)
+    after = order.where(c.params)
+    if after is not None:
+        c.where.append(after)
     near = spatial.near is not None
-    select = sql.SQL(f"t.*, {DISTANCE} AS _d" if near else "t.*")
-    order = sql.SQL("_d, t.id" if near else "t.id")
+    select: list[sql.Composable] = [sql.SQL("t.*")]
+    if near:
+        select.append(sql.SQL(f"{DISTANCE} AS _d"))
+    select += [sql.SQL("{} AS _kv").format(order.value()),
+               sql.SQL("{} AS _k").format(order.text())]  # fmt: skip
+    inner = order.order_by("_d" if near and order.key is keyset.DISTANCE else "")
     page = c.sql(
-        select, view.table, sql.SQL("ORDER BY {} LIMIT %(limit)s OFFSET %(offset)s").format(order)
-    )
+        sql.SQL(", ").join(select), view.table,
+        sql.SQL("ORDER BY {} LIMIT %(limit)s").format(inner),
+    )  # fmt: skip
+    outer = order.order_by("t._kv" if order.key is not None else "")
     joins = [sql.SQL(j) for column, j in JOINS.values() if column in view.columns]
     statement = sql.SQL(
-        "SELECT coalesce(json_agg({node} ORDER BY {order}), '[]')::text FROM ({page}) t {joins}"
-    ).format(node=node, order=sql.SQL("t._d, t.id" if near else "t.id"), page=page,
-             joins=sql.SQL(" ").join(joins))  # fmt: skip
+        "SELECT coalesce(json_agg({node} ORDER BY {outer}), '[]')::text, "
+        "coalesce(json_agg(json_build_array(t._k, t.id) ORDER BY {outer}), '[]')::text "
+        "FROM ({page}) t {joins}"
+    ).format(node=node, outer=outer, page=page, joins=sql.SQL(" ").join(joins))
 
-    def decode(result: Rows) -> tuple[list[Any], int]:
+    def decode(result: Rows) -> tuple[list[Any], list[tuple[str | None, int]], int]:
         nodes: list[Any] = pydantic_core.from_json(result[0][0])  # several × json.loads
-        return nodes[:limit], len(nodes)
+        keys = [(k, int(i)) for k, i in pydantic_core.from_json(result[0][1])]
+        return nodes[:limit], keys[:limit], len(nodes)
 
     return Query(statement, c.params, decode)

@@ -15,6 +15,7 @@ from psycopg import sql
 from geo.layers import LayerView
 from geo.queries import Query, Rows
 from geo.queries.filters import AttributeFilter, SpatialFilter, checked_areas, clauses
+from geo.queries.keyset import DISTANCE, Order
 
 GEOJSON_DIGITS = 7
 CELL_COLUMNS = ("code", "name", "community_id", "worker_id", "population", "health_risk")
@@ -26,15 +27,21 @@ def rows(
     attributes: AttributeFilter | None = None,
     *,
     limit: int,
-    offset: int = 0,
+    order: Order | None = None,
     with_cell: bool = False,
 ) -> Query[list[dict[str, Any]]]:
-    """Up to ``limit`` rows after ``offset``: nearest first with ``near``, else by id.
+    """Up to ``limit`` rows in ``order`` (default: nearest first with ``near``, else by id),
+    after the row its cursor names (``geo.queries.keyset``); each row's key text is ``_k``.
 
     ``with_cell`` joins each row's grid cell (``cell_*`` keys): one statement instead of a
     second look-up, and no per-row work for the caller."""
+    near = spatial is not None and spatial.near is not None
+    order = order or Order(DISTANCE if near else None)
     c = clauses(view, spatial, attributes)
-    c.params.update(limit=limit, offset=offset)
+    c.params.update(limit=limit)
+    after = order.where(c.params)
+    if after is not None:
+        c.where.append(after)
     select: list[sql.Composable] = [sql.SQL("t.id")]
     select += [sql.SQL("t.") + sql.Identifier(col) for col in view.columns]
     names = ["id", *view.columns]
@@ -49,15 +56,14 @@ def rows(
         for col in CELL_COLUMNS:
             select.append(sql.SQL("gc.") + sql.Identifier(col))
             names.append(f"cell_{col}")
-    order: sql.Composable = sql.SQL("t.id")
-    if spatial is not None and spatial.near is not None:
-        select.append(sql.SQL("ST_Distance(t.geom::geography, p.g::geography) AS distance_m"))
+    if near:
+        select.append(sql.SQL("{} AS distance_m").format(sql.SQL(DISTANCE.expr)))
         names.append("distance_m")
-        order = sql.SQL("distance_m, t.id")
+    select.append(sql.SQL("{} AS _k").format(order.text()))
+    names.append("_k")
+    by = order.order_by("distance_m" if order.key is DISTANCE else "")
     statement = c.sql(
-        sql.SQL(", ").join(select),
-        view.table,
-        sql.SQL("ORDER BY {} LIMIT %(limit)s OFFSET %(offset)s").format(order),
+        sql.SQL(", ").join(select), view.table, sql.SQL("ORDER BY {} LIMIT %(limit)s").format(by)
     )
 
     def decode(result: Rows) -> list[dict[str, Any]]:
@@ -65,4 +71,21 @@ def rows(
 
     if c.areas:
         return checked_areas(statement, c.params, decode, c.areas)
+    return Query(statement, c.params, decode)
+
+
+def count_rows(
+    view: LayerView, spatial: SpatialFilter | None, attributes: AttributeFilter | None, cap: int
+) -> Query[int | None]:
+    """How many rows of ``view`` the filters match: exact up to ``cap``, None above (the count
+    stops reading at cap + 1 rows)."""
+    c = clauses(view, spatial, attributes)
+    c.params["cap"] = cap
+    inner = c.sql(sql.SQL("1"), view.table, sql.SQL("LIMIT %(cap)s + 1"))
+    statement = sql.SQL("SELECT count(*) FROM ({}) c").format(inner)
+
+    def decode(result: Rows) -> int | None:
+        n = int(result[0][0])
+        return None if n > cap else n
+
     return Query(statement, c.params, decode)

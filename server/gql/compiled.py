@@ -70,11 +70,11 @@ class Plan:
     """What to render: the node object, and where the page's nodes go in the connection."""
 
     node: sql.Composable
-    shape: Callable[[list[Any], int], dict[str, Any]]  # (nodes, offset) → connection fields
+    shape: Callable[[list[Any], list[str]], dict[str, Any]]  # (nodes, cursors) → fields
 
 
 def plan(type_name: str, connection: SelectedField, near: bool,
-         cursor: Callable[[int], str], view: LayerView) -> Plan | None:  # fmt: skip
+         view: LayerView) -> Plan | None:  # fmt: skip
     """A plan for a connection selection on ``view``, or None to take the typed path."""
     if not pages.renders(type_name) or connection.directives:
         return None
@@ -85,7 +85,7 @@ def plan(type_name: str, connection: SelectedField, near: bool,
     outputs: list[tuple[str, str, list[SelectedField]]] = []  # (response key, kind, edge fields)
     for f in top:
         key = f.alias or f.name
-        if f.name == "pageInfo" or f.name == "__typename":
+        if f.name in ("pageInfo", "__typename", "totalCount"):
             continue  # the typed path resolves these; they are cheap
         if f.name == "nodes":
             sel = f.selections
@@ -112,7 +112,7 @@ def plan(type_name: str, connection: SelectedField, near: bool,
     if node is None:
         return None
 
-    def shape(nodes: list[Any], offset: int) -> dict[str, Any]:
+    def shape(nodes: list[Any], cursors: list[str]) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key, kind, edge in outputs:
             if kind == "nodes":
@@ -123,7 +123,7 @@ def plan(type_name: str, connection: SelectedField, near: bool,
                 item: dict[str, Any] = {}
                 for e in edge:
                     if e.name == "cursor":
-                        item[e.alias or e.name] = cursor(offset + i)
+                        item[e.alias or e.name] = cursors[i]
                     elif e.name == "__typename":
                         item[e.alias or e.name] = f"{type_name}Edge"
                     else:

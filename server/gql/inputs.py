@@ -6,9 +6,9 @@ extension turns it into a BAD_USER_INPUT error.
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -91,24 +91,109 @@ def spatial(value: SpatialFilterInput | None) -> SpatialFilter:
     )
 
 
-def page(first: int | None, after: str | None, default: int, maximum: int) -> tuple[int, int]:
-    """(limit, offset) from Relay arguments; cursors are opaque offsets."""
+def page_size(first: int | None, default: int, maximum: int) -> int:
+    """The page size from Relay's ``first``, within 1..maximum."""
     limit = default if first is None else first
     if not 1 <= limit <= maximum:
         raise InvalidInput(f"first must be between 1 and {maximum}, got {limit}.")
-    offset = 0
-    if after is not None:
-        try:
-            kind, _, number = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
-            offset = int(number) + 1
-            assert kind == "o"
-        except (ValueError, AssertionError, UnicodeDecodeError):
-            raise InvalidInput("after is not a cursor this API gave out.") from None
-    return limit, offset
+    return limit
 
 
-def cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{position}".encode()).decode()
+@strawberry.enum(description="Ascending (the default) or descending.")
+class SortDirection(Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+_ORDER_NOTE = (
+    "Ties are broken by id; without orderBy a page is nearest first when where.near is given, "
+    "else by id. A cursor pages only the order that gave it out."
+)
+
+
+@strawberry.enum(description="What a case board sorts by. DUE_AT (no due time last) needs "
+                 "the full record (staff).")  # fmt: skip
+class CaseOrderField(Enum):
+    ID = "ID"
+    DISTANCE = "DISTANCE"
+    REPORTED_AT = "REPORTED_AT"
+    DUE_AT = "DUE_AT"
+    PRIORITY = "PRIORITY"  # low → urgent
+    STATUS = "STATUS"  # in workflow order
+    PUBLIC_ID = "PUBLIC_ID"
+
+
+@strawberry.enum(description="What facilities sort by (no capacity first).")
+class FacilityOrderField(Enum):
+    ID = "ID"
+    DISTANCE = "DISTANCE"
+    CODE = "CODE"
+    NAME_ZH = "NAME_ZH"
+    NAME_EN = "NAME_EN"
+    CATEGORY = "CATEGORY"
+    CAPACITY = "CAPACITY"
+
+
+@strawberry.enum(description="What cameras sort by (never seen first).")
+class CameraOrderField(Enum):
+    ID = "ID"
+    DISTANCE = "DISTANCE"
+    CODE = "CODE"
+    NAME = "NAME"
+    STATUS = "STATUS"
+    LAST_SEEN_AT = "LAST_SEEN_AT"
+
+
+@strawberry.enum(description="What grid cells sort by.")
+class GridCellOrderField(Enum):
+    ID = "ID"
+    DISTANCE = "DISTANCE"
+    CODE = "CODE"
+    NAME = "NAME"
+    POPULATION = "POPULATION"
+
+
+@strawberry.enum(description="What administrative areas sort by.")
+class AdminAreaOrderField(Enum):
+    ID = "ID"
+    DISTANCE = "DISTANCE"
+    CODE = "CODE"
+    NAME_ZH = "NAME_ZH"
+    NAME_EN = "NAME_EN"
+    POPULATION = "POPULATION"
+
+
+@strawberry.input(description=f"A case board's order. {_ORDER_NOTE}")
+class CaseOrder:
+    field: CaseOrderField
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.input(description=f"Facilities' order. {_ORDER_NOTE}")
+class FacilityOrder:
+    field: FacilityOrderField
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.input(description=f"Cameras' order. {_ORDER_NOTE}")
+class CameraOrder:
+    field: CameraOrderField
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.input(description=f"Grid cells' order. {_ORDER_NOTE}")
+class GridCellOrder:
+    field: GridCellOrderField
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.input(description=f"Administrative areas' order. {_ORDER_NOTE}")
+class AdminAreaOrder:
+    field: AdminAreaOrderField
+    direction: SortDirection = SortDirection.ASC
+
+
+OrderBy = CaseOrder | FacilityOrder | CameraOrder | GridCellOrder | AdminAreaOrder
 
 
 def time_range(

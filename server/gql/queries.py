@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,16 +15,30 @@ from geo.enums import AdminLevel, CameraStatus, CaseStatus, FacilityCategory
 from geo.errors import InvalidInput, NotFound, OutsideCity
 from geo.layers import LayerView
 from geo.params import LonLat
-from geo.queries import pages
-from geo.queries.filters import AreaPolygon, AttributeFilter
+from geo.queries import keyset, pages
+from geo.queries.filters import AreaPolygon, AttributeFilter, SpatialFilter
 from geo.queries.location import grid_cell_at
 from geo.queries.lookups import department_ids
-from geo.queries.search import rows
+from geo.queries.search import count_rows, rows
 from geo.queries.stats import case_stats
 from server.gql import compiled, views
 from server.gql.context import Info
 from server.gql.incident import Incident, incident
-from server.gql.inputs import SpatialFilterInput, cursor, page, spatial, time_range, to_id
+from server.gql.inputs import (
+    AdminAreaOrder,
+    CameraOrder,
+    CaseOrder,
+    CaseOrderField,
+    FacilityOrder,
+    GridCellOrder,
+    OrderBy,
+    SortDirection,
+    SpatialFilterInput,
+    page_size,
+    spatial,
+    time_range,
+    to_id,
+)
 from server.gql.types import (
     AdminArea,
     Camera,
@@ -53,35 +67,61 @@ async def _connection[T](
     after: str | None,
     build: Callable[[dict[str, Any]], T],
     type_name: str = "",
+    order_by: OrderBy | None = None,
 ) -> Connection[T]:
+    """A page of ``view`` in keyset order (``geo.queries.keyset``): rendered by SQL when the
+    selection is plain (server/gql/compiled.py), else row by row through the types."""
     settings = info.context.settings
-    limit, offset = page(first, after, settings.default_first, settings.max_first)
+    limit = page_size(first, settings.default_first, settings.max_first)
     filters = spatial(where)
+    near = filters.near is not None
+    field, descending = (order_by.field.value, order_by.direction is SortDirection.DESC) if (
+        order_by is not None) else (None, False)  # fmt: skip
+    order = keyset.order(view, field, descending, near, after)
+    total = _total_count(info, view, filters, attributes)
     fast = None
     selected = info.selected_fields[0]
     if (settings.compiled_pages and type_name and _no_area_ids(filters)
             and isinstance(selected, SelectedField)):  # fmt: skip
-        fast = compiled.plan(type_name, selected, filters.near is not None, cursor, view)
+        fast = compiled.plan(type_name, selected, near, view)
     if fast is not None:
-        nodes, found_n = await info.context.fetch(
-            pages.page_json(view, filters, attributes, fast.node, limit=limit, offset=offset)
+        nodes, keys, found_n = await info.context.fetch(
+            pages.page_json(view, filters, attributes, fast.node, limit=limit, order=order)
         )
-        end = cursor(offset + len(nodes) - 1) if nodes else None
+        cursors = [keyset.cursor(order.label, k, i) for k, i in keys]
         return Connection(
             typed_edges=[],
-            rendered=fast.shape(nodes, offset),
-            page_info=PageInfo(has_next_page=found_n > limit, end_cursor=end),
+            rendered=fast.shape(nodes, cursors),
+            page_info=PageInfo(
+                has_next_page=found_n > limit, end_cursor=cursors[-1] if cursors else None
+            ),
+            count=total,
         )
     found = await info.context.fetch(
-        rows(view, filters, attributes, limit=limit + 1, offset=offset, with_cell=True)
+        rows(view, filters, attributes, limit=limit + 1, order=order, with_cell=True)
     )
-    edges = [Edge(cursor=cursor(offset + i), node=build(r)) for i, r in enumerate(found[:limit])]
+    edges = [Edge(cursor=keyset.cursor(order.label, r["_k"], r["id"]), node=build(r))
+             for r in found[:limit]]  # fmt: skip
     return Connection(
         typed_edges=edges,
         page_info=PageInfo(
             has_next_page=len(found) > limit, end_cursor=edges[-1].cursor if edges else None
         ),
+        count=total,
     )
+
+
+def _total_count(
+    info: Info, view: LayerView, filters: SpatialFilter, attributes: AttributeFilter
+) -> Callable[[], Awaitable[int | None]]:
+    """``totalCount``, counted only when asked for: exact up to the configured cap, else
+    null (counting a million rows would cost more than the page)."""
+    cap = info.context.settings.total_count_cap
+
+    async def count() -> int | None:
+        return await info.context.fetch(count_rows(view, filters, attributes, cap))
+
+    return count
 
 
 def _case_builder(full: bool) -> Callable[[dict[str, Any]], Case]:
@@ -124,9 +164,11 @@ class Query:
     async def admin_areas(
         self, info: Info, level: AdminLevel | None = None, where: SpatialFilterInput | None = None,
         first: int | None = None, after: str | None = None,
+        order_by: AdminAreaOrder | None = None,
     ) -> Connection[AdminArea]:  # fmt: skip
         attrs = AttributeFilter(equals=_equals(level=[level] if level else None))
-        return await _connection(info, views.ADMIN_AREAS, where, attrs, first, after, _area)
+        return await _connection(info, views.ADMIN_AREAS, where, attrs, first, after, _area,
+                                 order_by=order_by)  # fmt: skip
 
     @strawberry.field
     async def admin_area(self, info: Info, id: strawberry.ID) -> AdminArea | None:
@@ -136,9 +178,10 @@ class Query:
     async def grid_cells(
         self, info: Info, where: SpatialFilterInput | None = None,
         first: int | None = None, after: str | None = None,
+        order_by: GridCellOrder | None = None,
     ) -> Connection[GridCell]:  # fmt: skip
         return await _connection(info, views.GRID_CELLS, where, AttributeFilter(), first, after,
-                                 _cell)  # fmt: skip
+                                 _cell, order_by=order_by)  # fmt: skip
 
     @strawberry.field
     async def grid_cell(self, info: Info, id: strawberry.ID) -> GridCell | None:
@@ -169,22 +212,24 @@ class Query:
         self, info: Info, where: SpatialFilterInput | None = None,
         categories: list[FacilityCategory] | None = None,
         first: int | None = None, after: str | None = None,
+        order_by: FacilityOrder | None = None,
     ) -> Connection[Facility]:  # fmt: skip
         view = info.context.view("facilities")
         attrs = AttributeFilter(equals=_equals(category=categories))
         return await _connection(info, view, where, attrs, first, after, Facility.from_row,
-                                 "Facility")  # fmt: skip
+                                 "Facility", order_by)  # fmt: skip
 
     @strawberry.field(description="Cameras in the caller's jurisdiction (READ_CAMERAS).")
     async def cameras(
         self, info: Info, where: SpatialFilterInput | None = None,
         statuses: list[CameraStatus] | None = None,
         first: int | None = None, after: str | None = None,
+        order_by: CameraOrder | None = None,
     ) -> Connection[Camera]:  # fmt: skip
         view = info.context.view("cameras")
         attrs = AttributeFilter(equals=_equals(status=statuses))
         return await _connection(info, view, where, attrs, first, after, Camera.from_row,
-                                 "Camera")  # fmt: skip
+                                 "Camera", order_by)  # fmt: skip
 
     @strawberry.field(
         description="Cases: the public record (generalised position and times) "
@@ -196,6 +241,7 @@ class Query:
         grid_cell_id: strawberry.ID | None = None, department_id: strawberry.ID | None = None,
         reported_from: datetime | None = None, reported_to: datetime | None = None,
         first: int | None = None, after: str | None = None,
+        order_by: CaseOrder | None = None,
     ) -> Connection[Case]:  # fmt: skip
         view = info.context.view("cases")
         since, until = time_range(reported_from, reported_to)
@@ -208,16 +254,19 @@ class Query:
             time_column="reported_at", time_from=since, time_to=until,
         )  # fmt: skip
         return await _connection(info, view, where, attrs, first, after,
-                                 _case_builder(view.internal), "Case")  # fmt: skip
+                                 _case_builder(view.internal), "Case", order_by)  # fmt: skip
 
-    @strawberry.field(description="The caller's own reports, newest first ids last.")
+    @strawberry.field(description="The caller's own reports, newest first unless orderBy says "
+                      "otherwise.")  # fmt: skip
     async def my_cases(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[Case]:
+        self, info: Info, first: int | None = None, after: str | None = None,
+        order_by: CaseOrder | None = None,
+    ) -> Connection[Case]:  # fmt: skip
         principal = info.context.require()
         attrs = AttributeFilter(equals={"reporter_id": [principal.user_id]})
+        newest = CaseOrder(field=CaseOrderField.REPORTED_AT, direction=SortDirection.DESC)
         return await _connection(info, views.own_cases(principal), None, attrs, first, after,
-                                 _case_builder(True))  # fmt: skip
+                                 _case_builder(True), order_by=order_by or newest)  # fmt: skip
 
     @strawberry.field(description="One case: staff who read cases get it in full, and only "
                       "within their jurisdiction (NOT_FOUND outside it); everyone else its "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
@@ -387,12 +388,22 @@ class Edge(Generic[T]):  # noqa: UP046 - strawberry resolves typing.Generic, not
     node: T
 
 
-@strawberry.type(description="A page of results (Relay-style cursors; `first` is capped).")
+@strawberry.type(description="A page of results. Cursors are keyset positions: paging never "
+                 "skips or repeats a row while rows are added or leave the filter; `first` is "
+                 "capped.")  # fmt: skip
 class Connection(Generic[T]):  # noqa: UP046
     page_info: PageInfo
     typed_edges: strawberry.Private[list[Edge[T]]]
     # Set when SQL rendered the page (server/gql/compiled.py): response key → rendered list.
     rendered: strawberry.Private[dict[str, Any] | None] = None
+    # Counts the rows the filters match (run only when totalCount is asked for).
+    count: strawberry.Private[Callable[[], Awaitable[int | None]] | None] = None
+
+    @strawberry.field(description="How many rows the filters match, over all pages: exact, or "
+                      "null when more than the server's cap (GraphQL settings, default "
+                      "100,000) match.")  # fmt: skip
+    async def total_count(self) -> int | None:
+        return None if self.count is None else await self.count()
 
     @strawberry.field
     def edges(self, info: Info) -> list[Edge[T]]:

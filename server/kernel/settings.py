@@ -358,6 +358,8 @@ class GraphQLSettings(BaseSettings):
 
     default_first: int = Field(default=100, ge=1)
     max_first: int = Field(default=1000, ge=1)
+    #: A connection's totalCount is exact up to this many rows, null above (ONEMAP_GRAPHQL_…).
+    total_count_cap: int = Field(default=100_000, ge=1)
     max_radius_m: float = Field(default=5_000.0, gt=0, description="Cap of near/incident radii.")
     max_depth: int = Field(default=10, ge=2)
     max_aliases: int = Field(default=30, ge=1)
