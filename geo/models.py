@@ -191,7 +191,12 @@ class Facility(Base):
     __table_args__ = (
         CheckConstraint(f"category IN {sql_in(FacilityCategory)}", name="category"),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_non_negative"),
-    )
+        # Search by name (geo/queries/place_search.py): substrings and typos, pg_trgm.
+        Index("ix_facilities_name_zh_trgm", "name_zh", postgresql_using="gin",
+              postgresql_ops={"name_zh": "gin_trgm_ops"}),
+        Index("ix_facilities_name_en_trgm", "name_en", postgresql_using="gin",
+              postgresql_ops={"name_en": "gin_trgm_ops"}),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)

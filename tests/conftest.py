@@ -76,6 +76,7 @@ def create_database(prefix: str = "onemap_test") -> str:
     url = _with_db(server, name)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION postgis")
+        conn.execute("CREATE EXTENSION pg_trgm")
     return url
 
 

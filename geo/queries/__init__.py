@@ -22,12 +22,30 @@ class Query[T]:
     statement: sql.SQL | sql.Composed
     params: Mapping[str, Any]
     decode: Callable[[Rows], T]
+    #: Planner settings for this statement alone (``SET LOCAL`` in its own transaction), where
+    #: PostgreSQL misjudges a plan: pg_trgm's operators cost far more per row than it assumes.
+    local: tuple[tuple[str, str], ...] = ()
+
+
+def _local(name: str, value: str) -> sql.Composed:
+    return sql.SQL("SET LOCAL {} = {}").format(sql.Identifier(name), sql.Literal(value))
 
 
 async def fetch[T](conn: AsyncConnection[Any], query: Query[T]) -> T:
+    if query.local:
+        async with conn.transaction():
+            for name, value in query.local:
+                await conn.execute(_local(name, value))
+            cur = await conn.execute(query.statement, query.params)
+            return query.decode(await cur.fetchall())
     cur = await conn.execute(query.statement, query.params)
     return query.decode(await cur.fetchall())
 
 
 def fetch_sync[T](conn: Connection[Any], query: Query[T]) -> T:
+    if query.local:
+        with conn.transaction():
+            for name, value in query.local:
+                conn.execute(_local(name, value))
+            return query.decode(conn.execute(query.statement, query.params).fetchall())
     return query.decode(conn.execute(query.statement, query.params).fetchall())

@@ -19,6 +19,7 @@ from geo.queries import keyset, pages
 from geo.queries.filters import AreaPolygon, AttributeFilter, SpatialFilter
 from geo.queries.location import grid_cell_at
 from geo.queries.lookups import department_ids
+from geo.queries.place_search import HitKind
 from geo.queries.search import count_rows, rows
 from geo.queries.stats import case_stats
 from server.gql import compiled, views
@@ -39,6 +40,8 @@ from server.gql.inputs import (
     time_range,
     to_id,
 )
+from server.gql.search import PointInput, SearchHit
+from server.gql.search import resolve as search_resolver
 from server.gql.types import (
     AdminArea,
     Camera,
@@ -160,6 +163,17 @@ class Location:
 
 @strawberry.type
 class Query:
+    @strawberry.field(description="Find facilities, grid cells, communities, streets, districts, "
+                      "cases (by public id) and case categories by name or code, in Chinese or "
+                      "English, tolerating typos; nearest first when `near` is given, else best "
+                      "match first. Reads through the caller's views: the public finds only "
+                      "what the public may see.")  # fmt: skip
+    async def search(
+        self, info: Info, text: str, near: PointInput | None = None,
+        kinds: list[HitKind] | None = None, first: int = 10,
+    ) -> list[SearchHit]:  # fmt: skip
+        return await search_resolver(info, text, near, kinds, first)
+
     @strawberry.field(description="Districts, streets and communities.")
     async def admin_areas(
         self, info: Info, level: AdminLevel | None = None, where: SpatialFilterInput | None = None,

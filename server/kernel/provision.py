@@ -76,7 +76,8 @@ def admin_url(url: str) -> str:
 
 
 def ensure_database(url: str) -> None:
-    """Create the database named in ``url`` if missing, and the PostGIS extension in it."""
+    """Create the database named in ``url`` if missing, and the PostGIS and pg_trgm extensions
+    in it."""
     name = conninfo_to_dict(url).get("dbname") or "postgres"
     try:
         with psycopg.connect(admin_url(url), autocommit=True, connect_timeout=5) as admin:
@@ -86,6 +87,7 @@ def ensure_database(url: str) -> None:
                 log.info("created database %s", name)
         with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")  # search (migration 0010)
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "postgis" in reason and "control" in reason:
