@@ -12,7 +12,6 @@ from starlette.routing import BaseRoute, Mount
 
 from geo.migrate import head_revision
 from mobile_api import api as citizen_api
-from mobile_api import locate
 from server.gql.view import OneMapGraphQL, graphql_routes
 from server.kernel import health
 from server.kernel.auth import routes as auth_routes
@@ -62,7 +61,7 @@ def create_app(settings: Settings) -> Starlette:
     routes: list[BaseRoute] = [
         *health.routes,
         *auth_routes.routes,
-        Mount("/api/v1", routes=[*locate.routes, *citizen_api.routes(settings, tokens, pool)]),
+        Mount("/api/v1", routes=citizen_api.routes(settings, tokens, pool)),
         citizen_api.open311_mount(settings, tokens, pool),
         Mount("/streams", routes=stream_routes.routes),
         Mount("/ogc", app=ogc_app(ogc)),
