@@ -26,6 +26,7 @@ from server.kernel.settings import Settings
 from server.mapview import routes as mapview_routes
 from server.ogc.core import OgcService
 from server.ogc.routes import ogc_app
+from server.reference import routes as reference_routes
 from server.streams import routes as stream_routes
 from server.streams.service import StreamService
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings) -> Starlette:
         Mount("/streams", routes=stream_routes.routes),
         Mount("/ogc", app=ogc_app(ogc)),
         *graphql_routes(OneMapGraphQL(settings, pool, broker, tokens)),
+        *reference_routes.routes,  # /docs: the API reference pages
         *mapview_routes.routes,  # `/` and `/mapview`: last, so no other route is shadowed
     ]
     app = Starlette(
