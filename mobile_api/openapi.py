@@ -26,7 +26,7 @@ MULTIPART = "multipart/form-data"
 _PARAM = re.compile(r"{(\w+)}")
 _OPERATION_ID = re.compile(r"^[a-z][A-Za-z0-9]{2,63}$")
 
-Schemas = dict[tuple[type[BaseModel], JsonSchemaMode], dict[str, Any]]
+Schemas = dict[tuple[Any, JsonSchemaMode], dict[str, Any]]
 
 
 class ContractError(ValueError):
@@ -40,13 +40,12 @@ def _problem_response(text: str) -> dict[str, Any]:
     }
 
 
-def _model_schema(model: type[BaseModel], schemas: Schemas, defs: dict[str, Any]) -> Any:
+def _model_schema(model: type[BaseModel], schemas: Schemas, defs: dict[str, Any]) -> dict[str, Any]:
     """The model's own schema (not a ``$ref`` to it): its properties are needed one by one."""
     schema = schemas[(model, "validation")]
     ref = schema.get("$ref")
-    if isinstance(ref, str):
-        return defs[ref.rsplit("/", 1)[-1]]
-    return schema
+    found: dict[str, Any] = defs[ref.rsplit("/", 1)[-1]] if isinstance(ref, str) else schema
+    return found
 
 
 def _parameters(ep: Endpoint, schemas: Schemas, defs: dict[str, Any]) -> list[dict[str, Any]]:
@@ -104,7 +103,9 @@ def _checked_example(ep: Endpoint, model: type[BaseModel] | None) -> Any:
 def _form_body(ep: Endpoint, schemas: Schemas, defs: dict[str, Any]) -> dict[str, Any]:
     """A multipart form: the form model's fields and the file parts, one inline schema (one
     media type: generators give each media type of a body the same model name)."""
-    form = dict(_model_schema(ep.form, schemas, defs)) if ep.form else {"type": "object"}
+    form: dict[str, Any] = (
+        dict(_model_schema(ep.form, schemas, defs)) if ep.form else {"type": "object"}
+    )
     form.pop("title", None)  # generators name an untitled inline body after its operation
     props = dict(form.get("properties", {}))
     required = list(form.get("required", []))
