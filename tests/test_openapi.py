@@ -109,7 +109,7 @@ def test_the_ogc_document_declares_every_route(
                 if (method, _TEMPLATE.sub("{}", path) or "/") not in declared:
                     undeclared.append((method, path))
     assert {(m, p.split("/")[2]) for m, p in undeclared} == {
-        (m, c) for m in ("PUT", "DELETE") for c in ("admin_areas", "grid_cells", "cases")
+        (m, c) for m in ("POST", "PUT", "DELETE") for c in ("admin_areas", "grid_cells", "cases")
     }
     admin = auth(tokens, user_with_role(database_url, "admin"), "admin")
     for method, path in undeclared:
@@ -117,6 +117,31 @@ def test_the_ogc_document_declares_every_route(
         headers = {**admin, "Content-Type": "application/geo+json"}
         r = client.request(method, url, headers=headers, content=FEATURE)
         assert r.status_code == 405, (method, url, r.status_code, r.text)
+
+
+def test_ogc_request_bodies_have_examples_the_server_accepts(
+    client: TestClient, ogc_documents: dict[str, Any], tokens: TokenService, database_url: str
+) -> None:
+    """Each write the admin's document declares, sent with its own example, succeeds."""
+    doc = ogc_documents["admin"]
+    bodies = {(m, p): op["requestBody"]["content"] for m, p, op in _operations(doc)
+              if "requestBody" in op}  # fmt: skip
+    assert {p.split("/")[2] for _, p in bodies} == {"facilities", "cameras"}
+    admin = {**auth(tokens, user_with_role(database_url, "admin"), "admin"),
+             "Content-Type": "application/geo+json"}  # fmt: skip
+    for (method, path), content in sorted(bodies.items()):
+        assert list(content) == ["application/geo+json"], (method, path)
+        example = content["application/geo+json"]["example"]
+        if method != "POST":
+            continue
+        created = client.post("/ogc" + path, headers=admin, json=example)
+        assert created.status_code == 201, created.text
+        item = "/ogc" + created.headers["location"].split("/ogc", 1)[1]
+        read = client.get(item, headers=admin).json()  # cameras: internal, staff only
+        assert read["properties"]["code"] == example["properties"]["code"]
+        replace = bodies[("PUT", path + "/{featureId}")]["application/geo+json"]["example"]
+        assert client.put(item, headers=admin, json=replace).status_code == 204
+        assert client.delete(item, headers=admin).status_code == 204
 
 
 # --- the rules, enforced where the document is built ---------------------------------------

@@ -23,6 +23,7 @@ from typing import Any
 from server.ogc.tiles_meta import add_tiles_to_openapi
 
 _EXTERNAL = re.compile(r"^https?://")
+GEOJSON = "application/geo+json"
 _LOCAL_PARAMETERS: dict[str, dict[str, Any]] = {
     "datetime": {"name": "datetime", "in": "query", "required": False, "style": "form",
                  "explode": False, "schema": {"type": "string"},
@@ -42,9 +43,24 @@ _NOT_IN_30 = ("$schema", "$id", "$defs", "$comment", "examples", "contentMediaTy
 _DESCRIPTIONS = {"200": "OK", "201": "Created", "204": "No content"}
 
 
+#: A feature each writable layer accepts (tests/test_openapi.py posts them): the examples of
+#: the create and replace bodies.
+FEATURE_EXAMPLES: dict[str, dict[str, Any]] = {
+    "facilities": {"code": "F9000001", "category": "shelter", "name_zh": "人民广场应急避难场所",
+                   "name_en": "People's Square emergency shelter", "address": "人民大道 200 号",
+                   "capacity": 5000, "attributes": {"operator": "区应急管理局"}},
+    "cameras": {"code": "CAM900001", "name": "人民广场东 People's Square east", "heading": 90,
+                "fov": 60, "status": "unknown"},
+}  # fmt: skip
+_POINT = {"type": "Point", "coordinates": [121.4737, 31.2304]}
+_ITEMS = re.compile(r"^/collections/([^/]+)/items$")
+_ITEM = re.compile(r"^/collections/([^/]+)/items/\{featureId\}$")
+
+
 def document(generated: dict[str, Any], collections: list[str]) -> dict[str, Any]:
     """The document served for a catalogue shape (its ``collections``), from pygeoapi's."""
     result = _drop_unserved(_localise(generated))
+    _writes_as_served(result)
     add_tiles_to_openapi(result, collections)
     _as_oas30(result)
     return result
@@ -104,6 +120,63 @@ def _drop_unserved(document: dict[str, Any]) -> dict[str, Any]:
         ):
             del document["paths"][path]
     return document
+
+
+# --- writes -------------------------------------------------------------------------------
+
+
+def _writes_as_served(document: dict[str, Any]) -> None:
+    """``POST …/items`` creates a feature (where the catalogue lets the caller write); OneMap
+    serves no CQL2 search by POST, which pygeoapi declares on every collection. Every feature
+    body gets its example."""
+    for path, item in document.get("paths", {}).items():
+        items, one = _ITEMS.match(path), _ITEM.match(path)
+        if items and "post" in item:
+            feature = item["post"].get("requestBody", {}).get("content", {}).get(GEOJSON)
+            if feature is None:
+                del item["post"]
+            else:
+                item["post"] = _create(items.group(1), item["post"], feature)
+        if one and "put" in item:
+            content = item["put"].get("requestBody", {}).get("content", {})
+            if GEOJSON in content:
+                content[GEOJSON]["example"] = _feature(one.group(1), content[GEOJSON])
+
+
+def _create(name: str, pygeoapi: dict[str, Any], feature: dict[str, Any]) -> dict[str, Any]:
+    title = re.sub(r"^Get (.*?) items.*$", r"\1", pygeoapi.get("summary", name))
+    problems = {k: v for k, v in pygeoapi.get("responses", {}).items() if k[0] in "45"}
+    return {
+        **{k: v for k, v in pygeoapi.items() if k not in ("summary", "operationId", "responses")},
+        "summary": f"Add a feature to {title}",
+        "operationId": f"create{name[:1].upper()}{name[1:]}Feature",
+        "requestBody": {
+            "description": "The new feature (GeoJSON; its grid cell is derived)",
+            "required": True,
+            "content": {GEOJSON: {**feature, "example": _feature(name, feature)}},
+        },
+        "responses": {
+            "201": {
+                "description": "Created: Location names the new feature",
+                "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+            },
+            **problems,
+        },
+    }
+
+
+def _feature(name: str, media: dict[str, Any]) -> dict[str, Any]:
+    """An example feature: the layer's own, or one shaped by the body's schema."""
+    properties = FEATURE_EXAMPLES.get(name)
+    if properties is None:
+        schema = media.get("schema", {}).get("properties", {}).get("properties", {})
+        kinds = {"string": "…", "integer": 1, "number": 1.5, "boolean": True, "object": {}}
+        properties = {
+            k: kinds.get(v.get("type"))
+            for k, v in schema.get("properties", {}).items()
+            if k != "grid_cell_id"
+        }
+    return {"type": "Feature", "geometry": _POINT, "properties": properties}
 
 
 # --- OpenAPI 3.0 schema objects -----------------------------------------------------------
