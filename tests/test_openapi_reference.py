@@ -5,13 +5,17 @@ and nothing is loaded from elsewhere (the page's CSP would log it as an error)."
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from starlette.testclient import TestClient
 
+from tests.conftest import ROOT
 from tests.running_server import running_server
 from tests.test_mapview_browser import ARGS, ARTIFACTS, CHROMIUM, Console, until
 
@@ -40,6 +44,22 @@ def browser() -> Iterator[Browser]:
             yield launched
         finally:
             launched.close()
+
+
+def test_swagger_ui_is_served_as_pinned_with_its_licence(client: TestClient) -> None:
+    package = json.loads((ROOT / "web" / "package.json").read_text())["dependencies"]
+    served = client.get("/docs/static/vendor/versions.json").json()
+    mapview = client.get("/mapview/static/vendor/versions.json").json()
+    assert served == {"swagger-ui-dist": package["swagger-ui-dist"]}
+    assert served | mapview == package  # every browser library pinned is served, and no other
+    licence = client.get("/docs/static/vendor/swagger-ui-dist/LICENSE")
+    assert licence.status_code == 200 and "Apache License" in licence.text
+    page = client.get("/docs/api")
+    assert page.status_code == 200 and "unsafe" not in page.headers["content-security-policy"]
+    for src in re.findall(r'(?:src|href)="([^"]+)"', page.text):
+        if not src.startswith(".."):  # the documents; the rest are the page's own files
+            assert client.get(f"/docs/{src}").status_code == 200, src
+    assert client.get("/docs", follow_redirects=False).headers["location"] == "docs/api"
 
 
 def _operations(doc: dict[str, Any]) -> list[tuple[str, str, str, str]]:
