@@ -1,10 +1,11 @@
 # OneMap's app image. The database is a separate postgis/postgis container (docker-compose.yml).
 
-# The map view's browser libraries, pinned in web/package-lock.json.
+# The browser libraries the app serves (the map view's, the API reference's), pinned in
+# web/package-lock.json; the devDependencies are test tools, not needed here.
 FROM node:20-bookworm-slim AS web
 WORKDIR /src
 COPY web/package.json web/package-lock.json web/copy.mjs ./web/
-RUN npm ci --prefix web --ignore-scripts --no-audit --no-fund && node web/copy.mjs
+RUN npm ci --prefix web --omit=dev --ignore-scripts --no-audit --no-fund && node web/copy.mjs
 
 FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -17,6 +18,7 @@ COPY mobile_api ./mobile_api
 COPY seed ./seed
 COPY graphql ./graphql
 COPY --from=web /src/server/mapview/static/vendor ./server/mapview/static/vendor
+COPY --from=web /src/server/reference/static/vendor ./server/reference/static/vendor
 # Editable, so the app serves its static files and the GraphQL contract from /app.
 RUN pip install -e . && useradd --system --home /app onemap && mkdir -p /app/data \
     && chown onemap /app/data

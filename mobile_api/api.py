@@ -18,6 +18,7 @@ from mobile_api import (
     auth,
     health_code,
     health_officers,
+    locate,
     notifications,
     open311,
     reports,
@@ -38,7 +39,7 @@ def endpoints() -> list[Endpoint]:
     return [
         *auth.endpoints, *reports.endpoints, *health_code.endpoints, *health_officers.endpoints,
         *services.endpoints,
-        *staff.endpoints, *notifications.endpoints, *audit.endpoints,
+        *staff.endpoints, *notifications.endpoints, *audit.endpoints, *locate.endpoints,
     ]  # fmt: skip
 
 

@@ -152,8 +152,8 @@ async def export(call: Call) -> Response:
 endpoints = [
     Endpoint("GET", "/audit", listing, "The audit trail, newest first, filtered (audited). "
              "CSV instead with ?format=csv or Accept: text/csv (as /audit/export)", "audit",
-             AUDITORS, query=AuditQuery, response=AuditPage),
+             AUDITORS, query=AuditQuery, response=AuditPage, operation_id="listAuditEntries"),
     Endpoint("GET", "/audit/export", export, "The audit rows that match the filters as CSV, "
              "oldest first, streamed (audited)", "audit", AUDITORS, query=AuditFilters,
-             media=CSV),
+             media=CSV, operation_id="exportAuditEntries"),
 ]  # fmt: skip

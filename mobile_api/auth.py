@@ -137,13 +137,17 @@ async def me(call: Call) -> Me:
 
 endpoints = [
     Endpoint("POST", "/auth/otp", request_code, "Send a one-time login code to a phone", "auth",
-             PUBLIC, body=OtpRequest, status=202, response=OtpSent),
+             PUBLIC, body=OtpRequest, status=202, response=OtpSent,
+             operation_id="requestLoginCode", example={"phone": "13700000001"}),
     Endpoint("POST", "/auth/token", token, "Log in: a one-time code (citizens) or a password "
              "(staff) for an access and a refresh token", "auth", PUBLIC, body=TokenRequest,
-             response=TokenPair),
+             response=TokenPair, operation_id="logIn",
+             example={"grant_type": "otp", "phone": "13700000001", "code": "123456"}),
     Endpoint("POST", "/auth/refresh", refresh, "Rotate a refresh token; reusing a rotated one "
-             "revokes its whole session", "auth", PUBLIC, body=RefreshRequest, response=TokenPair),
+             "revokes its whole session", "auth", PUBLIC, body=RefreshRequest, response=TokenPair,
+             operation_id="refreshTokens", example={"refresh_token": "rt_3kq9…"}),
     Endpoint("POST", "/auth/logout", logout, "End the session of a refresh token", "auth",
-             PUBLIC, body=RefreshRequest, status=204),
-    Endpoint("GET", "/me", me, "Who I am", "me", ANY_USER, response=Me),
+             PUBLIC, body=RefreshRequest, status=204, operation_id="logOut",
+             example={"refresh_token": "rt_3kq9…"}),
+    Endpoint("GET", "/me", me, "Who I am", "me", ANY_USER, response=Me, operation_id="getMe"),
 ]  # fmt: skip

@@ -130,12 +130,14 @@ class Endpoint:
     query: type[BaseModel] | None = None
     status: int = 200
     response: type[BaseModel] | None = None  # None: no content (or ``media``)
-    media: str | None = None  # a non-JSON success body (an image)
+    media: str | tuple[str, ...] | None = None  # a non-JSON success body: its media type(s)
     idempotent: bool = False
-
-    @property
-    def operation_id(self) -> str:
-        return self.handler.__name__
+    #: The OpenAPI operationId: unique, a verb phrase in camelCase (``listMyReports``); generated
+    #: clients name their functions after it (``list_my_reports``).
+    operation_id: str = field(kw_only=True)
+    #: A request body a client could send as is (its JSON, or a form's text fields): shown in
+    #: the document and validated against ``body``/``form`` when the document is built.
+    example: Any = field(default=None, kw_only=True)
 
 
 def problem_of(exc: OneMapError, instance: str | None = None) -> Response:

@@ -270,22 +270,27 @@ async def published_rules(call: Call) -> RuleSet:
 endpoints = [
     Endpoint("GET", "/me/health-code", my_code, "My health code: colour, the rule that decided "
              "it, a signed token (≤ 5 min) and optionally its QR code", "health code", CITIZEN,
-             query=HealthCodeQuery, response=HealthCode),
+             query=HealthCodeQuery, response=HealthCode, operation_id="getMyHealthCode"),
     Endpoint("GET", "/me/health-code/history", history, "How my colour changed, and who "
-             "verified my code when", "health code", CITIZEN, response=History),
+             "verified my code when", "health code", CITIZEN, response=History,
+             operation_id="getMyHealthCodeHistory"),
     Endpoint("POST", "/me/health-code/appeals", appeal, "Ask for a correction of my code",
              "health code", CITIZEN, body=AppealIn, status=201, response=Appeal,
-             idempotent=True),
+             idempotent=True, operation_id="appealMyHealthCode",
+             example={"reason": "我的核酸结果是阴性 My test result was negative"}),
     Endpoint("GET", "/me/health-code/appeals", my_appeals, "My correction requests",
-             "health code", CITIZEN, response=Appeals),
+             "health code", CITIZEN, response=Appeals, operation_id="listMyHealthCodeAppeals"),
     Endpoint("POST", "/me/declarations", declare, "Declare my health (fever, symptoms, "
              "contact)", "health code", CITIZEN, body=DeclarationIn, status=201,
-             response=Created, idempotent=True),
+             response=Created, idempotent=True, operation_id="declareMyHealth",
+             example={"fever": False, "symptoms": ["cough"], "contact_with_case": False}),
     Endpoint("POST", "/me/checkins", check_in, "Check in at a venue by its facility code",
              "health code", CITIZEN, body=CheckinIn, status=201, response=Checkin,
-             idempotent=True),
+             idempotent=True, operation_id="checkInAtVenue", example={"venue_code": "F0000042"}),
     Endpoint("GET", "/health-codes/rules", published_rules, "The rules in force and their "
-             "version", "health code", PUBLIC, response=RuleSet),
+             "version", "health code", PUBLIC, response=RuleSet,
+             operation_id="getHealthCodeRules"),
     Endpoint("POST", "/health-codes/verify", verify, "Verify a scanned health-code token "
-             "(audited)", "health code", VERIFIER, body=VerifyIn, response=VerifyOut),
+             "(audited)", "health code", VERIFIER, body=VerifyIn, response=VerifyOut,
+             operation_id="verifyHealthCode", example={"token": "eyJhbGciOiJFUzI1NiIsImtpZCI6…"}),
 ]  # fmt: skip

@@ -107,13 +107,20 @@ async def decide(call: Call) -> Appeal:
 endpoints = [
     Endpoint("POST", "/health/test-results", record_test, "Record a test result", "health "
              "officers", MANAGE, body=TestResultIn, status=201, response=Created,
-             idempotent=True),
+             idempotent=True, operation_id="recordTestResult",
+             example={"phone": "13700000001", "result": "negative",
+                      "sampled_at": "2026-11-20T09:30:00+08:00"}),
     Endpoint("POST", "/health/risk-cells", set_risk_cell, "Declare a grid cell at risk for a "
              "period", "health officers", MANAGE, body=RiskCellIn, status=201,
-             response=Created, idempotent=True),
+             response=Created, idempotent=True, operation_id="declareRiskCell",
+             example={"grid_cell_code": "31010100100101", "level": "medium",
+                      "ends_at": "2026-11-27T00:00:00+08:00", "note": "密接聚集 Cluster"}),
     Endpoint("GET", "/health/appeals", officer_appeals, "Appeals to decide (audited)",
-             "health officers", READ, query=AppealsQuery, response=OfficerAppeals),
+             "health officers", READ, query=AppealsQuery, response=OfficerAppeals,
+             operation_id="listHealthCodeAppeals"),
     Endpoint("POST", "/health/appeals/{id}/decision", decide, "Uphold (with the corrected "
              "colour) or dismiss an appeal", "health officers", MANAGE, body=DecisionIn,
-             response=Appeal),
+             response=Appeal, operation_id="decideHealthCodeAppeal",
+             example={"decision": "upheld", "note": "复核阴性 Negative on review",
+                      "corrected_colour": "green", "override_hours": 72}),
 ]  # fmt: skip

@@ -59,7 +59,9 @@ async def mark_read(call: Call) -> Response:
 
 endpoints = [
     Endpoint("GET", "/me/notifications", inbox, "My inbox: status changes of my reports and "
-             "applications", "me", CITIZEN, query=paging.PageQuery, response=NotificationPage),
+             "applications", "me", CITIZEN, query=paging.PageQuery, response=NotificationPage,
+             operation_id="listMyNotifications"),
     Endpoint("PUT", "/me/notifications/read", mark_read, "Mark my inbox read up to a time",
-             "me", CITIZEN, body=ReadIn, status=204),
+             "me", CITIZEN, body=ReadIn, status=204, operation_id="markMyNotificationsRead",
+             example={"through": "2026-11-21T10:00:00+08:00"}),
 ]  # fmt: skip

@@ -260,19 +260,24 @@ endpoints = [
     Endpoint("POST", "/reports", submit, "Report a problem (随手拍): multipart with up to 5 "
              "photos; becomes a case routed to its grid cell and department", "reports", CITIZEN,
              form=ReportForm, files={"photos": ("JPEG, PNG, WebP or HEIC, at most 10 MB each", 5)},
-             status=201, response=Report, idempotent=True),
+             status=201, response=Report, idempotent=True, operation_id="submitReport",
+             example={"category": "road_damage", "description": "人行道地砖松动 Loose paving",
+                      "lon": 121.4737, "lat": 31.2304, "address": "南京东路 100 号"}),
     Endpoint("GET", "/reports", mine, "My reports, newest first", "reports", CITIZEN,
-             query=paging.PageQuery, response=ReportPage),
+             query=paging.PageQuery, response=ReportPage, operation_id="listMyReports"),
     Endpoint("GET", "/reports/nearby", nearby, "Open cases of a category within 250 m "
              "(their public record): is it reported already?", "reports", ANY_USER,
-             query=NearbyQuery, response=NearbyList),
+             query=NearbyQuery, response=NearbyList, operation_id="listOpenCasesNearby"),
     Endpoint("GET", "/reports/{id}", one, "One of my reports with its timeline", "reports",
-             CITIZEN, response=ReportDetail),
+             CITIZEN, response=ReportDetail, operation_id="getMyReport"),
     Endpoint("PUT", "/reports/{id}/link", link, "Link my report to an open case nearby about "
-             "the same thing", "reports", CITIZEN, body=LinkIn, response=ReportDetail),
+             "the same thing", "reports", CITIZEN, body=LinkIn, response=ReportDetail,
+             operation_id="linkMyReport", example={"case_id": "20261121-1A2B3C4D"}),
     Endpoint("PUT", "/reports/{id}/rating", rate, "Rate the handling of my resolved report "
-             "(好差评), once", "reports", CITIZEN, body=RatingIn, status=201, response=RatingIn),
+             "(好差评), once", "reports", CITIZEN, body=RatingIn, status=201, response=RatingIn,
+             operation_id="rateMyReport", example={"score": 5, "comment": "处理及时 Fixed fast"}),
     Endpoint("GET", "/reports/{id}/photos/{photo_id}", photo, "A photo of a report (its "
              "reporter, and staff whose jurisdiction holds the case; audited)", "reports",
-             PHOTO_VIEWERS, media="image/*"),
+             PHOTO_VIEWERS, media=("image/jpeg", "image/png", "image/webp"),
+             operation_id="getReportPhoto"),
 ]  # fmt: skip

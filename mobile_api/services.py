@@ -244,23 +244,34 @@ async def upload(call: Call) -> Response:
 endpoints = [
     Endpoint("GET", "/services", catalogue, "The service catalogue (一网通办): search by "
              "words, filter by department", "services", PUBLIC, query=ServicesQuery,
-             response=ServiceList),
+             response=ServiceList, operation_id="listServices"),
     Endpoint("GET", "/services/{code}", service, "A service item: materials, time limits, "
-             "form schema", "services", PUBLIC, response=ServiceDetail),
+             "form schema", "services", PUBLIC, response=ServiceDetail, operation_id="getService"),
     Endpoint("POST", "/attachments", upload, "Upload a material (PDF or image, ≤ 10 MB) to "
              "use in an application", "services", CITIZEN, files={"file": ("PDF or image", 1)},
-             status=201, response=Attachment, idempotent=True),
+             status=201, response=Attachment, idempotent=True, operation_id="uploadAttachment",
+             example={}),
     Endpoint("POST", "/applications", apply, "Apply for a service: the form is validated "
              "against the item's schema, the required materials must be there", "services",
              CITIZEN, body=ApplicationIn, status=201, response=ApplicationDetail,
-             idempotent=True),
+             idempotent=True, operation_id="applyForService", example={
+                 "service_code": "SC-MR-001",
+                 "form": {"applicant_name": "张三", "id_number": "31010119900101123X",
+                          "contact_phone": "13700000001", "business_name": "张三便利店",
+                          "business_scope": "日用百货零售", "address": "南京东路 100 号"},
+                 "materials": [{"code": "id_card", "e_licence_id": "EL-310101-000042"},
+                               {"code": "lease", "attachment_id": 42}]}),
     Endpoint("GET", "/applications", mine, "My applications, newest first", "services",
-             CITIZEN, query=paging.PageQuery, response=ApplicationPage),
+             CITIZEN, query=paging.PageQuery, response=ApplicationPage,
+             operation_id="listMyApplications"),
     Endpoint("GET", "/applications/{id}", one, "One of my applications with its timeline",
-             "services", CITIZEN, response=ApplicationDetail),
+             "services", CITIZEN, response=ApplicationDetail, operation_id="getMyApplication"),
     Endpoint("POST", "/applications/{id}/supplement", supplement, "Supply the materials asked "
-             "for (补正)", "services", CITIZEN, body=SupplementIn, response=ApplicationDetail),
+             "for (补正)", "services", CITIZEN, body=SupplementIn, response=ApplicationDetail,
+             operation_id="supplementMyApplication",
+             example={"materials": [{"code": "lease", "attachment_id": 43}]}),
     Endpoint("PUT", "/applications/{id}/rating", rate, "Rate a completed application "
              "(好差评), once", "services", CITIZEN, body=RatingIn, status=201,
-             response=RatingIn),
+             response=RatingIn, operation_id="rateMyApplication",
+             example={"score": 4, "comment": "一次办成 Done in one visit"}),
 ]  # fmt: skip

@@ -64,10 +64,15 @@ async def act(call: Call) -> ApplicationDetail:
 
 endpoints = [
     Endpoint("GET", "/staff/applications", department, "My department's applications",
-             "staff", STAFF, query=StaffQuery, response=ApplicationPage),
+             "staff", STAFF, query=StaffQuery, response=ApplicationPage,
+             operation_id="listDepartmentApplications"),
     Endpoint("GET", "/staff/applications/{id}", one, "An application of my department "
-             "(audited)", "staff", STAFF, response=ApplicationDetail),
+             "(audited)", "staff", STAFF, response=ApplicationDetail,
+             operation_id="getDepartmentApplication"),
     Endpoint("POST", "/staff/applications/{id}/actions", act, "Move an application: accept, "
              "reject, request materials (补正, once), review, approve, deny, complete",
-             "staff", STAFF, body=ActionIn, response=ApplicationDetail),
+             "staff", STAFF, body=ActionIn, response=ApplicationDetail,
+             operation_id="actOnApplication",
+             example={"action": "request_materials", "note": "租赁合同缺盖章页 Lease unsigned",
+                      "missing": ["lease"]}),
 ]  # fmt: skip

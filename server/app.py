@@ -12,13 +12,13 @@ from starlette.routing import BaseRoute, Mount
 
 from geo.migrate import head_revision
 from mobile_api import api as citizen_api
-from mobile_api import locate
 from server.gql.view import OneMapGraphQL, graphql_routes
 from server.kernel import health
 from server.kernel.auth import routes as auth_routes
 from server.kernel.auth.keys import load_keys
 from server.kernel.auth.middleware import AuthMiddleware
 from server.kernel.auth.tokens import TokenService
+from server.kernel.cors import CorsMiddleware, CorsPolicy
 from server.kernel.db import make_pool
 from server.kernel.errors import EXCEPTION_HANDLERS
 from server.kernel.events import EventBroker
@@ -27,6 +27,7 @@ from server.kernel.settings import Settings
 from server.mapview import routes as mapview_routes
 from server.ogc.core import OgcService
 from server.ogc.routes import ogc_app
+from server.reference import routes as reference_routes
 from server.streams import routes as stream_routes
 from server.streams.service import StreamService
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings) -> Starlette:
     broker = EventBroker(settings.database.app_libpq_url)
     streams = StreamService(settings.streams, settings.data.dir, pool, broker)
     ogc = OgcService(settings)  # its own async + sync pools (OGC session settings)
+    cors = CorsPolicy.of(settings.server)  # which other origins' pages may call us
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -62,21 +64,29 @@ def create_app(settings: Settings) -> Starlette:
     routes: list[BaseRoute] = [
         *health.routes,
         *auth_routes.routes,
-        Mount("/api/v1", routes=[*locate.routes, *citizen_api.routes(settings, tokens, pool)]),
+        Mount("/api/v1", routes=citizen_api.routes(settings, tokens, pool)),
         citizen_api.open311_mount(settings, tokens, pool),
         Mount("/streams", routes=stream_routes.routes),
         Mount("/ogc", app=ogc_app(ogc)),
-        *graphql_routes(OneMapGraphQL(settings, pool, broker, tokens)),
+        *graphql_routes(OneMapGraphQL(settings, pool, broker, tokens, cors)),
+        *reference_routes.routes,  # /docs: the API reference pages
         *mapview_routes.routes,  # `/` and `/mapview`: last, so no other route is shadowed
     ]
     app = Starlette(
         debug=False,
         routes=routes,
         exception_handlers=EXCEPTION_HANDLERS,
-        # The request's class (public, user) follows the principal: statement time-outs.
-        middleware=[Middleware(AuthMiddleware, tokens=tokens), Middleware(RequestClassMiddleware)],
+        middleware=[
+            # Outermost: preflights are answered before anything else, and every answer to an
+            # allowed origin (a 401 included) carries its CORS headers.
+            Middleware(CorsMiddleware, policy=cors),
+            Middleware(AuthMiddleware, tokens=tokens),
+            # The request's class (public, user) follows the principal: statement time-outs.
+            Middleware(RequestClassMiddleware),
+        ],
         lifespan=lifespan,
     )
+    app.state.cors = cors
     app.state.settings = settings
     app.state.pool = pool
     app.state.tokens = tokens

@@ -23,16 +23,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(database_url: str, **env: str) -> Iterator[str]:
+def running_server(database_url: str, *, log_file: Path | None = None, **env: str) -> Iterator[str]:
     """Yield the base URL while the server runs; stop it afterwards. The server shares the
-    test keys (.data/test), so the ``tokens`` fixture's tokens are valid there."""
+    test keys (.data/test), so the ``tokens`` fixture's tokens are valid there. With
+    ``log_file`` the server's log (its stderr) is written there, for a test that reads it as a
+    developer would (the development sender's one-time codes)."""
     port = free_port()
     full_env = {**os.environ, "ONEMAP_DATABASE_URL": database_url, "ONEMAP_LOG_LEVEL": "WARNING",
                 "ONEMAP_DATA_DIR": str(ROOT / ".data" / "test"), **env}  # fmt: skip
     onemap = str(Path(sys.executable).with_name("onemap"))
+    log = log_file.open("wb") if log_file is not None else None
     proc = subprocess.Popen(
         [onemap, "serve", "--port", str(port)], env=full_env, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=log if log is not None else subprocess.PIPE,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
@@ -44,7 +47,8 @@ def running_server(database_url: str, **env: str) -> Iterator[str]:
             except httpx.TransportError:
                 pass
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.communicate()[1]}")
+                err = proc.communicate()[1] or (log_file.read_bytes() if log_file else b"")
+                raise RuntimeError(f"server exited: {err.decode(errors='replace')}")
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not become ready in 30 s")
             time.sleep(0.2)
@@ -56,3 +60,5 @@ def running_server(database_url: str, **env: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate(timeout=10)
+        if log is not None:
+            log.close()

@@ -25,6 +25,7 @@ PARTS = {
     "server.gql": "surface",
     "server.streams": "surface",
     "server.mapview": "surface",
+    "server.reference": "surface",
     "mobile_api": "surface",
 }
 #: Which parts each part may import (besides itself and third-party packages).

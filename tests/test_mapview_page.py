@@ -48,7 +48,8 @@ def test_the_page_is_served_with_a_strict_policy(client: TestClient) -> None:
 def test_the_vendored_libraries_are_pinned_and_licensed(client: TestClient) -> None:
     package = json.loads((mapview.HERE.parent.parent / "web" / "package.json").read_text())
     versions = json.loads(client.get("/mapview/static/vendor/versions.json").text)
-    assert versions == package["dependencies"]  # what is served is what package.json pins
+    # what is served is what package.json pins (the API reference's Swagger UI: its own folder)
+    assert versions.items() <= package["dependencies"].items() and len(versions) == 2
     for version in package["dependencies"].values():
         assert re.fullmatch(r"\d+\.\d+\.\d+", version), "pin exact versions"
     for name in versions:

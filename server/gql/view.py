@@ -39,6 +39,7 @@ from server.gql.context import Context
 from server.gql.schema import make_schema
 from server.kernel.auth.principal import principal_of
 from server.kernel.auth.tokens import TokenService
+from server.kernel.cors import CorsPolicy
 from server.kernel.errors import RETRY_AFTER_S
 from server.kernel.events import EventBroker
 from server.kernel.settings import Settings
@@ -59,15 +60,21 @@ class OneMapGraphQL(GraphQL[Context, None]):
         pool: AsyncConnectionPool[AsyncConnection[Any]],
         broker: EventBroker,
         tokens: TokenService,
+        cors: CorsPolicy,
     ) -> None:
         super().__init__(
             make_schema(settings.graphql),
             graphql_ide="graphiql" if settings.server.dev_mode else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
-            allowed_origins=settings.server.allowed_origins,
         )
-        self.pool, self.broker, self.tokens = pool, broker, tokens
+        self.pool, self.broker, self.tokens, self.cors = pool, broker, tokens, cors
         self.gql_settings = settings.graphql
+
+    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
+        """A page on another origin opens the socket only if the app's CORS policy allows that
+        origin (browsers send no preflight for a WebSocket; same-origin pages and clients that
+        send no Origin are let through before this is asked)."""
+        return self.cors.allows(origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

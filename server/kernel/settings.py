@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.kernel.cors import origin_of
+
 
 def _config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore")
@@ -166,8 +168,18 @@ class ServerSettings(BaseSettings):
         default="",
         description="Base URL clients see (scheme, host, prefix); defaults to http://host:port.",
     )
-    dev_mode: bool = False
-    allowed_origins: list[str] = Field(default_factory=list)
+    dev_mode: bool = Field(
+        default=False,
+        description="Development conveniences: GraphiQL at /graphql, and browser pages on "
+        "http://localhost:<any port> and http://127.0.0.1:<any port> may call the app (CORS).",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins of web pages elsewhere that may call the app from a browser (CORS "
+        "and the GraphQL WebSocket's Origin check), besides its own origin (public_url), which "
+        'is always allowed. A JSON list: ["https://dashboard.city.example"]; ["*"] allows any '
+        "page (docs/cors.md).",
+    )
     workers: int = Field(default=1, ge=1)
     trusted_proxies: list[str] = Field(
         default_factory=list,
@@ -175,6 +187,11 @@ class ServerSettings(BaseSettings):
         "believed: a request from one of them is the forwarded client's (audit log, limits). "
         'Empty: no proxy headers are read. A JSON list: ["10.0.0.0/8", "127.0.0.1"].',
     )
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return [v if v == "*" else origin_of(v) for v in value]
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -1,4 +1,5 @@
-"""pygeoapi's configuration and OpenAPI document, generated from OneMap's settings.
+"""pygeoapi's configuration, generated from OneMap's settings (its OpenAPI document is made
+valid and self-contained in ``server.ogc.openapi_doc``).
 
 One configuration per catalogue shape (``server.ogc.access``: which collections in which view,
 which editable): a collection a caller may not see is simply absent from their pygeoapi, so it
@@ -9,8 +10,6 @@ the mount and behind a proxy prefix.
 
 from __future__ import annotations
 
-import copy
-import re
 from datetime import datetime
 from typing import Any
 
@@ -145,67 +144,6 @@ def pygeoapi_config(
             for name, v in _views(shape).items()
         },
     }
-
-
-# --- OpenAPI: pygeoapi refers to schemas.opengis.net; clients here cannot fetch those -------
-
-_EXTERNAL = re.compile(r"^https?://")
-_LOCAL_PARAMETERS: dict[str, dict[str, Any]] = {
-    "datetime": {"name": "datetime", "in": "query", "required": False, "style": "form",
-                 "explode": False, "schema": {"type": "string"},
-                 "description": "An RFC 3339 instant or interval (a/b, ../b, a/..)."},
-    "featureId": {"name": "featureId", "in": "path", "required": True,
-                  "schema": {"type": "string"}, "description": "The feature's id."},
-    "sortby": {"name": "sortby", "in": "query", "required": False, "style": "form",
-               "explode": False, "schema": {"type": "array", "items": {"type": "string"}},
-               "description": "Comma-separated properties, each optionally prefixed + or -."},
-}  # fmt: skip
-_UNSUPPORTED_PARAMETERS = {"q", "vendorSpecificParameters", "resulttype"}
-
-
-def _local(ref: str, where: str) -> dict[str, Any] | None:
-    name = ref.rsplit("/", 1)[-1].removesuffix(".yaml")
-    if where == "parameters":
-        return copy.deepcopy(_LOCAL_PARAMETERS.get(name)) if name in _LOCAL_PARAMETERS else None
-    if where == "responses":
-        media = "application/geo+json" if name in ("Features", "Feature") else "application/json"
-        return {"description": name, "content": {media: {"schema": {"type": "object"}}}}
-    return {"type": "object"}
-
-
-def _localise(node: Any, where: str = "") -> Any:
-    """Replace every external ``$ref`` with a local equivalent (or drop a parameter)."""
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and _EXTERNAL.match(ref):
-            return _local(ref, where)
-        return {k: _localise(v, k if k in ("parameters", "responses") else where)
-                for k, v in node.items()}  # fmt: skip
-    if isinstance(node, list):
-        items = [_localise(v, where) for v in node]
-        if where == "parameters":
-            items = [p for p in items if p is not None and not _unsupported(p)]
-        return items
-    return node
-
-
-def _unsupported(parameter: Any) -> bool:
-    ref = parameter.get("$ref", "") if isinstance(parameter, dict) else ""
-    name = parameter.get("name", "") if isinstance(parameter, dict) else ""
-    return any(ref.endswith("/" + n) for n in _UNSUPPORTED_PARAMETERS) or (
-        name in _UNSUPPORTED_PARAMETERS
-    )
-
-
-def localise_openapi(document: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = _localise(document)
-    for path, item in list(result.get("paths", {}).items()):
-        # We serve no processes, jobs, STAC or EDR; drop what pygeoapi lists by default.
-        if path.startswith(("/processes", "/jobs", "/stac")) or (
-            isinstance(item, dict) and not item
-        ):
-            del result["paths"][path]
-    return result
 
 
 def temporal(begin: datetime | None, end: datetime | None) -> dict[str, Any]:

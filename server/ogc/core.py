@@ -34,6 +34,7 @@ from server.kernel.health import RECONNECT_TIMEOUT_S, OutageAwarePool
 from server.kernel.request_class import Checkout
 from server.kernel.settings import Settings
 from server.ogc import config as cfg
+from server.ogc import openapi_doc
 from server.ogc.access import REQUEST_VIEWS, Catalogue, Shape
 
 with warnings.catch_warnings():
@@ -140,11 +141,7 @@ class OgcService:
             found = self._apis.get(shape)
             if found is None:
                 config = self.config(shape)
-                from server.ogc.tiles_meta import add_tiles_to_openapi
-
-                document = add_tiles_to_openapi(
-                    cfg.localise_openapi(get_oas(config)), list(config["resources"])
-                )
+                document = openapi_doc.document(get_oas(config), list(config["resources"]))
                 self._write(shape, config, document)
                 with _quiet_root_logger():
                     found = pygeoapi_api.API(config, document)

@@ -22,7 +22,7 @@ import psycopg
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from geo.errors import Unavailable
@@ -73,6 +73,14 @@ async def landing(request: Request) -> Response:
 
 @ogc_errors
 async def openapi(request: Request) -> Response:
+    """The document as JSON; as HTML, the app's own reference page (``/docs/ogc``: Swagger UI
+    from the app, where pygeoapi's page loads it from a CDN)."""
+    fmt = request.query_params.get("f")
+    browsing = fmt is None and "text/html" in request.headers.get("accept", "")
+    if (fmt or "").lower() == "html" or browsing:
+        check_keys(request.query_params, COMMON | {"ui"})
+        settings = request.app.state.ogc.settings
+        return RedirectResponse(f"{settings.server.base_url}/docs/ogc", status_code=303)
     return await _call(request, pygeoapi_api.openapi_, allowed=COMMON | {"ui"})
 
 

@@ -116,6 +116,23 @@ def add_tiles_to_openapi(document: dict[str, Any], collections: list[str]) -> di
     }
     errors = {"400": {"description": "Bad request"}, "404": {"description": "Not found"}}
     tms = _path_param("tileMatrixSetId", {"type": "string", "enum": [TMS]}, "Tile matrix set")
+    paths["/TileMatrixSets"] = {
+        "get": {
+            "summary": "The tile matrix sets the tiles use",
+            "tags": ["server"],
+            "operationId": "getTileMatrixSetsList",
+            "responses": ok_json | errors,
+        }
+    }
+    paths["/TileMatrixSets/{tileMatrixSetId}"] = {
+        "get": {
+            "summary": "A tile matrix set's definition",
+            "tags": ["server"],
+            "operationId": "getTileMatrixSet",
+            "parameters": [tms],
+            "responses": ok_json | errors,
+        }
+    }
     for name in collections:
         base = f"/collections/{name}/tiles"
         tag = [name]

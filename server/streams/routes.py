@@ -57,8 +57,7 @@ def _service(request: Request) -> StreamService:
 
 def _cors(request: Request) -> dict[str, str]:
     origin = request.headers.get("origin")
-    allowed = request.app.state.settings.server.allowed_origins
-    if origin is None or not (origin in allowed or "*" in allowed):
+    if origin is None or not request.app.state.cors.allows(origin):  # server.kernel.cors
         return {}
     return {
         "Access-Control-Allow-Origin": origin,

@@ -1,0 +1,1 @@
+"""The API reference pages at ``/docs``: Swagger UI over the served OpenAPI documents."""
