@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 from starlette.testclient import TestClient
 
 from geo.layers import CASES_PUBLIC, INTERNAL_VIEWS, PUBLIC_VIEWS
@@ -342,24 +343,147 @@ def test_sql_looking_strings_in_every_parameter(
 
 
 def test_number_matched_is_exact_or_absent(db: psycopg.Connection[Any]) -> None:
-    """The documented strategy: exact when the page is short or the count is under the cap,
-    omitted (never estimated) above it."""
-    from geo.queries import fetch_sync
-    from geo.queries.ogc_items import ItemQuery, items
+    """The documented strategy: exact when the page is short (free), or counted within the
+    time budget; omitted — never estimated — when the count would take longer."""
+    from psycopg.errors import QueryCanceled
+
+    from geo.queries import Query, fetch_sync
+    from geo.queries.ogc_items import ItemQuery, count, items
 
     total = scalar(db, "SELECT count(*) FROM facilities WHERE category <> 'hazard_source'")
     view = PUBLIC_VIEWS["facilities"]
-    capped = fetch_sync(db, items(ItemQuery(view, limit=10, count_cap=50)))
-    assert capped.returned == 10 and capped.matched is None
-    counted = fetch_sync(db, items(ItemQuery(view, limit=10, count_cap=total)))
-    assert counted.matched == total
-    last = fetch_sync(db, items(ItemQuery(view, limit=10, offset=total - 3, count_cap=0)))
+    full = fetch_sync(db, items(ItemQuery(view, limit=10)))
+    assert full.returned == 10 and full.matched is None and full.last_id is not None
+    counted = count(ItemQuery(view, limit=10), 2_000)
+    assert fetch_sync(db, counted) == total
+    assert counted.local == (("statement_timeout", "2000ms"),)
+    last = fetch_sync(db, items(ItemQuery(view, limit=10, offset=total - 3)))
     assert last.returned == 3 and last.matched == total
-    beyond = fetch_sync(db, items(ItemQuery(view, limit=10, offset=total + 5, count_cap=50)))
+    beyond = fetch_sync(db, items(ItemQuery(view, limit=10, offset=total + 5)))
     assert beyond.returned == 0 and beyond.matched is None
+    # The budget holds for that statement alone: PostgreSQL cancels it, the session keeps its
+    # own time-out.
+    db.commit()
+    before = scalar(db, "SHOW statement_timeout")
+    slow = Query(sql.SQL("SELECT pg_sleep(0.5)"), {}, lambda rows: 0,
+                 local=(("statement_timeout", "50ms"),))  # fmt: skip
+    with pytest.raises(QueryCanceled):
+        fetch_sync(db, slow)
+    db.rollback()
+    assert scalar(db, "SHOW statement_timeout") == before
+
+
+def test_first_pages_count_and_next_links_page_by_keyset_in_big_pages(
+    client: TestClient, db: psycopg.Connection[Any]
+) -> None:
+    """As stock GDAL 3.6 reads a layer: limit=10, numberMatched from the first page, then the
+    next links as given — which page by id in pages of up to 1,000."""
+    total = scalar(db, "SELECT count(*) FROM facilities WHERE category <> 'hazard_source'")
+    url = "/ogc/collections/facilities/items?f=json&limit=10"
+    first = client.get(url).json()
+    assert first["numberMatched"] == total and first["numberReturned"] == 10
+    seen = [f["id"] for f in first["features"]]
+    sizes = [10]
+    nxt = next(link["href"] for link in first["links"] if link["rel"] == "next")
+    assert "after=" in nxt and "limit=100" in nxt and "offset" not in nxt
+    while nxt:
+        page = client.get(nxt).json()
+        assert "numberMatched" not in page or page["numberMatched"] == total
+        seen += [f["id"] for f in page["features"]]
+        sizes.append(page["numberReturned"])
+        nxt = next((x["href"] for x in page["links"] if x["rel"] == "next"), None)
+    assert len(seen) == len(set(seen)) == total and seen == sorted(seen)
+    assert sizes[:3] == [10, 100, min(1000, total - 110)]
+
+
+def test_paging_everything_visits_every_feature_once_while_rows_change(
+    client: TestClient, db: psycopg.Connection[Any]
+) -> None:
+    """Between every two pages a facility is added and one already shown leaves the public
+    layer (made a hazard source): with offsets each departure would hide an unseen feature;
+    keyset next links show every feature that stayed exactly once, and the new ones too."""
+    before = {int(r[0]) for r in db.execute(
+        "SELECT id FROM facilities WHERE category <> 'hazard_source'").fetchall()}  # fmt: skip
+    nxt: str | None = "/ogc/collections/facilities/items?f=json&limit=50"
+    seen: list[int] = []
+    hidden: list[tuple[int, str]] = []
+    added: list[int] = []
+    try:
+        while nxt:
+            page = client.get(nxt).json()
+            seen += [f["id"] for f in page["features"]]
+            nxt = next((x["href"] for x in page["links"] if x["rel"] == "next"), None)
+            row = db.execute(
+                "INSERT INTO facilities (code, category, name_zh, name_en, grid_cell_id, geom) "
+                "SELECT 'T' || substr(md5(random()::text), 1, 10), 'park', '测试公园', "
+                "'Test Park', grid_cell_id, geom FROM facilities WHERE id = %s RETURNING id",
+                (seen[0],),
+            ).fetchone()  # fmt: skip
+            assert row is not None
+            added.append(int(row[0]))
+            gone = next(i for i in seen if i in before and i not in dict(hidden))
+            category = db.execute("UPDATE facilities f SET category = 'hazard_source' FROM "
+                                  "facilities o WHERE f.id = o.id AND f.id = %s RETURNING "
+                                  "o.category", (gone,)).fetchone()  # fmt: skip
+            assert category is not None
+            hidden.append((gone, category[0]))
+            db.commit()
+        assert len(seen) == len(set(seen)), "a feature was shown twice"
+        assert before <= set(seen), f"{len(before - set(seen))} features were skipped"
+        assert set(added[:-1]) <= set(seen)  # those added while paging are reached too
+    finally:
+        db.rollback()
+        for fid, category in hidden:
+            db.execute("UPDATE facilities SET category = %s WHERE id = %s", (category, fid))
+        db.execute("DELETE FROM facilities WHERE id = ANY(%s)", (added,))
+        db.commit()
 
 
 def test_wrong_method_is_405_as_ogc_json(client: TestClient) -> None:
     r = client.delete("/ogc/collections")
     assert r.status_code == 405
     assert r.json()["code"] == "InvalidParameterValue"
+
+
+@pytest.mark.parametrize(
+    ("collection", "cql", "where"),
+    [("cases", "T_AFTER(reported_at, TIMESTAMP('2026-10-01T00:00:00Z'))",
+      "reported_at > '2026-10-01T00:00:00Z'"),
+     ("cases", "T_DURING(reported_at, INTERVAL('2026-09-01T00:00:00Z', '..'))",
+      "reported_at >= '2026-09-01T00:00:00Z'"),
+     ("facilities", "S_INTERSECTS(geometry, BBOX(121.45, 31.2, 121.5, 31.25))",
+      "ST_Intersects(geom, ST_MakeEnvelope(121.45, 31.2, 121.5, 31.25, 4326))"),
+     ("facilities", "CASEI(name_en) LIKE CASEI('%HOSPITAL%')", "name_en ILIKE '%%hospital%%'"),
+     ("facilities", "CASEI(category) = CASEI('SCHOOL')", "category = 'school'"),
+     ("facilities", "capacity BETWEEN 100 AND 500 AND category IN ('school', 'hospital')",
+      "capacity BETWEEN 100 AND 500 AND category IN ('school', 'hospital')"),
+     ("facilities", "NOT (category = 'park') AND S_WITHIN(geometry, POLYGON((121.4 31.1, "
+      "121.6 31.1, 121.6 31.3, 121.4 31.1)))", "category <> 'park' AND ST_Within(geom, "
+      "ST_GeomFromText('POLYGON((121.4 31.1, 121.6 31.1, 121.6 31.3, 121.4 31.1))', 4326))")],
+)  # fmt: skip
+def test_cql2_text_from_the_standard_matches_sql(
+    client: TestClient, db: psycopg.Connection[Any], collection: str, cql: str, where: str
+) -> None:
+    """CQL2 1.0 text as clients write it (temporal functions, BBOX literals, CASEI, BETWEEN,
+    IN, spatial predicates), parsed by cql2: the features PostGIS finds for the same test."""
+    table = "cases_public" if collection == "cases" else "facilities"
+    public = "" if collection == "cases" else " AND category <> 'hazard_source'"
+    expected = scalar(db, f"SELECT count(*) FROM {table} WHERE {where}{public}")
+    r = client.get(f"/ogc/collections/{collection}/items", params={"filter": cql, "limit": 1})
+    assert r.status_code == 200, r.text
+    assert r.json()["numberMatched"] == expected > 0
+
+
+def test_a_filter_nested_past_the_limit_is_a_400_and_the_server_lives(client: TestClient) -> None:
+    """cql2-rs would overflow its stack (ending the process) a few thousand levels down."""
+    for depth, lang in ((3000, "cql2-text"), (60, "cql2-json")):
+        text = "(" * depth + "capacity = 1" + ")" * depth
+        if lang == "cql2-json":
+            node: Any = {"op": "=", "args": [{"property": "capacity"}, 1]}
+            for _ in range(depth):
+                node = {"op": "not", "args": [node]}
+            text = json.dumps(node)
+        r = client.get("/ogc/collections/facilities/items",
+                       params={"filter": text, "filter-lang": lang})  # fmt: skip
+        assert r.status_code == 400 and "nested too deeply" in r.json()["description"]
+    assert client.get("/ogc/collections/facilities/items?limit=1").status_code == 200

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import cql2
 from psycopg import sql
 from pygeofilter import ast, values  # type: ignore[import-untyped]
 from pygeofilter.backends.evaluator import Evaluator, handle  # type: ignore[import-untyped]
 from pygeofilter.parsers.cql2_json import parse as parse_json  # type: ignore[import-untyped]
-from pygeofilter.parsers.cql2_text import parse as parse_text  # type: ignore[import-untyped]
 
 from geo.errors import InvalidInput
 from geo.layers import LayerView
@@ -184,6 +184,14 @@ class _ToSql(Evaluator):  # type: ignore[misc]
             "T_DURING with an interval."
         )
 
+    @handle(ast.Function)  # type: ignore[untyped-decorator]
+    def function(self, node: Any, *args: Term) -> Term:
+        """CASEI (case-insensitive comparison), which pygeofilter reads as ``lower``."""
+        if node.name == "lower" and len(args) == 1 and args[0].type == "string":
+            return Term(sql.SQL("lower({})").format(args[0].sql), "string")
+        raise InvalidInput(f"the filter uses the function {node.name}, which this server "
+                           "does not support (CASEI of a text is).")  # fmt: skip
+
     @handle(ast.Attribute)  # type: ignore[untyped-decorator]
     def attribute(self, node: Any) -> Term:
         if node.name in GEOMETRY_NAMES:
@@ -245,13 +253,89 @@ def _instant(value: Any) -> datetime:
     raise InvalidInput(f"expected a date or timestamp in the filter, got {value!r}.")
 
 
+#: The deepest nesting parsed. cql2-rs recurses natively: a few thousand levels overflow its
+#: stack and end the process, so deeper filters are refused before they reach it.
+MAX_DEPTH = 100
+
+
+def _check_depth(depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise InvalidInput(f"the filter is nested too deeply (more than {MAX_DEPTH} levels).")
+
+
+def _text_depth(text: str) -> int:
+    """The deepest parenthesis nesting of CQL2 text, outside quoted strings."""
+    depth = deepest = 0
+    quoted = False
+    for char in text:
+        if char == "'":
+            quoted = not quoted  # '' inside a string toggles twice: still quoted
+        elif not quoted and char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif not quoted and char == ")":
+            depth -= 1
+    return deepest
+
+
+def _json_depth(node: Any) -> int:
+    """The deepest nesting of arrays and objects, without recursion."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _pygeofilter_json(node: Any) -> Any:
+    """CQL2 1.0 JSON as pygeofilter 0.4's reader takes it: a ``bbox`` literal as the polygon
+    it is (pygeofilter reads the four numbers in another order), ``between``'s bounds as one
+    list, and ``LIKE`` under ``CASEI`` as LIKE on the lower-cased text and pattern."""
+    if isinstance(node, list):
+        return [_pygeofilter_json(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"bbox"} and isinstance(node["bbox"], list) and len(node["bbox"]) == 4:
+        x0, y0, x1, y1 = node["bbox"]
+        ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+        return {"type": "Polygon", "coordinates": [ring]}
+    op, args = node.get("op"), node.get("args")
+    if op == "between" and isinstance(args, list) and len(args) == 3:
+        return {"op": op, "args": [_pygeofilter_json(args[0]), _pygeofilter_json(args[1:])]}
+    if op == "like" and isinstance(args, list) and len(args) == 2:
+        pattern = args[1]
+        if isinstance(pattern, dict) and pattern.get("op") == "casei":
+            inner = (pattern.get("args") or [None])[0]
+            if not isinstance(inner, str):
+                raise InvalidInput("CASEI of a LIKE pattern takes a text pattern.")
+            return {"op": "like", "args": [_pygeofilter_json(args[0]), inner.lower()]}
+    return {k: _pygeofilter_json(v) for k, v in node.items()}
+
+
 def to_sql(view: LayerView, text: str, lang: str) -> Predicate:
     """A CQL2 filter as a SQL predicate; InvalidInput for bad syntax or unknown properties."""
     if len(text) > MAX_FILTER_CHARS:
         raise InvalidInput(f"the filter is longer than {MAX_FILTER_CHARS} characters.")
     try:
-        tree = parse_json(text) if lang == "cql2-json" else parse_text(text)
-    except Exception as exc:  # lark and json raise many kinds; all mean "malformed"
+        # cql2 (cql2-rs) parses and checks both encodings against the CQL2 1.0 grammar and
+        # gives CQL2 JSON; pygeofilter builds the tree from it (its own text parser misses
+        # T_AFTER, BBOX(…) and more), after _pygeofilter_json bridges their differences.
+        if lang == "cql2-json":
+            document = json.loads(text)
+            _check_depth(_json_depth(document))
+            cql2.Expr(document).validate()
+        else:
+            _check_depth(_text_depth(text))
+            document = cql2.Expr(text).to_json()
+        tree = parse_json(_pygeofilter_json(document))
+    except RecursionError:
+        raise InvalidInput("the filter is nested too deeply.") from None
+    except Exception as exc:  # lark, cql2 and json raise many kinds; all mean "malformed"
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise InvalidInput(f"malformed {lang} filter: {reason}") from None
     return tree_to_sql(view, tree)

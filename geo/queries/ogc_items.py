@@ -1,10 +1,15 @@
 """OGC API - Features items of a layer view: the feature renderer of the one read builder
 (``geo.queries.filters``); one statement builds the page's GeoJSON in PostGIS.
 
-The page, the number returned and ``numberMatched`` come back from one round trip. The count
-strategy (docs/ogc.md): a page that is not full tells the exact total for free (offset + rows);
-otherwise the matches are counted up to ``count_cap`` + 1 rows — exact when at most the cap,
-omitted (None) above it. A wrong or estimated number is never reported.
+The page, the number returned and its last id come back from one round trip. ``numberMatched``
+(docs/ogc.md): a page that is not full tells the exact total for free (offset + rows);
+otherwise :func:`count` counts the matches, exactly, within a time budget (the caller runs it
+for a first page and reports nothing when the budget runs out). A wrong or estimated number is
+never reported.
+
+Pages go by offset, or — in the default order (id) — by keyset: ``after_id`` is the last id of
+the previous page, so paging costs the same at any depth and never skips or repeats a feature
+while features are added or removed.
 
 The bbox arrives as four numbers for ``ST_MakeEnvelope``, SRIDs are numeric literals, values are
 bind parameters, and identifiers come from ``geo.layers`` — so equal request shapes give equal
@@ -68,10 +73,10 @@ class ItemQuery:
     sortby: tuple[tuple[str, bool], ...] = ()  # (column, descending)
     limit: int = 100
     offset: int = 0
+    after_id: int | None = None  # keyset: the previous page's last id (default order only)
     skip_geometry: bool = False
     properties: tuple[str, ...] | None = None
     crs: OutputCrs = CRS84
-    count_cap: int = 10_000
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -82,7 +87,8 @@ _NOWHERE = BBox(0.0, 0.0, 0.0, 0.0)
 class Page:
     features: str  # a JSON array, as PostGIS wrote it
     returned: int
-    matched: int | None
+    matched: int | None  # exact when known for free (a page that is not full), else None
+    last_id: int | None = None  # the page's last feature's id (for a keyset next link)
 
 
 def geometry_sql(crs: OutputCrs) -> sql.Composable:
@@ -156,8 +162,14 @@ def _shape(q: ItemQuery) -> ItemQuery:
         equals=tuple((name, None) for name, _ in q.equals),
         limit=0,
         offset=0,
-        count_cap=0,
+        after_id=None if q.after_id is None else 0,
     )
+
+
+def _after(q: ItemQuery, c: Clauses) -> None:
+    if q.after_id is not None:
+        c.where.append(sql.SQL("t.id > %(after_id)s"))
+        c.params["after_id"] = q.after_id
 
 
 @lru_cache(maxsize=512)
@@ -165,42 +177,50 @@ def _statement(shape: ItemQuery) -> sql.Composed:
     """The page statement of a request shape, composed once: composing costs about as much
     Python as the rest of a small request (measured on bench/ogc Q1)."""
     c = _clauses(shape)
+    _after(shape, c)
     feature = feature_sql(
         shape.view, shape.crs, properties=shape.properties, skip_geometry=shape.skip_geometry
     )
     page = c.sql(
-        sql.SQL("{} AS f").format(feature),
+        sql.SQL("{} AS f, t.id AS id").format(feature),
         shape.view.table,
         sql.SQL("ORDER BY {} LIMIT %(limit)s OFFSET %(offset)s").format(_order(shape)),
     )
-    counted = c.sql(sql.SQL("1"), shape.view.table, sql.SQL("LIMIT %(cap)s + 1"))
+    # json_agg keeps the subquery's order; the last id is the page's last row's in id order.
     return sql.SQL(
-        "SELECT a.features, a.n, CASE "
-        "WHEN a.n > 0 AND a.n < %(limit)s THEN %(offset)s + a.n "
-        "WHEN a.n = 0 AND %(offset)s = 0 THEN 0 "
-        "WHEN %(cap)s = 0 THEN NULL "
-        "ELSE (SELECT count(*) FROM ({counted}) c) "
-        "END FROM (SELECT coalesce(json_agg(p.f), '[]')::text AS features, count(*) AS n FROM "
-        "({page}) p) a"
-    ).format(counted=counted, page=page)
+        "SELECT coalesce(json_agg(p.f), '[]')::text, count(*), max(p.id) FROM ({page}) p"
+    ).format(page=page)
 
 
 def items(q: ItemQuery) -> Query[Page]:
-    """One page of features with the number returned and, when known exactly, matched."""
+    """One page of features with the number returned and, when a page that is not full tells
+    it, the number matched."""
     c = _clauses(q)
+    _after(q, c)
     # A CQL2 filter's SQL varies with its shape (and is not hashable): composed per request.
     statement = _statement(_shape(q)) if q.cql is None else _statement.__wrapped__(q)
-    params = {**c.params, "limit": q.limit, "offset": q.offset, "cap": q.count_cap}
-    cap = q.count_cap
+    params = {**c.params, "limit": q.limit, "offset": q.offset}
 
     def decode(rows: Rows) -> Page:
-        features, returned, matched = rows[0]
-        exact = 0 < returned < q.limit or (returned == 0 and q.offset == 0)
-        if not exact and matched is not None and matched > cap:
-            matched = None
-        return Page(features, int(returned), None if matched is None else int(matched))
+        features, returned, last_id = rows[0]
+        n = int(returned)
+        matched = None
+        if q.after_id is None and (0 < n < q.limit or (n == 0 and q.offset == 0)):
+            matched = q.offset + n
+        return Page(features, n, matched, None if last_id is None else int(last_id))
 
     return Query(statement, params, decode)
+
+
+def count(q: ItemQuery, budget_ms: int) -> Query[int]:
+    """The exact number of features the query's filters match, cancelled by PostgreSQL after
+    ``budget_ms`` (``QueryCanceled``: the caller reports no number)."""
+    c = _clauses(q)
+    statement = sql.SQL("SELECT count(*) FROM ({}) c").format(
+        c.sql(sql.SQL("1"), q.view.table, sql.SQL(""))
+    )
+    return Query(statement, c.params, lambda rows: int(rows[0][0]),
+                 local=(("statement_timeout", f"{budget_ms}ms"),))  # fmt: skip
 
 
 @lru_cache(maxsize=256)

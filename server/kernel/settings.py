@@ -330,10 +330,18 @@ class OgcSettings(BaseSettings):
     description: str = "The city's one map: areas, the management grid, facilities, cameras, cases."
     default_limit: int = Field(default=100, ge=1)
     max_limit: int = Field(default=10_000, ge=1)
-    count_cap: int = Field(
-        default=10_000,
+    count_budget_ms: int = Field(
+        default=2_000,
         ge=0,
-        description="numberMatched is exact up to this many matches and omitted above it.",
+        description="A first page's numberMatched is counted exactly within this time, and "
+        "omitted when the count takes longer (0: never counted).",
+    )
+    next_limit: int = Field(
+        default=1_000,
+        ge=0,
+        description="A next link asks for up to ten times the page's limit, up to this (or "
+        "the page's own limit when larger): clients that start small, such as GDAL's 10, then "
+        "page in big pages. 0: next links keep the client's limit.",
     )
     tile_feature_cap: int = Field(default=10_000, ge=1, description="Features per vector tile.")
     tile_max_zoom: int = Field(default=22, ge=0, le=24)

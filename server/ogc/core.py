@@ -132,7 +132,9 @@ class OgcService:
         config = cfg.pygeoapi_config(self.settings, shape, self.extent, self.times)
         for resource in config["resources"].values():
             for p in resource["providers"]:
-                p["data"].update(pool=self.pool_key, count_cap=self.settings.ogc.count_cap)
+                p["data"].update(
+                    pool=self.pool_key, count_budget_ms=self.settings.ogc.count_budget_ms
+                )
         return config
 
     def api(self, shape: Shape) -> Any:

@@ -57,9 +57,37 @@ _ITEMS = re.compile(r"^/collections/([^/]+)/items$")
 _ITEM = re.compile(r"^/collections/([^/]+)/items/\{featureId\}$")
 
 
+#: Query parameters of ``/items`` OneMap serves that pygeoapi's document leaves out: CQL2
+#: filters (Features Part 3) and the keyset position of next links.
+_ITEMS_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "filter", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "A CQL2 filter (Features Part 3): basic CQL2, LIKE/BETWEEN/IN, CASEI, "
+     "spatial functions, T_AFTER/T_BEFORE/T_EQUALS/T_DURING; every value is a bind parameter."},
+    {"name": "filter-lang", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"}},
+    {"name": "filter-crs", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]}},
+    {"name": "after", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 0},
+     "description": "Keyset position, as next links carry it: the features after this id, in "
+     "the default order (not with sortby or offset)."},
+]  # fmt: skip
+
+
+def _items_parameters(document: dict[str, Any]) -> None:
+    for path, item in document.get("paths", {}).items():
+        get = item.get("get") if _ITEMS.match(path) and isinstance(item, dict) else None
+        if isinstance(get, dict):
+            have = {p.get("name") for p in get.get("parameters", []) if isinstance(p, dict)}
+            get.setdefault("parameters", []).extend(
+                copy.deepcopy(p) for p in _ITEMS_PARAMETERS if p["name"] not in have
+            )
+
+
 def document(generated: dict[str, Any], collections: list[str]) -> dict[str, Any]:
     """The document served for a catalogue shape (its ``collections``), from pygeoapi's."""
     result = _drop_unserved(_localise(generated))
+    _items_parameters(result)
     _writes_as_served(result)
     add_tiles_to_openapi(result, collections)
     _as_oas30(result)

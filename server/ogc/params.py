@@ -24,8 +24,8 @@ from server.kernel.settings import OgcSettings
 FORMATS = {None: "json", "json": "json", "geojson": "json", "html": "html", "jsonld": "jsonld"}
 COMMON = {"f", "lang"}
 ITEMS = COMMON | {
-    "bbox", "bbox-crs", "datetime", "limit", "offset", "sortby", "properties", "skipGeometry",
-    "filter", "filter-lang", "filter-crs", "crs",
+    "bbox", "bbox-crs", "datetime", "limit", "offset", "after", "sortby", "properties",
+    "skipGeometry", "filter", "filter-lang", "filter-crs", "crs",
 }  # fmt: skip
 ITEM = COMMON | {"crs"}
 MAX_OFFSET = 2**31
@@ -190,6 +190,14 @@ def item_query(view: LayerView, params: QueryParams, settings: OgcSettings) -> I
         for key, value in params.multi_items()
         if key in view.columns
     )
+    sortby = _sortby(view, params.get("sortby"))
+    offset = _int(params, "offset", 0, 0, MAX_OFFSET)
+    after = None
+    if "after" in params:
+        after = _int(params, "after", 0, 0, 2**63 - 1)
+        if sortby or offset:
+            raise InvalidInput("after pages the default order (by id) from a next link; with "
+                               "sortby or offset, page with offset.")  # fmt: skip
     return ItemQuery(
         view=view,
         bbox=bbox,
@@ -197,13 +205,13 @@ def item_query(view: LayerView, params: QueryParams, settings: OgcSettings) -> I
         time=time_range,
         equals=equals,
         cql=cql,
-        sortby=_sortby(view, params.get("sortby")),
+        sortby=sortby,
         limit=_int(params, "limit", settings.default_limit, 1, settings.max_limit),
-        offset=_int(params, "offset", 0, 0, MAX_OFFSET),
+        offset=offset,
+        after_id=after,
         skip_geometry=_bool(params, "skipGeometry"),
         properties=_properties(view, params.get("properties")),
         crs=crs_of(params.get("crs")),
-        count_cap=settings.count_cap,
     )
 
 

@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from psycopg import Connection
+from psycopg.errors import QueryCanceled
 from psycopg_pool import ConnectionPool
 from pygeoapi.provider.base import (  # type: ignore[import-untyped]
     BaseProvider,
@@ -31,7 +32,7 @@ from geo.layers import LayerView, view
 from geo.params import BBox
 from geo.queries import fetch_sync, ogc_filter
 from geo.queries.ogc_fields import TIME_FIELD, column, columns, enum_of, parse_value
-from geo.queries.ogc_items import CRS84, OUTPUT_CRS, ItemQuery, item, items
+from geo.queries.ogc_items import CRS84, OUTPUT_CRS, ItemQuery, count, item, items
 from server.ogc.access import REQUEST_VIEWS
 from server.ogc.params import item_id, parse_datetime
 
@@ -57,7 +58,7 @@ class OneMapProvider(BaseProvider):  # type: ignore[misc]
         assert found is not None, data
         self.view = found
         self.pool_key = str(data.get("pool", ""))
-        self.max_items = int(data.get("count_cap", 10_000))
+        self.count_budget_ms = int(data.get("count_budget_ms", 2_000))
         self._fields = {
             name: field_schema(col.type, enum_of(found, name))
             for name, col in columns(found).items()
@@ -124,19 +125,24 @@ class OneMapProvider(BaseProvider):  # type: ignore[misc]
                 skip_geometry=skip_geometry,
                 properties=tuple(select_properties) if select_properties else None,
                 crs=self._crs(crs_transform_spec),
-                count_cap=self.max_items,
             )
         except InvalidInput as exc:
             raise ProviderInvalidQueryError(user_msg=exc.message) from None
         with self._pool().connection() as conn:
             page = fetch_sync(conn, items(q))
+            matched = page.matched
+            if matched is None and q.offset == 0 and self.count_budget_ms > 0:
+                try:
+                    matched = fetch_sync(conn, count(q, self.count_budget_ms))
+                except QueryCanceled:
+                    matched = None  # over budget: no number rather than a guess
         result: dict[str, Any] = {
             "type": "FeatureCollection",
             "features": json.loads(page.features),
             "numberReturned": page.returned,
         }
-        if page.matched is not None:
-            result["numberMatched"] = page.matched
+        if matched is not None:
+            result["numberMatched"] = matched
         return result
 
     def get(self, identifier: Any, crs_transform_spec: Any = None, **kwargs: Any) -> Any:

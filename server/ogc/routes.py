@@ -84,10 +84,27 @@ async def openapi(request: Request) -> Response:
     return await _call(request, pygeoapi_api.openapi_, allowed=COMMON | {"ui"})
 
 
+#: Features Part 3 and the CQL2 classes the filter compiler (geo/queries/ogc_filter.py)
+#: implements in full; temporal functions are partial (instants, T_DURING), so not claimed.
+FILTER_CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+]
+
+
 @ogc_errors
 async def conformance(request: Request) -> Response:
     def add(doc: dict[str, Any]) -> None:
-        doc["conformsTo"] = sorted(set(doc["conformsTo"]) | set(TILES_CONFORMANCE))
+        doc["conformsTo"] = sorted(
+            set(doc["conformsTo"]) | set(TILES_CONFORMANCE) | set(FILTER_CONFORMANCE)
+        )
 
     return _patch_json(await _call(request, pygeoapi_api.conformance), add)
 
