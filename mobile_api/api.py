@@ -22,6 +22,7 @@ from mobile_api import (
     notifications,
     open311,
     reports,
+    search,
     services,
     staff,
 )  # fmt: skip
@@ -40,6 +41,7 @@ def endpoints() -> list[Endpoint]:
         *auth.endpoints, *reports.endpoints, *health_code.endpoints, *health_officers.endpoints,
         *services.endpoints,
         *staff.endpoints, *notifications.endpoints, *audit.endpoints, *locate.endpoints,
+        *search.endpoints,
     ]  # fmt: skip
 
 

@@ -48,7 +48,7 @@ MATRIX: dict[str, str | set[str]] = {
     "POST /staff/applications/{id}/actions": DEPARTMENT,
     "GET /me/notifications": CITIZEN, "PUT /me/notifications/read": CITIZEN,
     "GET /audit": {"auditor", "admin"}, "GET /audit/export": {"auditor", "admin"},
-    "GET /locate": EVERYONE,
+    "GET /locate": EVERYONE, "GET /search": EVERYONE,
 }  # fmt: skip
 ROLES = [r.value for r in Role]
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import strawberry
 
-from geo.errors import Forbidden, InvalidInput, Unauthorized
+from geo import access
+from geo.errors import InvalidInput
 from geo.layers import LayerView
 from geo.params import LonLat
 from geo.queries.place_search import Hit, HitKind, search
@@ -60,15 +61,10 @@ class SearchHit:
 
 
 def _views(info: Info) -> dict[str, LayerView]:
-    """The caller's views of the layers search reads; a layer closed to the caller is left
-    out (its hits are not the caller's to find)."""
-    out = {}
-    for name in ("facilities", "cases"):
-        try:
-            out[name] = info.context.view(name)
-        except (Unauthorized, Forbidden, KeyError):
-            continue
-    return out
+    """The caller's views of the layers search reads (geo.access); a layer closed to the
+    caller is left out (its hits are not the caller's to find)."""
+    views = access.views_for(info.context.principal)
+    return {name: views[name] for name in ("facilities", "cases") if name in views}
 
 
 async def resolve(
