@@ -45,13 +45,19 @@ function timeline(events) {
 
 const departmentName = (d) => d && (language() === "zh" ? d.nameZh : d.nameEn || d.nameZh);
 
-function detail(c) {
-  const cell = c.gridCell && [c.gridCell.name,
-    c.gridCell.worker ? ` · ${t("worker")} ${c.gridCell.worker.displayName}` : null];
+/** What the case is (read before acting on it) and who has it (read after). */
+function what(c) {
   return facts([
     [t("status"), statusOf(lower(c.status))], [t("priority"), name(CASE_PRIORITIES, lower(c.priority))],
     [t("reported_at"), formatTime(c.reportedAt)], [t("due_at"), formatTime(c.dueAt)],
     [t("description"), c.description], [t("address"), c.address],
+  ]);
+}
+
+function who(c) {
+  const cell = c.gridCell && [c.gridCell.name,
+    c.gridCell.worker ? ` · ${t("worker")} ${c.gridCell.worker.displayName}` : null];
+  return facts([
     [t("source"), name(CASE_SOURCES, lower(c.source))], [t("grid"), cell],
     [t("department"), departmentName(c.department)], [t("assignee"), c.assignee?.displayName],
   ]);
@@ -120,7 +126,7 @@ async function showDetail(map, box, id, done = null) {
   fill(box,
     header(c.category, c.publicId),
     doneLine,
-    detail(c),
+    what(c),
     actions(c, async (step, note) => {
       const changed = await runStep(c, step, note);
       const status = lower(changed.status);
@@ -128,6 +134,7 @@ async function showDetail(map, box, id, done = null) {
       if (!box.isConnected) return; // closed meanwhile: nothing to redraw
       await showDetail(map, box, id, tf("action_done", { action: t(`action_${step}`), status: name(CASE_STATUSES, status) }));
     }),
+    who(c),
     el("h4", {}, t("timeline")),
     timeline(c.events || []),
     errors.length ? el("p", { class: "note" }, errors[0].message) : null,
