@@ -191,6 +191,24 @@ def test_the_case_detail_lists_the_callers_steps(
     assert "note" in missing["errors"][0]["message"]  # required: said before anything runs
 
 
+def test_a_citizen_reads_their_own_reports_in_full_with_no_steps(
+    client: TestClient, tokens: TokenService, database_url: str
+) -> None:
+    with psycopg.connect(database_url) as c:
+        row = c.execute(
+            "SELECT u.id, u.roles FROM cases k JOIN users u ON u.id = k.reporter_id "
+            "WHERE u.roles = ARRAY['citizen']::text[] AND k.status = 'reported' LIMIT 1"
+        ).fetchone()
+    assert row is not None
+    token = tokens.issue_access(row[0], list(row[1]))
+    doc = "{ myCases(first: 20) { nodes { status description allowedActions } } }"
+    answer = _post(client, token, {"query": doc})
+    nodes = answer["data"]["myCases"]["nodes"]
+    assert nodes and all(n["description"] is not None for n in nodes)  # their own, in full
+    assert {"REPORTED"} <= {n["status"] for n in nodes}
+    assert all(n["allowedActions"] == [] for n in nodes)  # reporting is not handling
+
+
 def test_outside_the_jurisdiction_there_is_no_case_and_no_step(
     client: TestClient, tokens: TokenService, database_url: str
 ) -> None:
