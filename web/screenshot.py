@@ -1,10 +1,14 @@
-"""Take the README's screenshot of the map view (docs/mapview.png) from a running server.
+"""Take the map view's screenshots for the docs from a running server, in headless Chromium.
 
     scripts/dev serve                      # the demo city on http://127.0.0.1:8000
-    .venv/bin/python web/screenshot.py     # [base URL] [output PNG]
+    .venv/bin/python web/screenshot.py     # [base URL] [output folder, default docs/]
 
-Debian's chromium through Playwright: logs in as the demo dispatcher, runs the incident tool on
-a point in the city and plays the nearest camera, then saves the page as a person sees it.
+Debian's chromium through Playwright. Two pictures, as a person sees the page:
+
+- ``mapview.png`` (desktop, 1280×800): the demo dispatcher logged in, a reported case's popup
+  open with its workflow steps (what the server allows this user), the filter panel beside it;
+- ``mapview-phone.png`` (phone, 390×844): the public view after "locate me", the panel open as
+  a bottom sheet.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 ARGS = [
     "--headless", "--no-sandbox", "--no-first-run", "--disable-background-networking",
@@ -24,6 +28,7 @@ ARGS = [
 ]  # fmt: skip
 SETTLED = "(() => { const m = window.onemap && window.onemap.map; return !!(m &&"
 SETTLED += " m.getSource('facilities') && m.loaded() && m.areTilesLoaded()); })()"
+CENTRE = [121.475, 31.235]
 
 
 def until(page: Page, expression: str, timeout_s: float = 30) -> None:
@@ -34,40 +39,83 @@ def until(page: Page, expression: str, timeout_s: float = 30) -> None:
         time.sleep(0.2)
 
 
-def main(base: str, out: Path) -> None:
+def jump(page: Page, centre: list[float], zoom: float) -> None:
+    page.evaluate(f"window.onemap.map.jumpTo({{center: {centre}, zoom: {zoom}}})")
+    until(page, SETTLED)
+
+
+def desktop(browser: Browser, base: str, out: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{base}/")
+    until(page, SETTLED)
+    page.click("#login-open")
+    page.fill("input[name=phone]", "13800000006")
+    page.fill("input[name=password]", "onemap-demo")
+    page.click("#login-form [type=submit]")
+    until(page, "!!window.onemap.map.getSource('cameras')")
+    page.select_option("#case-mode", "points")
+    jump(page, CENTRE, 13.5)
+    # A reported case near the middle: move it a little below the centre, so the popup fits.
+    coords = page.evaluate(
+        "(() => { const m = window.onemap.map; const c = m.getCenter();"
+        " const fs = m.queryRenderedFeatures({layers: ['cases']})"
+        "   .filter(f => f.properties.status === 'reported');"
+        " fs.sort((a, b) => c.distanceTo({lng: a.geometry.coordinates[0],"
+        "   lat: a.geometry.coordinates[1]}) - c.distanceTo({lng: b.geometry.coordinates[0],"
+        "   lat: b.geometry.coordinates[1]}));"
+        " return fs.length ? fs[0].geometry.coordinates : null; })()"
+    )
+    if coords is None:
+        raise SystemExit("no reported case near the centre to show")
+    jump(page, coords, 16.5)
+    page.evaluate("window.onemap.map.panBy([0, -250], {animate: false})")
+    until(page, SETTLED)
+    x, y = page.evaluate(
+        "(() => { const m = window.onemap.map; const r = m.getContainer().getBoundingClientRect();"
+        f" const p = m.project({coords}); return [p.x + r.left, p.y + r.top]; }})()"
+    )
+    page.mouse.click(x, y)
+    page.wait_for_selector(".popup-case [data-action]")
+    page.evaluate("document.getElementById('panel').scrollTop = 420")
+    time.sleep(1)
+    page.screenshot(path=out)
+    page.context.close()
+
+
+def phone(browser: Browser, base: str, out: Path) -> None:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+        device_scale_factor=1, geolocation={"longitude": 121.4425, "latitude": 31.2215,
+                                            "accuracy": 40}, permissions=["geolocation"],
+    )  # fmt: skip
+    page = context.new_page()
+    page.goto(f"{base}/")
+    until(page, SETTLED)
+    page.click("#locate")
+    until(page, "document.getElementById('toast').textContent.includes('已定位')")
+    until(page, "!window.onemap.map.isMoving()")
+    page.evaluate("window.onemap.map.panBy([0, 200], {animate: false})")  # above the sheet
+    until(page, SETTLED)
+    page.click("#panel-toggle")
+    time.sleep(1)
+    page.screenshot(path=out)
+    context.close()
+
+
+def main(base: str, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"{base}/")
-        until(page, SETTLED)
-        page.click("#login-open")
-        page.fill("input[name=phone]", "13800000006")
-        page.fill("input[name=password]", "onemap-demo")
-        page.click("#login-form [type=submit]")
-        until(page, "!!window.onemap.map.getSource('cameras')")
-        until(page, SETTLED)
-        page.click("[data-tab=incident]")
-        page.select_option("#incident-radius", "500")
-        page.click("#incident-pick")
-        page.click("#map", position={"x": 480, "y": 380})
-        page.wait_for_selector("#incident-results [data-section=cameras] button.play")
-        until(page, SETTLED)
-        page.locator("[data-section=cameras] button.play").first.click()
-        until(page, "(document.querySelector('.popup-camera video') || {}).videoWidth > 0")
-        page.evaluate("document.getElementById('panel').scrollTop = 0")
-        time.sleep(1.5)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=out)
-        browser.close()
-    print(f"wrote {out}")
+        try:
+            desktop(browser, base, folder / "mapview.png")
+            phone(browser, base, folder / "mapview-phone.png")
+        finally:
+            browser.close()
+    print(f"wrote {folder / 'mapview.png'} and {folder / 'mapview-phone.png'}")
 
 
 if __name__ == "__main__":
     main(
         sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000",
-        Path(
-            sys.argv[2]
-            if len(sys.argv) > 2
-            else Path(__file__).parent.parent / "docs" / "mapview.png"
-        ),
+        Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).parent.parent / "docs",
     )

@@ -71,6 +71,19 @@ REOPEN_TARGET = {
 }
 
 
+def allowed_actions(actor: Principal, status: CaseStatus | str) -> list[str]:
+    """The actions (keys of TRANSITIONS, in their order) ``actor`` may apply to a case in
+    ``status``: the state machine allows the step from it and the policy grants the step's
+    capability. The jurisdiction is the caller's to establish: ask only for a case read through
+    geo.access.case_scope (the full view), the scope :func:`transition` loads it with."""
+    current = S(status)
+    return [
+        name
+        for name, rule in TRANSITIONS.items()
+        if current in rule.sources and actor.can(rule.capability)
+    ]
+
+
 def _scope(actor: Principal) -> str:
     """The SQL predicate (alias c) of the cases ``actor`` may act on."""
     return access.case_scope(actor, "c")

@@ -26,6 +26,7 @@ from geo.enums import (
     HealthRisk,
 )
 from geo.errors import Forbidden
+from geo.services import cases as workflow
 from server.gql.compiled import PreRendered
 from server.gql.context import Info
 from server.gql.scalars import GeoJSON
@@ -280,6 +281,21 @@ class Reporter:
     phone: str
 
 
+@strawberry.enum(
+    description="A step of the case workflow (geo.services.cases.TRANSITIONS), each one "
+    "mutation: dispatchCase, startCase, resolveCase, closeCase, rejectCase, markDuplicate, "
+    "reopenCase."
+)
+class CaseAction(Enum):
+    DISPATCH = "dispatch"
+    START = "start"
+    RESOLVE = "resolve"
+    CLOSE = "close"
+    REJECT = "reject"
+    MARK_DUPLICATE = "mark_duplicate"
+    REOPEN = "reopen"
+
+
 @strawberry.type(description="A city-management case. Staff who read cases see those of "
                  "their jurisdiction in full; everyone else only its public record: position "
                  "on a 0.001° grid, times to the hour, no text, department or due "
@@ -357,6 +373,19 @@ class Case:
         await self._full(info, "timeline")
         rows = await info.context.loader("case_events").load(int(self.id))
         return [CaseEvent.from_row(int(self.id), r) for r in rows]
+
+    @strawberry.field(
+        description="The workflow steps the caller may take on this case now: those its status "
+        "allows whose capability the caller holds, for a case of their jurisdiction. Empty on "
+        "the public record. Front ends show these, and decide nothing from roles."
+    )
+    def allowed_actions(self, info: Info) -> list[CaseAction]:
+        # ``full`` means the row was read through geo.access.case_scope, the scope the
+        # workflow acts in: the jurisdiction holds; status and capabilities decide the rest.
+        if not self.full:
+            return []
+        steps = workflow.allowed_actions(info.context.principal, self.status)
+        return [CaseAction(a) for a in steps]
 
     @strawberry.field(description="The case this one duplicates, if any.")
     def duplicate_of_id(self) -> strawberry.ID | None:

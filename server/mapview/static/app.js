@@ -4,12 +4,14 @@
 import { Map as MapLibre, NavigationControl, ScaleControl } from "./vendor/maplibre-gl/maplibre-gl.mjs";
 import { toast } from "./dom.js";
 import { query } from "./gql.js";
-import { setLanguage, language, onLanguage, t, translate } from "./i18n.js";
+import { MAP_UI, setLanguage, language, onLanguage, t, translate } from "./i18n.js";
 import * as incident from "./incident.js";
 import { areaLabels } from "./labels.js";
 import * as legend from "./legend.js";
 import * as live from "./live.js";
-import { areaPopup, cameraPopup, casePopup, closePopup, facilityPopup } from "./popups.js";
+import { casePopup } from "./case_popup.js";
+import { LocateControl } from "./locate.js";
+import { areaPopup, cameraPopup, closePopup, facilityPopup } from "./popups.js";
 import { accessFor, authHeaders, login, logout, onSession, session } from "./session.js";
 import { CITY_BOUNDS, buildStyle } from "./style.js";
 
@@ -30,11 +32,13 @@ const map = new MapLibre({
   minZoom: 9,
   maxZoom: 19,
   maxBounds: [[120.9, 30.8], [122.1, 31.7]],
+  locale: MAP_UI,
   attributionControl: { compact: true, customAttribution: "OneMap 一张图 · synthetic demo city" },
   // Our own /ogc and /graphql only: the staff token never goes anywhere else.
   transformRequest: (url) => ({ url, headers: authHeaders(url) }),
 });
 map.addControl(new NavigationControl({ visualizePitch: false }), "top-right");
+map.addControl(new LocateControl(), "top-right");
 map.addControl(new ScaleControl({ unit: "metric" }), "bottom-left");
 window.onemap = { map }; // for the browser tests and for operators' own scripts in the console
 

@@ -27,6 +27,20 @@ const WORDS = {
     population: "人口", level: "级别", health_risk: "健康风险", hidden_hazards: "危险源（内部）",
     updated: "更新", new_case: "新案件", session_expired: "登录已过期，请重新登录。",
     cases_count: "件", offline_retry: "摄像头离线，稍后重试。",
+    actions: "处置操作", note: "备注", note_help: "处置完毕、不予受理、重新打开时必填",
+    action_dispatch: "派遣", action_start: "开始处置", action_resolve: "处置完毕",
+    action_close: "结案", action_reject: "不予受理", action_reopen: "重新打开",
+    action_working: "正在提交…", action_done: "操作成功（{action}），当前状态：{status}",
+    note_required: "请先填写备注：{action}需要说明理由。",
+    reported_from: "上报起始", reported_to: "上报截止", dates_clear: "清除日期",
+    dates_invalid: "起始日期晚于截止日期：请调整后再筛选。",
+    dates_active: "仅显示 {from} 至 {to} 上报的案件", dates_open: "不限",
+    locate: "定位我的位置", locate_busy: "正在定位…", locate_done: "已定位（精度约 {accuracy}）",
+    locate_denied: "定位被拒绝：请在浏览器的网站设置中允许本页获取位置，然后重试。",
+    locate_unavailable: "无法获取位置：此浏览器或连接不提供定位（需要 HTTPS）。",
+    locate_failed: "暂时无法确定您的位置，请稍后重试。", locate_timeout: "定位超时，请重试。",
+    locate_outside: "您的位置不在本市地图范围内。",
+    incident_centre: "以地图中心为事件点",
   },
   en: {
     other_lang: "中文", panel: "Panel", map: "City map", live_on: "Live",
@@ -57,7 +71,36 @@ const WORDS = {
     hidden_hazards: "Hazard sources (internal)", updated: "updated", new_case: "New case",
     session_expired: "Your session expired; please log in again.", cases_count: "cases",
     offline_retry: "The camera is offline; retrying later.",
+    actions: "Actions", note: "Note", note_help: "needed to resolve, reject or reopen",
+    action_dispatch: "Dispatch", action_start: "Start", action_resolve: "Resolve",
+    action_close: "Close", action_reject: "Reject", action_reopen: "Reopen",
+    action_working: "Sending…", action_done: "{action}: done. The case is now {status}.",
+    note_required: "Write a note first: {action} needs a reason.",
+    reported_from: "Reported from", reported_to: "Reported to", dates_clear: "Clear dates",
+    dates_invalid: "The start date is after the end date: change one of them to filter.",
+    dates_active: "Only cases reported {from} to {to}", dates_open: "any",
+    locate: "Show my location", locate_busy: "Finding your location…",
+    locate_done: "Located (to about {accuracy})",
+    locate_denied: "Location refused: allow this page to use your location in the browser's site settings, then try again.",
+    locate_unavailable: "Your location is unavailable: this browser or connection cannot provide it (it needs HTTPS).",
+    locate_failed: "Your location could not be found just now; try again later.",
+    locate_timeout: "Finding your location took too long; try again.",
+    locate_outside: "You are outside the city's map.",
+    incident_centre: "Use the map centre",
   },
+};
+
+/**
+ * MapLibre's own control labels (its `locale` option, read once when the map is made), in both
+ * languages: screen readers announce them whichever language the page is switched to.
+ */
+export const MAP_UI = {
+  "AttributionControl.ToggleAttribution": "数据来源 Attribution",
+  "Map.Title": "城市地图 City map",
+  "NavigationControl.ResetBearing": "指北（拖动旋转）Reset north (drag to rotate)",
+  "NavigationControl.ZoomIn": "放大 Zoom in",
+  "NavigationControl.ZoomOut": "缩小 Zoom out",
+  "Popup.Close": "关闭 Close",
 };
 
 let lang = "zh";
@@ -67,6 +110,11 @@ export function language() { return lang; }
 
 /** The word for `key` in the current language (the key itself if there is none). */
 export function t(key) { return WORDS[lang][key] ?? WORDS.zh[key] ?? key; }
+
+/** The word for `key` with its {placeholders} filled from `values`. */
+export function tf(key, values) {
+  return t(key).replace(/\{(\w+)\}/g, (whole, k) => (k in values ? String(values[k]) : whole));
+}
 
 /** The name of a code from a vocab.js table ([zh, en, …]); the code itself if unknown. */
 export function name(table, code) {
@@ -80,10 +128,30 @@ export function bothNames(table, code) {
   return entry ? `${entry[0]} ${entry[1]}` : String(code ?? "");
 }
 
-export function formatTime(iso) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return String(iso);
+const PG_TIME = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/**
+ * A time as GraphQL sends it (ISO 8601) or as a tile carries it (PostgreSQL's text form in UTC,
+ * "2026-11-20 08:00:00+00", which not every browser parses): a Date, or null.
+ */
+export function parseTime(value) {
+  if (value == null || value === "") return null;
+  let text = String(value);
+  const m = PG_TIME.exec(text);
+  if (m) {
+    let zone = m[3] || "Z";
+    if (/^[+-]\d{2}$/.test(zone)) zone += ":00";
+    else if (/^[+-]\d{4}$/.test(zone)) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
+    text = `${m[1]}T${m[2]}${zone}`;
+  }
+  const d = new Date(text);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+export function formatTime(value) {
+  if (value == null || value === "") return "";
+  const d = parseTime(value);
+  if (!d) return String(value);
   return d.toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { timeZone: "Asia/Shanghai",
     year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
 }

@@ -153,4 +153,9 @@ export function redraw(map) { draw(map); list(map); }
 export function setup(map) {
   document.getElementById("incident-pick").addEventListener("click", () => setPicking(map, !picking));
   document.getElementById("incident-clear").addEventListener("click", () => clear(map));
+  // Without a pointer: pan the map with the arrow keys, then analyse its centre.
+  document.getElementById("incident-centre").addEventListener("click", () => {
+    setPicking(map, false);
+    analyse(map, map.getCenter());
+  });
 }

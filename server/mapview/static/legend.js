@@ -1,7 +1,9 @@
-// The legend, which is also the layer switch: base layers, facility categories, case statuses and
-// category, camera statuses. Choices survive a change of style (login, logout) and of language.
+// The legend, which is also the layer switch: base layers, facility categories, case statuses,
+// category and days reported, camera statuses. Choices survive a change of style (login,
+// logout) and of language.
 import { el } from "./dom.js";
-import { bothNames, name, t } from "./i18n.js";
+import { backwards, caseFilter } from "./filters.js";
+import { bothNames, name, t, tf } from "./i18n.js";
 import { swatch } from "./popups.js";
 import {
   CAMERA_STATUSES, CASE_CATEGORIES, CASE_STATUSES, FACILITY_CATEGORIES, OPEN_STATUSES,
@@ -12,6 +14,8 @@ const choice = {
   facilities: new Set(Object.keys(FACILITY_CATEGORIES)),
   statuses: new Set(OPEN_STATUSES),
   category: "",
+  from: "", // days reported, "YYYY-MM-DD" (the city's days), "" for an open end
+  to: "",
   caseMode: "heat",
   cameras: new Set(Object.keys(CAMERA_STATUSES)),
 };
@@ -35,8 +39,7 @@ export function apply(map) {
   filter(map, "facilities", facilities);
   filter(map, "facility-labels", facilities);
   // Filters cannot read feature-state: they see the tile's status; the colour shows the live one.
-  const cases = ["all", ["in", ["get", "status"], ["literal", [...choice.statuses]]]];
-  if (choice.category) cases.push(["==", ["get", "category"], choice.category]);
+  const cases = caseFilter(choice);
   filter(map, "cases", cases);
   filter(map, "cases-heat", cases);
   visible(map, "cases-heat", choice.caseMode === "heat");
@@ -79,6 +82,7 @@ export function render(map, collections) {
     ...Object.keys(CASE_CATEGORIES).map((code) => el("option", { value: code }, name(CASE_CATEGORIES, code))));
   select.value = choice.category;
   select.onchange = () => { choice.category = select.value; apply(map); };
+  renderDates(map);
   const mode = document.getElementById("case-mode");
   mode.value = choice.caseMode;
   mode.onchange = () => { choice.caseMode = mode.value; apply(map); };
@@ -87,4 +91,38 @@ export function render(map, collections) {
     ...Object.entries(CAMERA_STATUSES).map(([code, [, , colour]]) =>
       item(name(CAMERA_STATUSES, code), bothNames(CAMERA_STATUSES, code), colour,
         choice.cameras.has(code), toggleSet(choice.cameras, code, map), `camera:${code}`)));
+}
+
+/** The date range: applied when both ends make sense; otherwise it says what to change. */
+function renderDates(map) {
+  const from = document.getElementById("case-from");
+  const to = document.getElementById("case-to");
+  const state = document.getElementById("case-dates-state");
+  from.value = choice.from;
+  to.value = choice.to;
+  const show = () => {
+    const active = choice.from || choice.to;
+    state.classList.remove("error");
+    state.textContent = active ? tf("dates_active", {
+      from: choice.from || t("dates_open"), to: choice.to || t("dates_open") }) : "";
+  };
+  const change = () => {
+    if (backwards(from.value, to.value)) {
+      state.classList.add("error");
+      state.textContent = t("dates_invalid");
+      return;
+    }
+    choice.from = from.value;
+    choice.to = to.value;
+    apply(map);
+    show();
+  };
+  from.onchange = change;
+  to.onchange = change;
+  document.getElementById("case-dates-clear").onclick = () => {
+    from.value = "";
+    to.value = "";
+    change();
+  };
+  show();
 }

@@ -1,15 +1,11 @@
-// Popups: a facility (from its tile), a case (its tile, then its GraphQL detail and timeline for
-// staff), a camera (live video through WHEP, with the streams service's own client).
+// Popups: a facility (from its tile), an area, a camera (live video through WHEP, with the
+// streams service's own client). The case popup is case_popup.js.
 import { Popup } from "./vendor/maplibre-gl/maplibre-gl.mjs";
 import { watch, WhepError } from "../../streams/static/whep.js";
-import { el, facts } from "./dom.js";
-import { query } from "./gql.js";
+import { el, facts, fill } from "./dom.js";
 import { formatTime, name, t } from "./i18n.js";
 import { can, session } from "./session.js";
-import {
-  ADMIN_LEVELS, CAMERA_STATUSES, CASE_CATEGORIES, CASE_EVENTS, CASE_PRIORITIES, CASE_SOURCES,
-  CASE_STATUSES, FACILITY_CATEGORIES, HEALTH_RISK,
-} from "./vocab.js";
+import { ADMIN_LEVELS, CAMERA_STATUSES, FACILITY_CATEGORIES, HEALTH_RISK } from "./vocab.js";
 
 let open = null;
 
@@ -26,6 +22,9 @@ export function show(map, lngLat, content, kind) {
 
 export function closePopup() { if (open) open.remove(); }
 
+/** Place the open popup again (above or below its point) after its content grew or shrank. */
+export function refit() { if (open) open.setLngLat(open.getLngLat()); }
+
 export function swatch(colour) {
   const node = el("span", { class: "swatch", "aria-hidden": "true" });
   node.style.background = colour || "#999999"; // CSSOM, which the page's CSP allows
@@ -35,70 +34,26 @@ export function swatch(colour) {
 export function facilityPopup(map, feature, lngLat) {
   const p = feature.properties;
   const [, , colour] = FACILITY_CATEGORIES[p.category] || [];
-  show(map, lngLat, [
+  const box = show(map, lngLat, [
     el("h3", {}, p.name_zh, el("small", { lang: "en" }, p.name_en)),
     el("p", { class: "kind" }, swatch(colour), name(FACILITY_CATEGORIES, p.category)),
     facts([[t("address"), p.address], [t("capacity"), p.capacity], [t("code"), p.code]]),
   ], "facility");
+  if (feature.id != null) box.dataset.id = String(feature.id);
 }
 
 export function areaPopup(map, feature, lngLat) {
   const p = feature.properties;
   const isCell = feature.layer.source === "grid_cells";
-  show(map, lngLat, [
+  const box = show(map, lngLat, [
     el("h3", {}, isCell ? p.name : p.name_zh, isCell ? null : el("small", { lang: "en" }, p.name_en)),
     facts([
       [t("level"), isCell ? t("grid") : name(ADMIN_LEVELS, p.level)], [t("code"), p.code],
       [t("population"), p.population], [t("health_risk"), isCell ? name(HEALTH_RISK, p.health_risk) : null],
     ]),
   ], "area");
-}
-
-function caseFacts(c) {
-  return facts([
-    [t("status"), name(CASE_STATUSES, c.status)], [t("priority"), name(CASE_PRIORITIES, c.priority)],
-    [t("reported_at"), formatTime(c.reported_at)], [t("due_at"), formatTime(c.due_at)],
-  ]);
-}
-
-function timeline(events) {
-  return el("ol", { class: "timeline" }, events.map((e) => el("li", {},
-    el("time", {}, formatTime(e.at)), " ",
-    el("strong", {}, name(CASE_EVENTS, e.eventType.toLowerCase())),
-    e.actor ? ` · ${e.actor.displayName}` : "",
-    e.department ? ` · ${e.department.nameZh}` : "",
-    e.note ? el("p", {}, e.note) : null)));
-}
-
-export async function casePopup(map, feature, lngLat) {
-  const p = feature.properties;
-  const status = feature.state?.status || p.status;
-  const detail = el("div", { class: "detail" });
-  show(map, lngLat, [
-    el("h3", {}, name(CASE_CATEGORIES, p.category), el("small", {}, p.public_id)),
-    caseFacts({ ...p, status }),
-    detail,
-  ], "case");
-  // Full cases (description, address, timeline) are for READ_CASES, within the jurisdiction.
-  if (!can("read_cases")) { detail.append(el("p", { class: "note" }, t("case_public_note"))); return; }
-  detail.append(el("p", { class: "note" }, t("loading")));
-  try {
-    const { data, errors } = await query("case_detail.graphql", "CaseDetail", { id: String(feature.id) });
-    const c = data.case;
-    detail.replaceChildren(
-      facts([
-        [t("description"), c.description], [t("address"), c.address],
-        [t("source"), name(CASE_SOURCES, c.source?.toLowerCase())],
-        [t("grid"), c.gridCell && `${c.gridCell.name}${c.gridCell.worker ? ` · ${t("worker")} ${c.gridCell.worker.displayName}` : ""}`],
-        [t("department"), c.department?.nameZh], [t("assignee"), c.assignee?.displayName],
-      ]),
-      el("h4", {}, t("timeline")),
-      timeline(c.events),
-      errors.length ? el("p", { class: "note" }, errors[0].message) : null,
-    );
-  } catch (err) {
-    detail.replaceChildren(el("p", { class: "error" }, err.message));
-  }
+  box.dataset.id = String(feature.id);
+  box.dataset.layer = feature.layer.source;
 }
 
 /** A camera popup that plays the camera live. `props`: {code, name, status, last_seen_at}. */
@@ -117,7 +72,7 @@ export function cameraPopup(map, id, props, lngLat) {
   let retry = null;
   box.addEventListener("popupclose", () => { closed = true; clearTimeout(retry); if (viewer) viewer.stop(); });
   // Pictures arriving mean the server opened the source: the camera is online now.
-  video.addEventListener("playing", () => { state.textContent = ""; status.replaceChildren(...kind("online")); });
+  video.addEventListener("playing", () => { state.textContent = ""; fill(status, kind("online")); });
   const url = new URL(`../../streams/cameras/${id}/whep`, import.meta.url).href;
   const start = async () => {
     if (closed) return;
