@@ -282,6 +282,14 @@ class Query:
         return await _connection(info, views.own_cases(principal), None, attrs, first, after,
                                  _case_builder(True), order_by=order_by or newest)  # fmt: skip
 
+    @strawberry.field(description="One facility as the caller's view has it (hazard sources and "
+                      "attributes for staff only); null when the caller cannot see it.")  # fmt: skip
+    async def facility(self, info: Info, id: strawberry.ID) -> Facility | None:
+        view = info.context.view("facilities")
+        attrs = AttributeFilter(equals={"id": [to_id(id)]})
+        found = await info.context.fetch(rows(view, None, attrs, limit=1, with_cell=True))
+        return Facility.from_row(found[0]) if found else None
+
     @strawberry.field(description="One case: staff who read cases get it in full, and only "
                       "within their jurisdiction (NOT_FOUND outside it); everyone else its "
                       "public record.")  # fmt: skip

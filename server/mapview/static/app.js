@@ -12,6 +12,7 @@ import * as live from "./live.js";
 import { casePopup } from "./case_popup.js";
 import { LocateControl } from "./locate.js";
 import { areaPopup, cameraPopup, closePopup, facilityPopup } from "./popups.js";
+import { setup as setupSearch } from "./search.js";
 import { accessFor, authHeaders, login, logout, onSession, session } from "./session.js";
 import { CITY_BOUNDS, buildStyle } from "./style.js";
 
@@ -39,6 +40,7 @@ const map = new MapLibre({
 });
 map.addControl(new NavigationControl({ visualizePitch: false }), "top-right");
 map.addControl(new LocateControl(), "top-right");
+setupSearch(map);
 map.addControl(new ScaleControl({ unit: "metric" }), "bottom-left");
 window.onemap = { map }; // for the browser tests and for operators' own scripts in the console
 

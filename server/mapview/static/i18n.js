@@ -38,6 +38,11 @@ const WORDS = {
     locate: "定位我的位置", locate_busy: "正在定位…", locate_done: "已定位（精度约 {accuracy}）",
     locate_denied: "定位被拒绝：请在浏览器的网站设置中允许本页获取位置，然后重试。",
     locate_unavailable: "无法获取位置：此浏览器或连接不提供定位（需要 HTTPS）。",
+    search: "搜索", search_hint: "设施、地点、网格、案件编号",
+    search_none: "没有找到“{text}”", search_found: "找到 {n} 项",
+    search_category: "已按类别筛选案件：{name}",
+    kind_FACILITY: "设施", kind_CASE: "案件", kind_CATEGORY: "案件类别", kind_GRID_CELL: "网格",
+    kind_COMMUNITY: "社区", kind_STREET: "街道", kind_DISTRICT: "区",
     locate_failed: "暂时无法确定您的位置，请稍后重试。", locate_timeout: "定位超时，请重试。",
     locate_outside: "您的位置不在本市地图范围内。",
     incident_centre: "以地图中心为事件点",
@@ -83,6 +88,12 @@ const WORDS = {
     locate_done: "Located (to about {accuracy})",
     locate_denied: "Location refused: allow this page to use your location in the browser's site settings, then try again.",
     locate_unavailable: "Your location is unavailable: this browser or connection cannot provide it (it needs HTTPS).",
+    search: "Search", search_hint: "Facilities, places, grid cells, case numbers",
+    search_none: "Nothing found for “{text}”", search_found: "{n} found",
+    search_category: "Cases filtered by category: {name}",
+    kind_FACILITY: "Facility", kind_CASE: "Case", kind_CATEGORY: "Case category",
+    kind_GRID_CELL: "Grid cell", kind_COMMUNITY: "Community", kind_STREET: "Street",
+    kind_DISTRICT: "District",
     locate_failed: "Your location could not be found just now; try again later.",
     locate_timeout: "Finding your location took too long; try again.",
     locate_outside: "You are outside the city's map.",
@@ -168,6 +179,7 @@ export function translate(root = document) {
   for (const el of root.querySelectorAll("[data-i18n-aria-label]")) {
     el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
   }
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
 }
 
 export function setLanguage(next) {
