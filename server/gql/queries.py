@@ -282,8 +282,10 @@ class Query:
         return await _connection(info, views.own_cases(principal), None, attrs, first, after,
                                  _case_builder(True), order_by=order_by or newest)  # fmt: skip
 
-    @strawberry.field(description="One facility as the caller's view has it (hazard sources "
-                      "and attributes for staff only); null when the caller cannot see it.")  # fmt: skip
+    @strawberry.field(
+        description="One facility as the caller's view has it (hazard sources and attributes "
+        "for staff only); null when the caller cannot see it."
+    )
     async def facility(self, info: Info, id: strawberry.ID) -> Facility | None:
         view = info.context.view("facilities")
         attrs = AttributeFilter(equals={"id": [to_id(id)]})
