@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 
+from geo.queries import keyset
 from server.kernel.auth.tokens import TokenService
 from tests.mobile_helpers import a_point, auth, key, user_with_role
 
@@ -148,3 +149,19 @@ def test_a_cursor_pages_only_the_order_that_gave_it(
     r = client.post("/graphql", headers=dispatcher, json={"query": BOARD, "variables": variables})
     (error,) = r.json()["errors"]
     assert "PRIORITY:ASC" in error["message"] and "REPORTED_AT:ASC" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("cursor", "order"),
+    [(keyset.cursor("REPORTED_AT:ASC", "garbage", 5), {"field": "REPORTED_AT"}),
+     (keyset.cursor("ID:ASC", None, 2**70), None),
+     (keyset.cursor("PRIORITY:ASC", "9" * 30, 5), {"field": "PRIORITY"})],
+)  # fmt: skip
+def test_a_forged_cursor_is_a_typed_error_not_a_500(
+    client: TestClient, dispatcher: dict[str, str], cursor: str, order: dict[str, str] | None
+) -> None:
+    variables = {"after": cursor, "order": order}
+    r = client.post("/graphql", headers=dispatcher, json={"query": BOARD, "variables": variables})
+    assert r.status_code == 200
+    (error,) = r.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error

@@ -190,6 +190,8 @@ def decode(text: str, label: str) -> tuple[str | None, int]:
             and (value is None or isinstance(value, str))
             and isinstance(row_id, int)
             and not isinstance(row_id, bool)
+            and 0 <= row_id < 2**63
+            and (value is None or len(value) <= 200)
         )
     except (ValueError, TypeError, UnicodeDecodeError):
         valid = False
