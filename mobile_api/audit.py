@@ -10,7 +10,7 @@ import io
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
@@ -58,6 +58,9 @@ class AuditFilters(BaseModel):
 class AuditQuery(AuditFilters):
     cursor: Annotated[str | None, Field(max_length=100, description="next_cursor of a page")] = None
     limit: Annotated[int, Field(ge=1, le=q.MAX_LIMIT)] = 50
+    format: Annotated[Literal["json", "csv"] | None, Field(
+        description="csv: every matching row as CSV (as /audit/export); the default is a page "
+        "of JSON")] = None  # fmt: skip
 
 
 class AuditEntry(BaseModel):
@@ -152,7 +155,8 @@ async def export(call: Call) -> Response:
 endpoints = [
     Endpoint("GET", "/audit", listing, "The audit trail, newest first, filtered (audited). "
              "CSV instead with ?format=csv or Accept: text/csv (as /audit/export)", "audit",
-             AUDITORS, query=AuditQuery, response=AuditPage, operation_id="listAuditEntries"),
+             AUDITORS, query=AuditQuery, response=AuditPage, media=CSV,
+             operation_id="listAuditEntries"),
     Endpoint("GET", "/audit/export", export, "The audit rows that match the filters as CSV, "
              "oldest first, streamed (audited)", "audit", AUDITORS, query=AuditFilters,
              media=CSV, operation_id="exportAuditEntries"),

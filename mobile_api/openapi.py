@@ -139,12 +139,15 @@ def _body(ep: Endpoint, schemas: Schemas, defs: dict[str, Any]) -> dict[str, Any
 
 def _responses(ep: Endpoint, schemas: Schemas) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": ep.summary}
+    content: dict[str, Any] = {}
     if ep.response is not None:
-        ok["content"] = {"application/json": {"schema": schemas[(ep.response, "serialization")]}}
-    elif ep.media is not None:
+        content["application/json"] = {"schema": schemas[(ep.response, "serialization")]}
+    if ep.media is not None:  # a non-JSON body instead of, or besides, the JSON one
         binary = {"schema": {"type": "string", "format": "binary"}}
         media = (ep.media,) if isinstance(ep.media, str) else ep.media
-        ok["content"] = {m: binary for m in media}
+        content.update({m: binary for m in media})
+    if content:
+        ok["content"] = content
     responses: dict[str, Any] = {str(ep.status): ok}
     if ep.status == 201 and ep.method == "PUT":
         responses["200"] = {**ok, "description": "Already so: nothing changed"}

@@ -202,7 +202,7 @@ def test_only_read_audit_opens_the_trail(
         ({"actor": "abc"}, "actor"),
         ({"acter": "5"}, "Unknown parameter(s) acter"),
         ({"cursor": "garbage"}, "cursor is not one this API gave out"),
-        ({"format": "xml"}, "format must be json or csv"),
+        ({"format": "xml"}, "format: Input should be 'json' or 'csv'"),
         ({"format": "csv", "cursor": "c2VxOjU"}, "cursor pages the JSON list"),
         ({"limit": "501"}, "limit"),
     ],
