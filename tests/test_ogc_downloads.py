@@ -125,6 +125,20 @@ def test_a_download_is_the_whole_selection_and_limit_takes_the_first(
     assert [int(row["id"]) for row in first] == top
 
 
+def test_csv_is_sent_a_batch_at_a_time_as_the_cursor_reads(
+    client: TestClient, db: Conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(downloads, "BATCH", 100)
+    with client.stream("GET", ITEMS.format("facilities"), params={"f": "csv"}) as r:
+        assert "content-length" not in r.headers
+        chunks = [chunk.decode("utf-8-sig") for chunk in r.iter_raw()]
+    lines = [chunk.count("\r\n") for chunk in chunks]
+    total = len(ids(db, PUBLIC_ROWS))
+    assert lines[0] == 1  # the header goes first, before a row is read
+    assert sum(lines[1:]) == total and max(lines[1:]) == 100
+    assert len(chunks) == 1 + -(-total // 100)
+
+
 def test_csv_properties_skip_geometry_and_output_crs(client: TestClient, db: Conn) -> None:
     r = download(client, "facilities", f="csv", properties="code,name_en", skipGeometry="true")
     header, rows = read_csv(r)
@@ -369,3 +383,12 @@ def test_when_every_slot_is_taken_a_download_is_a_503_with_retry_after(
 def test_other_formats_stay_refused(client: TestClient) -> None:
     assert download(client, "facilities", f="xlsx").status_code == 400
     assert client.get("/ogc/", params={"f": "csv"}).status_code == 400
+
+
+def test_the_openapi_document_declares_both_downloads(client: TestClient) -> None:
+    doc = client.get("/ogc/openapi", params={"f": "json"}).json()
+    get = doc["paths"]["/collections/facilities/items"]["get"]
+    f = next(p for p in get["parameters"] if p.get("name") == "f")
+    assert f["schema"]["enum"] == ["json", "html", "jsonld", "csv", "gpkg"]
+    content = get["responses"]["200"]["content"]
+    assert {"application/geo+json", "text/csv", "application/geopackage+sqlite3"} <= set(content)

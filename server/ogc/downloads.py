@@ -53,6 +53,8 @@ CSV = "text/csv; charset=utf-8"
 FORMATS = ("csv", "gpkg")
 BOM = "\ufeff".encode()
 CHUNK = 256 * 1024
+#: Rows fetched from the cursor at a time: the most a download holds in memory.
+BATCH = 5000
 RETRY_AFTER_S = 10
 
 
@@ -214,7 +216,7 @@ async def _csv(request: Request, selection: Selection, release: Callable[[], Non
         yield (BOM if bom else b"") + buffer.getvalue().encode()
         with request_class.export():
             async with pool.connection() as conn:
-                async for rows in q_download.stream(conn, statement):
+                async for rows in q_download.stream(conn, statement, BATCH):
                     buffer.seek(0)
                     buffer.truncate()
                     writer.writerows(_csv_rows(rows, digits))
@@ -280,7 +282,7 @@ async def _build_gpkg(selection: Selection) -> tuple[IO[bytes], int]:
         written = 0
         with request_class.export():
             async with selection.ogc.pool.connection() as conn:
-                async for rows in q_download.stream(conn, statement):
+                async for rows in q_download.stream(conn, statement, BATCH):
                     await anyio.to_thread.run_sync(gpkg.write, layer, rows, written == 0)
                     written += len(rows)
         if written == 0:  # an empty selection is still a layer with its fields
