@@ -10,6 +10,7 @@ import asyncio
 import csv
 import io
 import subprocess
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -315,6 +316,32 @@ def test_debian_ogrinfo_reads_a_geopackage_in_cgcs2000_and_one_in_web_mercator(
     assert info["geometry_type"] == "MultiPolygon"
     cells = int(seeded(database_url, "SELECT count(*) FROM grid_cells"))
     assert info["features"] == cells and info["total_bounds"][0] > 1e7  # metres
+
+
+def test_a_geopackage_built_in_many_batches_holds_every_feature_and_its_instants(
+    client: TestClient,
+    tokens: TokenService,
+    database_url: str,
+    db: Conn,
+    gpkg_file: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(downloads, "BATCH", 100)
+    headers = staff(tokens, database_url, "dispatcher")
+    path = gpkg_file(download(client, "cases", f="gpkg", headers=headers))
+    expected = db.execute("SELECT id, reported_at, closed_at FROM cases ORDER BY id").fetchall()
+    assert len(expected) > 500  # appended in more than five batches
+    _meta, _fids, _geometry, fields = pyogrio.raw.read(
+        path, columns=["id", "reported_at", "closed_at"], datetime_as_string=True
+    )
+    assert [int(i) for i in fields[0]] == [row[0] for row in expected]
+
+    def utc(value: Any) -> str | None:
+        return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+    assert [str(v)[:19] if v else None for v in fields[1]] == [utc(r[1]) for r in expected]
+    closed = [str(v)[:19] if v else None for v in fields[2]]
+    assert closed == [utc(r[2]) for r in expected] and None in closed  # nulls stay null
 
 
 def test_an_empty_selection_is_an_empty_layer_with_its_fields(

@@ -197,8 +197,11 @@ def _cell(value: Any, digits: int) -> Any:
     return value
 
 
-def _csv_rows(rows: Sequence[tuple[Any, ...]], digits: int) -> list[list[Any]]:
-    return [[_cell(v, digits) for v in row] for row in rows]
+def csv_text(rows: Sequence[tuple[Any, ...]], digits: int) -> bytes:
+    """A batch of rows as CSV (CRLF line ends, RFC 4180 quoting), UTF-8."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([_cell(v, digits) for v in row] for row in rows)
+    return buffer.getvalue().encode()
 
 
 async def _csv(request: Request, selection: Selection, release: Callable[[], None]) -> Download:
@@ -210,17 +213,12 @@ async def _csv(request: Request, selection: Selection, release: Callable[[], Non
     pool = selection.ogc.pool
 
     async def body() -> AsyncIterator[bytes]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(header)
-        yield (BOM if bom else b"") + buffer.getvalue().encode()
+        yield (BOM if bom else b"") + csv_text([tuple(header)], digits)
         with request_class.export():
             async with pool.connection() as conn:
                 async for rows in q_download.stream(conn, statement, BATCH):
-                    buffer.seek(0)
-                    buffer.truncate()
-                    writer.writerows(_csv_rows(rows, digits))
-                    yield buffer.getvalue().encode()
+                    # thousands of rows take milliseconds to write: not on the event loop
+                    yield await anyio.to_thread.run_sync(csv_text, rows, digits)
 
     await audit_read(
         request,
@@ -275,6 +273,7 @@ async def _build_gpkg(selection: Selection) -> tuple[IO[bytes], int]:
             path=Path(folder) / f"{selection.view.name}.gpkg",
             name=selection.view.name,
             title=TITLES[selection.view.name][0],
+            description=TITLES[selection.view.name][1],
             properties=columns.properties,
             geometry_type=selection.view.geometry_type if columns.geometry else None,
             srid=query.crs.srid,

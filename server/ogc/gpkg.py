@@ -45,6 +45,7 @@ class Layer:
     path: Path
     name: str
     title: str
+    description: str
     properties: tuple[str, ...]
     geometry_type: str | None  # None: no geometry (skipGeometry)
     srid: int
@@ -84,7 +85,7 @@ def write(layer: Layer, rows: Sequence[tuple[Any, ...]], first: bool) -> None:
     if first:
         options = {
             "dataset_options": {"VERSION": "1.3"},
-            "layer_options": {"IDENTIFIER": layer.title, "DESCRIPTION": layer.title},
+            "layer_options": {"IDENTIFIER": layer.title, "DESCRIPTION": layer.description},
         }
     pyogrio.raw.write(
         str(layer.path),
