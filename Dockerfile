@@ -1,7 +1,8 @@
 # OneMap's app image. The database is a separate postgis/postgis container (docker-compose.yml).
 
-# The browser libraries the app serves (the map view's, the API reference's), pinned in
-# web/package-lock.json; the devDependencies are test tools, not needed here.
+# The browser libraries the app serves (the map view's, the API reference's, the OGC API's
+# HTML pages'), pinned in web/package-lock.json; the devDependencies are test tools, not
+# needed here.
 FROM node:20-bookworm-slim AS web
 WORKDIR /src
 COPY web/package.json web/package-lock.json web/copy.mjs ./web/
@@ -19,6 +20,7 @@ COPY seed ./seed
 COPY graphql ./graphql
 COPY --from=web /src/server/mapview/static/vendor ./server/mapview/static/vendor
 COPY --from=web /src/server/reference/static/vendor ./server/reference/static/vendor
+COPY --from=web /src/server/ogc/static/vendor ./server/ogc/static/vendor
 # Editable, so the app serves its static files and the GraphQL contract from /app.
 RUN pip install -e . && useradd --system --home /app onemap && mkdir -p /app/data \
     && chown onemap /app/data

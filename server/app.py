@@ -25,6 +25,7 @@ from server.kernel.events import EventBroker
 from server.kernel.request_class import RequestClassMiddleware
 from server.kernel.settings import Settings
 from server.mapview import routes as mapview_routes
+from server.ogc import html as ogc_html
 from server.ogc.core import OgcService
 from server.ogc.routes import ogc_app
 from server.reference import routes as reference_routes
@@ -67,6 +68,7 @@ def create_app(settings: Settings) -> Starlette:
         Mount("/api/v1", routes=citizen_api.routes(settings, tokens, pool)),
         citizen_api.open311_mount(settings, tokens, pool),
         Mount("/streams", routes=stream_routes.routes),
+        Mount("/ogc/static", app=ogc_html.static_files()),  # the OGC pages' CSS and scripts
         Mount("/ogc", app=ogc_app(ogc)),
         *graphql_routes(OneMapGraphQL(settings, pool, broker, tokens, cors)),
         *reference_routes.routes,  # /docs: the API reference pages

@@ -51,7 +51,9 @@ def test_swagger_ui_is_served_as_pinned_with_its_licence(client: TestClient) -> 
     served = client.get("/docs/static/vendor/versions.json").json()
     mapview = client.get("/mapview/static/vendor/versions.json").json()
     assert served == {"swagger-ui-dist": package["swagger-ui-dist"]}
-    assert served | mapview == package  # every browser library pinned is served, and no other
+    ogc_pages = client.get("/ogc/static/vendor/versions.json").json()
+    # every browser library pinned is served (the OGC HTML pages': their own folder), no other
+    assert served | mapview | ogc_pages == package
     licence = client.get("/docs/static/vendor/swagger-ui-dist/LICENSE")
     assert licence.status_code == 200 and "Apache License" in licence.text
     page = client.get("/docs/api")

@@ -7,7 +7,10 @@
 // - the map view (server/mapview/static/vendor/): MapLibre's ES module, its worker and CSS;
 //   graphql-ws's browser client (an ES module importing one sibling chunk, whose hashed name
 //   changes between versions, hence the pattern);
-// - the API reference (server/reference/static/vendor/): Swagger UI's bundle and CSS.
+// - the API reference (server/reference/static/vendor/): Swagger UI's bundle and CSS;
+// - the OGC API's HTML pages (server/ogc/static/vendor/, pygeoapi's templates as OneMap
+//   overrides them in server/ogc/templates/): Bootstrap's CSS, Leaflet (with its marker and
+//   control images, a sub-folder) and Leaflet.markercluster.
 //
 // The devDependencies (openapi-typescript, typescript) are tools the tests run from
 // web/node_modules/.bin; nothing of them is copied.
@@ -35,6 +38,20 @@ const targets = {
       licence: "LICENSE",
     },
   },
+  [join(server, "ogc", "static", "vendor")]: {
+    bootstrap: { from: "dist/css", files: [/^bootstrap\.min\.css(\.map)?$/], licence: "LICENSE" },
+    leaflet: {
+      from: "dist",
+      files: [/^leaflet\.js(\.map)?$/, /^leaflet\.css$/],
+      dirs: { images: [/\.png$/] },
+      licence: "LICENSE",
+    },
+    "leaflet.markercluster": {
+      from: "dist",
+      files: [/^leaflet\.markercluster\.js(\.map)?$/, /^MarkerCluster(\.Default)?\.css$/],
+      licence: "MIT-LICENCE.txt",
+    },
+  },
 };
 
 const copied = [];
@@ -51,6 +68,16 @@ for (const [vendor, packages] of Object.entries(targets)) {
       const found = available.filter((f) => pattern.test(f));
       if (found.length === 0) throw new Error(`${name}@${manifest.version}: nothing matches ${pattern}`);
       for (const file of found) copyFileSync(join(root, spec.from, file), join(out, file));
+    }
+    // Sub-folders a library's CSS refers to (Leaflet's images/), copied as they are named.
+    for (const [dir, patterns] of Object.entries(spec.dirs ?? {})) {
+      const inner = readdirSync(join(root, spec.from, dir));
+      mkdirSync(join(out, dir), { recursive: true });
+      for (const pattern of patterns) {
+        const found = inner.filter((f) => pattern.test(f));
+        if (found.length === 0) throw new Error(`${name}: nothing in ${dir} matches ${pattern}`);
+        for (const file of found) copyFileSync(join(root, spec.from, dir, file), join(out, dir, file));
+      }
     }
     if (!existsSync(join(root, spec.licence))) throw new Error(`${name}: no ${spec.licence}`);
     copyFileSync(join(root, spec.licence), join(out, "LICENSE"));

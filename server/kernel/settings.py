@@ -347,6 +347,23 @@ class OgcSettings(BaseSettings):
     tile_max_zoom: int = Field(default=22, ge=0, le=24)
     tile_cache_s: int = Field(default=60, ge=0, description="Cache-Control max-age of tiles.")
     sync_pool_size: int = Field(default=4, ge=1, description="Connections for pygeoapi's threads.")
+    download_max: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="The most features one download (f=csv, f=gpkg) may hold: a larger "
+        "selection is a 400 asking for a narrower one, or for a limit up to this.",
+    )
+    download_slots: int = Field(
+        default=4,
+        ge=1,
+        description="Downloads served at once by one process (each holds a database "
+        "connection while it streams); one more is a 503 with Retry-After.",
+    )
+    csv_bom: bool = Field(
+        default=True,
+        description="Begin CSV downloads with a UTF-8 byte order mark, so Excel (which reads "
+        "a CSV without one in the system code page, GBK on Chinese Windows) shows Chinese.",
+    )
 
 
 class StreamSettings(BaseSettings):

@@ -18,6 +18,7 @@ from geo.layers import LayerView
 from geo.queries.ogc_fields import TIME_FIELD
 from geo.queries.ogc_items import OUTPUT_CRS
 from server.kernel.settings import Settings
+from server.ogc import html
 from server.ogc.access import Shape
 
 PROVIDER = "server.ogc.provider.OneMapProvider"
@@ -103,10 +104,10 @@ def pygeoapi_config(
                 "max_items": ogc.max_limit,
                 "on_exceed": "error",
             },
-            "map": {
-                "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-                "attribution": "© OpenStreetMap contributors",
-            },
+            # No online base map (unreachable offline): OneMap's templates draw the city's
+            # districts from this API instead (server/ogc/html.py).
+            "map": {"url": "", "attribution": "OneMap (一张图)"},
+            "templates": {"path": str(html.TEMPLATES), "static": str(html.STATIC)},
             "pretty_print": False,
             "admin": False,
         },

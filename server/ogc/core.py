@@ -34,7 +34,7 @@ from server.kernel.health import RECONNECT_TIMEOUT_S, OutageAwarePool
 from server.kernel.request_class import Checkout
 from server.kernel.settings import Settings
 from server.ogc import config as cfg
-from server.ogc import openapi_doc
+from server.ogc import html, openapi_doc
 from server.ogc.access import REQUEST_VIEWS, Catalogue, Shape
 
 with warnings.catch_warnings():
@@ -147,6 +147,9 @@ class OgcService:
                 self._write(shape, config, document)
                 with _quiet_root_logger():
                     found = pygeoapi_api.API(config, document)
+                # pygeoapi 0.24's tile-matrix-set pages pass its whole template configuration
+                # where the templates' is expected: without this they used its CDN templates.
+                found.tpl_config["path"] = config["server"]["templates"]["path"]
                 self._apis[shape] = found
             return found
 
@@ -182,4 +185,4 @@ class OgcService:
 
         headers, status, content = await anyio.to_thread.run_sync(run)
         headers.pop("X-Powered-By", None)
-        return Response(content, status_code=int(status), headers=headers)
+        return html.secure(Response(content, status_code=int(status), headers=headers))

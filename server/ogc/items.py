@@ -24,7 +24,7 @@ from geo.layers import LayerView
 from geo.queries import fetch
 from geo.queries.ogc_items import ItemQuery, Page, count, item, items
 from server.kernel.auth.principal import principal_of
-from server.ogc import transactions
+from server.ogc import downloads, transactions
 from server.ogc.access import catalogue_of, view_of
 from server.ogc.audit import audit_read
 from server.ogc.config import TITLES, base_url
@@ -105,6 +105,8 @@ async def collection_items(request: Request) -> Response:
         return await transactions.create(request)
     if request.method == "OPTIONS":
         return transactions.options(request)
+    if downloads.wanted(request):
+        return await downloads.collection_download(request)
     ogc, name, view = _view(request)
     q = item_query(view, request.query_params, ogc.settings.ogc)
     fmt = output_format(request.query_params)

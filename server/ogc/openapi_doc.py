@@ -84,10 +84,37 @@ def _items_parameters(document: dict[str, Any]) -> None:
             )
 
 
+#: The files ``/items`` also answers (server/ogc/downloads.py): ``f`` value → media type.
+DOWNLOADS = {"csv": "text/csv", "gpkg": "application/geopackage+sqlite3"}
+_DOWNLOADS_NOTE = (
+    " csv and gpkg (GeoPackage) download the whole selection (every filter applies; limit "
+    "defaults to all of it, up to the server's download maximum) as an attachment."
+)
+
+
+def _download_formats(document: dict[str, Any]) -> None:
+    """``f=csv`` and ``f=gpkg`` on every ``/items`` GET, with their media types."""
+    for path, item in document.get("paths", {}).items():
+        get = item.get("get") if _ITEMS.match(path) and isinstance(item, dict) else None
+        if not isinstance(get, dict):
+            continue
+        for parameter in get.get("parameters", []):
+            if isinstance(parameter, dict) and parameter.get("name") == "f":
+                schema = parameter.setdefault("schema", {"type": "string"})
+                formats = [v for v in schema.get("enum", ["json"]) if v not in DOWNLOADS]
+                schema["enum"] = [*formats, *DOWNLOADS]
+                parameter["description"] = parameter.get("description", "") + _DOWNLOADS_NOTE
+        ok = get.setdefault("responses", {}).setdefault("200", {"description": "OK"})
+        content = ok.setdefault("content", {})
+        for media in DOWNLOADS.values():
+            content[media] = {"schema": {"type": "string", "format": "binary"}}
+
+
 def document(generated: dict[str, Any], collections: list[str]) -> dict[str, Any]:
     """The document served for a catalogue shape (its ``collections``), from pygeoapi's."""
     result = _drop_unserved(_localise(generated))
     _items_parameters(result)
+    _download_formats(result)
     _writes_as_served(result)
     add_tiles_to_openapi(result, collections)
     _as_oas30(result)
