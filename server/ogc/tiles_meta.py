@@ -1,6 +1,11 @@
-"""OGC API - Tiles documents for our vector tiles: tilesets, a tileset, TileJSON 3, OpenAPI.
+"""OGC API - Tiles documents for our vector tiles: tilesets, a tileset, the tile matrix set,
+TileJSON 3, OpenAPI.
 
-One tile matrix set, WebMercatorQuad (pygeoapi describes it at ``/TileMatrixSets``).
+One tile matrix set, WebMercatorQuad, described at ``/tileMatrixSets/WebMercatorQuad`` (and
+``/TileMatrixSets/…``, pygeoapi's spelling) in OGC TMS 2.0 JSON *with* the TMS 1.0 members
+(``type``, ``identifier``, ``supportedCRS``, ``boundingBox``, ``topLeftCorner``): GDAL up to 3.6
+only recognises a tile-matrix-set document by those (pygeoapi's 2.0-only document made GDAL
+3.6's OGCAPI driver fail with "Invalid tiling matrix set name"); 3.7+ reads the 2.0 members.
 """
 
 from __future__ import annotations
@@ -8,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from geo.layers import LayerView
-from geo.queries.ogc_fields import TYPES
-from geo.queries.tiles import tile_properties
+from geo.queries.ogc_fields import TYPES, enum_of
+from geo.queries.tiles import HALF, breakdown_column, tile_properties
 
 TMS = "WebMercatorQuad"
 TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
@@ -25,8 +30,48 @@ TILES_CONFORMANCE = [
 ]
 
 
+CRS_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
+
+
 def tile_template(base: str, collection: str) -> str:
     return f"{base}/collections/{collection}/tiles/{TMS}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
+
+
+def xyz_template(base: str, collection: str) -> str:
+    """The same tiles as ``{z}/{x}/{y}.pbf`` (column before row, as XYZ tile directories have
+    it): GDAL's MVT driver opens such a URL as one tile and places it from the path; a URL
+    ending in a number it takes for a directory of tiles, and fails."""
+    return f"{base}/collections/{collection}/tiles/{TMS}/{{z}}/{{x}}/{{y}}.pbf"
+
+
+def tile_matrix_set(base: str, max_zoom: int) -> dict[str, Any]:
+    """WebMercatorQuad in OGC TMS 2.0 JSON plus the 1.0 members older GDAL looks for."""
+    matrices = []
+    for z in range(max_zoom + 1):
+        cell = 2 * HALF / 256 / (1 << z)
+        matrices.append({
+            "id": str(z), "identifier": str(z), "type": "TileMatrixType",
+            "scaleDenominator": cell / 0.00028, "cellSize": cell,
+            "cornerOfOrigin": "topLeft", "pointOfOrigin": [-HALF, HALF],
+            "topLeftCorner": [-HALF, HALF],
+            "tileWidth": 256, "tileHeight": 256, "matrixWidth": 1 << z, "matrixHeight": 1 << z,
+        })  # fmt: skip
+    return {
+        "type": "TileMatrixSetType",
+        "id": TMS,
+        "identifier": TMS,
+        "title": "Google Maps Compatible for the World",
+        "uri": TMS_URI,
+        "crs": CRS_3857,
+        "supportedCRS": CRS_3857,
+        "orderedAxes": ["X", "Y"],
+        "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
+        "boundingBox": {"type": "BoundingBoxType", "crs": CRS_3857,
+                        "lowerCorner": [-HALF, -HALF], "upperCorner": [HALF, HALF]},
+        "tileMatrices": matrices,
+        "links": [{"rel": "self", "type": "application/json",
+                   "href": f"{base}/tileMatrixSets/{TMS}"}],
+    }  # fmt: skip
 
 
 def collection_links(base: str, collection: str) -> list[dict[str, Any]]:
@@ -46,7 +91,7 @@ def tileset(
     return {
         "title": title,
         "dataType": "vector",
-        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "crs": CRS_3857,
         "tileMatrixSetURI": TMS_URI,
         "boundingBox": {"lowerLeft": bbox[:2], "upperRight": bbox[2:],
                         "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"},
@@ -57,7 +102,7 @@ def tileset(
         "links": [
             {"rel": "self", "type": "application/json", "href": href},
             {"rel": f"{REL}/tiling-scheme", "type": "application/json",
-             "href": f"{base}/TileMatrixSets/{TMS}"},
+             "href": f"{base}/tileMatrixSets/{TMS}"},
             {"rel": "item", "type": MVT, "templated": True,
              "href": tile_template(base, view.name)},
             {"rel": "alternate", "type": "application/vnd.mapbox.tile+json",
@@ -81,20 +126,25 @@ def tilejson(
     base: str, view: LayerView, title: str, max_zoom: int, bbox: list[float]
 ) -> dict[str, Any]:
     kinds = {"integer": "Number", "number": "Number"}
-    template = f"{base}/collections/{view.name}/tiles/{TMS}/{{z}}/{{y}}/{{x}}"
+    fields = {c: kinds.get(TYPES[c], "String") for c in tile_properties(view)}
+    by = breakdown_column(view)
+    if view.geometry_type == "Point":  # the members of an aggregated tile's cells
+        fields |= {"count": "Number", "aggregated": "Boolean"}
+        if by is not None:
+            fields |= {f"{by}_{v}": "Number" for v in enum_of(view, by) or []}
     return {
         "tilejson": "3.0.0",
         "name": view.name,
         "description": title,
         "scheme": "xyz",
-        "tiles": [template],
+        "tiles": [xyz_template(base, view.name)],
         "minzoom": 0,
         "maxzoom": max_zoom,
         "bounds": bbox,
         "center": [(bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2, 12],
         "vector_layers": [{
             "id": view.name,
-            "fields": {c: kinds.get(TYPES[c], "String") for c in tile_properties(view)},
+            "fields": fields,
             "minzoom": 0,
             "maxzoom": max_zoom,
         }],
