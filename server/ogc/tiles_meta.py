@@ -75,9 +75,15 @@ def tile_matrix_set(base: str, max_zoom: int) -> dict[str, Any]:
 
 
 def collection_links(base: str, collection: str) -> list[dict[str, Any]]:
+    """The collection's tile links. The tilesets link has no ``type`` (optional in OGC API
+    links): Debian 12's GDAL 3.6.2 follows a ``tilesets-vector`` link only when typed
+    ``application/json``, and its OGCAPI driver was built without vector tiles (its CMake
+    tested OGR_ENABLE_DRIVER_GML before defining it), so following one fails without a word;
+    untyped, GDAL 3.6 reads the collection through ``items`` and newer GDAL still finds the
+    tiles (docs/ogc.md)."""
     return [
-        {"rel": f"{REL}/tilesets-vector", "type": "application/json",
-         "title": "Vector tilesets", "href": f"{base}/collections/{collection}/tiles"},
+        {"rel": f"{REL}/tilesets-vector", "title": "Vector tilesets",
+         "href": f"{base}/collections/{collection}/tiles"},
         {"rel": "alternate", "type": "application/vnd.mapbox.tile+json",
          "title": "TileJSON for MapLibre",
          "href": f"{base}/collections/{collection}/tiles/{TMS}/tilejson.json"},
