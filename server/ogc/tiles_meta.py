@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from geo.layers import LayerView
-from geo.queries.ogc_fields import TYPES, enum_of
+from geo.queries.ogc_fields import TIME_FIELD, TYPES, enum_of
 from geo.queries.tiles import HALF, breakdown_column, tile_properties
 
 TMS = "WebMercatorQuad"
@@ -162,6 +162,26 @@ def _path_param(name: str, schema: dict[str, Any], description: str) -> dict[str
             "description": description}  # fmt: skip
 
 
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}  # fmt: skip
+
+
+def _tile_filters(collection: str) -> list[dict[str, Any]]:
+    """The filters a tile takes (``server.ogc.tile_params``); property filters
+    (``?status=closed``) are the collection's queryables, as on ``/items``."""
+    found = [
+        _query("f", {"type": "string", "enum": ["mvt"]}, "Mapbox vector tile (the default)"),
+        _query("filter", {"type": "string"}, "CQL2 filter, as on /items"),
+        _query("filter-lang", {"type": "string", "enum": ["cql2-text", "cql2-json"],
+                               "default": "cql2-text"}, "The filter's encoding"),
+        _query("filter-crs", {"type": "string"}, "CRS84 only"),
+    ]  # fmt: skip
+    if collection in TIME_FIELD:
+        found.append(_query("datetime", {"type": "string"}, "Instant or closed interval"))
+    return found
+
+
 def add_tiles_to_openapi(document: dict[str, Any], collections: list[str]) -> dict[str, Any]:
     paths = document.setdefault("paths", {})
     ok_json = {
@@ -185,6 +205,23 @@ def add_tiles_to_openapi(document: dict[str, Any], collections: list[str]) -> di
             "summary": "A tile matrix set's definition",
             "tags": ["server"],
             "operationId": "getTileMatrixSet",
+            "parameters": [tms],
+            "responses": ok_json | errors,
+        }
+    }
+    paths["/tileMatrixSets"] = {
+        "get": {
+            "summary": "The tile matrix sets the tiles use (OGC API - Tiles spelling)",
+            "tags": ["server"],
+            "operationId": "getTileMatrixSetsListOgc",
+            "responses": ok_json | errors,
+        }
+    }
+    paths["/tileMatrixSets/{tileMatrixSetId}"] = {
+        "get": {
+            "summary": "A tile matrix set's definition (OGC TMS 2.0 JSON, with the 1.0 members)",
+            "tags": ["server"],
+            "operationId": "getTileMatrixSetOgc",
             "parameters": [tms],
             "responses": ok_json | errors,
         }
@@ -218,6 +255,19 @@ def add_tiles_to_openapi(document: dict[str, Any], collections: list[str]) -> di
                 "responses": ok_json | errors,
             }
         }
+        filters = _tile_filters(name)
+        tile_ok = {
+            "200": {
+                "description": "A Mapbox vector tile (aggregated above the per-tile budget: "
+                "features with `count`, `aggregated` and a breakdown; docs/ogc.md)",
+                "headers": {
+                    "ETag": {"schema": {"type": "string"}},
+                    "X-Cache": {"schema": {"type": "string", "enum": ["hit", "miss", "bypass"]}},
+                },
+                "content": {MVT: {"schema": {"type": "string", "format": "binary"}}},
+            },
+            "304": {"description": "Not modified"},
+        }
         paths[f"{base}/{{tileMatrixSetId}}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"] = {"get": {
             "summary": f"A vector tile of {name}", "tags": tag,
             "operationId": f"getTile.{name}",
@@ -226,9 +276,19 @@ def add_tiles_to_openapi(document: dict[str, Any], collections: list[str]) -> di
                 _path_param("tileMatrix", {"type": "integer", "minimum": 0}, "Zoom level"),
                 _path_param("tileRow", {"type": "integer", "minimum": 0}, "Row from the top"),
                 _path_param("tileCol", {"type": "integer", "minimum": 0}, "Column from the left"),
+                *filters,
             ],
-            "responses": {"200": {"description": "A Mapbox vector tile",
-                                  "content": {MVT: {"schema": {"type": "string",
-                                                               "format": "binary"}}}},
-                          "304": {"description": "Not modified"}} | errors}}  # fmt: skip
+            "responses": tile_ok | errors}}  # fmt: skip
+        for ext in ("pbf", "mvt"):
+            paths[f"{base}/{{tileMatrixSetId}}/{{z}}/{{x}}/{{y}}.{ext}"] = {"get": {
+                "summary": f"The same vector tile of {name}, XYZ order (column, then row)",
+                "tags": tag, "operationId": f"getTileXYZ.{ext}.{name}",
+                "parameters": [
+                    tms,
+                    _path_param("z", {"type": "integer", "minimum": 0}, "Zoom level"),
+                    _path_param("x", {"type": "integer", "minimum": 0}, "Column from the left"),
+                    _path_param("y", {"type": "integer", "minimum": 0}, "Row from the top"),
+                    *filters,
+                ],
+                "responses": tile_ok | errors}}  # fmt: skip
     return document
