@@ -267,22 +267,15 @@ def district(url: str) -> Any:
 def dispatcher_token(url: str, scope: str) -> str:
     """A bearer token of the demo dispatcher, city-wide or for the district holding the
     benchmark's centre (so its boxes mostly fall inside it), signed with the server's keys."""
-    from geo.access import CITY, Jurisdiction, Scope
+    from geo.access import CITY
     from server.kernel.auth.keys import load_keys
     from server.kernel.auth.tokens import TokenService
     from server.kernel.settings import AuthSettings
 
-    mid = ((CENTRE[0] + CENTRE[2]) / 2, (CENTRE[1] + CENTRE[3]) / 2)
     with psycopg.connect(url) as conn:
         user = conn.execute("SELECT id FROM users WHERE phone = '13800000006'").fetchone()
-        district = conn.execute(
-            "SELECT id FROM admin_areas WHERE level = 'district' AND "
-            "ST_Contains(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326))",
-            mid,
-        ).fetchone()
     assert user is not None
-    assert district is not None
-    jurisdiction = CITY if scope == "city" else Jurisdiction(Scope.DISTRICT, (int(district[0]),))
+    jurisdiction = CITY if scope == "city" else district(url)
     auth = AuthSettings()
     tokens = TokenService(load_keys(auth, ROOT / ".data" / "bench"), auth)
     token = tokens.issue_access(int(user[0]), ["dispatcher"], jurisdiction=jurisdiction,

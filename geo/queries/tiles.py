@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from psycopg import sql
 
@@ -159,15 +160,10 @@ def _from_where(c: Clauses, view: LayerView) -> sql.Composable:
     )
 
 
-def mvt(
-    view: LayerView, tile: Tile, cap: int, attributes: AttributeFilter | None = None
-) -> Query[bytes]:
-    """One tile of ``view`` with the caller's filters (an empty bytes string when nothing is
-    there): the features, or — for a point layer with more than ``cap`` of them — the counts."""
-    margin = tile.size_m * BUFFER / EXTENT
+def _statement(view: LayerView, simplify: bool, c: Clauses) -> sql.Composed:
     point = view.geometry_type == "Point"
     geom: sql.Composable = sql.SQL("ST_Transform(t.geom, 3857)")
-    if not point and tile.z < SIMPLIFY_BELOW:
+    if simplify:
         geom = sql.SQL("ST_Simplify({}, %(tolerance)s, true)").format(geom)
     tile_geom: sql.Composable = sql.SQL(
         "ST_AsMVTGeom({geom}, ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 3857), "
@@ -184,10 +180,6 @@ def mvt(
         )
         for c in tile_properties(view)
     ]
-    # The tile and its buffer as the index box of the one read builder: candidates by index
-    # only (the renderer clips polygons itself), the view's row filter and the caller's
-    # filters applied as everywhere.
-    c = clauses(view, SpatialFilter(index_box=tile.lonlat(margin)), attributes)
     rows = c.sql(
         sql.SQL("t.id, {cols}, {tile_geom} AS geom").format(
             cols=sql.SQL(", ").join(cols), tile_geom=tile_geom
@@ -201,14 +193,38 @@ def mvt(
     if point:
         # One more than the cap tells whether the tile must aggregate; the CASE runs only the
         # branch it takes (PostgreSQL evaluates an InitPlan when first needed).
-        statement: sql.Composed = sql.SQL(
+        return sql.SQL(
             "WITH f AS MATERIALIZED ({rows}) SELECT CASE WHEN (SELECT count(*) FROM f) > "
             "%(budget)s THEN ({aggregate}) ELSE (SELECT {features} FROM f m) END"
         ).format(rows=rows, aggregate=_aggregate(view, _from_where(c, view)), features=features)
-    else:
-        statement = sql.SQL("SELECT {features} FROM ({rows}) m WHERE m.geom IS NOT NULL").format(
-            features=features, rows=rows
-        )
+    return sql.SQL("SELECT {features} FROM ({rows}) m WHERE m.geom IS NOT NULL").format(
+        features=features, rows=rows
+    )
+
+
+@lru_cache(maxsize=64)
+def _unfiltered(view: LayerView, simplify: bool) -> sql.SQL:
+    """The statement of an unfiltered tile, composed and rendered once per view: composing
+    costs more Python than the rest of a cold tile request (bench/ogc)."""
+    c = clauses(view, SpatialFilter(index_box=(0.0, 0.0, 0.0, 0.0)), None)
+    return sql.SQL(_statement(view, simplify, c).as_string(None))
+
+
+def mvt(
+    view: LayerView, tile: Tile, cap: int, attributes: AttributeFilter | None = None
+) -> Query[bytes]:
+    """One tile of ``view`` with the caller's filters (an empty bytes string when nothing is
+    there): the features, or — for a point layer with more than ``cap`` of them — the counts."""
+    margin = tile.size_m * BUFFER / EXTENT
+    point = view.geometry_type == "Point"
+    simplify = not point and tile.z < SIMPLIFY_BELOW
+    # The tile and its buffer as the index box of the one read builder: candidates by index
+    # only (the renderer clips polygons itself), the view's row filter and the caller's
+    # filters applied as everywhere.
+    c = clauses(view, SpatialFilter(index_box=tile.lonlat(margin)), attributes)
+    statement: sql.SQL | sql.Composed = (
+        _unfiltered(view, simplify) if attributes is None else _statement(view, simplify, c)
+    )
     x0, y0, x1, y1 = tile.mercator()
     params = {
         **c.params,

@@ -44,7 +44,7 @@ BEGIN
   ELSE
     PERFORM pg_notify('{CHANNEL}', json_build_object('layer', layer, 'points', points)::text);
   END IF;
-END $$""")
+END $$""")  # noqa: S608 - our constants only
     # Transition tables exist only for the trigger's own events: each branch reads the ones
     # its operation has (PL/pgSQL plans a statement when it first runs it).
     op.execute("""
