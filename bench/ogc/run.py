@@ -369,6 +369,10 @@ def why_not(server: str, q: str) -> str:
     return ""
 
 
+def cpu(ms: float) -> str:
+    return "—" if math.isnan(ms) else f"{ms:.2f}"  # the SQL ceiling has no server process
+
+
 def write(args: argparse.Namespace, servers: list[str], queries: list[str],
           results: dict[tuple[str, str], dict[str, float] | str]) -> None:  # fmt: skip
     stamp = datetime.now(UTC)
@@ -394,7 +398,7 @@ def write(args: argparse.Namespace, servers: list[str], queries: list[str],
             else:
                 lines.append(
                     f"| {q} {TITLES[q]} | {s} | {r['rps']:.1f} | {r['p50']:.1f} | "
-                    f"{r['p99']:.1f} | {int(r['errors'])} | {r['cpu_ms']:.2f} |"
+                    f"{r['p99']:.1f} | {int(r['errors'])} | {cpu(r['cpu_ms'])} |"
                 )
     lines += ["", "Ratios (OneMap req/s ÷ peer req/s, same run):", ""]
     for q in queries:
