@@ -44,7 +44,8 @@ def create_app(settings: Settings) -> Starlette:
     tokens = TokenService(load_keys(settings.auth, settings.data.dir), settings.auth)
     broker = EventBroker(settings.database.app_libpq_url)
     streams = StreamService(settings.streams, settings.data.dir, pool, broker)
-    ogc = OgcService(settings)  # its own async + sync pools (OGC session settings)
+    # its own async + sync pools (OGC session settings); its tile cache hears of changes
+    ogc = OgcService(settings, broker)
     cors = CorsPolicy.of(settings.server)  # which other origins' pages may call us
 
     @contextlib.asynccontextmanager

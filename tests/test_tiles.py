@@ -11,7 +11,7 @@ import pyogrio
 import pytest
 from starlette.testclient import TestClient
 
-from geo.layers import FACILITIES_PUBLIC
+from geo.layers import GRID_CELLS
 from geo.queries import fetch_sync
 from geo.queries.tiles import Tile, mvt
 from server.kernel.auth.tokens import TokenService
@@ -107,9 +107,12 @@ def test_etag_gives_304(client: TestClient) -> None:
     assert again.content == b""
 
 
-def test_feature_cap(db: psycopg.Connection[Any], tmp_path: Path) -> None:
-    data = fetch_sync(db, mvt(FACILITIES_PUBLIC, Tile(Z, X, Y), 5))
-    assert read_tile(tmp_path, data, "facilities")["_count"] == 5
+def test_polygon_tiles_hold_at_most_the_cap(db: psycopg.Connection[Any], tmp_path: Path) -> None:
+    """Polygon layers are not aggregated (points are: tests/test_tiles_honest.py)."""
+    z, x = 10, int((LON + 180) / 360 * 1024)
+    y = int((1 - math.asinh(math.tan(math.radians(LAT))) / math.pi) / 2 * 1024)
+    data = fetch_sync(db, mvt(GRID_CELLS, Tile(z, x, y), 5))
+    assert read_tile(tmp_path, data, "grid_cells", z=z, x=x, y=y)["_count"] == 5
 
 
 @pytest.mark.parametrize(
@@ -138,7 +141,7 @@ def test_tileset_and_tilejson_documents(client: TestClient, settings: Any) -> No
     assert template["href"] == f"{base}/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
     tj = client.get("/ogc/collections/grid_cells/tiles/WebMercatorQuad/tilejson.json").json()
     assert tj["tilejson"] == "3.0.0"
-    assert tj["tiles"] == [f"{base}/WebMercatorQuad/{{z}}/{{y}}/{{x}}"]
+    assert tj["tiles"] == [f"{base}/WebMercatorQuad/{{z}}/{{x}}/{{y}}.pbf"]
     assert tj["vector_layers"][0]["id"] == "grid_cells"
     assert tj["vector_layers"][0]["fields"]["population"] == "Number"
     assert -180 <= tj["bounds"][0] < tj["bounds"][2] <= 180

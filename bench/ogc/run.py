@@ -6,6 +6,11 @@
 
 Each server runs with one worker on 127.0.0.1; wrk (2 threads, 16 connections) rotates through
 64 fixed variants of each query. Loopback only, bounded in time: every run stops by itself.
+
+Tile rows: ``onemap`` runs with its tile cache off (every tile built: the cold figure),
+``onemap-warm`` with it on, replaying the tile variants it has already served (Q7: cache
+hits), and ``sql`` is the SQL ceiling — the same tile statements run straight on PostgreSQL
+with psycopg by 16 connections (``sql_ceiling.py``) — so each tile figure is a ratio in one run.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -31,13 +37,14 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench import loadgen
 from bench.loadgen import Request, cpu_seconds
+from bench.ogc.sql_ceiling import ceiling
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/onemap_bench"
 # The dense middle of the demo city, where a 1 km box holds ~100–2,000 facilities.
 CENTRE = (121.44, 31.19, 121.54, 31.29)
-QUERIES = ["Q1", "Q2", "Q2c", "Q2d", "Q3", "Q5", "Q5c", "Q5d"]
+QUERIES = ["Q1", "Q2", "Q2c", "Q2d", "Q3", "Q5", "Q5c", "Q5d", "Q6", "Q7"]
 TITLES = {
     "Q1": "facilities in a ~1 km bbox, limit 100",
     "Q2": "cases in a ~5 km bbox, limit 1000",
@@ -47,7 +54,12 @@ TITLES = {
     "Q5": "facilities tile z14",
     "Q5c": "cases tile z14",
     "Q5d": "cases tile z14, as a district dispatcher",
+    "Q6": "cases tile z11 (aggregated above 10,000 features)",
+    "Q7": "warm replay of the Q5, Q5c and Q6 tiles (OneMap: tile cache hits)",
 }
+#: The tile rows the SQL ceiling runs, and the rows that ride on the tile cache.
+TILE_ROWS = ("Q5", "Q5c", "Q5d", "Q6")
+WARM = ("Q7",)
 #: OneMap's staff variants: the same request with a dispatcher's token. Peers have no access
 #: control, so their figure for the base query is the one to hold these against.
 STAFF = {"Q2c": ("Q2", "city"), "Q2d": ("Q2", "district"), "Q5d": ("Q5c", "district")}
@@ -59,6 +71,7 @@ class Variants:
     boxes5: list[tuple[float, float, float, float]]
     ids: list[int]
     tiles: list[tuple[int, int, int]]  # z, x (col), y (row)
+    tiles11: list[tuple[int, int, int]]
 
 
 def variants(url: str) -> Variants:
@@ -78,14 +91,18 @@ def variants(url: str) -> Variants:
             "LIMIT 64"
         ).fetchall()
     ids = [int(r[0]) for r in rows]
-    tiles = []
-    for _ in range(64):
-        lon, lat = rnd.uniform(CENTRE[0], CENTRE[2]), rnd.uniform(CENTRE[1], CENTRE[3])
-        n = 1 << 14
-        x = int((lon + 180) / 360 * n)
-        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-        tiles.append((14, x, y))
-    return Variants(boxes1, boxes5, ids, tiles)
+
+    def tiles(z: int) -> list[tuple[int, int, int]]:
+        found = []
+        for _ in range(64):
+            lon, lat = rnd.uniform(CENTRE[0], CENTRE[2]), rnd.uniform(CENTRE[1], CENTRE[3])
+            n = 1 << z
+            x = int((lon + 180) / 360 * n)
+            y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+            found.append((z, x, y))
+        return found
+
+    return Variants(boxes1, boxes5, ids, tiles(14), tiles(11))
 
 
 def bbox(b: tuple[float, float, float, float]) -> str:
@@ -94,6 +111,9 @@ def bbox(b: tuple[float, float, float, float]) -> str:
 
 def paths(server: str, q: str, v: Variants) -> list[str]:
     q = STAFF.get(q, (q, ""))[0]
+    server = "onemap" if server.startswith("onemap") else server
+    if q == "Q7":
+        return [*paths(server, "Q5", v), *paths(server, "Q5c", v), *paths(server, "Q6", v)]
     fac = {"onemap": "facilities", "tipg": "public.facilities", "pygeoapi": "facilities"}[server]
     cas = {"onemap": "cases", "tipg": "public.cases", "pygeoapi": "cases"}[server]
     pre = "/ogc" if server == "onemap" else ""
@@ -105,9 +125,27 @@ def paths(server: str, q: str, v: Variants) -> list[str]:
     if q == "Q3":
         return [f"{pre}/collections/{fac}/items/{i}{'?f=json' if f else ''}" for i in v.ids]
     layer = fac if q == "Q5" else cas
+    tiles = v.tiles11 if q == "Q6" else v.tiles
     if server == "tipg":  # tipg's tile path is z/x/y
-        return [f"/collections/{layer}/tiles/WebMercatorQuad/{z}/{x}/{y}" for z, x, y in v.tiles]
-    return [f"{pre}/collections/{layer}/tiles/WebMercatorQuad/{z}/{y}/{x}" for z, x, y in v.tiles]
+        return [f"/collections/{layer}/tiles/WebMercatorQuad/{z}/{x}/{y}" for z, x, y in tiles]
+    return [f"{pre}/collections/{layer}/tiles/WebMercatorQuad/{z}/{y}/{x}" for z, x, y in tiles]
+
+
+def sql_jobs(url: str, q: str, v: Variants) -> list[tuple[Any, Any]]:
+    """The (view, tile) of each variant, as OneMap's tile route would run it."""
+    from geo import access
+    from geo.layers import CASES_PUBLIC, FACILITIES_PUBLIC
+    from geo.queries.tiles import Tile
+
+    view = FACILITIES_PUBLIC if q == "Q5" else CASES_PUBLIC
+    if q in STAFF:
+        principal = access.Principal(1, frozenset({"dispatcher"}),
+                                     jurisdiction=district(url))  # fmt: skip
+        found = access.view_for(principal, "cases")
+        assert found is not None
+        view = found
+    tiles = v.tiles11 if q == "Q6" else v.tiles
+    return [(view, Tile(z, x, y)) for z, x, y in tiles]
 
 
 def free_port() -> int:
@@ -162,9 +200,11 @@ def pygeoapi_config(url: str, port: int, folder: Path) -> dict[str, str]:
 def start(server: str, url: str, folder: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {**os.environ}
-    if server == "onemap":
+    if server.startswith("onemap"):
         env |= {"ONEMAP_DATABASE_URL": url, "ONEMAP_LOG_LEVEL": "WARNING",
-                "ONEMAP_DATA_DIR": str(ROOT / ".data" / "bench")}  # fmt: skip
+                "ONEMAP_DATA_DIR": str(ROOT / ".data" / "bench"),
+                # cold figures with the tile cache off; onemap-warm keeps it (256 MB)
+                "ONEMAP_OGC_TILE_CACHE_MB": "0" if server == "onemap" else "256"}  # fmt: skip
         cmd = [str(BIN / "onemap"), "serve", "--port", str(port), "--workers", "1"]
     elif server == "tipg":
         env |= {"DATABASE_URL": url, "TIPG_DB_SCHEMAS": '["public"]',
@@ -181,7 +221,7 @@ def start(server: str, url: str, folder: Path) -> tuple[subprocess.Popen[bytes],
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            probe = "/ogc/collections" if server == "onemap" else "/collections"
+            probe = "/ogc/collections" if server.startswith("onemap") else "/collections"
             if httpx.get(f"http://127.0.0.1:{port}{probe}", timeout=5).status_code == 200:
                 return proc, port
         except httpx.HTTPError:
@@ -209,25 +249,33 @@ def check(port: int, urls: list[str], auth: str | None = None) -> str:
     return f"{len(bad)} of {len(urls)} variants fail, e.g. {bad[0]}" if bad else ""
 
 
-def dispatcher_token(url: str, scope: str) -> str:
-    """A bearer token of the demo dispatcher, city-wide or for the district holding the
-    benchmark's centre (so its boxes mostly fall inside it), signed with the server's keys."""
-    from geo.access import CITY, Jurisdiction, Scope
-    from server.kernel.auth.keys import load_keys
-    from server.kernel.auth.tokens import TokenService
-    from server.kernel.settings import AuthSettings
+def district(url: str) -> Any:
+    """The jurisdiction of the district holding the benchmark's centre."""
+    from geo.access import Jurisdiction, Scope
 
     mid = ((CENTRE[0] + CENTRE[2]) / 2, (CENTRE[1] + CENTRE[3]) / 2)
     with psycopg.connect(url) as conn:
-        user = conn.execute("SELECT id FROM users WHERE phone = '13800000006'").fetchone()
-        district = conn.execute(
+        row = conn.execute(
             "SELECT id FROM admin_areas WHERE level = 'district' AND "
             "ST_Contains(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326))",
             mid,
         ).fetchone()
+    assert row is not None
+    return Jurisdiction(Scope.DISTRICT, (int(row[0]),))
+
+
+def dispatcher_token(url: str, scope: str) -> str:
+    """A bearer token of the demo dispatcher, city-wide or for the district holding the
+    benchmark's centre (so its boxes mostly fall inside it), signed with the server's keys."""
+    from geo.access import CITY
+    from server.kernel.auth.keys import load_keys
+    from server.kernel.auth.tokens import TokenService
+    from server.kernel.settings import AuthSettings
+
+    with psycopg.connect(url) as conn:
+        user = conn.execute("SELECT id FROM users WHERE phone = '13800000006'").fetchone()
     assert user is not None
-    assert district is not None
-    jurisdiction = CITY if scope == "city" else Jurisdiction(Scope.DISTRICT, (int(district[0]),))
+    jurisdiction = CITY if scope == "city" else district(url)
     auth = AuthSettings()
     tokens = TokenService(load_keys(auth, ROOT / ".data" / "bench"), auth)
     token = tokens.issue_access(int(user[0]), ["dispatcher"], jurisdiction=jurisdiction,
@@ -257,7 +305,7 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=15, help="seconds per query per server")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--connections", type=int, default=16)
-    ap.add_argument("--servers", default="onemap,tipg,pygeoapi")
+    ap.add_argument("--servers", default="onemap,onemap-warm,sql,tipg,pygeoapi")
     ap.add_argument("--queries", default=",".join(QUERIES))
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
@@ -272,18 +320,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for server in servers:
+            if server == "sql":
+                for q in queries:
+                    if q not in TILE_ROWS:
+                        results[(server, q)] = "tile rows only"
+                        continue
+                    jobs = sql_jobs(args.database_url, q, v)
+                    results[(server, q)] = r = ceiling(args.database_url, jobs, 10_000,
+                                                       args.duration, args.warmup,
+                                                       args.connections)  # fmt: skip
+                    print(server, q, r, flush=True)
+                continue
             proc, port = start(server, args.database_url, folder)
             try:
                 for q in queries:
-                    if q in STAFF and server != "onemap":
-                        results[(server, q)] = "no access control: see the base query"
-                        continue
-                    if server == "pygeoapi" and q in ("Q5", "Q5c"):
-                        results[(server, q)] = "not run: MVT-postgresql takes seconds per tile"
+                    skip = why_not(server, q)
+                    if skip:
+                        results[(server, q)] = skip
                         continue
                     urls = paths(server, q, v)
                     auth = dispatcher_token(args.database_url, STAFF[q][1]) if q in STAFF else None
-                    problem = check(port, urls, auth)
+                    problem = check(port, urls, auth)  # (for onemap-warm: fills the cache)
                     if problem:
                         results[(server, q)] = problem
                         continue
@@ -299,6 +356,23 @@ def main() -> None:
     write(args, servers, queries, results)
 
 
+def why_not(server: str, q: str) -> str:
+    """Why a server does not run a query (empty: it does)."""
+    if q in STAFF and not server.startswith("onemap"):
+        return "no access control: see the base query"
+    if server == "onemap-warm" and q not in WARM:
+        return "see onemap (cache off)"
+    if server == "onemap" and q in WARM:
+        return "cache off: see onemap-warm"
+    if server == "pygeoapi" and q in (*TILE_ROWS, *WARM):
+        return "not run: MVT-postgresql takes seconds per tile"
+    return ""
+
+
+def cpu(ms: float) -> str:
+    return "—" if math.isnan(ms) else f"{ms:.2f}"  # the SQL ceiling has no server process
+
+
 def write(args: argparse.Namespace, servers: list[str], queries: list[str],
           results: dict[tuple[str, str], dict[str, float] | str]) -> None:  # fmt: skip
     stamp = datetime.now(UTC)
@@ -308,7 +382,7 @@ def write(args: argparse.Namespace, servers: list[str], queries: list[str],
         f"# OGC benchmark, {stamp:%Y-%m-%d %H:%M} UTC",
         "",
         f"Command: `{cmd}`  ",
-        f"Scale-10 city ({args.database_url.rsplit('/', 1)[-1]}); each server one worker on "
+        f"Demo city ({args.database_url.rsplit('/', 1)[-1]}); each server one worker on "
         f"127.0.0.1; wrk -t2 -c{args.connections}, {args.duration} s per query after a "
         f"{args.warmup} s warm-up, 64 fixed variants per query; {os.cpu_count()} cores shared "
         "by server, PostgreSQL and wrk. `cpu ms/req` is the server process's CPU per request.",
@@ -324,15 +398,29 @@ def write(args: argparse.Namespace, servers: list[str], queries: list[str],
             else:
                 lines.append(
                     f"| {q} {TITLES[q]} | {s} | {r['rps']:.1f} | {r['p50']:.1f} | "
-                    f"{r['p99']:.1f} | {int(r['errors'])} | {r['cpu_ms']:.2f} |"
+                    f"{r['p99']:.1f} | {int(r['errors'])} | {cpu(r['cpu_ms'])} |"
                 )
     lines += ["", "Ratios (OneMap req/s ÷ peer req/s, same run):", ""]
     for q in queries:
-        mine = results.get(("onemap", q))
+        mine = results.get(("onemap-warm" if q in WARM else "onemap", q))
         for peer in ("tipg", "pygeoapi"):
             theirs = results.get((peer, STAFF.get(q, (q, ""))[0]))
             if isinstance(mine, dict) and isinstance(theirs, dict) and theirs["rps"] > 0:
                 lines.append(f"- {q}: {mine['rps'] / theirs['rps']:.2f}× {peer}")
+    lines += [
+        "",
+        "Tiles against the SQL ceiling (OneMap, cache off ÷ the same statements on "
+        "PostgreSQL alone; target ≥ 0.90) and warm against tipg (target ≥ 20×):",
+        "",
+    ]
+    for q in TILE_ROWS:
+        mine, sql = results.get(("onemap", q)), results.get(("sql", q))
+        if isinstance(mine, dict) and isinstance(sql, dict) and sql["rps"] > 0:
+            lines.append(f"- {q}: {mine['rps'] / sql['rps']:.2f} of the SQL ceiling")
+    for q in WARM:
+        warm, peer = results.get(("onemap-warm", q)), results.get(("tipg", q))
+        if isinstance(warm, dict) and isinstance(peer, dict) and peer["rps"] > 0:
+            lines.append(f"- {q}: warm {warm['rps'] / peer['rps']:.1f}× tipg")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")

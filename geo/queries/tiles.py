@@ -2,21 +2,32 @@
 
 The tile's envelope reaches PostGIS as numbers (EPSG:3857 for clipping, EPSG:4326 with the
 buffer for the index), SRIDs are numeric literals (a text SRID makes PostGIS rebuild the
-transform for every row: seconds per tile), each tile holds at most ``cap`` features, and
-polygons are simplified to about a pixel below ``SIMPLIFY_BELOW`` zoom.
+transform for every row: seconds per tile), and polygons are simplified to about a pixel below
+``SIMPLIFY_BELOW`` zoom.
+
+**Honest tiles.** A tile of a point layer holding more than ``cap`` features (with the
+caller's filters) is *aggregated*: the points of the tile's own envelope (no buffer, so
+neighbouring tiles never count a point twice) are counted on an ``AGGREGATE_BINS`` ×
+``AGGREGATE_BINS`` grid, one point feature per non-empty cell at its centre, carrying
+``count``, ``aggregated = true`` and one ``<column>_<value>`` count per value of the layer's
+breakdown column (``BREAKDOWN``: cases by status, facilities by category, cameras by status).
+So a heat map weighted by ``count`` sums to the true number. Below the cap a tile holds the
+features themselves, as before; one statement decides and builds either.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from psycopg import sql
 
 from geo.errors import InvalidInput
 from geo.layers import LayerView
 from geo.queries import Query, Rows
-from geo.queries.filters import SpatialFilter, clauses
+from geo.queries.filters import AttributeFilter, Clauses, SpatialFilter, clauses
 from geo.queries.ogc_fields import TYPES
 
 EXTENT = 4096  # MVT grid per tile side
@@ -24,6 +35,10 @@ BUFFER = 64  # grid units drawn beyond the tile edge, so symbols and strokes joi
 SIMPLIFY_BELOW = 13
 HALF = 20037508.342789244  # half the WebMercatorQuad square, metres
 EARTH_RADIUS = 6378137.0  # the sphere of Web Mercator
+#: Cells per tile side of an aggregated tile (64 × 64: a cell is 4 px of a 256 px tile).
+AGGREGATE_BINS = 64
+#: The column an aggregated cell counts by value, per layer.
+BREAKDOWN = {"cases": "status", "facilities": "category", "cameras": "status"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,38 +81,105 @@ def _lat(y: float) -> float:
     return math.degrees(math.atan(math.sinh(y / HALF * math.pi)))
 
 
+def to_mercator(lon: float, lat: float) -> tuple[float, float]:
+    lat = max(-85.06, min(85.06, lat))
+    return lon * HALF / 180.0, math.log(math.tan(math.radians(45 + lat / 2))) * EARTH_RADIUS
+
+
+def tiles_holding(lon: float, lat: float, max_zoom: int) -> Iterator[Tile]:
+    """Every tile, zoom 0 to ``max_zoom``, that draws a point at (lon, lat): its own tile and
+    the neighbours whose buffer reaches it (what a change there makes stale)."""
+    mx, my = to_mercator(lon, lat)
+    for z in range(max_zoom + 1):
+        n = 1 << z
+        size = 2 * HALF / n
+        margin = size * BUFFER / EXTENT
+
+        def span(lo: float, hi: float, n: int = n, size: float = size) -> range:
+            first = max(0, math.floor(lo / size))
+            return range(first, min(n - 1, math.floor(hi / size)) + 1)
+
+        for x in span(mx + HALF - margin, mx + HALF + margin):
+            for y in span(HALF - my - margin, HALF - my + margin):
+                yield Tile(z, x, y)
+
+
 def tile_properties(view: LayerView) -> list[str]:
     """The columns a tile carries: everything the view publishes but JSON objects."""
     return [c for c in view.columns if TYPES[c] != "object"]
 
 
-def mvt(view: LayerView, tile: Tile, cap: int) -> Query[bytes]:
-    """One tile of ``view`` (an empty bytes string when nothing is there)."""
-    margin = tile.size_m * BUFFER / EXTENT
+def breakdown_column(view: LayerView) -> str | None:
+    found = BREAKDOWN.get(view.name)
+    return found if found in view.columns else None
+
+
+def _mercator_cell(scale: str) -> tuple[sql.Composable, sql.Composable]:
+    """A point's column and row on a grid of the tile (``scale`` = cells per metre), computed
+    with the spherical Mercator formulas: 2.5× cheaper than ST_Transform + ST_AsMVTGeom."""
+    x = sql.SQL("(ST_X(t.geom) * {k} - %(x0)s) * %({s})s").format(
+        k=sql.Literal(HALF / 180.0), s=sql.SQL(scale)
+    )
+    y = sql.SQL("(%(y1)s - ln(tan(radians(45 + ST_Y(t.geom) / 2))) * {r}) * %({s})s").format(
+        r=sql.Literal(EARTH_RADIUS), s=sql.SQL(scale)
+    )
+    return x, y
+
+
+def _aggregate(view: LayerView, where: sql.Composable) -> sql.Composable:
+    """The aggregated tile: counts per cell of the tile's own envelope (half-open cells, so a
+    point on an edge belongs to exactly one tile)."""
+    x, y = _mercator_cell("binscale")
+    by = breakdown_column(view)
+    value = sql.SQL("t.{}::text").format(sql.Identifier(by)) if by else sql.SQL("NULL::text")
+    parts = sql.SQL(
+        "jsonb_object_agg({prefix} || coalesce(g.v, 'none'), g.n)" if by else "'{{}}'::jsonb"
+    ).format(prefix=sql.Literal(f"{by}_"))
+    cell = EXTENT / AGGREGATE_BINS
+    return sql.SQL(
+        "SELECT ST_AsMVT(a, {name}, {extent}, 'geom') FROM ("
+        "SELECT ST_MakePoint((b.bx + 0.5) * {cell}, (b.by + 0.5) * {cell}) AS geom, "
+        "b.count, true AS aggregated, b.parts FROM ("
+        "SELECT g.bx, g.by, sum(g.n)::int AS count, {parts} AS parts FROM ("
+        "SELECT p.bx, p.by, p.v, count(*)::int AS n FROM ("
+        "SELECT floor({x})::int AS bx, floor({y})::int AS by, {value} AS v {where}"
+        ") p WHERE p.bx >= 0 AND p.bx < {bins} AND p.by >= 0 AND p.by < {bins} "
+        "GROUP BY p.bx, p.by, p.v) g GROUP BY g.bx, g.by) b) a"
+    ).format(
+        name=sql.Literal(view.name), extent=sql.Literal(EXTENT), cell=sql.Literal(cell),
+        parts=parts, x=x, y=y, value=value, where=where, bins=sql.Literal(AGGREGATE_BINS),
+    )  # fmt: skip
+
+
+def _from_where(c: Clauses, view: LayerView) -> sql.Composable:
+    """The FROM/WHERE of the one read builder's clauses (a tile uses no areas: no CTE, no join)."""
+    assert not c.ctes
+    assert not c.joins
+    return sql.SQL("FROM {} t WHERE {}").format(
+        sql.Identifier(view.table), sql.SQL(" AND ").join(c.where)
+    )
+
+
+def _statement(view: LayerView, simplify: bool, c: Clauses) -> sql.Composed:
+    point = view.geometry_type == "Point"
     geom: sql.Composable = sql.SQL("ST_Transform(t.geom, 3857)")
-    if view.geometry_type != "Point" and tile.z < SIMPLIFY_BELOW:
+    if simplify:
         geom = sql.SQL("ST_Simplify({}, %(tolerance)s, true)").format(geom)
-    tile_geom = sql.SQL(
+    tile_geom: sql.Composable = sql.SQL(
         "ST_AsMVTGeom({geom}, ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 3857), "
         "{extent}, {buffer}, true)"
     ).format(geom=geom, extent=sql.Literal(EXTENT), buffer=sql.Literal(BUFFER))
-    if view.geometry_type == "Point":
+    if point:
         # A point needs no clipping (the index box already holds exactly the tile + buffer,
-        # since Web Mercator maps lon and lat separately) — only its grid cell, computed with
-        # the spherical Mercator formulas: 2.5× cheaper than ST_Transform + ST_AsMVTGeom.
-        tile_geom = sql.SQL(
-            "ST_MakePoint(round((ST_X(t.geom) * {k} - %(x0)s) * %(scale)s), "
-            "round((%(y1)s - ln(tan(radians(45 + ST_Y(t.geom) / 2))) * {r}) * %(scale)s))"
-        ).format(k=sql.Literal(HALF / 180.0), r=sql.Literal(EARTH_RADIUS))
+        # since Web Mercator maps lon and lat separately) — only its place on the tile's grid.
+        x, y = _mercator_cell("scale")
+        tile_geom = sql.SQL("ST_MakePoint(round({}), round({}))").format(x, y)
     cols = [
         sql.SQL("t.{}::text AS {}" if TYPES[c] == "datetime" else "t.{} AS {}").format(
             sql.Identifier(c), sql.Identifier(c)
         )
         for c in tile_properties(view)
     ]
-    # The tile and its buffer as the index box of the one read builder: candidates by index
-    # only (the renderer clips polygons itself), the view's row filter applied as everywhere.
-    c = clauses(view, SpatialFilter(index_box=tile.lonlat(margin)), None)
     rows = c.sql(
         sql.SQL("t.id, {cols}, {tile_geom} AS geom").format(
             cols=sql.SQL(", ").join(cols), tile_geom=tile_geom
@@ -105,10 +187,44 @@ def mvt(view: LayerView, tile: Tile, cap: int) -> Query[bytes]:
         view.table,
         sql.SQL("LIMIT %(cap)s"),
     )
-    statement = sql.SQL(
-        "SELECT ST_AsMVT(m, {name}, {extent}, 'geom', 'id') FROM ({rows}) m "
-        "WHERE m.geom IS NOT NULL"
-    ).format(name=sql.Literal(view.name), extent=sql.Literal(EXTENT), rows=rows)
+    features = sql.SQL("ST_AsMVT(m, {name}, {extent}, 'geom', 'id')").format(
+        name=sql.Literal(view.name), extent=sql.Literal(EXTENT)
+    )
+    if point:
+        # One more than the cap tells whether the tile must aggregate; the CASE runs only the
+        # branch it takes (PostgreSQL evaluates an InitPlan when first needed).
+        return sql.SQL(
+            "WITH f AS MATERIALIZED ({rows}) SELECT CASE WHEN (SELECT count(*) FROM f) > "
+            "%(budget)s THEN ({aggregate}) ELSE (SELECT {features} FROM f m) END"
+        ).format(rows=rows, aggregate=_aggregate(view, _from_where(c, view)), features=features)
+    return sql.SQL("SELECT {features} FROM ({rows}) m WHERE m.geom IS NOT NULL").format(
+        features=features, rows=rows
+    )
+
+
+@lru_cache(maxsize=64)
+def _unfiltered(view: LayerView, simplify: bool) -> sql.SQL:
+    """The statement of an unfiltered tile, composed and rendered once per view: composing
+    costs more Python than the rest of a cold tile request (bench/ogc)."""
+    c = clauses(view, SpatialFilter(index_box=(0.0, 0.0, 0.0, 0.0)), None)
+    return sql.SQL(_statement(view, simplify, c).as_string(None))
+
+
+def mvt(
+    view: LayerView, tile: Tile, cap: int, attributes: AttributeFilter | None = None
+) -> Query[bytes]:
+    """One tile of ``view`` with the caller's filters (an empty bytes string when nothing is
+    there): the features, or — for a point layer with more than ``cap`` of them — the counts."""
+    margin = tile.size_m * BUFFER / EXTENT
+    point = view.geometry_type == "Point"
+    simplify = not point and tile.z < SIMPLIFY_BELOW
+    # The tile and its buffer as the index box of the one read builder: candidates by index
+    # only (the renderer clips polygons itself), the view's row filter and the caller's
+    # filters applied as everywhere.
+    c = clauses(view, SpatialFilter(index_box=tile.lonlat(margin)), attributes)
+    statement: sql.SQL | sql.Composed = (
+        _unfiltered(view, simplify) if attributes is None else _statement(view, simplify, c)
+    )
     x0, y0, x1, y1 = tile.mercator()
     params = {
         **c.params,
@@ -116,9 +232,11 @@ def mvt(view: LayerView, tile: Tile, cap: int) -> Query[bytes]:
         "y0": y0,
         "x1": x1,
         "y1": y1,
-        "cap": cap,
+        "cap": cap + 1 if point else cap,
+        "budget": cap,
         "tolerance": tile.size_m / EXTENT,
         "scale": EXTENT / tile.size_m,
+        "binscale": AGGREGATE_BINS / tile.size_m,
     }
 
     def decode(rows: Rows) -> bytes:

@@ -1,6 +1,9 @@
 """Cross-worker events: one LISTEN connection per process fans PostgreSQL NOTIFY out to
-in-process subscribers (GraphQL subscriptions). Every worker sees every event because every
-worker listens; a slow subscriber loses its oldest events rather than stalling the others."""
+in-process subscribers (GraphQL subscriptions, the tile cache's invalidation). Every worker
+sees every event because every worker listens; a slow subscriber loses its oldest events rather
+than stalling the others. Events sent while the listener is reconnecting are lost: ``live`` says
+whether it listens now, and ``generation`` counts its connections, so a subscriber that must
+not miss one (a cache) can tell and start over."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import psycopg
 
 log = logging.getLogger("onemap.events")
 
-CHANNELS = ("onemap_case_events", "onemap_camera_status", "onemap_sessions")
+CHANNELS = ("onemap_case_events", "onemap_camera_status", "onemap_sessions", "onemap_tile_changes")
 QUEUE_SIZE = 1_000
 
 
@@ -27,6 +30,9 @@ class EventBroker:
         }
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        #: Listening now; how many times the listener has (re)connected.
+        self.live = False
+        self.generation = 0
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="onemap-event-broker")
@@ -47,13 +53,17 @@ class EventBroker:
                 async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as c:
                     for channel in CHANNELS:
                         await c.execute(f"LISTEN {channel}")
+                    self.generation += 1
+                    self.live = True
                     self._ready.set()
                     backoff = 0.5
                     async for note in c.notifies():
                         self._publish(note.channel, note.payload)
             except asyncio.CancelledError:
+                self.live = False
                 raise
             except psycopg.Error as exc:
+                self.live = False
                 log.warning("event listener lost its connection, retrying: %s", exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10)

@@ -343,9 +343,33 @@ class OgcSettings(BaseSettings):
         "the page's own limit when larger): clients that start small, such as GDAL's 10, then "
         "page in big pages. 0: next links keep the client's limit.",
     )
-    tile_feature_cap: int = Field(default=10_000, ge=1, description="Features per vector tile.")
+    tile_feature_cap: int = Field(
+        default=10_000,
+        ge=1,
+        description="Features per vector tile: a point layer's tile holding more is aggregated "
+        "(counts on a grid, docs/ogc.md); a polygon layer's holds this many.",
+    )
     tile_max_zoom: int = Field(default=22, ge=0, le=24)
     tile_cache_s: int = Field(default=60, ge=0, description="Cache-Control max-age of tiles.")
+    tile_cache_mb: int = Field(
+        default=256,
+        ge=0,
+        description="The in-process tile cache's size (least recently used tiles go first); "
+        "0: no cache. Not used when tile_cache_url is set.",
+    )
+    tile_cache_url: str | None = Field(
+        default=None,
+        description="redis://… : a tile cache shared by every process (Redis), instead of the "
+        "in-process one.",
+    )
+    tile_cache_ttl_s: int = Field(
+        default=3600, ge=1, description="A cached tile is dropped after this at the latest."
+    )
+    tile_cache_prefix: str = Field(
+        default="onemap:tiles",
+        description="Redis key prefix (the database name is appended: one Redis may serve "
+        "several cities).",
+    )
     sync_pool_size: int = Field(default=4, ge=1, description="Connections for pygeoapi's threads.")
     download_max: int = Field(
         default=1_000_000,

@@ -30,12 +30,14 @@ from geo.queries import fetch
 from geo.queries.ogc_meta import case_times, city_extent
 from geo.services.audit import GroupWriter
 from server.kernel.db import READ_SESSION_OPTIONS
+from server.kernel.events import EventBroker
 from server.kernel.health import RECONNECT_TIMEOUT_S, OutageAwarePool
 from server.kernel.request_class import Checkout
 from server.kernel.settings import Settings
 from server.ogc import config as cfg
 from server.ogc import html, openapi_doc
 from server.ogc.access import REQUEST_VIEWS, Catalogue, Shape
+from server.ogc.tile_cache import tile_cache_for
 
 with warnings.catch_warnings():
     # pygeoapi 0.24's models use pydantic's class-based config (a deprecation warning at
@@ -70,8 +72,12 @@ def _quiet_root_logger() -> Iterator[None]:
 
 
 class OgcService:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, events: EventBroker | None = None) -> None:
         self.settings = settings
+        #: Vector tiles already built, dropped when a feature in them changes (``events``
+        #: carries the notices; without it nothing is cached).
+        self.tiles = tile_cache_for(settings)
+        self._events = events
         db = settings.database
         kwargs = {
             "autocommit": True,
@@ -109,6 +115,8 @@ class OgcService:
         await self.pool.open(wait=True, timeout=timeout)
         await anyio.to_thread.run_sync(lambda: self.sync_pool.open(wait=True, timeout=timeout))
         provider.POOLS[self.pool_key] = self.sync_pool
+        if self._events is not None:
+            self.tiles.watch(self._events)
         try:
             async with self.pool.connection() as conn:
                 extent = await fetch(conn, city_extent())
@@ -122,6 +130,7 @@ class OgcService:
 
     async def close(self) -> None:
         provider.POOLS.pop(self.pool_key, None)
+        await self.tiles.close()
         await self.audit.close()
         await self.pool.close()
         await anyio.to_thread.run_sync(self.sync_pool.close)

@@ -36,7 +36,7 @@ from server.ogc.core import OgcService, itemtypes, pygeoapi_api
 from server.ogc.core import tiles as tiles_api
 from server.ogc.errors import Endpoint, exception, ogc_errors
 from server.ogc.params import COMMON, check_keys, output_format
-from server.ogc.tiles_meta import TILES_CONFORMANCE, collection_links
+from server.ogc.tiles_meta import TILES_CONFORMANCE, TMS, collection_links
 
 log = logging.getLogger("onemap.ogc")
 
@@ -141,6 +141,9 @@ async def tile_matrix_sets(request: Request) -> Response:
     tms = request.path_params.get("tms")
     if tms is None:
         return await _call(request, tiles_api.tilematrixsets)
+    if tms == TMS and output_format(request.query_params) == "json":
+        check_keys(request.query_params, COMMON)
+        return tiles.tile_matrix_set_doc(request)  # the one GDAL 3.6 reads too
     return await _call(request, tiles_api.tilematrixset, tms)
 
 
@@ -200,6 +203,9 @@ def routes() -> list[BaseRoute]:
         Route("/conformance", _guarded(conformance), methods=["GET"]),
         Route("/TileMatrixSets", _guarded(tile_matrix_sets), methods=["GET"]),
         Route("/TileMatrixSets/{tms}", _guarded(tile_matrix_sets), methods=["GET"]),
+        # OGC API - Tiles 1.0 spells the path this way (pygeoapi the other)
+        Route("/tileMatrixSets", _guarded(tile_matrix_sets), methods=["GET"]),
+        Route("/tileMatrixSets/{tms}", _guarded(tile_matrix_sets), methods=["GET"]),
         Route("/collections", _guarded(collections), methods=["GET"]),
         Route(c, _guarded(collections), methods=["GET"]),
         Route(f"{c}/queryables", _guarded(queryables), methods=["GET"]),
@@ -217,6 +223,15 @@ def routes() -> list[BaseRoute]:
         Route(t, _guarded(tiles.tilesets_doc), methods=["GET"]),
         Route(f"{t}/{{tms}}", _guarded(tiles.tileset_doc), methods=["GET"]),
         Route(f"{t}/{{tms}}/tilejson.json", _guarded(tiles.tilejson_doc), methods=["GET"]),
+        # XYZ order with a suffix (docs/ogc.md): what GDAL's MVT driver opens as one tile
+        *[
+            Route(
+                f"{t}/{{tms}}/{{z}}/{{x}}/{{y}}.{ext}",
+                _guarded(tiles.tile, reads_db=True),
+                methods=["GET"],
+            )
+            for ext in ("pbf", "mvt")
+        ],
         Route(
             f"{t}/{{tms}}/{{z}}/{{y}}/{{x}}", _guarded(tiles.tile, reads_db=True), methods=["GET"]
         ),

@@ -1,8 +1,11 @@
-"""Vector tiles at ``/ogc/collections/{c}/tiles``: tilesets, a tileset, TileJSON, the tiles.
+"""Vector tiles at ``/ogc/collections/{c}/tiles``: tilesets, a tileset, TileJSON, the tiles,
+and the tile matrix set they use.
 
 Public layers' tiles are shared-cacheable with an ETag; a staff caller's tiles (internal views,
 bound to their jurisdiction) are ``private`` and vary by ``Authorization``, so no shared cache
 mixes the two. The tile SQL uses the caller's own view: its row filter holds their jurisdiction.
+Built tiles are kept in the service's tile cache (``server.ogc.tile_cache``) under the caller's
+data class and filters; ``X-Cache`` says ``hit``, ``miss`` or ``bypass`` (no cache now).
 """
 
 from __future__ import annotations
@@ -24,17 +27,20 @@ from server.ogc.config import TITLES, base_url
 from server.ogc.core import OgcService
 from server.ogc.errors import ogc_errors
 from server.ogc.params import COMMON, check_keys
-from server.ogc.tiles_meta import MVT, TMS, tilejson, tileset, tilesets
+from server.ogc.tile_cache import Cached, coord_of, data_class
+from server.ogc.tile_params import tile_filter
+from server.ogc.tiles_meta import MVT, TMS, tile_matrix_set, tilejson, tileset, tilesets
 
 
-def _view(request: Request) -> tuple[OgcService, LayerView]:
+def _view(request: Request, check: bool = True) -> tuple[OgcService, LayerView]:
     ogc: OgcService = request.app.state.ogc
     name = request.path_params["collection"]
     found = view_of(principal_of(request.scope), name)
     tms = request.path_params.get("tms")
     if tms is not None and tms != TMS:
         raise NotFound(f"no tile matrix set {tms!r}; this server offers {TMS}.")
-    check_keys(request.query_params, COMMON)
+    if check:
+        check_keys(request.query_params, COMMON)
     return ogc, found
 
 
@@ -74,16 +80,47 @@ def _number(request: Request, name: str) -> int:
     return int(raw)
 
 
+def tile_matrix_set_doc(request: Request) -> Response:
+    """WebMercatorQuad as GDAL 3.6 and later read it (``tiles_meta.tile_matrix_set``)."""
+    ogc: OgcService = request.app.state.ogc
+    return JSONResponse(tile_matrix_set(base_url(ogc.settings), ogc.settings.ogc.tile_max_zoom))
+
+
+def _tile_of(request: Request) -> Tile:
+    """The tile of an OGC path (``{z}/{y}/{x}``: row, then column) or of an XYZ one
+    (``{z}/{x}/{y}.pbf``: column, then row, as tile directories and TileJSON have it); the
+    routes name the parts alike."""
+    return Tile(_number(request, "z"), _number(request, "x"), _number(request, "y"))
+
+
 @ogc_errors
 async def tile(request: Request) -> Response:
-    ogc, view = _view(request)
-    t = Tile(_number(request, "z"), _number(request, "x"), _number(request, "y"))
-    t.check(ogc.settings.ogc.tile_max_zoom)
-    async with ogc.pool.connection() as conn:
-        data = await fetch(conn, mvt(view, t, ogc.settings.ogc.tile_feature_cap))
-    await audit_read(request, ogc, view, "ogc.tile.read", f"{t.z}/{t.y}/{t.x}", bytes=len(data))
-    etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
-    headers = _cache_headers(view, ogc.settings.ogc.tile_cache_s) | {"ETag": etag}
-    if etag in request.headers.get("if-none-match", ""):
+    ogc, view = _view(request, check=False)
+    settings = ogc.settings.ogc
+    t = _tile_of(request).check(settings.tile_max_zoom)
+    wanted = tile_filter(view, request.query_params)
+    cache = ogc.tiles
+    coord, variant = coord_of(view, t), f"{data_class(view)}:{wanted.variant}"
+    state, found = "bypass", None
+    if await cache.usable():
+        assert cache.store is not None
+        found, token = await cache.store.lookup(coord, variant)
+        state = "hit" if found is not None else "miss"
+        if found is not None:
+            cache.hits += 1
+        else:
+            cache.misses += 1
+    if found is None:
+        async with ogc.pool.connection() as conn:
+            data = await fetch(conn, mvt(view, t, settings.tile_feature_cap, wanted.attributes))
+        found = Cached(data, '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"')
+        if state == "miss":
+            assert cache.store is not None
+            await cache.store.store(coord, variant, found, token)
+    await audit_read(
+        request, ogc, view, "ogc.tile.read", f"{t.z}/{t.y}/{t.x}", bytes=len(found.data)
+    )
+    headers = _cache_headers(view, settings.tile_cache_s) | {"ETag": found.etag, "X-Cache": state}
+    if found.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
-    return Response(data, media_type=MVT, headers=headers)
+    return Response(found.data, media_type=MVT, headers=headers)
