@@ -11,13 +11,13 @@ import * as legend from "./legend.js";
 import * as live from "./live.js";
 import { casePopup } from "./case_popup.js";
 import { LocateControl } from "./locate.js";
-import { areaPopup, cameraPopup, closePopup, facilityPopup } from "./popups.js";
+import { areaPopup, cameraPopup, cellPopup, closePopup, facilityPopup } from "./popups.js";
 import { setup as setupSearch } from "./search.js";
 import { accessFor, authHeaders, login, logout, onSession, session } from "./session.js";
 import { CITY_BOUNDS, buildStyle } from "./style.js";
 
 const $ = (id) => document.getElementById(id);
-const CLICKABLE = ["cameras", "live", "cases", "facilities", "incident-points"];
+const CLICKABLE = ["cameras", "live", "cases", "case-cells", "facilities", "incident-points"];
 let collections = new Set();
 let internal = new Set(); // layers in their internal view (the server's policy says which)
 
@@ -85,6 +85,7 @@ map.on("click", (event) => {
   const at = f.geometry.type === "Point" ? f.geometry.coordinates : event.lngLat;
   if (f.layer.id === "facilities") facilityPopup(map, f, at);
   else if (f.layer.id === "cases" || f.layer.id === "live") casePopup(map, { ...f, id: f.id ?? f.properties.id }, at);
+  else if (f.layer.id === "case-cells") cellPopup(map, f, at);
   else if (f.layer.id === "cameras") cameraPopup(map, f.id, { ...f.properties, status: f.state?.status || f.properties.status }, at);
   else if (f.layer.id === "incident-points" && f.properties.kind === "camera") {
     cameraPopup(map, f.properties.id, { name: f.properties.name, code: "", status: "" }, at);

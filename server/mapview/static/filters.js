@@ -37,9 +37,31 @@ export function reportedBetween(from, to) {
   return clauses;
 }
 
-/** The whole case filter for the current choices. */
+/**
+ * The whole case filter for the current choices, on single features. A cell of an aggregated
+ * tile (it has `count`, no status) was already filtered by the server: it always passes.
+ */
 export function caseFilter({ statuses, category, from, to }) {
   const all = ["all", ["in", ["get", "status"], ["literal", [...statuses]]]];
   if (category) all.push(["==", ["get", "category"], category]);
-  return [...all, ...reportedBetween(from, to)];
+  return ["any", ["has", "count"], [...all, ...reportedBetween(from, to)]];
+}
+
+const quoted = (text) => `'${String(text).replace(/'/g, "''")}'`;
+
+/**
+ * The same choices as a CQL2 filter for the cases tiles (docs/ogc.md, Tiles: Filters): the
+ * server counts what it matches, so aggregated tiles and the heat map at low zoom agree with
+ * the points. Every status chosen → no status clause; none → nothing matches.
+ */
+export function caseCql({ statuses, category, from, to }, allStatuses) {
+  const clauses = [];
+  const chosen = [...statuses];
+  if (chosen.length === 0) clauses.push("status = ''");
+  else if (chosen.length < allStatuses.length) clauses.push(`status IN (${chosen.map(quoted).join(", ")})`);
+  if (category) clauses.push(`category = ${quoted(category)}`);
+  const iso = (text) => `TIMESTAMP('${text.replace(" ", "T")}Z')`;
+  if (day(from)) clauses.push(`reported_at >= ${iso(dayStartUtc(from))}`);
+  if (day(to)) clauses.push(`reported_at < ${iso(dayStartUtc(to, 1))}`);
+  return clauses.join(" AND ");
 }

@@ -2,9 +2,10 @@
 // category and days reported, camera statuses. Choices survive a change of style (login,
 // logout) and of language.
 import { el } from "./dom.js";
-import { backwards, caseFilter } from "./filters.js";
+import { backwards, caseCql, caseFilter } from "./filters.js";
 import { bothNames, name, t, tf } from "./i18n.js";
 import { swatch } from "./popups.js";
+import { tileUrl } from "./style.js";
 import {
   CAMERA_STATUSES, CASE_CATEGORIES, CASE_STATUSES, FACILITY_CATEGORIES, OPEN_STATUSES,
 } from "./vocab.js";
@@ -38,13 +39,20 @@ export function apply(map) {
   const facilities = ["in", ["get", "category"], ["literal", [...choice.facilities]]];
   filter(map, "facilities", facilities);
   filter(map, "facility-labels", facilities);
-  // Filters cannot read feature-state: they see the tile's status; the colour shows the live one.
+  // The server filters the cases tiles (so aggregated tiles count only what is chosen); the
+  // same filter on the page keeps points that changed live right. Filters cannot read
+  // feature-state: they see the tile's status; the colour shows the live one.
+  const cql = caseCql(choice, Object.keys(CASE_STATUSES));
+  const source = map.getSource("cases");
+  if (source && source.tiles?.[0] !== tileUrl("cases", cql)) source.setTiles([tileUrl("cases", cql)]);
   const cases = caseFilter(choice);
-  filter(map, "cases", cases);
+  filter(map, "cases", ["all", ["!", ["has", "count"]], cases]);
   filter(map, "cases-heat", cases);
   visible(map, "cases-heat", choice.caseMode === "heat");
-  visible(map, "cases", choice.caseMode !== "off");
-  if (map.getLayer("cases")) map.setLayerZoomRange("cases", choice.caseMode === "points" ? 10 : 13, 24);
+  for (const id of ["cases", "case-cells"]) {
+    visible(map, id, choice.caseMode !== "off");
+    if (map.getLayer(id)) map.setLayerZoomRange(id, choice.caseMode === "points" ? 10 : 13, 24);
+  }
   filter(map, "cameras", ["in", ["get", "status"], ["literal", [...choice.cameras]]]);
 }
 

@@ -3,9 +3,9 @@
 import { Popup } from "./vendor/maplibre-gl/maplibre-gl.mjs";
 import { watch, WhepError } from "../../streams/static/whep.js";
 import { el, facts, fill } from "./dom.js";
-import { formatTime, name, t } from "./i18n.js";
+import { formatTime, name, t, tf } from "./i18n.js";
 import { can, session } from "./session.js";
-import { ADMIN_LEVELS, CAMERA_STATUSES, FACILITY_CATEGORIES, HEALTH_RISK } from "./vocab.js";
+import { ADMIN_LEVELS, CAMERA_STATUSES, CASE_STATUSES, FACILITY_CATEGORIES, HEALTH_RISK } from "./vocab.js";
 
 let open = null;
 
@@ -40,6 +40,18 @@ export function facilityPopup(map, feature, lngLat) {
     facts([[t("address"), p.address], [t("capacity"), p.capacity], [t("code"), p.code]]),
   ], "facility");
   if (feature.id != null) box.dataset.id = String(feature.id);
+}
+
+/** A cell of an aggregated cases tile: how many cases, by status (docs/ogc.md, honest tiles). */
+export function cellPopup(map, feature, lngLat) {
+  const p = feature.properties;
+  const byStatus = Object.keys(CASE_STATUSES).filter((code) => p[`status_${code}`] > 0)
+    .map((code) => [name(CASE_STATUSES, code), p[`status_${code}`]]);
+  show(map, lngLat, [
+    el("h3", {}, tf("cell_cases", { n: p.count })),
+    facts(byStatus),
+    el("p", { class: "note" }, t("cell_zoom")),
+  ], "cell");
 }
 
 export function areaPopup(map, feature, lngLat) {

@@ -8,13 +8,19 @@ const OGC = new URL("../../ogc/", import.meta.url);
 export const TILE_MAX_ZOOM = 16;
 export const CITY_BOUNDS = [[121.40, 31.16], [121.58, 31.32]];
 
-function tiles(collection) {
+/** A collection's tile URL template, with the server-side CQL2 `filter` when given. */
+export function tileUrl(collection, filter = "") {
   // Built from the page's origin: the TileJSON's absolute URLs follow ONEMAP_SERVER_PUBLIC_URL,
   // which a reverse proxy or another port can make differ from where this page came from.
   const template = `collections/${collection}/tiles/WebMercatorQuad/{z}/{y}/{x}`;
+  const url = decodeURI(new URL(template, OGC).href);
+  return filter ? `${url}?filter=${encodeURIComponent(filter)}` : url;
+}
+
+function tiles(collection) {
   return {
     type: "vector",
-    tiles: [decodeURI(new URL(template, OGC).href)],
+    tiles: [tileUrl(collection)],
     minzoom: 0,
     maxzoom: TILE_MAX_ZOOM,
     bounds: [121.3, 31.0, 121.7, 31.5],
@@ -87,11 +93,20 @@ export function buildStyle(collections) {
       paint: {
         "heatmap-radius": ["interpolate", ["linear"], ["zoom"], 10, 5, 14, 16],
         "heatmap-intensity": ["interpolate", ["linear"], ["zoom"], 10, 0.12, 12, 0.3, 14, 0.8],
-        "heatmap-weight": ["match", ["get", "priority"], "urgent", 2, "high", 1.5, 1],
+        // An aggregated tile's cell (docs/ogc.md) weighs its count; a case its priority.
+        "heatmap-weight": ["*", ["coalesce", ["get", "count"], 1],
+          ["match", ["get", "priority"], "urgent", 2, "high", 1.5, 1]],
         "heatmap-opacity": ["interpolate", ["linear"], ["zoom"], 13, 0.75, 15, 0],
         "heatmap-color": ["interpolate", ["linear"], ["heatmap-density"],
           0, "rgba(255,255,255,0)", 0.2, "#fde68a", 0.5, "#f59e0b", 0.8, "#dc2626", 1, "#7f1d1d"],
       } },
+    // Where a tile held more cases than the server draws one by one, it sends cells with a
+    // count: a disc whose area grows with it (opened by a click: the count and its statuses).
+    { id: "case-cells", type: "circle", source: "cases", "source-layer": "cases", minzoom: 13,
+      filter: ["has", "count"],
+      paint: { "circle-color": "#7f1d1d", "circle-opacity": 0.55, "circle-stroke-color": "#ffffff",
+        "circle-stroke-width": 1,
+        "circle-radius": ["interpolate", ["linear"], ["sqrt", ["get", "count"]], 1, 4, 10, 12, 40, 28] } },
     { id: "cases", type: "circle", source: "cases", "source-layer": "cases", minzoom: 13,
       // Rings (facilities are dots): the ring's colour is the status, black once changed live.
       paint: { "circle-color": "#ffffff", "circle-opacity": 0.85,
