@@ -44,7 +44,8 @@ _SQL: dict[str, tuple[str, bool]] = {
     ),
     "case_events": (
         "SELECT case_id, id, event_type, from_status, to_status, actor_id, department_id, note, "
-        "at FROM case_events WHERE case_id = ANY(%(ids)s) ORDER BY case_id, at, id",
+        "at, extended_minutes FROM case_events WHERE case_id = ANY(%(ids)s) "
+        "ORDER BY case_id, at, id",
         True,
     ),
 }

@@ -22,12 +22,13 @@ from psycopg.rows import dict_row
 from geo import access
 from geo.access import Capability as C
 from geo.access import Principal
-from geo.enums import CaseEventType, CasePriority, CaseSource, CaseStatus
+from geo.enums import OPEN_CASE_STATUSES, CaseEventType, CasePriority, CaseSource, CaseStatus
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, OutsideCity
 from geo.params import LonLat
 from geo.queries import fetch
 from geo.queries.location import grid_cell_at
 from geo.services import audit
+from geo.services.clocks import TimelineEvent, current_stage
 
 CHANNEL = "onemap_case_events"
 MAX_DESCRIPTION = 4000
@@ -267,6 +268,72 @@ async def comment(conn: AsyncConnection[Any], case_id: int, actor: Principal, no
                             datetime.now(UTC))  # fmt: skip
 
 
+#: A clock step → its event; each needs PAUSE_CLOCKS and a reason (geo.services.clocks).
+CLOCK_STEPS = {"suspend": E.SUSPENDED, "resume": E.RESUMED, "extend": E.EXTENDED}
+#: The longest one extension may be: 30 working days of 8 hours.
+MAX_EXTENSION_MINUTES = 30 * 8 * 60
+
+
+async def clock_step(
+    conn: AsyncConnection[Any],
+    case_id: int,
+    step: str,
+    actor: Principal,
+    *,
+    reason: str,
+    extended_minutes: int | None = None,
+) -> CaseRecord:
+    """Suspend (挂起) or resume the current stage's clock, or extend (延期) its limit by
+    ``extended_minutes`` of working time: an event on the timeline, the status unchanged.
+
+    Approved in one step by whoever holds PAUSE_CLOCKS for the case's jurisdiction; Conflict
+    for a case out of the workflow, a second suspension or a resume of a running clock."""
+    event = CLOCK_STEPS.get(step)
+    if event is None:
+        raise InvalidInput(f"Unknown clock step {step!r}; one of {', '.join(CLOCK_STEPS)}.")
+    access.require(actor, C.PAUSE_CLOCKS)
+    if not reason.strip():
+        raise InvalidInput("A suspension, resumption or extension needs a reason.", field="reason")
+    _check_text(reason, "The reason")
+    if event == E.EXTENDED:
+        if extended_minutes is None or not 0 < extended_minutes <= MAX_EXTENSION_MINUTES:
+            raise InvalidInput(
+                f"An extension is 1 to {MAX_EXTENSION_MINUTES} working minutes.",
+                field="extended_minutes",
+            )
+    else:
+        extended_minutes = None
+    async with conn.transaction():
+        case = await _load(conn, case_id, lock=True, scope=_scope(actor))
+        if S(case.status) not in OPEN_CASE_STATUSES:
+            raise Conflict(f"Case {case.public_id} is {case.status}: it has no clock.",
+                           case_status=case.status)  # fmt: skip
+        run = current_stage(await _timeline(conn, case.id))
+        suspended = run is not None and run.suspended
+        if event == E.SUSPENDED and suspended:
+            raise Conflict(f"Case {case.public_id}'s clock is already suspended.",
+                           case_status=case.status)  # fmt: skip
+        if event == E.RESUMED and not suspended:
+            raise Conflict(f"Case {case.public_id}'s clock is not suspended.",
+                           case_status=case.status)  # fmt: skip
+        now = datetime.now(UTC)
+        await conn.execute("UPDATE cases SET updated_at = %s WHERE id = %s", (now, case.id))
+        await _append_event(conn, case.id, event, None, None, actor, None, reason, now,
+                            extended_minutes=extended_minutes)  # fmt: skip
+        return await _load(conn, case.id)
+
+
+async def _timeline(conn: AsyncConnection[Any], case_id: int) -> list[TimelineEvent]:
+    rows = await (
+        await conn.execute(
+            "SELECT event_type, to_status, at, extended_minutes FROM case_events "
+            "WHERE case_id = %s ORDER BY at, id",
+            (case_id,),
+        )
+    ).fetchall()
+    return [TimelineEvent(*row) for row in rows]
+
+
 async def _dispatch_changes(
     conn: AsyncConnection[Any],
     case: CaseRecord,
@@ -334,11 +401,14 @@ async def _append_event(
     department_id: int | None,
     note: str | None,
     at: datetime,
+    *,
+    extended_minutes: int | None = None,
 ) -> None:
     row = await (
         await conn.execute(
             "INSERT INTO case_events (case_id, event_type, from_status, to_status, actor_id, "
-            "department_id, note, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            "department_id, note, at, extended_minutes) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
             (
                 case_id,
                 event.value,
@@ -348,6 +418,7 @@ async def _append_event(
                 department_id,
                 note,
                 at,
+                extended_minutes,
             ),
         )
     ).fetchone()
