@@ -127,5 +127,13 @@ def clock_of(
         state = ClockState.WARNING
     else:
         state = ClockState.ON_TIME
-    return Clock(run.stage, run.started_at, deadline, state, elapsed, limit,
-                 run.extended_minutes, run.suspended)  # fmt: skip
+    return Clock(
+        run.stage,
+        run.started_at,
+        deadline,
+        state,
+        elapsed,
+        limit,
+        run.extended_minutes,
+        run.suspended,
+    )

@@ -34,8 +34,10 @@ class WorkingTime:
     def _hours(self, day: date) -> tuple[datetime, datetime] | None:
         if not self.calendar.is_workday(day):
             return None
-        return (datetime.combine(day, self.start, self.zone),
-                datetime.combine(day, self.end, self.zone))  # fmt: skip
+        return (
+            datetime.combine(day, self.start, self.zone),
+            datetime.combine(day, self.end, self.zone),
+        )
 
     def add(self, instant: datetime, minutes: float) -> datetime:
         """The instant ``minutes`` of working time after ``instant`` (UTC). A limit that runs
