@@ -89,6 +89,9 @@ class CaseEventType(StrEnum):
     SUSPENDED = "suspended"  # 挂起: the stage's clock stops
     RESUMED = "resumed"  # the clock runs again
     EXTENDED = "extended"  # 延期: the stage's limit grows by extended_minutes
+    SUSPENSION_REQUESTED = "suspension_requested"  # the handler asks; a dispatcher decides
+    EXTENSION_REQUESTED = "extension_requested"  # with the extended_minutes asked for
+    REQUEST_REFUSED = "request_refused"  # the pending request is refused, with the reason
 
 
 class Stage(StrEnum):

@@ -327,8 +327,9 @@ class CaseEvent(Base):
         ),
         Index("ix_case_events_case_id_at", "case_id", "at"),
         CheckConstraint(
-            "(event_type = 'extended') = (extended_minutes IS NOT NULL AND extended_minutes > 0)",
-            name="extended_minutes_iff_extended",
+            "(event_type IN ('extended', 'extension_requested')) = "
+            "(extended_minutes IS NOT NULL AND extended_minutes > 0)",
+            name="extended_minutes_iff_extension",
         ),
     )
 

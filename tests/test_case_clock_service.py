@@ -128,3 +128,44 @@ async def test_a_case_out_of_the_workflow_has_no_clock_to_stop(conn: AConn) -> N
     await transition(conn, case_id, "close", dispatcher)
     with pytest.raises(Conflict, match="no clock"):
         await clock_step(conn, case_id, "extend", dispatcher, reason="延期", extended_minutes=60)
+
+
+async def _handler_of(conn: AConn, case_id: int) -> Principal:
+    row = await (
+        await conn.execute(
+            "SELECT u.id, u.roles FROM users u JOIN cases c ON c.department_id = u.department_id "
+            "WHERE c.id = %s AND u.roles[1] = 'department_staff' ORDER BY u.id LIMIT 1",
+            (case_id,),
+        )
+    ).fetchone()
+    assert row is not None
+    return Principal(row[0], frozenset(row[1]), None, await jurisdiction_of(conn, row[0]))
+
+
+async def test_the_handler_asks_and_a_dispatcher_decides(conn: AConn) -> None:
+    dispatcher = await _principal(conn, "1380000%", "dispatcher")
+    case_id = await _dispatched_case(conn, dispatcher)
+    handler = await _handler_of(conn, case_id)
+
+    with pytest.raises(Conflict, match="no suspension or extension request"):
+        await clock_step(conn, case_id, "approve", dispatcher, reason="同意")
+    await clock_step(conn, case_id, "request_extension", handler, reason="需要采购",
+                     extended_minutes=480)  # fmt: skip
+    with pytest.raises(Conflict, match="already waiting"):
+        await clock_step(conn, case_id, "request_suspension", handler, reason="等待")
+    with pytest.raises(Forbidden):
+        await clock_step(conn, case_id, "approve", handler, reason="自己批准")
+    await clock_step(conn, case_id, "approve", dispatcher, reason="同意延期")
+
+    await clock_step(conn, case_id, "request_suspension", handler, reason="等待业主")
+    await clock_step(conn, case_id, "refuse", dispatcher, reason="不符合挂起条件")
+    with pytest.raises(Conflict, match="no suspension or extension request"):
+        await clock_step(conn, case_id, "refuse", dispatcher, reason="再次")
+
+    events = await _timeline(conn, case_id)
+    assert [(e[0], e[3], e[4]) for e in events[2:]] == [
+        ("extension_requested", 480, "需要采购"),
+        ("extended", 480, "同意延期"),
+        ("suspension_requested", None, "等待业主"),
+        ("request_refused", None, "不符合挂起条件"),
+    ]

@@ -135,3 +135,25 @@ def test_the_next_stage_starts_afresh_and_a_closed_case_has_no_clock() -> None:
     closed = [*events, TimelineEvent(E.CLOSED, "closed", sh("2026-11-30", "16:00"))]
     assert clock_of(closed, EIGHT_HOURS, RULES, sh("2026-11-30", "17:00")) is None
     assert clock_of(events, {Stage.HANDLE: 480}, RULES, sh("2026-11-30", "15:00")) is None
+
+
+def test_a_request_waits_until_granted_or_refused() -> None:
+    asked = TimelineEvent(E.EXTENSION_REQUESTED, None, sh("2026-11-30", "10:00"), 120)
+    pending = clock_of(_dispatched_friday(asked), EIGHT_HOURS, RULES, sh("2026-11-30", "11:00"))
+    assert pending is not None and pending.pending is not None
+    assert (pending.pending.event_type, pending.pending.extended_minutes) == (
+        E.EXTENSION_REQUESTED, 120)  # fmt: skip
+    assert pending.limit_minutes == 480  # asking is not getting
+    granted = TimelineEvent(E.EXTENDED, None, sh("2026-11-30", "10:30"), 120)
+    clock = clock_of(_dispatched_friday(asked, granted), EIGHT_HOURS, RULES,
+                     sh("2026-11-30", "11:00"))  # fmt: skip
+    assert clock is not None and clock.pending is None and clock.limit_minutes == 600
+    refused = TimelineEvent(E.REQUEST_REFUSED, None, sh("2026-11-30", "10:30"))
+    clock = clock_of(_dispatched_friday(asked, refused), EIGHT_HOURS, RULES,
+                     sh("2026-11-30", "11:00"))  # fmt: skip
+    assert clock is not None and clock.pending is None and clock.limit_minutes == 480
+    # A new stage forgets the request.
+    resolved = TimelineEvent(E.RESOLVED, "resolved", sh("2026-11-30", "10:30"))
+    clock = clock_of(_dispatched_friday(asked, resolved), EIGHT_HOURS, RULES,
+                     sh("2026-11-30", "11:00"))  # fmt: skip
+    assert clock is not None and clock.stage == Stage.CHECK and clock.pending is None

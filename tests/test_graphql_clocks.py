@@ -227,3 +227,43 @@ def test_the_public_record_has_no_clock(client: TestClient, database_url: str) -
     assert body["data"]["case"] == {"id": str(case_id), "clock": None}
     assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
     assert "clock is shown only to staff" in body["errors"][0]["message"]
+
+
+def test_the_department_asks_and_the_dispatcher_decides(
+    client: TestClient, database_url: str, tokens: TokenService, dispatcher: str
+) -> None:
+    category = _handle_category(database_url, 8, "working_hours")
+    case_id = str(_constructed_case(database_url, category, sh("2026-11-27", "16:00"),
+                                    sh("2026-11-27", "17:00")))  # fmt: skip
+    handler = _token(database_url, tokens, "roles[1] = 'department_staff' AND department_id = "
+                     f"(SELECT department_id FROM cases WHERE id = {int(case_id)})")  # fmt: skip
+
+    asked = _call(client, handler, "RequestExtension",
+                  {"id": case_id, "workingMinutes": 480, "reason": "需要采购材料"})  # fmt: skip
+    clock = asked["case"]["clock"]
+    assert clock["pendingRequest"]["kind"] == "EXTENSION_REQUESTED"
+    assert clock["pendingRequest"]["workingMinutes"] == 480
+    assert (clock["limitWorkingMinutes"], _at(clock["deadline"])) == (
+        480, _at(sh("2026-11-30", "17:00")))  # fmt: skip
+    self_approved = _call(client, handler, "ApproveClockRequest", {"id": case_id, "note": "ok"})
+    assert self_approved["code"] == "FORBIDDEN"
+
+    approved = _call(client, dispatcher, "ApproveClockRequest", {"id": case_id, "note": "同意"})
+    clock = approved["case"]["clock"]
+    assert clock["pendingRequest"] is None
+    # Friday 17:00 + 16 working hours → Tuesday 1 December 17:00.
+    assert (clock["limitWorkingMinutes"], _at(clock["deadline"])) == (
+        960, _at(sh("2026-12-01", "17:00")))  # fmt: skip
+
+    _call(client, handler, "RequestSuspension", {"id": case_id, "reason": "等待业主开门"})
+    refused = _call(client, dispatcher, "RefuseClockRequest",
+                    {"id": case_id, "reason": "不符合挂起条件"})  # fmt: skip
+    clock = refused["case"]["clock"]
+    assert (clock["pendingRequest"], clock["suspended"]) == (None, False)
+    nothing = _call(client, dispatcher, "RefuseClockRequest", {"id": case_id, "reason": "x"})
+    assert nothing["code"] == "ILLEGAL_TRANSITION"
+
+    kinds = [e["eventType"] for e in _call(client, dispatcher, "CaseClock",
+                                           {"id": case_id})["events"]]  # fmt: skip
+    assert kinds[2:] == ["EXTENSION_REQUESTED", "EXTENDED", "SUSPENSION_REQUESTED",
+                         "REQUEST_REFUSED"]  # fmt: skip

@@ -28,7 +28,7 @@ from geo.params import LonLat
 from geo.queries import fetch
 from geo.queries.location import grid_cell_at
 from geo.services import audit
-from geo.services.clocks import TimelineEvent, current_stage
+from geo.services.clocks import GRANTS, StageRun, TimelineEvent, current_stage
 
 CHANNEL = "onemap_case_events"
 MAX_DESCRIPTION = 4000
@@ -268,8 +268,17 @@ async def comment(conn: AsyncConnection[Any], case_id: int, actor: Principal, no
                             datetime.now(UTC))  # fmt: skip
 
 
-#: A clock step → its event; each needs PAUSE_CLOCKS and a reason (geo.services.clocks).
-CLOCK_STEPS = {"suspend": E.SUSPENDED, "resume": E.RESUMED, "extend": E.EXTENDED}
+#: A clock step → who may take it and the event it writes (None: the pending request's grant).
+#: The handler asks (HANDLE); a dispatcher decides, or acts directly (PAUSE_CLOCKS).
+CLOCK_STEPS: dict[str, tuple[C, CaseEventType | None]] = {
+    "suspend": (C.PAUSE_CLOCKS, E.SUSPENDED),
+    "resume": (C.PAUSE_CLOCKS, E.RESUMED),
+    "extend": (C.PAUSE_CLOCKS, E.EXTENDED),
+    "request_suspension": (C.HANDLE, E.SUSPENSION_REQUESTED),
+    "request_extension": (C.HANDLE, E.EXTENSION_REQUESTED),
+    "approve": (C.PAUSE_CLOCKS, None),
+    "refuse": (C.PAUSE_CLOCKS, E.REQUEST_REFUSED),
+}
 #: The longest one extension may be: 30 working days of 8 hours.
 MAX_EXTENSION_MINUTES = 30 * 8 * 60
 
@@ -283,19 +292,22 @@ async def clock_step(
     reason: str,
     extended_minutes: int | None = None,
 ) -> CaseRecord:
-    """Suspend (挂起) or resume the current stage's clock, or extend (延期) its limit by
-    ``extended_minutes`` of working time: an event on the timeline, the status unchanged.
+    """A step on the current stage's clock (a key of CLOCK_STEPS): an event on the timeline,
+    the status unchanged. Suspend (挂起) stops the clock until resumed; extend (延期) adds
+    ``extended_minutes`` of working time to the stage's limit. The handling department may
+    request either; a dispatcher approves (the request's minutes) or refuses it, or suspends
+    and extends directly.
 
-    Approved in one step by whoever holds PAUSE_CLOCKS for the case's jurisdiction; Conflict
-    for a case out of the workflow, a second suspension or a resume of a running clock."""
-    event = CLOCK_STEPS.get(step)
-    if event is None:
+    Conflict for a case out of the workflow, a second suspension, a resume of a running clock,
+    a second pending request, or a decision with no request pending."""
+    if step not in CLOCK_STEPS:
         raise InvalidInput(f"Unknown clock step {step!r}; one of {', '.join(CLOCK_STEPS)}.")
-    access.require(actor, C.PAUSE_CLOCKS)
+    capability, event = CLOCK_STEPS[step]
+    access.require(actor, capability)
     if not reason.strip():
-        raise InvalidInput("A suspension, resumption or extension needs a reason.", field="reason")
+        raise InvalidInput("A clock step needs a reason.", field="reason")
     _check_text(reason, "The reason")
-    if event == E.EXTENDED:
+    if event in (E.EXTENDED, E.EXTENSION_REQUESTED):
         if extended_minutes is None or not 0 < extended_minutes <= MAX_EXTENSION_MINUTES:
             raise InvalidInput(
                 f"An extension is 1 to {MAX_EXTENSION_MINUTES} working minutes.",
@@ -309,18 +321,32 @@ async def clock_step(
             raise Conflict(f"Case {case.public_id} is {case.status}: it has no clock.",
                            case_status=case.status)  # fmt: skip
         run = current_stage(await _timeline(conn, case.id))
-        suspended = run is not None and run.suspended
-        if event == E.SUSPENDED and suspended:
-            raise Conflict(f"Case {case.public_id}'s clock is already suspended.",
-                           case_status=case.status)  # fmt: skip
-        if event == E.RESUMED and not suspended:
-            raise Conflict(f"Case {case.public_id}'s clock is not suspended.",
-                           case_status=case.status)  # fmt: skip
+        if event is None and run is not None and run.pending is not None:
+            event = GRANTS[run.pending.event_type]
+            extended_minutes = run.pending.extended_minutes
+        if problem := _clock_conflict(event, run):
+            raise Conflict(f"Case {case.public_id}: {problem}", case_status=case.status)
+        assert event is not None
         now = datetime.now(UTC)
         await conn.execute("UPDATE cases SET updated_at = %s WHERE id = %s", (now, case.id))
         await _append_event(conn, case.id, event, None, None, actor, None, reason, now,
                             extended_minutes=extended_minutes)  # fmt: skip
         return await _load(conn, case.id)
+
+
+def _clock_conflict(event: CaseEventType | None, run: StageRun | None) -> str | None:
+    """Why ``event`` cannot follow the stage's state, or None."""
+    suspended = run is not None and run.suspended
+    pending = run is not None and run.pending is not None
+    if event is None or (event == E.REQUEST_REFUSED and not pending):
+        return "no suspension or extension request is waiting for a decision."
+    if event in (E.SUSPENDED, E.SUSPENSION_REQUESTED) and suspended:
+        return "the clock is already suspended."
+    if event == E.RESUMED and not suspended:
+        return "the clock is not suspended."
+    if event in GRANTS and pending:
+        return "a request is already waiting for a decision."
+    return None
 
 
 async def _timeline(conn: AsyncConnection[Any], case_id: int) -> list[TimelineEvent]:

@@ -55,6 +55,19 @@ class ClockRules:
     warning_share: float = 0.8
 
 
+@dataclass(frozen=True)
+class ClockRequest:
+    """A suspension or extension the handler asked for, waiting for a dispatcher's decision."""
+
+    event_type: CaseEventType  # SUSPENSION_REQUESTED or EXTENSION_REQUESTED
+    at: datetime
+    extended_minutes: int | None
+
+
+#: A request, and the decision that grants it.
+GRANTS = {E.SUSPENSION_REQUESTED: E.SUSPENDED, E.EXTENSION_REQUESTED: E.EXTENDED}
+
+
 @dataclass
 class StageRun:
     """The current stage as its events tell it (no calendar needed)."""
@@ -63,6 +76,7 @@ class StageRun:
     started_at: datetime
     pauses: list[tuple[datetime, datetime | None]] = field(default_factory=list)
     extended_minutes: int = 0
+    pending: ClockRequest | None = None
 
     @property
     def suspended(self) -> bool:
@@ -80,6 +94,7 @@ class Clock:
     limit_minutes: int
     extended_minutes: int
     suspended: bool
+    pending: ClockRequest | None = None
 
 
 def current_stage(events: Iterable[TimelineEvent]) -> StageRun | None:
@@ -96,12 +111,18 @@ def current_stage(events: Iterable[TimelineEvent]) -> StageRun | None:
             continue
         if run is None:
             continue
-        if event.event_type == E.SUSPENDED and not run.suspended:
+        kind = event.event_type
+        if kind == E.SUSPENDED and not run.suspended:
             run.pauses.append((event.at, None))
-        elif event.event_type == E.RESUMED and run.suspended:
+        elif kind == E.RESUMED and run.suspended:
             run.pauses[-1] = (run.pauses[-1][0], event.at)
-        elif event.event_type == E.EXTENDED:
+        elif kind == E.EXTENDED:
             run.extended_minutes += event.extended_minutes or 0
+        if kind in GRANTS:
+            run.pending = ClockRequest(E(kind), event.at, event.extended_minutes)
+        elif run.pending is not None and kind in (GRANTS[run.pending.event_type],
+                                                  E.REQUEST_REFUSED):  # fmt: skip
+            run.pending = None
     return run
 
 
@@ -136,4 +157,5 @@ def clock_of(
         limit,
         run.extended_minutes,
         run.suspended,
+        run.pending,
     )

@@ -11,8 +11,8 @@ from typing import Any
 
 import strawberry
 
-from geo.enums import OPEN_CASE_STATUSES, CaseStatus, ClockState, Stage
-from geo.services.clocks import Clock, TimelineEvent, clock_of
+from geo.enums import OPEN_CASE_STATUSES, CaseEventType, CaseStatus, ClockState, Stage
+from geo.services.clocks import Clock, ClockRequest, TimelineEvent, clock_of
 from server.gql.context import Info
 
 strawberry.enum(
@@ -27,6 +27,26 @@ strawberry.enum(
     description="ON_TIME; WARNING past the warning "
     "share of the limit (ONEMAP_CLOCK_WARNING_SHARE); OVERDUE past the limit.",
 )
+
+
+@strawberry.type(
+    description="A suspension or extension the handling department asked for, waiting for "
+    "a dispatcher to approve or refuse it."
+)
+class PendingClockRequest:
+    kind: CaseEventType = strawberry.field(
+        description="SUSPENSION_REQUESTED or EXTENSION_REQUESTED."
+    )
+    requested_at: datetime
+    working_minutes: int | None = strawberry.field(description="The extension asked for.")
+
+    @classmethod
+    def of(cls, request: ClockRequest) -> PendingClockRequest:
+        return cls(
+            kind=request.event_type,
+            requested_at=request.at,
+            working_minutes=request.extended_minutes,
+        )
 
 
 @strawberry.type(
@@ -51,6 +71,7 @@ class CaseClock:
         description="Working minutes extensions added to the stage's limit."
     )
     suspended: bool
+    pending_request: PendingClockRequest | None
 
     @classmethod
     def of(cls, clock: Clock) -> CaseClock:
@@ -63,6 +84,7 @@ class CaseClock:
             limit_working_minutes=clock.limit_minutes,
             extended_working_minutes=clock.extended_minutes,
             suspended=clock.suspended,
+            pending_request=PendingClockRequest.of(clock.pending) if clock.pending else None,
         )
 
 

@@ -242,3 +242,30 @@ class Mutation:
         self, info: Info, id: strawberry.ID, working_minutes: int, reason: str
     ) -> CaseResult:
         return await _clock_step(info, id, "extend", reason, working_minutes)
+
+    @strawberry.mutation(
+        description="The handling department asks to suspend the clock (HANDLE); a dispatcher "
+        "approves or refuses (approveClockRequest, refuseClockRequest)."
+    )
+    async def request_suspension(self, info: Info, id: strawberry.ID, reason: str) -> CaseResult:
+        return await _clock_step(info, id, "request_suspension", reason)
+
+    @strawberry.mutation(
+        description="The handling department asks for workingMinutes more (HANDLE); a "
+        "dispatcher approves or refuses."
+    )
+    async def request_extension(
+        self, info: Info, id: strawberry.ID, working_minutes: int, reason: str
+    ) -> CaseResult:
+        return await _clock_step(info, id, "request_extension", reason, working_minutes)
+
+    @strawberry.mutation(
+        description="Approve the pending suspension or extension request (PAUSE_CLOCKS): "
+        "the clock is suspended, or the limit extended by the minutes asked for."
+    )
+    async def approve_clock_request(self, info: Info, id: strawberry.ID, note: str) -> CaseResult:
+        return await _clock_step(info, id, "approve", note)
+
+    @strawberry.mutation(description="Refuse the pending request, with the reason (PAUSE_CLOCKS).")
+    async def refuse_clock_request(self, info: Info, id: strawberry.ID, reason: str) -> CaseResult:
+        return await _clock_step(info, id, "refuse", reason)

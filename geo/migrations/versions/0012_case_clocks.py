@@ -4,7 +4,8 @@
 ``case_stage_limits`` holds each category's limit for the stages dispatch, handle and check, in
 working hours or working days (geo.services.clocks reads them with the city's calendar). The
 clock itself is never stored: it is computed from the case's events when asked. An extension
-event carries the working minutes it adds (``case_events.extended_minutes``).
+and a request for one carry their working minutes (``case_events.extended_minutes``); requests
+for a suspension or an extension, and their refusal, are events too.
 
 Revision ID: 0012
 Revises: 0010 (re-chain to 0011 at merge)
@@ -23,7 +24,9 @@ depends_on: str | Sequence[str] | None = None
 
 OLD_EVENTS = ("reported", "dispatched", "started", "resolved", "closed", "rejected", "reopened",
               "marked_duplicate", "commented")  # fmt: skip
-NEW_EVENTS = (*OLD_EVENTS, "suspended", "resumed", "extended")
+CLOCK_EVENTS = ("suspended", "resumed", "extended", "suspension_requested",
+                "extension_requested", "request_refused")  # fmt: skip
+NEW_EVENTS = (*OLD_EVENTS, *CLOCK_EVENTS)
 
 
 def _in(values: Sequence[str]) -> str:
@@ -53,9 +56,11 @@ def upgrade() -> None:
     )
     op.add_column("case_events", sa.Column("extended_minutes", sa.Integer(), nullable=True))
     op.create_check_constraint(
-        op.f("ck_case_events_extended_minutes_iff_extended"), "case_events",
-        "(event_type = 'extended') = (extended_minutes IS NOT NULL AND extended_minutes > 0)",
-    )  # fmt: skip
+        op.f("ck_case_events_extended_minutes_iff_extension"),
+        "case_events",
+        "(event_type IN ('extended', 'extension_requested')) = "
+        "(extended_minutes IS NOT NULL AND extended_minutes > 0)",
+    )
     op.drop_constraint(op.f("ck_case_events_event_type"), "case_events", type_="check")
     op.create_check_constraint(
         op.f("ck_case_events_event_type"), "case_events", f"event_type IN {_in(NEW_EVENTS)}"
@@ -68,7 +73,7 @@ def downgrade() -> None:
         op.f("ck_case_events_event_type"), "case_events", f"event_type IN {_in(OLD_EVENTS)}"
     )
     op.drop_constraint(
-        op.f("ck_case_events_extended_minutes_iff_extended"), "case_events", type_="check"
+        op.f("ck_case_events_extended_minutes_iff_extension"), "case_events", type_="check"
     )
     op.drop_column("case_events", "extended_minutes")
     op.drop_table("case_stage_limits")
