@@ -11,13 +11,16 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from starlette.testclient import TestClient
+from strawberry import Schema
 
-from geo.access import Jurisdiction
+from geo.access import CITY, Jurisdiction, Principal
 from geo.services.identity import jurisdiction_of
 from geo.services.worktime import WorkingTime
 from server.kernel.auth.tokens import TokenService
-from tests.gql_helpers import operation
+from tests.gql_helpers import operation, run
 
 CLOCK = operation("case_clock")
 FLOW = operation("dispatch_flow")
@@ -88,9 +91,11 @@ def _constructed_case(database_url: str, category: str, reported: str, dispatche
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
             "INSERT INTO cases (public_id, category, description, status, source, grid_cell_id, "
-            "department_id, reported_at, dispatched_at, updated_at, geom) "
+            "department_id, reported_at, dispatched_at, due_at, updated_at, geom) "
             "SELECT %(pid)s, %(cat)s::text, '时限测试', 'dispatched', 'grid_worker', g.id, "
-            "cc.department_id, %(rep)s::timestamptz, %(dis)s::timestamptz, %(dis)s::timestamptz, "
+            "cc.department_id, %(rep)s::timestamptz, %(dis)s::timestamptz, "
+            "%(dis)s::timestamptz + make_interval(hours => cc.time_limit_hours), "
+            "%(dis)s::timestamptz, "
             "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) "
             "FROM grid_cells g, case_categories cc WHERE cc.code = %(cat)s "
             "AND ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)) "
@@ -267,3 +272,29 @@ def test_the_department_asks_and_the_dispatcher_decides(
                                            {"id": case_id})["events"]]  # fmt: skip
     assert kinds[2:] == ["EXTENSION_REQUESTED", "EXTENDED", "SUSPENSION_REQUESTED",
                          "REQUEST_REFUSED"]  # fmt: skip
+
+
+BOARD = """
+query ClockBoard {
+  cases(statuses: [REPORTED, DISPATCHED, IN_PROGRESS, RESOLVED], first: 100) {
+    edges { node { id status clock { stage state deadline limitWorkingMinutes } } }
+  }
+}
+"""
+
+
+@pytest.mark.anyio
+async def test_a_page_of_clocks_takes_three_statements(
+    schema: Schema, pool: AsyncConnectionPool[AsyncConnection[Any]]
+) -> None:
+    dispatcher = Principal(user_id=6, roles=frozenset({"dispatcher"}), jurisdiction=CITY)
+    out = await run(schema, pool, BOARD, principal=dispatcher)
+    assert out.errors == []
+    nodes = [e["node"] for e in out.data["cases"]["edges"]]
+    assert len(nodes) == 100
+    # The seed city's open cases all have a clock, of the stage their status is in.
+    stage = {"REPORTED": "DISPATCH", "DISPATCHED": "HANDLE", "IN_PROGRESS": "HANDLE",
+             "RESOLVED": "CHECK"}  # fmt: skip
+    assert all(n["clock"]["stage"] == stage[n["status"]] for n in nodes)
+    assert all(n["clock"]["limitWorkingMinutes"] > 0 for n in nodes)
+    assert out.statements <= 3  # the page, the timelines, the stage limits
