@@ -7,12 +7,14 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
 from geo.enums import CaseEventType as E
 from geo.enums import ClockState, LimitUnit, Stage
 from geo.services.clocks import ClockRules, StageLimit, TimelineEvent, clock_of
 from geo.services.workdays import Calendar
 from geo.services.worktime import WorkingTime
+from server.kernel.settings import ClockSettings
 
 SH = ZoneInfo("Asia/Shanghai")
 HOURS = WorkingTime()
@@ -157,3 +159,16 @@ def test_a_request_waits_until_granted_or_refused() -> None:
     clock = clock_of(_dispatched_friday(asked, resolved), EIGHT_HOURS, RULES,
                      sh("2026-11-30", "11:00"))  # fmt: skip
     assert clock is not None and clock.stage == Stage.CHECK and clock.pending is None
+
+
+def test_clock_settings_build_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ONEMAP_CLOCK_HOLIDAYS", '["2026-11-30"]')
+    monkeypatch.setenv("ONEMAP_CLOCK_WARNING_SHARE", "0.5")
+    rules = ClockSettings().rules()
+    assert rules.warning_share == 0.5
+    # Monday 30 November declared a day off: Friday 17:00 + 8 working hours → Tuesday 17:00.
+    assert rules.hours.add(sh("2026-11-27", "17:00"), 480) == sh("2026-12-01", "17:00")
+    with pytest.raises(ValidationError, match="WORKDAY_END"):
+        ClockSettings(workday_start=time(17), workday_end=time(9))
+    with pytest.raises(ValidationError, match="time zone"):
+        ClockSettings(timezone="Mars/Olympus")
