@@ -39,7 +39,8 @@ class Capability(StrEnum):
     READ_PHOTOS = "read_photos"  # citizens' report photos (jurisdiction-bound, audited)
     CREATE_CASES = "create_cases"  # staff-created cases (grid patrol, hotline)
     DISPATCH = "dispatch"  # dispatch, close, reject, mark duplicate, reopen
-    HANDLE = "handle"  # start and resolve a case given to the principal's unit
+    HANDLE = "handle"  # start and resolve a case given to the principal's unit; ask for time
+    PAUSE_CLOCKS = "pause_clocks"  # suspend (挂起), resume, extend (延期) a clock; decide requests
     COMMENT = "comment"  # notes on a case's timeline
     HANDLE_APPLICATIONS = "handle_applications"  # 一网通办 applications of the department
     VERIFY_HEALTH_CODES = "verify_health_codes"  # online verification (audited)
@@ -60,7 +61,8 @@ ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.CREATE_CASES, C.COMMENT},
     Role.DISPATCHER: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES,
-       C.READ_PERSONAL, C.READ_PHOTOS, C.CREATE_CASES, C.DISPATCH, C.HANDLE, C.COMMENT},
+       C.READ_PERSONAL, C.READ_PHOTOS, C.CREATE_CASES, C.DISPATCH, C.HANDLE, C.COMMENT,
+       C.PAUSE_CLOCKS},
     Role.DEPARTMENT_STAFF: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.HANDLE, C.COMMENT,
        C.HANDLE_APPLICATIONS},
@@ -76,7 +78,7 @@ ANONYMOUS_CAPABILITIES = frozenset({C.READ_PUBLIC})
 #: Capabilities whose data is bound to the principal's jurisdiction.
 JURISDICTION_BOUND = frozenset(
     {C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES, C.READ_PERSONAL, C.READ_PHOTOS, C.DISPATCH,
-     C.HANDLE, C.COMMENT, C.CREATE_CASES}
+     C.HANDLE, C.COMMENT, C.CREATE_CASES, C.PAUSE_CLOCKS}
 )  # fmt: skip
 
 

@@ -86,6 +86,31 @@ class CaseEventType(StrEnum):
     REOPENED = "reopened"
     MARKED_DUPLICATE = "marked_duplicate"
     COMMENTED = "commented"
+    SUSPENDED = "suspended"  # 挂起: the stage's clock stops
+    RESUMED = "resumed"  # the clock runs again
+    EXTENDED = "extended"  # 延期: the stage's limit grows by extended_minutes
+    SUSPENSION_REQUESTED = "suspension_requested"  # the handler asks; a dispatcher decides
+    EXTENSION_REQUESTED = "extension_requested"  # with the extended_minutes asked for
+    REQUEST_REFUSED = "request_refused"  # the pending request is refused, with the reason
+
+
+class Stage(StrEnum):
+    """The parts of the workflow a time limit applies to (geo.services.clocks)."""
+
+    DISPATCH = "dispatch"  # 受理/派遣: reported, the dispatcher's
+    HANDLE = "handle"  # 处置: dispatched or in progress, the department's
+    CHECK = "check"  # 核查/结案: resolved, waiting for the check and close
+
+
+class LimitUnit(StrEnum):
+    WORKING_HOURS = "working_hours"
+    WORKING_DAYS = "working_days"
+
+
+class ClockState(StrEnum):
+    ON_TIME = "on_time"
+    WARNING = "warning"  # past the warning share of the stage's limit
+    OVERDUE = "overdue"
 
 
 class Role(StrEnum):

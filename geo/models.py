@@ -49,7 +49,9 @@ from geo.enums import (
     CaseStatus,
     FacilityCategory,
     HealthRisk,
+    LimitUnit,
     Role,
+    Stage,
     UserStatus,
     sql_in,
 )
@@ -164,6 +166,23 @@ class CaseCategory(Base):
     #: Sensitive categories (an elderly person living alone asking for help) are never
     #: published, not even generalised.
     sensitive: Mapped[bool] = mapped_column(server_default=text("false"))
+
+
+class CaseStageLimit(Base):
+    """A category's time limit for one stage of the workflow (geo.services.clocks), in working
+    hours or working days on the city's calendar."""
+
+    __tablename__ = "case_stage_limits"
+    __table_args__ = (
+        CheckConstraint(f"stage IN {sql_in(Stage)}", name="stage"),
+        CheckConstraint(f"unit IN {sql_in(LimitUnit)}", name="unit"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    category: Mapped[str] = mapped_column(ForeignKey("case_categories.code"), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16), primary_key=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str] = mapped_column(String(16))
 
 
 class GridCell(Base):
@@ -307,6 +326,11 @@ class CaseEvent(Base):
             f"to_status IS NULL OR to_status IN {sql_in(CaseStatus)}", name="to_status"
         ),
         Index("ix_case_events_case_id_at", "case_id", "at"),
+        CheckConstraint(
+            "(event_type IN ('extended', 'extension_requested')) = "
+            "(extended_minutes IS NOT NULL AND extended_minutes > 0)",
+            name="extended_minutes_iff_extension",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -318,6 +342,8 @@ class CaseEvent(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     note: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: Working minutes an extension (延期) adds to the stage's limit.
+    extended_minutes: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditEntry(Base):

@@ -23,6 +23,7 @@ from psycopg import sql
 from geo.access import default_scope
 from geo.enums import Role
 from geo.passwords import hash_password
+from geo.queries.stage_limits import HANDLE_DEFAULT_SQL
 from seed import catalogue, vocab
 from seed.generate import (
     CAMERA_COLUMNS,
@@ -154,6 +155,19 @@ def _copy(
             copy.write_row(row)
 
 
+def _stage_limits(conn: psycopg.Connection[Any]) -> None:
+    """Each category's time limits (geo.services.clocks): two working hours to dispatch, the
+    category's own limit to handle (working hours under a day, else working days), one working
+    day to check and close."""
+    statement = (
+        "INSERT INTO case_stage_limits (category, stage, amount, unit) "  # noqa: S608 - constants
+        "SELECT code, 'dispatch', 2, 'working_hours' FROM case_categories "
+        "UNION ALL SELECT code, 'check', 1, 'working_days' FROM case_categories "
+        f"UNION ALL SELECT cc.code, 'handle', {HANDLE_DEFAULT_SQL} FROM case_categories cc"
+    )
+    conn.execute(statement)
+
+
 def _load_base(conn: psycopg.Connection[Any], city: City) -> int:
     """Departments, routing, staff and citizens, the admin areas and the grid: one transaction."""
     with conn.transaction():
@@ -167,6 +181,7 @@ def _load_base(conn: psycopg.Connection[Any], city: City) -> int:
             [(c.code, c.name_zh, c.name_en, dept[c.department], c.time_limit_hours,
               c.citizen_reportable, c.sensitive) for c in vocab.CASE_CATEGORIES],
         )  # fmt: skip
+        _stage_limits(conn)
         users: list[tuple[Any, ...]] = []
         for phone, name, role, dept_code in staff_accounts():
             users.append((phone, name, [role.value], hash_password(DEMO_PASSWORD),

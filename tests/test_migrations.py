@@ -20,6 +20,8 @@ TABLES = {
     "open311_api_keys", "open311_requests",
     # 0007: abuse limits
     "auth_throttles",
+    # 0012: case clocks
+    "case_stage_limits",
 }  # fmt: skip
 
 

@@ -44,7 +44,8 @@ _SQL: dict[str, tuple[str, bool]] = {
     ),
     "case_events": (
         "SELECT case_id, id, event_type, from_status, to_status, actor_id, department_id, note, "
-        "at FROM case_events WHERE case_id = ANY(%(ids)s) ORDER BY case_id, at, id",
+        "at, extended_minutes FROM case_events WHERE case_id = ANY(%(ids)s) "
+        "ORDER BY case_id, at, id",
         True,
     ),
 }
@@ -79,8 +80,8 @@ def case_event(event_id: int) -> Query[Any]:
     """One timeline event (subscriptions: the event a notification names)."""
     return Query(
         sql.SQL(
-            "SELECT id, event_type, from_status, to_status, actor_id, department_id, note, at "
-            "FROM case_events WHERE id = %(id)s"
+            "SELECT id, event_type, from_status, to_status, actor_id, department_id, note, at, "
+            "extended_minutes FROM case_events WHERE id = %(id)s"
         ),
         {"id": event_id},
         lambda rs: rs[0] if rs else None,

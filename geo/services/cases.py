@@ -22,12 +22,13 @@ from psycopg.rows import dict_row
 from geo import access
 from geo.access import Capability as C
 from geo.access import Principal
-from geo.enums import CaseEventType, CasePriority, CaseSource, CaseStatus
+from geo.enums import OPEN_CASE_STATUSES, CaseEventType, CasePriority, CaseSource, CaseStatus
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, OutsideCity
 from geo.params import LonLat
 from geo.queries import fetch
 from geo.queries.location import grid_cell_at
 from geo.services import audit
+from geo.services.clocks import GRANTS, StageRun, TimelineEvent, current_stage
 
 CHANNEL = "onemap_case_events"
 MAX_DESCRIPTION = 4000
@@ -267,6 +268,98 @@ async def comment(conn: AsyncConnection[Any], case_id: int, actor: Principal, no
                             datetime.now(UTC))  # fmt: skip
 
 
+#: A clock step → who may take it and the event it writes (None: the pending request's grant).
+#: The handler asks (HANDLE); a dispatcher decides, or acts directly (PAUSE_CLOCKS).
+CLOCK_STEPS: dict[str, tuple[C, CaseEventType | None]] = {
+    "suspend": (C.PAUSE_CLOCKS, E.SUSPENDED),
+    "resume": (C.PAUSE_CLOCKS, E.RESUMED),
+    "extend": (C.PAUSE_CLOCKS, E.EXTENDED),
+    "request_suspension": (C.HANDLE, E.SUSPENSION_REQUESTED),
+    "request_extension": (C.HANDLE, E.EXTENSION_REQUESTED),
+    "approve": (C.PAUSE_CLOCKS, None),
+    "refuse": (C.PAUSE_CLOCKS, E.REQUEST_REFUSED),
+}
+#: The longest one extension may be: 30 working days of 8 hours.
+MAX_EXTENSION_MINUTES = 30 * 8 * 60
+
+
+async def clock_step(
+    conn: AsyncConnection[Any],
+    case_id: int,
+    step: str,
+    actor: Principal,
+    *,
+    reason: str,
+    extended_minutes: int | None = None,
+) -> CaseRecord:
+    """A step on the current stage's clock (a key of CLOCK_STEPS): an event on the timeline,
+    the status unchanged. Suspend (挂起) stops the clock until resumed; extend (延期) adds
+    ``extended_minutes`` of working time to the stage's limit. The handling department may
+    request either; a dispatcher approves (the request's minutes) or refuses it, or suspends
+    and extends directly.
+
+    Conflict for a case out of the workflow, a second suspension, a resume of a running clock,
+    a second pending request, or a decision with no request pending."""
+    if step not in CLOCK_STEPS:
+        raise InvalidInput(f"Unknown clock step {step!r}; one of {', '.join(CLOCK_STEPS)}.")
+    capability, event = CLOCK_STEPS[step]
+    access.require(actor, capability)
+    if not reason.strip():
+        raise InvalidInput("A clock step needs a reason.", field="reason")
+    _check_text(reason, "The reason")
+    if event in (E.EXTENDED, E.EXTENSION_REQUESTED):
+        if extended_minutes is None or not 0 < extended_minutes <= MAX_EXTENSION_MINUTES:
+            raise InvalidInput(
+                f"An extension is 1 to {MAX_EXTENSION_MINUTES} working minutes.",
+                field="extended_minutes",
+            )
+    else:
+        extended_minutes = None
+    async with conn.transaction():
+        case = await _load(conn, case_id, lock=True, scope=_scope(actor))
+        if S(case.status) not in OPEN_CASE_STATUSES:
+            raise Conflict(f"Case {case.public_id} is {case.status}: it has no clock.",
+                           case_status=case.status)  # fmt: skip
+        run = current_stage(await _timeline(conn, case.id))
+        if event is None and run is not None and run.pending is not None:
+            event = GRANTS[run.pending.event_type]
+            extended_minutes = run.pending.extended_minutes
+        if problem := _clock_conflict(event, run):
+            raise Conflict(f"Case {case.public_id}: {problem}", case_status=case.status)
+        assert event is not None
+        now = datetime.now(UTC)
+        await conn.execute("UPDATE cases SET updated_at = %s WHERE id = %s", (now, case.id))
+        await _append_event(conn, case.id, event, None, None, actor, None, reason, now,
+                            extended_minutes=extended_minutes)  # fmt: skip
+        return await _load(conn, case.id)
+
+
+def _clock_conflict(event: CaseEventType | None, run: StageRun | None) -> str | None:
+    """Why ``event`` cannot follow the stage's state, or None."""
+    suspended = run is not None and run.suspended
+    pending = run is not None and run.pending is not None
+    if event is None or (event == E.REQUEST_REFUSED and not pending):
+        return "no suspension or extension request is waiting for a decision."
+    if event in (E.SUSPENDED, E.SUSPENSION_REQUESTED) and suspended:
+        return "the clock is already suspended."
+    if event == E.RESUMED and not suspended:
+        return "the clock is not suspended."
+    if event in GRANTS and pending:
+        return "a request is already waiting for a decision."
+    return None
+
+
+async def _timeline(conn: AsyncConnection[Any], case_id: int) -> list[TimelineEvent]:
+    rows = await (
+        await conn.execute(
+            "SELECT event_type, to_status, at, extended_minutes FROM case_events "
+            "WHERE case_id = %s ORDER BY at, id",
+            (case_id,),
+        )
+    ).fetchall()
+    return [TimelineEvent(*row) for row in rows]
+
+
 async def _dispatch_changes(
     conn: AsyncConnection[Any],
     case: CaseRecord,
@@ -334,11 +427,14 @@ async def _append_event(
     department_id: int | None,
     note: str | None,
     at: datetime,
+    *,
+    extended_minutes: int | None = None,
 ) -> None:
     row = await (
         await conn.execute(
             "INSERT INTO case_events (case_id, event_type, from_status, to_status, actor_id, "
-            "department_id, note, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            "department_id, note, at, extended_minutes) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
             (
                 case_id,
                 event.value,
@@ -348,6 +444,7 @@ async def _append_event(
                 department_id,
                 note,
                 at,
+                extended_minutes,
             ),
         )
     ).fetchone()

@@ -1,6 +1,10 @@
 """Working days (工作日) for time limits: Monday to Friday, less public holidays, plus the
-weekend days worked in exchange (调休). Both lists come from settings: the State Council
-publishes them each year."""
+weekend days worked in exchange (调休).
+
+The official calendar comes from the kept ``chinese-calendar`` package (the State Council's
+notices, 2004 to the package's last year); settings add or correct days it does not know (a
+year not yet published, a local holiday). Without ``official`` only the settings' lists count.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,34 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import chinese_calendar
+
 
 @dataclass(frozen=True)
 class Calendar:
     holidays: frozenset[date] = frozenset()
     makeup_workdays: frozenset[date] = frozenset()
+    #: Consult the official calendar (chinese-calendar) for days the lists above do not name.
+    official: bool = False
 
     @classmethod
-    def of(cls, holidays: Iterable[str], makeup: Iterable[str]) -> Calendar:
+    def of(
+        cls, holidays: Iterable[str], makeup: Iterable[str], *, official: bool = False
+    ) -> Calendar:
         return cls(frozenset(map(date.fromisoformat, holidays)),
-                   frozenset(map(date.fromisoformat, makeup)))  # fmt: skip
+                   frozenset(map(date.fromisoformat, makeup)), official)  # fmt: skip
 
     def is_workday(self, day: date) -> bool:
         if day in self.makeup_workdays:
             return True
-        return day.weekday() < 5 and day not in self.holidays
+        if day in self.holidays:
+            return False
+        if self.official:
+            try:
+                return bool(chinese_calendar.is_workday(day))
+            except NotImplementedError:
+                pass  # a year the package does not know yet: plain weeks, plus the settings
+        return day.weekday() < 5
 
     def add(self, start: date, days: int) -> date:
         """The date ``days`` working days after ``start`` (the day of a request not counted)."""

@@ -9,11 +9,19 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from geo.queries import lookups
+from geo.queries.stage_limits import stage_limits
 
 
 def make_loader(ctx: Any, name: str) -> DataLoader[Any, Any]:
     if name == "audit_personal_data":
         return DataLoader(load_fn=lambda keys: _audit(ctx, keys))
+    if name == "stage_limits":
+
+        async def limits(codes: list[str]) -> Sequence[Any]:
+            result: list[Any] = await ctx.fetch(stage_limits(codes))
+            return result
+
+        return DataLoader(load_fn=limits)
     if name not in lookups.LOOKUPS:
         raise KeyError(name)
 

@@ -107,6 +107,20 @@ async def _transition(
         return _error(exc)
 
 
+async def _clock_step(
+    info: Info, id: strawberry.ID, step: str, reason: str, extended_minutes: int | None = None
+) -> CasePayload | CaseError:
+    try:
+        principal = info.context.require()
+        async with info.context.pool.connection() as conn:
+            info.context.statements += 1
+            record = await service.clock_step(conn, to_id(id), step, principal, reason=reason,
+                                              extended_minutes=extended_minutes)  # fmt: skip
+        return await _payload(info, record.id)
+    except errors.OneMapError as exc:
+        return _error(exc)
+
+
 async def _create_once(
     conn: AsyncConnection[Any], principal: Principal, key: str, fields: dict[str, Any]
 ) -> int:
@@ -207,3 +221,51 @@ class Mutation:
     )
     async def reopen_case(self, info: Info, id: strawberry.ID, note: str) -> CaseResult:
         return await _transition(info, id, "reopen", note=note)
+
+    @strawberry.mutation(
+        description="挂起: stop the clock of the case's current stage (PAUSE_CLOCKS, approved "
+        "in this one step), with the reason; ILLEGAL_TRANSITION when already suspended or the "
+        "case is out of the workflow."
+    )
+    async def suspend_case(self, info: Info, id: strawberry.ID, reason: str) -> CaseResult:
+        return await _clock_step(info, id, "suspend", reason)
+
+    @strawberry.mutation(description="Run a suspended clock again (PAUSE_CLOCKS), with a note.")
+    async def resume_case(self, info: Info, id: strawberry.ID, reason: str) -> CaseResult:
+        return await _clock_step(info, id, "resume", reason)
+
+    @strawberry.mutation(
+        description="延期: extend the current stage's limit by workingMinutes of working time "
+        "(PAUSE_CLOCKS, approved in this one step; at most 30 working days at once)."
+    )
+    async def extend_case(
+        self, info: Info, id: strawberry.ID, working_minutes: int, reason: str
+    ) -> CaseResult:
+        return await _clock_step(info, id, "extend", reason, working_minutes)
+
+    @strawberry.mutation(
+        description="The handling department asks to suspend the clock (HANDLE); a dispatcher "
+        "approves or refuses (approveClockRequest, refuseClockRequest)."
+    )
+    async def request_suspension(self, info: Info, id: strawberry.ID, reason: str) -> CaseResult:
+        return await _clock_step(info, id, "request_suspension", reason)
+
+    @strawberry.mutation(
+        description="The handling department asks for workingMinutes more (HANDLE); a "
+        "dispatcher approves or refuses."
+    )
+    async def request_extension(
+        self, info: Info, id: strawberry.ID, working_minutes: int, reason: str
+    ) -> CaseResult:
+        return await _clock_step(info, id, "request_extension", reason, working_minutes)
+
+    @strawberry.mutation(
+        description="Approve the pending suspension or extension request (PAUSE_CLOCKS): "
+        "the clock is suspended, or the limit extended by the minutes asked for."
+    )
+    async def approve_clock_request(self, info: Info, id: strawberry.ID, note: str) -> CaseResult:
+        return await _clock_step(info, id, "approve", note)
+
+    @strawberry.mutation(description="Refuse the pending request, with the reason (PAUSE_CLOCKS).")
+    async def refuse_clock_request(self, info: Info, id: strawberry.ID, reason: str) -> CaseResult:
+        return await _clock_step(info, id, "refuse", reason)

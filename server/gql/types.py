@@ -27,6 +27,7 @@ from geo.enums import (
 )
 from geo.errors import Forbidden
 from geo.services import cases as workflow
+from server.gql.clocks import CaseClock, case_clock
 from server.gql.compiled import PreRendered
 from server.gql.context import Info
 from server.gql.scalars import GeoJSON
@@ -248,6 +249,9 @@ class CaseEvent:
     to_status: CaseStatus | None
     note: str | None
     at: datetime
+    extended_working_minutes: int | None = strawberry.field(
+        description="What an extension (延期) added to the stage's limit."
+    )
     case_id: strawberry.Private[int]
     actor_id: strawberry.Private[int | None]
     department_id: strawberry.Private[int | None]
@@ -270,7 +274,8 @@ class CaseEvent:
         return cls(id=strawberry.ID(str(r[0])), event_type=CaseEventType(r[1]),
                    from_status=CaseStatus(r[2]) if r[2] else None,
                    to_status=CaseStatus(r[3]) if r[3] else None, actor_id=r[4],
-                   department_id=r[5], note=r[6], at=r[7], case_id=case_id)  # fmt: skip
+                   department_id=r[5], note=r[6], at=r[7], extended_working_minutes=r[8],
+                   case_id=case_id)  # fmt: skip
 
 
 @strawberry.type(description="The citizen who reported a case (READ_PERSONAL, within the "
@@ -386,6 +391,15 @@ class Case:
             return []
         steps = workflow.allowed_actions(info.context.principal, self.status)
         return [CaseAction(a) for a in steps]
+
+    @strawberry.field(
+        description="The current stage's clock: deadline, working time spent, on time, warning "
+        "or overdue (staff of its jurisdiction). Null once the case is closed, rejected or a "
+        "duplicate."
+    )
+    async def clock(self, info: Info) -> CaseClock | None:
+        await self._full(info, "clock")
+        return await case_clock(info, int(self.id), self.category, self.status.value)
 
     @strawberry.field(description="The case this one duplicates, if any.")
     def duplicate_of_id(self) -> strawberry.ID | None:

@@ -9,13 +9,18 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from datetime import date, time
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo.services.clocks import ClockRules
+from geo.services.workdays import Calendar
+from geo.services.worktime import WorkingTime
 from server.kernel.cors import origin_of
 
 
@@ -445,6 +450,43 @@ class GraphQLSettings(BaseSettings):
     max_stats_buckets: int = Field(default=10_000, ge=1, description="caseStats' largest limit.")
 
 
+class ClockSettings(BaseSettings):
+    """Case clocks (``ONEMAP_CLOCK_…``): the city's working hours and calendar, and when a
+    clock warns. The official holidays and adjusted working days come from chinese-calendar;
+    the two lists here correct it or add years it does not know yet."""
+
+    model_config = _config("ONEMAP_CLOCK_")
+
+    timezone: str = Field(default="Asia/Shanghai", description="The city's time zone.")
+    workday_start: time = Field(default=time(9, 0), description="Working hours begin (local).")
+    workday_end: time = Field(default=time(17, 0), description="Working hours end (local).")
+    warning_share: float = Field(
+        default=0.8, gt=0, le=1, description="A clock warns past this share of its limit."
+    )
+    holidays: list[date] = Field(
+        default_factory=list, description="Extra days off (YYYY-MM-DD), over the official ones."
+    )
+    makeup_workdays: list[date] = Field(
+        default_factory=list, description="Extra days worked (调休, YYYY-MM-DD)."
+    )
+
+    @model_validator(mode="after")
+    def _hours_in_order(self) -> ClockSettings:
+        if self.workday_end <= self.workday_start:
+            raise ValueError("ONEMAP_CLOCK_WORKDAY_END must be after ONEMAP_CLOCK_WORKDAY_START.")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"Unknown time zone {self.timezone!r}.") from exc
+        return self
+
+    def rules(self) -> ClockRules:
+        """The clock rules these settings describe (geo.services.clocks)."""
+        calendar = Calendar(frozenset(self.holidays), frozenset(self.makeup_workdays), True)
+        hours = WorkingTime(calendar, self.workday_start, self.workday_end, ZoneInfo(self.timezone))
+        return ClockRules(hours, self.warning_share)
+
+
 class Settings(BaseModel):
     """All of OneMap's settings, built once and passed down."""
 
@@ -458,6 +500,7 @@ class Settings(BaseModel):
     ogc: OgcSettings = Field(default_factory=OgcSettings)
     streams: StreamSettings = Field(default_factory=StreamSettings)
     graphql: GraphQLSettings = Field(default_factory=GraphQLSettings)
+    clock: ClockSettings = Field(default_factory=ClockSettings)
 
     @classmethod
     def from_env(cls) -> Settings:
