@@ -11,6 +11,7 @@ from psycopg import sql
 from starlette.testclient import TestClient
 
 from geo.layers import CASES_PUBLIC, INTERNAL_VIEWS, PUBLIC_VIEWS
+from server.app import create_app
 from server.kernel.auth.tokens import TokenService
 from server.kernel.settings import Settings
 
@@ -343,8 +344,9 @@ def test_sql_looking_strings_in_every_parameter(
 
 
 def test_number_matched_is_exact_or_absent(db: psycopg.Connection[Any]) -> None:
-    """The documented strategy: exact when the page is short (free), or counted within the
-    time budget; omitted — never estimated — when the count would take longer."""
+    """The documented strategy: exact when the page is short (free), counted up to the cap in
+    the page's statement, above it counted within the time budget (whole layers); omitted —
+    never estimated — otherwise."""
     from psycopg.errors import QueryCanceled
 
     from geo.queries import Query, fetch_sync
@@ -352,8 +354,12 @@ def test_number_matched_is_exact_or_absent(db: psycopg.Connection[Any]) -> None:
 
     total = scalar(db, "SELECT count(*) FROM facilities WHERE category <> 'hazard_source'")
     view = PUBLIC_VIEWS["facilities"]
-    full = fetch_sync(db, items(ItemQuery(view, limit=10)))
-    assert full.returned == 10 and full.matched is None and full.last_id is not None
+    capped = fetch_sync(db, items(ItemQuery(view, limit=10, count_cap=50)))
+    assert capped.returned == 10 and capped.matched is None and capped.last_id is not None
+    under = fetch_sync(db, items(ItemQuery(view, limit=10, count_cap=total)))
+    assert under.matched == total
+    keyset = fetch_sync(db, items(ItemQuery(view, limit=10, after_id=under.last_id)))
+    assert keyset.returned == 10 and keyset.matched is None
     counted = count(ItemQuery(view, limit=10), 2_000)
     assert fetch_sync(db, counted) == total
     assert counted.local == (("statement_timeout", "2000ms"),)
@@ -371,6 +377,24 @@ def test_number_matched_is_exact_or_absent(db: psycopg.Connection[Any]) -> None:
         fetch_sync(db, slow)
     db.rollback()
     assert scalar(db, "SHOW statement_timeout") == before
+
+
+def test_above_the_cap_whole_layers_are_counted_and_viewports_are_not(
+    database_url: str, db: psycopg.Connection[Any]
+) -> None:
+    """With a cap of 50: the whole layer (as GDAL and QGIS open it) still gets its exact
+    count, within the time budget; a full map viewport above the cap goes without."""
+    from tests.conftest import settings_for
+
+    settings = settings_for(database_url)
+    settings.ogc.count_cap = 50
+    total = scalar(db, "SELECT count(*) FROM facilities WHERE category <> 'hazard_source'")
+    with TestClient(create_app(settings)) as small:
+        whole = small.get("/ogc/collections/facilities/items?limit=10").json()
+        assert whole["numberMatched"] == total > 50
+        box = small.get("/ogc/collections/facilities/items",
+                        params={"limit": 10, "bbox": "121.3,31.0,121.7,31.5"}).json()  # fmt: skip
+        assert box["numberReturned"] == 10 and "numberMatched" not in box
 
 
 def test_first_pages_count_and_next_links_page_by_keyset_in_big_pages(

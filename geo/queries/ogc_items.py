@@ -1,11 +1,12 @@
 """OGC API - Features items of a layer view: the feature renderer of the one read builder
 (``geo.queries.filters``); one statement builds the page's GeoJSON in PostGIS.
 
-The page, the number returned and its last id come back from one round trip. ``numberMatched``
-(docs/ogc.md): a page that is not full tells the exact total for free (offset + rows);
-otherwise :func:`count` counts the matches, exactly, within a time budget (the caller runs it
-for a first page and reports nothing when the budget runs out). A wrong or estimated number is
-never reported.
+The page, the number returned, its last id and ``numberMatched`` come back from one round trip.
+``numberMatched`` (docs/ogc.md): a page that is not full tells the exact total for free (offset
++ rows); a full first page counts its matches up to ``count_cap`` + 1 rows in the same
+statement; above the cap, a request without a bbox (a whole layer, as GDAL and QGIS open it)
+is counted exactly by :func:`count` within a time budget. A wrong or estimated number is never
+reported.
 
 Pages go by offset, or — in the default order (id) — by keyset: ``after_id`` is the last id of
 the previous page, so paging costs the same at any depth and never skips or repeats a feature
@@ -77,6 +78,7 @@ class ItemQuery:
     skip_geometry: bool = False
     properties: tuple[str, ...] | None = None
     crs: OutputCrs = CRS84
+    count_cap: int = 10_000  # a first page counts its matches up to this many, in-statement
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -163,6 +165,7 @@ def _shape(q: ItemQuery) -> ItemQuery:
         limit=0,
         offset=0,
         after_id=None if q.after_id is None else 0,
+        count_cap=0,
     )
 
 
@@ -186,28 +189,40 @@ def _statement(shape: ItemQuery) -> sql.Composed:
         shape.view.table,
         sql.SQL("ORDER BY {} LIMIT %(limit)s OFFSET %(offset)s").format(_order(shape)),
     )
+    counted = c.sql(sql.SQL("1"), shape.view.table, sql.SQL("LIMIT %(cap)s + 1"))
     # json_agg keeps the subquery's order; the last id is the page's last row's in id order.
+    # The count runs only for a full page (PostgreSQL evaluates the CASE branch it takes) and
+    # reads at most cap + 1 index rows.
     return sql.SQL(
-        "SELECT coalesce(json_agg(p.f), '[]')::text, count(*), max(p.id) FROM ({page}) p"
-    ).format(page=page)
+        "SELECT a.features, a.n, a.last_id, CASE "
+        "WHEN a.n > 0 AND a.n < %(limit)s THEN %(offset)s + a.n "
+        "WHEN a.n = 0 AND %(offset)s = 0 THEN 0 "
+        "WHEN %(cap)s = 0 THEN NULL "
+        "ELSE (SELECT count(*) FROM ({counted}) c) "
+        "END FROM (SELECT coalesce(json_agg(p.f), '[]')::text AS features, count(*) AS n, "
+        "max(p.id) AS last_id FROM ({page}) p) a"
+    ).format(counted=counted, page=page)
 
 
 def items(q: ItemQuery) -> Query[Page]:
-    """One page of features with the number returned and, when a page that is not full tells
-    it, the number matched."""
+    """One page of features with the number returned and, when known exactly, matched: free
+    from a page that is not full, or counted up to ``count_cap`` for a first page."""
     c = _clauses(q)
     _after(q, c)
     # A CQL2 filter's SQL varies with its shape (and is not hashable): composed per request.
     statement = _statement(_shape(q)) if q.cql is None else _statement.__wrapped__(q)
-    params = {**c.params, "limit": q.limit, "offset": q.offset}
+    first = q.after_id is None and q.offset == 0
+    cap = q.count_cap if first else 0
+    params = {**c.params, "limit": q.limit, "offset": q.offset, "cap": cap}
 
     def decode(rows: Rows) -> Page:
-        features, returned, last_id = rows[0]
+        features, returned, last_id, matched = rows[0]
         n = int(returned)
-        matched = None
-        if q.after_id is None and (0 < n < q.limit or (n == 0 and q.offset == 0)):
-            matched = q.offset + n
-        return Page(features, n, matched, None if last_id is None else int(last_id))
+        exact = q.after_id is None and (0 < n < q.limit or (n == 0 and q.offset == 0))
+        if not exact and (q.after_id is not None or matched is None or int(matched) > cap):
+            matched = None
+        return Page(features, n, None if matched is None else int(matched),
+                    None if last_id is None else int(last_id))  # fmt: skip
 
     return Query(statement, params, decode)
 

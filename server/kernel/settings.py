@@ -335,11 +335,18 @@ class OgcSettings(BaseSettings):
     description: str = "The city's one map: areas, the management grid, facilities, cameras, cases."
     default_limit: int = Field(default=100, ge=1)
     max_limit: int = Field(default=10_000, ge=1)
+    count_cap: int = Field(
+        default=10_000,
+        ge=0,
+        description="A full first page counts its matches up to this many in its own "
+        "statement (exact at most the cap).",
+    )
     count_budget_ms: int = Field(
         default=2_000,
         ge=0,
-        description="A first page's numberMatched is counted exactly within this time, and "
-        "omitted when the count takes longer (0: never counted).",
+        description="Above the cap, a first page without a bbox (a whole layer, as GDAL and "
+        "QGIS open it) is counted exactly within this time; numberMatched is omitted when the "
+        "count takes longer (0: never).",
     )
     next_limit: int = Field(
         default=1_000,

@@ -142,8 +142,9 @@ class OgcService:
         for resource in config["resources"].values():
             for p in resource["providers"]:
                 p["data"].update(
-                    pool=self.pool_key, count_budget_ms=self.settings.ogc.count_budget_ms
-                )
+                    pool=self.pool_key, count_cap=self.settings.ogc.count_cap,
+                    count_budget_ms=self.settings.ogc.count_budget_ms,
+                )  # fmt: skip
         return config
 
     def api(self, shape: Shape) -> Any:

@@ -89,9 +89,12 @@ def page_links(
 
 
 async def _matched(conn: Any, q: ItemQuery, page: Page, budget_ms: int) -> int | None:
-    """numberMatched: free when the page tells it, else counted for a first page within the
-    budget (GDAL and QGIS read it there: ``ogrinfo -so`` and the layer's feature count)."""
-    if page.matched is not None or q.offset or q.after_id is not None or budget_ms <= 0:
+    """numberMatched: as the page statement found it (free, or counted up to the cap), else —
+    for a first page without a bbox, a whole layer as GDAL and QGIS open it (``ogrinfo -so``,
+    the layer's feature count) — counted exactly within the budget. A map's viewport (a bbox)
+    above the cap goes without: nobody reads it there, and counting every pan would cost."""
+    first = not q.offset and q.after_id is None
+    if page.matched is not None or not first or q.bbox is not None or budget_ms <= 0:
         return page.matched
     try:
         return await fetch(conn, count(q, budget_ms))

@@ -212,6 +212,7 @@ def item_query(view: LayerView, params: QueryParams, settings: OgcSettings) -> I
         skip_geometry=_bool(params, "skipGeometry"),
         properties=_properties(view, params.get("properties")),
         crs=crs_of(params.get("crs")),
+        count_cap=settings.count_cap,
     )
 
 

@@ -59,6 +59,7 @@ class OneMapProvider(BaseProvider):  # type: ignore[misc]
         self.view = found
         self.pool_key = str(data.get("pool", ""))
         self.count_budget_ms = int(data.get("count_budget_ms", 2_000))
+        self.count_cap = int(data.get("count_cap", 10_000))
         self._fields = {
             name: field_schema(col.type, enum_of(found, name))
             for name, col in columns(found).items()
@@ -125,13 +126,14 @@ class OneMapProvider(BaseProvider):  # type: ignore[misc]
                 skip_geometry=skip_geometry,
                 properties=tuple(select_properties) if select_properties else None,
                 crs=self._crs(crs_transform_spec),
+                count_cap=self.count_cap,
             )
         except InvalidInput as exc:
             raise ProviderInvalidQueryError(user_msg=exc.message) from None
         with self._pool().connection() as conn:
             page = fetch_sync(conn, items(q))
             matched = page.matched
-            if matched is None and q.offset == 0 and self.count_budget_ms > 0:
+            if matched is None and q.offset == 0 and q.bbox is None and self.count_budget_ms > 0:
                 try:
                     matched = fetch_sync(conn, count(q, self.count_budget_ms))
                 except QueryCanceled:
