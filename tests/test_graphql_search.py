@@ -141,3 +141,22 @@ def test_bad_searches_are_typed_errors(
 
 def test_wildcards_are_text(client: TestClient) -> None:
     assert _search(client, "%%") == [] and _search(client, "__") == []
+
+
+def test_one_facility_by_id_through_the_callers_view(
+    client: TestClient, database_url: str, tokens: TokenService
+) -> None:
+    """``facility(id)`` (what a picked search hit opens): a hazard source is null for the
+    public and read in full by staff; a bad id is a typed error."""
+    hazard_id, name = _one(database_url, "SELECT id::text, name_zh FROM facilities WHERE "
+                           "category = 'hazard_source' ORDER BY id LIMIT 1")  # fmt: skip
+    doc = "query($id: ID!) { facility(id: $id) { id nameZh category } }"
+    staff = auth(tokens, user_with_role(database_url, "dispatcher"), "dispatcher")
+    public = client.post("/graphql", json={"query": doc, "variables": {"id": hazard_id}}).json()
+    assert public == {"data": {"facility": None}}
+    inside = client.post("/graphql", headers=staff,
+                         json={"query": doc, "variables": {"id": hazard_id}}).json()  # fmt: skip
+    assert inside["data"]["facility"] == {"id": hazard_id, "nameZh": name,
+                                          "category": "HAZARD_SOURCE"}  # fmt: skip
+    bad = client.post("/graphql", json={"query": doc, "variables": {"id": "x"}}).json()
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -17,12 +17,13 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Page, Request, Response, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Request, Response, Route
 from starlette.testclient import TestClient
 
 from tests.conftest import ROOT
+from tests.mapview_helpers import chromium
 from tests.running_server import running_server
-from tests.test_mapview_browser import ARGS, ARTIFACTS, CHROMIUM, Console, until
+from tests.test_mapview_browser import ARTIFACTS, Console, until
 
 Conn = psycopg.Connection[Any]
 #: Assets a page loads: stylesheets, scripts, images (links to other pages are not loaded).
@@ -37,12 +38,8 @@ def base(database_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 @dataclass

@@ -12,12 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from starlette.testclient import TestClient
 
 from tests.conftest import ROOT
+from tests.mapview_helpers import chromium
 from tests.running_server import running_server
-from tests.test_mapview_browser import ARGS, ARTIFACTS, CHROMIUM, Console, until
+from tests.test_mapview_browser import ARTIFACTS, Console, until
 
 METHODS = ("get", "put", "post", "delete", "patch", "options")
 #: What a reader sees of each operation: method, path, operationId, summary.
@@ -38,12 +39,8 @@ def base(database_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def test_swagger_ui_is_served_as_pinned_with_its_licence(client: TestClient) -> None:
