@@ -22,6 +22,7 @@ from geo.enums import (
     CasePriority,
     CaseSource,
     CaseStatus,
+    EscalationLevel,
     FacilityCategory,
     HealthRisk,
 )
@@ -34,7 +35,7 @@ from server.gql.scalars import GeoJSON
 
 # strawberry.enum registers the class itself, so annotations can use geo's enums directly.
 for _enum in (AdminLevel, CameraStatus, CaseEventType, CasePriority, CaseSource, CaseStatus,
-              FacilityCategory, HealthRisk):  # fmt: skip
+              EscalationLevel, FacilityCategory, HealthRisk):  # fmt: skip
     strawberry.enum(_enum)
 
 
@@ -252,6 +253,14 @@ class CaseEvent:
     extended_working_minutes: int | None = strawberry.field(
         description="What an extension (延期) added to the stage's limit."
     )
+    supervision_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The supervision (督办) a SUPERVISED, SUPERVISION_ANSWERED or "
+        "SUPERVISION_MISSED event is about (query supervision(id)).",
+    )
+    escalation_level: EscalationLevel | None = strawberry.field(
+        default=None, description="The level an ESCALATED event brought the case to."
+    )
     case_id: strawberry.Private[int]
     actor_id: strawberry.Private[int | None]
     department_id: strawberry.Private[int | None]
@@ -275,6 +284,8 @@ class CaseEvent:
                    from_status=CaseStatus(r[2]) if r[2] else None,
                    to_status=CaseStatus(r[3]) if r[3] else None, actor_id=r[4],
                    department_id=r[5], note=r[6], at=r[7], extended_working_minutes=r[8],
+                   supervision_id=strawberry.ID(str(r[9])) if r[9] is not None else None,
+                   escalation_level=EscalationLevel(r[10]) if r[10] else None,
                    case_id=case_id)  # fmt: skip
 
 
