@@ -308,7 +308,10 @@ class Case(Base):
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = _created_at()
+    #: Indexed: the supervision sweep reads the cases changed since its last run.
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False, index=True
+    )
     geom: Mapped[Any] = mapped_column(_geometry("POINT"), nullable=False)
     #: The generalised public record (view ``cases_public``): the position snapped to the
     #: centre of its 0.001° square (about 110 m × 95 m here), the report time to the hour.
@@ -866,6 +869,17 @@ class SupervisionCase(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True, index=True)
 
 
+#: The sweep's partial indexes on case_clock_states: (name, column, predicate).
+CLOCK_STATE_INDEXES = (
+    ("ix_case_clock_states_due_unnotified", "due_at", "notified <> 'overdue'"),
+    ("ix_case_clock_states_warning_unnotified", "warning_at", "notified = 'on_time'"),
+    ("ix_case_clock_states_district_due", "district_at", "escalation_level IS NULL"),
+    ("ix_case_clock_states_city_due", "city_at", "escalation_level = 'district'"),
+    ("ix_case_clock_states_pending", "case_id", "pending_at IS NOT NULL"),
+    ("ix_case_clock_states_suspended", "case_id", "suspended"),
+)
+
+
 class CaseClockState(Base):
     """An open case's current stage clock as last computed (derived: the sweep and each case
     step write it), so warning and overdue lists filter and order in SQL. ``warning_at`` and
@@ -884,8 +898,9 @@ class CaseClockState(Base):
         ),
         CheckConstraint("suspended = (due_at IS NULL)", name="due_unless_suspended"),
         Index("ix_case_clock_states_due_at", "due_at", "case_id"),
-        Index("ix_case_clock_states_warning_at", "warning_at"),
-    )
+        *(Index(name, column, postgresql_where=text(where))
+          for name, column, where in CLOCK_STATE_INDEXES),
+    )  # fmt: skip
 
     case_id: Mapped[int] = mapped_column(
         ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
@@ -905,6 +920,20 @@ class CaseClockState(Base):
     pending_notified_at: Mapped[datetime | None] = _ts_null()
     case_updated_at: Mapped[datetime] = _ts()
     computed_at: Mapped[datetime] = _ts()
+
+
+class SupervisionSweep(Base):
+    """The last sweep (one row): when it started (by the database's clock: the next one reads
+    the cases changed since, less a margin), when it last reconciled every open case, and its
+    counts."""
+
+    __tablename__ = "supervision_sweeps"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    started_at: Mapped[datetime] = _ts()
+    reconciled_at: Mapped[datetime] = _ts()
+    report: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
 
 class StaffNotification(Base):

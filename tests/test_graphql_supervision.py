@@ -37,10 +37,10 @@ def sh(day: str, at: str) -> datetime:
     return datetime.combine(datetime.fromisoformat(day).date(), clock.fromisoformat(at), SH)
 
 
-def run_sweep(database_url: str, now: datetime, escalate_after: int = 240) -> SweepReport:
+def run_sweep(database_url: str, now: datetime, full: bool | None = None) -> SweepReport:
     async def go() -> SweepReport:
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-            return await sweep(conn, now, ClockRules(), SupervisionRules(escalate_after))
+            return await sweep(conn, now, ClockRules(), SupervisionRules(240), full=full)
 
     return asyncio.run(go())
 
@@ -119,9 +119,10 @@ def world(database_url: str, tokens: TokenService) -> World:
 
 
 def constructed_case(database_url: str, world: World, dispatched: datetime,
-                     where: str = "a") -> str:  # fmt: skip
-    """A case of the world's department dispatched at ``dispatched``, written as the service
-    would have written it then (8 working hours to handle it)."""
+                     where: str = "a", updated: str = "now()") -> str:  # fmt: skip
+    """A case of the world's department dispatched at ``dispatched``, its timeline written as
+    the service would have written it then (8 working hours to handle it); the row written
+    ``updated`` (now: as an import would)."""
     lon, lat = world.point_a if where == "a" else world.point_b
     reported = dispatched - timedelta(minutes=30)
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -129,7 +130,8 @@ def constructed_case(database_url: str, world: World, dispatched: datetime,
             "INSERT INTO cases (public_id, category, description, status, source, grid_cell_id, "
             "department_id, reported_at, dispatched_at, updated_at, geom) "
             "SELECT %(pid)s, %(cat)s, '督办测试', 'dispatched', 'grid_worker', g.id, %(dept)s, "
-            "%(rep)s, %(dis)s, %(dis)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) "
+            "%(rep)s, %(dis)s, " + updated + ", "
+            "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) "
             "FROM grid_cells g WHERE ST_Intersects(g.geom, "
             "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)) LIMIT 1 RETURNING id",
             {"pid": f"S-{secrets.token_hex(6)}", "cat": world.category, "dept": world.department,
@@ -476,3 +478,16 @@ def test_one_sweep_at_a_time(database_url: str, world: World) -> None:
         ("overdue", "department", None),
     ]
     assert run_sweep(database_url, now).notifications == 0
+
+
+def test_a_case_written_with_an_old_stamp_is_found_by_the_reconciliation(
+    client: TestClient, database_url: str, world: World
+) -> None:
+    """The usual sweep reads the cases changed since the last one; a row written behind its
+    back with an old ``updated_at`` waits for the hourly look at every open case."""
+    case_id = constructed_case(database_url, world, sh("2026-11-02", "09:00"), updated="%(dis)s")
+    assert run_sweep(database_url, datetime.now(UTC)).full is False
+    assert case_id not in listed(client, world.tokens["sup_a"], "OVERDUE", world)
+    reconciled = run_sweep(database_url, datetime.now(UTC), full=True)
+    assert reconciled.full and reconciled.refreshed >= 1
+    assert case_id in listed(client, world.tokens["sup_a"], "OVERDUE", world)

@@ -24,7 +24,7 @@ TABLES = {
     "case_stage_limits",
     # 0013: supervision
     "supervisions", "supervision_cases", "case_clock_states", "staff_notifications",
-    "staff_notification_reads",
+    "staff_notification_reads", "supervision_sweeps",
 }  # fmt: skip
 
 

@@ -126,11 +126,11 @@ async def refresh(
     rules: ClockRules,
     supervision: SupervisionRules,
     now: datetime,
-) -> int:
+) -> tuple[int, int]:
     """Recompute and store the rows of cases ``ids`` (rows of cases without a clock go);
-    returns how many rows were written. Run it in the caller's transaction."""
+    how many rows were written and how many went. Run it in the caller's transaction."""
     wanted = sorted(set(ids))
-    written = 0
+    written = dropped = 0
     for start in range(0, len(wanted), BATCH):
         chunk = wanted[start : start + BATCH]
         cur = await conn.execute(
@@ -155,11 +155,14 @@ async def refresh(
         keep = {r.case_id for r in rows}
         gone = [i for i in chunk if i not in keep]
         if gone:
-            await conn.execute("DELETE FROM case_clock_states WHERE case_id = ANY(%s)", (gone,))
+            cur = await conn.execute(
+                "DELETE FROM case_clock_states WHERE case_id = ANY(%s)", (gone,)
+            )
+            dropped += cur.rowcount
         if rows:
             await _upsert(conn, rows, now)
         written += len(rows)
-    return written
+    return written, dropped
 
 
 #: The rank of a clock state, for "the furthest state notified".
@@ -207,8 +210,21 @@ def _plain(value: object) -> object:
     return value.value if isinstance(value, Stage | ClockState | EscalationLevel) else value
 
 
+async def changed_ids(conn: AsyncConnection[Any], since: datetime) -> list[int]:
+    """Cases changed after ``since`` whose row is missing, older than the case, or of a case
+    that left the workflow (an index range on ``cases.updated_at``: the sweep's usual way)."""
+    cur = await conn.execute(
+        f"SELECT c.id FROM cases c LEFT JOIN case_clock_states s ON s.case_id = c.id "  # noqa: S608
+        f"WHERE c.updated_at > %(since)s AND (c.status IN {OPEN_SQL} OR s.case_id IS NOT NULL) "
+        f"AND (s.case_id IS NULL OR s.case_updated_at IS DISTINCT FROM c.updated_at "
+        f"OR c.status NOT IN {OPEN_SQL})",
+        {"since": since},
+    )
+    return [int(r[0]) for r in await cur.fetchall()]
+
+
 async def stale_ids(conn: AsyncConnection[Any]) -> list[int]:
-    """Open cases whose row is missing or older than the case."""
+    """Open cases whose row is missing or older than the case (every open case looked at)."""
     cur = await conn.execute(
         f"SELECT c.id FROM cases c LEFT JOIN case_clock_states s ON s.case_id = c.id "  # noqa: S608
         f"WHERE c.status IN {OPEN_SQL} "

@@ -6,10 +6,14 @@ second sweep at the same ``now`` finds nothing to do, so every notification and 
 made once. Set-based: the stored clocks (geo.services.clock_states) are recomputed only for the
 cases that changed since; the rest is a handful of statements over ``case_clock_states``:
 
-1. drop the rows of cases that left the workflow, recompute the stale ones;
+1. recompute the rows of the cases changed since the last sweep (an index range on
+   ``cases.updated_at``, from the last sweep's start less ``MARGIN``), dropping those of cases
+   that left the workflow; every ``RECONCILE`` instead look at every open case and row (a
+   safety net for cases written with an old ``updated_at``);
 2. tell the dispatchers of suspension and extension requests waiting for them;
-3. move each clock to its state at ``now``; notify the first time a stage warns or is overdue
-   (the handling department in the handle stage, the dispatchers in dispatch and check);
+3. notify the first time a stage warns or is overdue (the handling department in the handle
+   stage, the dispatchers in dispatch and check): partial indexes hold just the clocks not yet
+   notified of the line they are before;
 4. escalate cases overdue by ``escalate_after`` working minutes to the district, by twice that
    to the city: an ``escalated`` event per level (once per level and stage), notified to that
    level and to the department;
@@ -22,10 +26,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 
 from geo.access import system
 from geo.enums import Audience, CaseEventType, EscalationLevel, NotificationKind
@@ -41,11 +46,17 @@ E = CaseEventType
 LOCK_KEY = 0x6F6E_656D_6170_5357
 SYSTEM = system()
 LEVEL_NAME = {EscalationLevel.DISTRICT: "区级", EscalationLevel.CITY: "市级"}
+#: How far before the last sweep's start changed cases are looked for: a step's transaction
+#: stamps ``updated_at`` when it runs and may commit a little later.
+MARGIN = timedelta(minutes=10)
+#: How often a sweep looks at every open case instead of the changed ones.
+RECONCILE = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
 class SweepReport:
     ran: bool
+    full: bool = False
     dropped: int = 0
     refreshed: int = 0
     requests: int = 0
@@ -61,27 +72,51 @@ class SweepReport:
 
 
 async def sweep(
-    conn: AsyncConnection[Any], now: datetime, rules: ClockRules, supervision: SupervisionRules
-) -> SweepReport:
-    """Sweep the city at ``now``; ``ran`` is False when another process holds the lock."""
+    conn: AsyncConnection[Any], now: datetime, rules: ClockRules, supervision: SupervisionRules,
+    *, full: bool | None = None,
+) -> SweepReport:  # fmt: skip
+    """Sweep the city at ``now``; ``ran`` is False when another process holds the lock.
+    ``full``: look at every open case (default: when the last reconciliation is ``RECONCILE``
+    old), else at the cases changed since the last sweep."""
     started = time.perf_counter()
     async with conn.transaction():
         cur = await conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (LOCK_KEY,))
         locked = await cur.fetchone()
         if not (locked and locked[0]):
             return SweepReport(ran=False)
-        dropped = await clock_states.drop_closed(conn)
-        stale = await clock_states.stale_ids(conn)
-        refreshed = await clock_states.refresh(conn, stale, rules, supervision, now)
+        cur = await conn.execute(
+            "SELECT clock_timestamp(), m.started_at, m.reconciled_at FROM (SELECT 1) AS one "
+            "LEFT JOIN supervision_sweeps m ON m.id = 1"
+        )
+        mark = await cur.fetchone()
+        assert mark is not None
+        begun, last, reconciled = mark
+        if full is None:
+            full = last is None or reconciled is None or begun - reconciled >= RECONCILE
+        dropped = 0
+        if full:
+            dropped = await clock_states.drop_closed(conn)
+            stale = await clock_states.stale_ids(conn)
+        else:
+            stale = await clock_states.changed_ids(conn, last - MARGIN)
+        refreshed, gone = await clock_states.refresh(conn, stale, rules, supervision, now)
         requests = await notify_requests(conn, now)
         warnings, overdue = await _crossings(conn, now)
         escalations, escalation_notes = await _escalations(conn, now, rules)
         missed, missed_notes = await _missed(conn, now)
-    report = SweepReport(
-        True, dropped, refreshed, requests, warnings, overdue, escalations, missed,
-        requests + warnings + overdue + escalation_notes + missed_notes,
-        round(time.perf_counter() - started, 3),
-    )  # fmt: skip
+        report = SweepReport(
+            True, full, dropped + gone, refreshed, requests, warnings, overdue, escalations,
+            missed, requests + warnings + overdue + escalation_notes + missed_notes,
+            round(time.perf_counter() - started, 3),
+        )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO supervision_sweeps (id, started_at, reconciled_at, report) "
+            "VALUES (1, %(begun)s, %(begun)s, %(report)s) ON CONFLICT (id) DO UPDATE SET "
+            "started_at = excluded.started_at, report = excluded.report, reconciled_at = "
+            "CASE WHEN %(full)s THEN excluded.reconciled_at "
+            "ELSE supervision_sweeps.reconciled_at END",
+            {"begun": begun, "full": full, "report": Jsonb(report.counts())},
+        )
     changed = report.notifications or report.refreshed or report.dropped
     log.log(logging.INFO if changed else logging.DEBUG, "supervision sweep",
             extra=report.counts())  # fmt: skip
@@ -112,22 +147,22 @@ async def notify_requests(
     return len(ids)
 
 
+#: Only the clocks past a line they were not notified of (each branch a partial index).
 _CROSSINGS = f"""
 WITH at_now AS (
   SELECT s.case_id, s.notified,
          CASE WHEN s.suspended THEN s.state
               WHEN s.due_at <= %(now)s THEN 'overdue'
               WHEN s.warning_at <= %(now)s THEN 'warning' ELSE 'on_time' END AS state
-  FROM case_clock_states s),
+  FROM case_clock_states s
+  WHERE (s.notified <> 'overdue' AND s.due_at <= %(now)s)
+     OR (s.notified = 'on_time' AND s.warning_at <= %(now)s)
+     OR (s.suspended AND s.state <> s.notified)),
 moved AS (
-  UPDATE case_clock_states s SET state = n.state,
-    notified = CASE WHEN {RANK.format("n.state")} > {RANK.format("n.notified")}
-                    THEN n.state ELSE n.notified END
+  UPDATE case_clock_states s SET state = n.state, notified = n.state
   FROM at_now n
-  WHERE n.case_id = s.case_id
-    AND (n.state <> s.state OR {RANK.format("n.state")} > {RANK.format("n.notified")})
-  RETURNING s.case_id, s.stage, s.due_at, n.state,
-            {RANK.format("n.state")} > {RANK.format("n.notified")} AS tell)
+  WHERE n.case_id = s.case_id AND {RANK.format("n.state")} > {RANK.format("n.notified")}
+  RETURNING s.case_id, s.stage, s.due_at, n.state, TRUE AS tell)
 INSERT INTO staff_notifications (kind, audience, case_id, department_id, stage, deadline,
   created_at)
 SELECT m.state,
@@ -143,8 +178,8 @@ RETURNING id, kind
 
 
 async def _crossings(conn: AsyncConnection[Any], now: datetime) -> tuple[int, int]:
-    """Each clock to its state at ``now``; the first warning and overdue of a stage notified.
-    (How many warnings, how many overdue.)"""
+    """The first warning and overdue of a stage notified (the stored state follows); how many
+    warnings, how many overdue."""
     cur = await conn.execute(_CROSSINGS, {"now": now})
     rows = await cur.fetchall()
     await staff_notifications.announce(conn, [int(r[0]) for r in rows])

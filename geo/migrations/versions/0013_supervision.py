@@ -1,5 +1,6 @@
 """Supervision (督办): supervisions and the cases they cover, each open case's stored clock
 (for warning and overdue lists in SQL), staff notifications and how far each reader has read,
+the last sweep's marks,
 the ``supervisor`` role, and the timeline events supervised, supervision_answered,
 supervision_missed and escalated
 
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0013"
 down_revision: str | Sequence[str] | None = "0012"
@@ -38,6 +40,14 @@ LEVELS = "('district', 'city')"
 KINDS = ("('warning', 'overdue', 'supervised', 'escalated', 'clock_request', "
          "'supervision_answered', 'supervision_missed')")  # fmt: skip
 AUDIENCES = "('user', 'department', 'dispatchers', 'district', 'city')"
+PARTIAL_INDEXES = (
+    ("ix_case_clock_states_due_unnotified", "due_at", "notified <> 'overdue'"),
+    ("ix_case_clock_states_warning_unnotified", "warning_at", "notified = 'on_time'"),
+    ("ix_case_clock_states_district_due", "district_at", "escalation_level IS NULL"),
+    ("ix_case_clock_states_city_due", "city_at", "escalation_level = 'district'"),
+    ("ix_case_clock_states_pending", "case_id", "pending_at IS NOT NULL"),
+    ("ix_case_clock_states_suspended", "case_id", "suspended"),
+)
 
 
 def _in(values: Sequence[str]) -> str:
@@ -184,9 +194,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("case_id", name=op.f("pk_case_clock_states")),
     )
     op.create_index("ix_case_clock_states_due_at", "case_clock_states", ["due_at", "case_id"])
-    op.create_index("ix_case_clock_states_warning_at", "case_clock_states", ["warning_at"])
-    # The sweep finds the open cases without a fresh clock state among a million closed ones.
+    # What the sweep looks for, each a small part of the open cases: clocks past a line not yet
+    # notified, escalations due, waiting requests, suspended clocks.
+    for name, column, where in PARTIAL_INDEXES:
+        op.create_index(name, "case_clock_states", [column], postgresql_where=sa.text(where))
+    # The sweep finds the open cases without a fresh clock state among a million closed ones,
+    # and the cases changed since its last run.
     op.create_index("ix_cases_open", "cases", ["id"], postgresql_where=sa.text(f"status IN {OPEN}"))
+    op.create_index(op.f("ix_cases_updated_at"), "cases", ["updated_at"])
+    op.create_table(
+        "supervision_sweeps",
+        sa.Column("id", sa.SmallInteger(), nullable=False),
+        _ts("started_at", False),
+        _ts("reconciled_at", False),
+        sa.Column("report", postgresql.JSONB(), nullable=False),
+        sa.CheckConstraint("id = 1", name=op.f("ck_supervision_sweeps_one_row")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_supervision_sweeps")),
+    )
 
     op.create_table(
         "staff_notifications",
@@ -260,6 +284,8 @@ def downgrade() -> None:
     )
     op.drop_table("staff_notification_reads")
     op.drop_table("staff_notifications")
+    op.drop_table("supervision_sweeps")
+    op.drop_index(op.f("ix_cases_updated_at"), table_name="cases")
     op.drop_index("ix_cases_open", table_name="cases")
     op.drop_table("case_clock_states")
     # The timeline is append-only: its supervision events go with the supervisions.
