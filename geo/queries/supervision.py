@@ -27,22 +27,29 @@ def clock_page(
     state: ClockState,
     now: datetime,
     limit: int,
-    after: tuple[datetime, int] | None,
+    after: tuple[datetime | None, int] | None,
     department_id: int | None = None,
-) -> Query[list[tuple[int, datetime]]]:
-    """Ids of the caller's cases whose clock is in ``state`` at ``now``, by deadline then id
-    (keyset after ``after``); with each its sort key. Rows older than their case are left out
-    (the next sweep or the step's own refresh brings them back)."""
+) -> Query[list[tuple[int, datetime | None]]]:
+    """Ids of the caller's cases whose clock is in ``state`` at ``now``, by deadline then id,
+    suspended clocks (no deadline) last — the order of ``ix_case_clock_states_due_at``, so a
+    page reads that index until it has enough rows; keyset after ``after``. With each its
+    deadline. Rows older than their case are left out (the next sweep or the step's own
+    refresh brings them back)."""
     predicate = overdue_sql() if state is ClockState.OVERDUE else WARNING_SQL
     scope = access.case_scope(principal, "c")
+    if after is None:
+        position = "TRUE"
+    elif after[0] is None:
+        position = "(s.due_at IS NULL AND s.case_id > %(id)s)"
+    else:
+        position = ("(s.due_at > %(k)s OR (s.due_at = %(k)s AND s.case_id > %(id)s) "
+                    "OR s.due_at IS NULL)")  # fmt: skip
     statement = f"""
-SELECT c.id, coalesce(s.due_at, '9999-12-31 00:00+00'::timestamptz) AS k
+SELECT s.case_id, s.due_at
 FROM case_clock_states s JOIN cases c ON c.id = s.case_id AND s.case_updated_at = c.updated_at
-WHERE c.status IN {OPEN_SQL} AND {predicate} AND ({scope})
+WHERE c.status IN {OPEN_SQL} AND {predicate} AND ({scope}) AND {position}
   AND (%(dept)s::int IS NULL OR c.department_id = %(dept)s)
-  AND (%(k)s::timestamptz IS NULL
-       OR (coalesce(s.due_at, '9999-12-31 00:00+00'::timestamptz), c.id) > (%(k)s, %(id)s))
-ORDER BY k, c.id LIMIT %(limit)s
+ORDER BY s.due_at ASC NULLS LAST, s.case_id LIMIT %(limit)s
 """  # noqa: S608 - constants and geo.access predicates
     params = {"now": now, "dept": department_id, "limit": limit,
               "k": after[0] if after else None, "id": after[1] if after else None}  # fmt: skip

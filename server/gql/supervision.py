@@ -184,7 +184,7 @@ class SupervisionQuery:
         if after is not None:
             k, i = _uncursor(after, 2)
             try:
-                position = (datetime.fromisoformat(k), int(i))
+                position = (datetime.fromisoformat(k) if k else None, int(i))
             except ValueError:
                 raise errors.InvalidInput("after is not a cursor this list gave.",
                                           field="after") from None  # fmt: skip
@@ -200,7 +200,7 @@ class SupervisionQuery:
             by_id = {r["id"]: r for r in await info.context.fetch(
                 rows(view, None, attrs, limit=len(page)))}  # fmt: skip
         edges = [
-            Edge(cursor=_cursor(k.isoformat(), i),
+            Edge(cursor=_cursor(k.isoformat() if k else "", i),
                  node=Case.from_row(by_id[i], full=view.internal))
             for i, k in page if i in by_id
         ]  # fmt: skip
