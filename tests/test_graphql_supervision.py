@@ -115,7 +115,7 @@ def world(database_url: str, tokens: TokenService) -> World:
               for name, (role, j) in scopes.items()}  # fmt: skip
     issued["citizen"] = tokens.issue_access(citizen[0], ["citizen"])
     return World(dept[0], str(category[0]), district_a, district_b, tuple(point_a),
-                 tuple(point_b), issued, users)  # type: ignore[arg-type]  # fmt: skip
+                 tuple(point_b), issued, users)  # fmt: skip
 
 
 def constructed_case(database_url: str, world: World, dispatched: datetime,
