@@ -491,3 +491,25 @@ def test_a_case_written_with_an_old_stamp_is_found_by_the_reconciliation(
     reconciled = run_sweep(database_url, datetime.now(UTC), full=True)
     assert reconciled.full and reconciled.refreshed >= 1
     assert case_id in listed(client, world.tokens["sup_a"], "OVERDUE", world)
+
+
+def test_the_server_sweeps_in_the_background(database_url: str) -> None:
+    """The app's lifespan starts the sweep every ONEMAP_SUPERVISION_SWEEP_SECONDS."""
+    from server.app import create_app
+    from server.kernel.settings import SupervisionSettings
+    from tests.conftest import settings_for
+
+    def last_start() -> datetime | None:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute("SELECT started_at FROM supervision_sweeps").fetchone()
+        return row[0] if row else None
+
+    before = last_start()
+    settings = settings_for(database_url).model_copy(
+        update={"supervision": SupervisionSettings(sweep_seconds=0.2)}
+    )
+    with TestClient(create_app(settings)):
+        deadline = time.monotonic() + 10
+        while last_start() == before and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert last_start() != before

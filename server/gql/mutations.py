@@ -180,9 +180,12 @@ class Mutation:
                     case_id = await _create_once(conn, principal, input.idempotency_key, fields)
         except errors.OneMapError as exc:
             return _error(exc)
-        # Committed: what follows only reads. A failure here is not the creation's failure, and a
-        # retry with the same idempotency key answers this case rather than making another.
+        # Committed: what follows only reads (and stores the new case's clock for the lists). A
+        # failure here is not the creation's failure, and a retry with the same idempotency key
+        # answers this case rather than making another.
         try:
+            async with info.context.pool.connection() as conn:
+                await _after_step(info, conn, case_id)
             return await _payload(info, case_id)
         except errors.OneMapError as exc:
             return _error(exc)
