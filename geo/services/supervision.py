@@ -110,7 +110,9 @@ async def supervise_case(
                 f"{open_one[0].isoformat()}; wait for its answer or deadline.",
                 case_status=case.status,
             )
-        assert case.department_id is not None  # every case is routed at creation
+        if case.department_id is None:
+            raise Conflict(f"Case {case.public_id} has no department to answer a supervision; "
+                           "dispatch it first.", case_status=case.status)  # fmt: skip
         supervision_id = await _insert(conn, "case", case.id, case.department_id, actor,
                                        note, deadline, now)  # fmt: skip
         await _cover(conn, supervision_id, [case.id])
