@@ -128,9 +128,9 @@ def constructed_case(database_url: str, world: World, dispatched: datetime,
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute(
             "INSERT INTO cases (public_id, category, description, status, source, grid_cell_id, "
-            "department_id, reported_at, dispatched_at, updated_at, geom) "
+            "department_id, reported_at, dispatched_at, due_at, updated_at, geom) "
             "SELECT %(pid)s, %(cat)s, '督办测试', 'dispatched', 'grid_worker', g.id, %(dept)s, "
-            "%(rep)s, %(dis)s, " + updated + ", "
+            "%(rep)s, %(dis)s, %(dis)s::timestamptz + interval '8 hours', " + updated + ", "
             "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) "
             "FROM grid_cells g WHERE ST_Intersects(g.geom, "
             "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)) LIMIT 1 RETURNING id",
