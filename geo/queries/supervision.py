@@ -34,7 +34,9 @@ def clock_page(
     suspended clocks (no deadline) last — the order of ``ix_case_clock_states_due_at``, so a
     page reads that index until it has enough rows; keyset after ``after``. With each its
     deadline. Rows older than their case are left out (the next sweep or the step's own
-    refresh brings them back)."""
+    refresh brings them back). "Not older" is written ``>=``, not ``=``: the same rows, but an
+    equality between the two tables' columns made the planner expect one row and sort every
+    overdue case of the city instead of walking the index (100 ms against 9 ms at 16,000)."""
     predicate = overdue_sql() if state is ClockState.OVERDUE else WARNING_SQL
     scope = access.case_scope(principal, "c")
     if after is None:
@@ -46,8 +48,9 @@ def clock_page(
                     "OR s.due_at IS NULL)")  # fmt: skip
     statement = f"""
 SELECT s.case_id, s.due_at
-FROM case_clock_states s JOIN cases c ON c.id = s.case_id AND s.case_updated_at = c.updated_at
-WHERE c.status IN {OPEN_SQL} AND {predicate} AND ({scope}) AND {position}
+FROM case_clock_states s JOIN cases c ON c.id = s.case_id
+WHERE s.case_updated_at >= c.updated_at
+  AND c.status IN {OPEN_SQL} AND {predicate} AND ({scope}) AND {position}
   AND (%(dept)s::int IS NULL OR c.department_id = %(dept)s)
 ORDER BY s.due_at ASC NULLS LAST, s.case_id LIMIT %(limit)s
 """  # noqa: S608 - constants and geo.access predicates
