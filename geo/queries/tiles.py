@@ -242,4 +242,4 @@ def mvt(
     def decode(rows: Rows) -> bytes:
         return bytes(rows[0][0]) if rows and rows[0][0] is not None else b""
 
-    return Query(statement, params, decode)
+    return Query(statement, params, decode, binary=True)
