@@ -42,6 +42,7 @@ class Capability(StrEnum):
     HANDLE = "handle"  # start and resolve a case given to the principal's unit; ask for time
     PAUSE_CLOCKS = "pause_clocks"  # suspend (挂起), resume, extend (延期) a clock; decide requests
     COMMENT = "comment"  # notes on a case's timeline
+    EVALUATE = "evaluate"  # evaluation figures (考核) of the jurisdiction, the cases behind them
     HANDLE_APPLICATIONS = "handle_applications"  # 一网通办 applications of the department
     VERIFY_HEALTH_CODES = "verify_health_codes"  # online verification (audited)
     READ_HEALTH = "read_health"  # citizens' health data (restricted, audited)
@@ -62,14 +63,14 @@ ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     Role.DISPATCHER: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES,
        C.READ_PERSONAL, C.READ_PHOTOS, C.CREATE_CASES, C.DISPATCH, C.HANDLE, C.COMMENT,
-       C.PAUSE_CLOCKS},
+       C.PAUSE_CLOCKS, C.EVALUATE},
     Role.DEPARTMENT_STAFF: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.HANDLE, C.COMMENT,
-       C.HANDLE_APPLICATIONS},
+       C.HANDLE_APPLICATIONS, C.EVALUATE},
     Role.VERIFIER: _STAFF_BASE | {C.VERIFY_HEALTH_CODES},
     Role.HEALTH_OFFICER: _STAFF_BASE | {C.VERIFY_HEALTH_CODES, C.READ_HEALTH, C.MANAGE_HEALTH},
     Role.CAMERA_VIEWER: _STAFF_BASE | {C.READ_CAMERAS, C.WATCH_VIDEO},
-    Role.ANALYST: _STAFF_BASE | {C.READ_INTERNAL},
+    Role.ANALYST: _STAFF_BASE | {C.READ_INTERNAL, C.EVALUATE},
     Role.AUDITOR: _STAFF_BASE | {C.READ_AUDIT},
     Role.ADMIN: frozenset(Capability) - {C.REPORT},
 }  # fmt: skip
@@ -78,7 +79,7 @@ ANONYMOUS_CAPABILITIES = frozenset({C.READ_PUBLIC})
 #: Capabilities whose data is bound to the principal's jurisdiction.
 JURISDICTION_BOUND = frozenset(
     {C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES, C.READ_PERSONAL, C.READ_PHOTOS, C.DISPATCH,
-     C.HANDLE, C.COMMENT, C.CREATE_CASES, C.PAUSE_CLOCKS}
+     C.HANDLE, C.COMMENT, C.CREATE_CASES, C.PAUSE_CLOCKS, C.EVALUATE}
 )  # fmt: skip
 
 
@@ -384,18 +385,31 @@ def cell_scope(jurisdiction: Jurisdiction, cell_column: str) -> str:
 def case_scope(principal: Principal, alias: str = "t") -> str:
     """A predicate on cases alias ``alias``: the cases the principal may see in full and act
     on. A department jurisdiction sees its department's cases; a citizen their own reports."""
-    j = principal.jurisdiction
     if principal.capabilities & {C.READ_CASES, C.DISPATCH, C.HANDLE}:
-        if j.scope is Scope.DEPARTMENT:
-            return f"{alias}.department_id = ANY({_ids(j.ids)})"
-        if j.scope in _CASE_AREA_COLUMN:
-            # On the case row itself (stamped from its cell, migration 0004): the planner
-            # reads the column's statistics, so a district's page is planned like any filter.
-            return f"{alias}.{_CASE_AREA_COLUMN[j.scope]} = ANY({_ids(j.ids)})"
-        return cell_scope(j, f"{alias}.grid_cell_id")
+        return _jurisdiction_of_cases(principal.jurisdiction, alias)
     if principal.is_citizen and principal.user_id is not None:
         return f"{alias}.reporter_id = {int(principal.user_id)}"
     return "FALSE"
+
+
+def evaluation_scope(principal: Principal, alias: str = "f") -> str:
+    """A predicate on ``case_facts`` alias ``alias``: the cases whose evaluation figures the
+    principal reads (EVALUATE) — those of their jurisdiction, as for cases. The cases behind a
+    figure are then read through :func:`case_scope` like any other."""
+    if not principal.can(C.EVALUATE):
+        return "FALSE"
+    return _jurisdiction_of_cases(principal.jurisdiction, alias)
+
+
+def _jurisdiction_of_cases(j: Jurisdiction, alias: str) -> str:
+    """The cases (or their facts: the same columns) of a staff jurisdiction."""
+    if j.scope is Scope.DEPARTMENT:
+        return f"{alias}.department_id = ANY({_ids(j.ids)})"
+    if j.scope in _CASE_AREA_COLUMN:
+        # On the case row itself (stamped from its cell, migration 0004): the planner
+        # reads the column's statistics, so a district's page is planned like any filter.
+        return f"{alias}.{_CASE_AREA_COLUMN[j.scope]} = ANY({_ids(j.ids)})"
+    return cell_scope(j, f"{alias}.grid_cell_id")
 
 
 def camera_scope(principal: Principal, alias: str = "t") -> str:

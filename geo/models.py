@@ -13,6 +13,7 @@ from typing import Any
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Computed,
     DateTime,
@@ -344,6 +345,46 @@ class CaseEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     #: Working minutes an extension (延期) adds to the stage's limit.
     extended_minutes: Mapped[int | None] = mapped_column(Integer)
+
+
+class CaseFacts(Base):
+    """A case's evaluation facts (考核, geo.services.case_facts, docs/evaluation.md): its
+    dimensions copied from the case, and what its timeline says about time limits, reopening,
+    transfers, returns and satisfaction. Rewritten with every event; never edited by hand."""
+
+    __tablename__ = "case_facts"
+    __table_args__ = (
+        Index("ix_case_facts_reported_at", "reported_at"),
+        Index("ix_case_facts_resolved_at", "resolved_at"),
+        Index("ix_case_facts_closed_at", "closed_at"),
+        Index("ix_case_facts_overdue_at", "overdue_at"),
+        Index("ix_case_facts_rated_at", "rated_at"),
+    )
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    category: Mapped[str] = mapped_column(String(32))
+    department_id: Mapped[int | None] = mapped_column(Integer)
+    district_id: Mapped[int | None] = mapped_column(Integer)
+    street_id: Mapped[int | None] = mapped_column(Integer)
+    community_id: Mapped[int | None] = mapped_column(Integer)
+    grid_cell_id: Mapped[int] = mapped_column(Integer)
+    grid_worker_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handle_minutes: Mapped[int | None] = mapped_column(Integer)
+    handle_limit_minutes: Mapped[int | None] = mapped_column(Integer)
+    handled_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    closed_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reopened: Mapped[int] = mapped_column(SmallInteger)
+    transferred: Mapped[int] = mapped_column(SmallInteger)
+    returned: Mapped[int] = mapped_column(SmallInteger)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEntry(Base):

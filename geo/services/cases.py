@@ -27,7 +27,7 @@ from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, OutsideCity
 from geo.params import LonLat
 from geo.queries import fetch
 from geo.queries.location import grid_cell_at
-from geo.services import audit
+from geo.services import audit, case_facts
 from geo.services.clocks import GRANTS, StageRun, TimelineEvent, current_stage
 
 CHANNEL = "onemap_case_events"
@@ -461,6 +461,7 @@ async def _append_event(
     payload = json.dumps({"event_id": row[0], "case_id": case_id, "event_type": event.value,
                           "to_status": to_status and to_status.value})  # fmt: skip
     await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+    await case_facts.refresh(conn, [case_id])  # evaluation's row, exact at this commit
 
 
 async def get_case(

@@ -77,6 +77,8 @@ class StageRun:
     pauses: list[tuple[datetime, datetime | None]] = field(default_factory=list)
     extended_minutes: int = 0
     pending: ClockRequest | None = None
+    #: When the stage ended (the event that left it); None while it runs.
+    ended_at: datetime | None = None
 
     @property
     def suspended(self) -> bool:
@@ -97,17 +99,23 @@ class Clock:
     pending: ClockRequest | None = None
 
 
-def current_stage(events: Iterable[TimelineEvent]) -> StageRun | None:
-    """The stage the case is in after ``events`` (oldest first); None once it left the
-    workflow (closed, rejected, duplicate)."""
+def stage_runs(events: Iterable[TimelineEvent]) -> list[StageRun]:
+    """Every stage the case went through, in order, as ``events`` (oldest first) tell it: the
+    finished ones with their ``ended_at``, the last one still running unless the case left the
+    workflow (closed, rejected, duplicate). A reopen starts a new run."""
+    runs: list[StageRun] = []
     run: StageRun | None = None
     for event in events:
         if event.to_status is not None:
             stage = STAGE_OF_STATUS.get(CaseStatus(event.to_status))
-            if stage is None:
+            if run is not None and (stage is None or run.stage != stage):
+                if run.suspended:  # leaving a suspended stage ends its pause too
+                    run.pauses[-1] = (run.pauses[-1][0], event.at)
+                run.ended_at = event.at
                 run = None
-            elif run is None or run.stage != stage:
+            if stage is not None and run is None:
                 run = StageRun(stage, event.at)
+                runs.append(run)
             continue
         if run is None:
             continue
@@ -123,7 +131,14 @@ def current_stage(events: Iterable[TimelineEvent]) -> StageRun | None:
         elif run.pending is not None and kind in (GRANTS[run.pending.event_type],
                                                   E.REQUEST_REFUSED):  # fmt: skip
             run.pending = None
-    return run
+    return runs
+
+
+def current_stage(events: Iterable[TimelineEvent]) -> StageRun | None:
+    """The stage the case is in after ``events`` (oldest first); None once it left the
+    workflow (closed, rejected, duplicate)."""
+    runs = stage_runs(events)
+    return runs[-1] if runs and runs[-1].ended_at is None else None
 
 
 def clock_of(
