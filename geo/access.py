@@ -38,8 +38,8 @@ class Capability(StrEnum):
     READ_PERSONAL = "read_personal"  # who reported a case (restricted)
     READ_PHOTOS = "read_photos"  # citizens' report photos (jurisdiction-bound, audited)
     CREATE_CASES = "create_cases"  # staff-created cases (grid patrol, hotline)
-    DISPATCH = "dispatch"  # dispatch, close, reject, mark duplicate, reopen
-    HANDLE = "handle"  # start and resolve a case given to the principal's unit; ask for time
+    DISPATCH = "dispatch"  # dispatch, close, reject, duplicate, reopen; transfer, call departments
+    HANDLE = "handle"  # start, resolve, return a case of the principal's unit; ask for time; tasks
     PAUSE_CLOCKS = "pause_clocks"  # suspend (挂起), resume, extend (延期) a clock; decide requests
     COMMENT = "comment"  # notes on a case's timeline
     HANDLE_APPLICATIONS = "handle_applications"  # 一网通办 applications of the department

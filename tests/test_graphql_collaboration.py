@@ -292,6 +292,7 @@ def test_a_lead_department_with_two_co_handling_departments(world: World) -> Non
     steps_b = {t["id"]: t["allowedActions"] for t in seen_by_b["tasks"]}
     assert steps_b == {task_b: ["START", "FINISH", "DECLINE"], task_c: []}
     assert world.error(h["B"], "CollaborationStart", id=case_id) == "NOT_FOUND"
+    assert world.error(h["B"], "RequestReturn", id=case_id, reason="x") == "NOT_FOUND"
     assert world.error(h["B"], "StartTask", taskId=task_c) == "NOT_FOUND"
     assert world.error(h["D"], "StartTask", taskId=task_b) == "NOT_FOUND"
     assert world.error(world.citizen, "StartTask", taskId=task_b) == "FORBIDDEN"
@@ -377,8 +378,11 @@ def test_a_street_blows_the_whistle_and_three_departments_report(world: World) -
                        reason="x", leadDepartmentId=world.id("A")) == "INVALID_INPUT"  # fmt: skip
     assert world.error(world.street, "BlowWhistle", id=case_id, departmentIds=called,
                        reason="") == "INVALID_INPUT"  # fmt: skip
-    assert world.event_count(case_id) == 1
-    assert "BLOW_WHISTLE" in world.case(world.street, case_id)["allowedActions"]
+    # Nothing half-written: the failed calls left the case reported, with no task.
+    untouched = world.case(world.street, case_id)
+    assert (world.event_count(case_id), untouched["status"], untouched["tasks"]) == (
+        1, "REPORTED", [])  # fmt: skip
+    assert "BLOW_WHISTLE" in untouched["allowedActions"]
 
     blown = world.call(world.street, "BlowWhistle", id=case_id, departmentIds=called,
                        reason="占道经营与管线破损, 多部门联合处置",
