@@ -394,7 +394,8 @@ async def tasks_of(conn: AsyncConnection[Any], case_id: int) -> list[TaskRecord]
 
 def _reason(value: str | None, what: str = "A reason") -> str:
     if value is None or not value.strip():
-        raise InvalidInput(f"{what} is needed for this step.", field="reason")
+        raise InvalidInput(f"{what} is needed for this step.",
+                           field="note" if what == "A note" else "reason")  # fmt: skip
     check_text(value, what)
     return value
 
