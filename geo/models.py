@@ -53,6 +53,8 @@ from geo.enums import (
     LimitUnit,
     Role,
     Stage,
+    TaskKind,
+    TaskStatus,
     UserStatus,
     sql_in,
 )
@@ -345,6 +347,46 @@ class CaseEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     #: Working minutes an extension (延期) adds to the stage's limit.
     extended_minutes: Mapped[int | None] = mapped_column(Integer)
+    #: The department a transfer (转办) took the case from (``department_id``: where it went).
+    from_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    #: The task a task event is about (co-handling, joint task).
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("case_tasks.id"))
+
+
+class CaseTask(Base):
+    """A department's part in a case it does not lead (geo.services.collaboration): a
+    co-handling task (协办) a dispatcher named, or a joint task (吹哨报到) a street called it to.
+    The lead (主办) is the case's own department; its part is the case itself."""
+
+    __tablename__ = "case_tasks"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {sql_in(TaskKind)}", name="kind"),
+        CheckConstraint(f"status IN {sql_in(TaskStatus)}", name="status"),
+        CheckConstraint(
+            "(status IN ('done', 'declined')) = (finished_at IS NOT NULL)",
+            name="finished_iff_finished",
+        ),
+        Index("ix_case_tasks_department_id_case_id", "department_id", "case_id"),
+        Index(
+            "uq_case_tasks_one_open_per_department",
+            "case_id",
+            "department_id",
+            unique=True,
+            postgresql_where=text("status IN ('open', 'in_progress')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CaseFacts(Base):

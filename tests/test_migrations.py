@@ -22,6 +22,8 @@ TABLES = {
     "auth_throttles",
     # 0012: case clocks
     "case_stage_limits",
+    # 0014: collaboration
+    "case_tasks",
     # 0016: evaluation
     "case_facts",
 }  # fmt: skip

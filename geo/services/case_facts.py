@@ -127,8 +127,8 @@ def facts_of(
         handled_on_time=on_time if resolved else None,
         overdue_at=min(overdue) if overdue else None,
         reopened=kinds.count(E.REOPENED),
-        transferred=kinds.count("transferred"),
-        returned=kinds.count("return_accepted"),
+        transferred=kinds.count(E.TRANSFERRED),
+        returned=kinds.count(E.RETURN_ACCEPTED),
     )
 
 

@@ -4,7 +4,8 @@ its timeline every time it is asked — never stored, so never stale.
 A stage is the part of the workflow one party owns: dispatch (受理/派遣: a reported case
 waiting for the dispatcher), handle (处置: dispatched or in progress, the department's) and check
 (核查/结案: resolved, waiting for the check and close). A stage starts at the event that entered
-it; a suspension (挂起) stops its clock until resumed; an extension (延期) adds working time
+it (a transfer to another department starts the handle stage afresh); a suspension (挂起)
+stops its clock until resumed; an extension (延期) adds working time
 to its limit. Both belong to the stage: the next stage starts afresh. Pure: the events, the
 limits and ``now`` come in.
 """
@@ -64,6 +65,11 @@ class ClockRequest:
     extended_minutes: int | None
 
 
+#: Events that start their stage afresh though the stage stays the same: a transfer (转办)
+#: gives the new department the whole handling limit, without the old one's suspensions,
+#: extensions or waiting request.
+RESTARTS = frozenset({E.TRANSFERRED})
+
 #: A request, and the decision that grants it.
 GRANTS = {E.SUSPENSION_REQUESTED: E.SUSPENDED, E.EXTENSION_REQUESTED: E.EXTENDED}
 
@@ -108,7 +114,8 @@ def stage_runs(events: Iterable[TimelineEvent]) -> list[StageRun]:
     for event in events:
         if event.to_status is not None:
             stage = STAGE_OF_STATUS.get(CaseStatus(event.to_status))
-            if run is not None and (stage is None or run.stage != stage):
+            restart = event.event_type in RESTARTS
+            if run is not None and (stage is None or run.stage != stage or restart):
                 if run.suspended:  # leaving a suspended stage ends its pause too
                     run.pauses[-1] = (run.pauses[-1][0], event.at)
                 run.ended_at = event.at
