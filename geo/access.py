@@ -38,11 +38,12 @@ class Capability(StrEnum):
     READ_PERSONAL = "read_personal"  # who reported a case (restricted)
     READ_PHOTOS = "read_photos"  # citizens' report photos (jurisdiction-bound, audited)
     CREATE_CASES = "create_cases"  # staff-created cases (grid patrol, hotline)
-    DISPATCH = "dispatch"  # dispatch, close, reject, mark duplicate, reopen
-    HANDLE = "handle"  # start and resolve a case given to the principal's unit; ask for time
+    DISPATCH = "dispatch"  # dispatch, close, reject, duplicate, reopen; transfer, call departments
+    HANDLE = "handle"  # start, resolve, return a case of the principal's unit; ask for time; tasks
     PAUSE_CLOCKS = "pause_clocks"  # suspend (挂起), resume, extend (延期) a clock; decide requests
     COMMENT = "comment"  # notes on a case's timeline
     SUPERVISE = "supervise"  # 督办 a case or a department's overdue cases (jurisdiction-bound)
+    EVALUATE = "evaluate"  # evaluation figures (考核) of the jurisdiction, the cases behind them
     HANDLE_APPLICATIONS = "handle_applications"  # 一网通办 applications of the department
     VERIFY_HEALTH_CODES = "verify_health_codes"  # online verification (audited)
     READ_HEALTH = "read_health"  # citizens' health data (restricted, audited)
@@ -63,14 +64,14 @@ ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     Role.DISPATCHER: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES,
        C.READ_PERSONAL, C.READ_PHOTOS, C.CREATE_CASES, C.DISPATCH, C.HANDLE, C.COMMENT,
-       C.PAUSE_CLOCKS},
+       C.PAUSE_CLOCKS, C.EVALUATE},
     Role.DEPARTMENT_STAFF: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.HANDLE, C.COMMENT,
-       C.HANDLE_APPLICATIONS},
+       C.HANDLE_APPLICATIONS, C.EVALUATE},
     Role.VERIFIER: _STAFF_BASE | {C.VERIFY_HEALTH_CODES},
     Role.HEALTH_OFFICER: _STAFF_BASE | {C.VERIFY_HEALTH_CODES, C.READ_HEALTH, C.MANAGE_HEALTH},
     Role.CAMERA_VIEWER: _STAFF_BASE | {C.READ_CAMERAS, C.WATCH_VIDEO},
-    Role.ANALYST: _STAFF_BASE | {C.READ_INTERNAL},
+    Role.ANALYST: _STAFF_BASE | {C.READ_INTERNAL, C.EVALUATE},
     Role.AUDITOR: _STAFF_BASE | {C.READ_AUDIT},
     Role.SUPERVISOR: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.COMMENT, C.SUPERVISE},
@@ -81,7 +82,7 @@ ANONYMOUS_CAPABILITIES = frozenset({C.READ_PUBLIC})
 #: Capabilities whose data is bound to the principal's jurisdiction.
 JURISDICTION_BOUND = frozenset(
     {C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES, C.READ_PERSONAL, C.READ_PHOTOS, C.DISPATCH,
-     C.HANDLE, C.COMMENT, C.CREATE_CASES, C.PAUSE_CLOCKS, C.SUPERVISE}
+     C.HANDLE, C.COMMENT, C.CREATE_CASES, C.PAUSE_CLOCKS, C.EVALUATE, C.SUPERVISE}
 )  # fmt: skip
 
 
@@ -387,19 +388,86 @@ def cell_scope(jurisdiction: Jurisdiction, cell_column: str) -> str:
 
 def case_scope(principal: Principal, alias: str = "t") -> str:
     """A predicate on cases alias ``alias``: the cases the principal may see in full and act
-    on. A department jurisdiction sees its department's cases; a citizen their own reports."""
+    on. A department jurisdiction sees the cases it leads and those it has a task on
+    (co-handling, a joint task: ``case_tasks``, open or finished); a citizen their own reports.
+
+    Acting on the case itself (start, resolve, return, ask for time) is narrower for a
+    department: :func:`case_handler_scope`; its own tasks: :func:`task_scope`."""
     j = principal.jurisdiction
     if principal.capabilities & {C.READ_CASES, C.DISPATCH, C.HANDLE}:
         if j.scope is Scope.DEPARTMENT:
-            return f"{alias}.department_id = ANY({_ids(j.ids)})"
-        if j.scope in _CASE_AREA_COLUMN:
-            # On the case row itself (stamped from its cell, migration 0004): the planner
-            # reads the column's statistics, so a district's page is planned like any filter.
-            return f"{alias}.{_CASE_AREA_COLUMN[j.scope]} = ANY({_ids(j.ids)})"
-        return cell_scope(j, f"{alias}.grid_cell_id")
+            # The task's cases as one array computed once per statement (an InitPlan), so the
+            # department's own cases keep their index and the OR stays a bitmap OR.
+            ids = _ids(j.ids)
+            tasks = f"SELECT k.case_id FROM case_tasks k WHERE k.department_id = ANY({ids})"  # noqa: S608
+            return f"({alias}.department_id = ANY({ids}) OR {alias}.id = ANY(ARRAY({tasks})))"
+        return _jurisdiction_of_cases(j, alias)
     if principal.is_citizen and principal.user_id is not None:
         return f"{alias}.reporter_id = {int(principal.user_id)}"
     return "FALSE"
+
+
+def evaluation_scope(principal: Principal, alias: str = "f") -> str:
+    """A predicate on ``case_facts`` alias ``alias``: the cases whose evaluation figures the
+    principal reads (EVALUATE) — those of their jurisdiction, as for cases. The cases behind a
+    figure are then read through :func:`case_scope` like any other."""
+    if not principal.can(C.EVALUATE):
+        return "FALSE"
+    return _jurisdiction_of_cases(principal.jurisdiction, alias)
+
+
+def _jurisdiction_of_cases(j: Jurisdiction, alias: str) -> str:
+    """The cases (or their facts: the same columns) of a staff jurisdiction."""
+    if j.scope is Scope.DEPARTMENT:
+        return f"{alias}.department_id = ANY({_ids(j.ids)})"
+    if j.scope in _CASE_AREA_COLUMN:
+        # On the case row itself (stamped from its cell, migration 0004): the planner
+        # reads the column's statistics, so a district's page is planned like any filter.
+        return f"{alias}.{_CASE_AREA_COLUMN[j.scope]} = ANY({_ids(j.ids)})"
+    return cell_scope(j, f"{alias}.grid_cell_id")
+
+
+def case_handler_scope(principal: Principal, alias: str = "t") -> str:
+    """A predicate on cases alias ``alias``: the cases whose handling (处置) the principal may
+    carry — start, resolve, return (退单), ask for time. A department the cases it leads (a
+    co-handling department sees the case, and acts only on its own task); an area
+    jurisdiction the cases of its area, as :func:`case_scope`."""
+    j = principal.jurisdiction
+    if j.scope is Scope.DEPARTMENT and principal.capabilities & {C.READ_CASES, C.HANDLE}:
+        return f"{alias}.department_id = ANY({_ids(j.ids)})"
+    return case_scope(principal, alias)
+
+
+def handles_case(principal: Principal, department_id: int | None) -> bool:
+    """For a case already read through :func:`case_scope`: whether the principal may also
+    carry its handling (:func:`case_handler_scope`, decided on the row in hand)."""
+    j = principal.jurisdiction
+    if j.scope is Scope.DEPARTMENT:
+        return department_id is not None and department_id in j.ids
+    return True
+
+
+def task_scope(principal: Principal, task: str = "k", case: str = "c") -> str:
+    """A predicate on ``case_tasks`` alias ``task`` joined to its case alias ``case``: the
+    tasks the principal may take up and finish (HANDLE). A department its own tasks; an area
+    jurisdiction the tasks of its area's cases."""
+    if not principal.can(C.HANDLE):
+        return "FALSE"
+    j = principal.jurisdiction
+    if j.scope is Scope.DEPARTMENT:
+        return f"{task}.department_id = ANY({_ids(j.ids)})"
+    return case_scope(principal, case)
+
+
+def takes_task(principal: Principal, task_department_id: int) -> bool:
+    """For a task of a case already read through :func:`case_scope`: whether the principal
+    may take it up and finish it (:func:`task_scope`, decided on the row in hand)."""
+    if not principal.can(C.HANDLE):
+        return False
+    j = principal.jurisdiction
+    if j.scope is Scope.DEPARTMENT:
+        return task_department_id in j.ids
+    return True
 
 
 def notification_scope(principal: Principal, n: str = "n", c: str = "c") -> str:

@@ -97,6 +97,43 @@ class CaseEventType(StrEnum):
     SUPERVISION_ANSWERED = "supervision_answered"  # the handler's answer to it
     SUPERVISION_MISSED = "supervision_missed"  # its deadline passed unanswered (the sweep)
     ESCALATED = "escalated"  # overdue long enough: up to the next level (escalation_level)
+    # Collaboration (geo.services.collaboration): 转办, 退单, 主办/协办, 吹哨报到.
+    TRANSFERRED = "transferred"  # 转办: to another department (from_department_id → department_id)
+    RETURN_REQUESTED = "return_requested"  # 退单: the handling department returns it, with why
+    RETURN_ACCEPTED = "return_accepted"  # the dispatcher takes it back: reported again
+    RETURN_REFUSED = "return_refused"  # the department keeps it, with the reason
+    WHISTLE_BLOWN = "whistle_blown"  # 吹哨: a street calls departments to a joint task
+    TASK_ASSIGNED = "task_assigned"  # a co-handling (协办) or joint (报到) task for a department
+    TASK_STARTED = "task_started"  # the co-handling department starts its part
+    TASK_REPORTED = "task_reported"  # 报到: a called department reports for the joint task
+    TASK_DONE = "task_done"  # the department's part is done, with a note
+    TASK_DECLINED = "task_declined"  # the department declines its task, with the reason
+
+
+#: Timeline events between staff only: a case's reporter never sees them (their own timeline
+#: shows the steps that move the case, not the notes and requests between departments).
+INTERNAL_CASE_EVENTS = frozenset(
+    {CaseEventType.COMMENTED, CaseEventType.RETURN_REQUESTED, CaseEventType.RETURN_REFUSED,
+     CaseEventType.TASK_ASSIGNED, CaseEventType.TASK_STARTED, CaseEventType.TASK_REPORTED,
+     CaseEventType.TASK_DONE, CaseEventType.TASK_DECLINED}
+)  # fmt: skip
+
+
+class TaskKind(StrEnum):
+    """A department's part in a case it does not lead (``case_tasks``)."""
+
+    CO_HANDLE = "co_handle"  # 协办: named by a dispatcher to help the lead (主办) department
+    JOINT = "joint"  # 吹哨报到: called by a street to a joint task, reports and does its part
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"  # assigned, not yet taken up
+    IN_PROGRESS = "in_progress"  # started (协办) or reported for (报到)
+    DONE = "done"
+    DECLINED = "declined"
+
+
+OPEN_TASK_STATUSES = frozenset({TaskStatus.OPEN, TaskStatus.IN_PROGRESS})
 
 
 class Stage(StrEnum):

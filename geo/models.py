@@ -13,6 +13,7 @@ from typing import Any
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Computed,
     DateTime,
@@ -57,6 +58,8 @@ from geo.enums import (
     Role,
     Stage,
     SupervisionStatus,
+    TaskKind,
+    TaskStatus,
     UserStatus,
     sql_in,
 )
@@ -374,6 +377,86 @@ class CaseEvent(Base):
     supervision_id: Mapped[int | None] = mapped_column(ForeignKey("supervisions.id"))
     #: The level an escalated event brought the case to.
     escalation_level: Mapped[str | None] = mapped_column(String(16))
+    #: The department a transfer (转办) took the case from (``department_id``: where it went).
+    from_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    #: The task a task event is about (co-handling, joint task).
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("case_tasks.id"))
+
+
+class CaseTask(Base):
+    """A department's part in a case it does not lead (geo.services.collaboration): a
+    co-handling task (协办) a dispatcher named, or a joint task (吹哨报到) a street called it to.
+    The lead (主办) is the case's own department; its part is the case itself."""
+
+    __tablename__ = "case_tasks"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {sql_in(TaskKind)}", name="kind"),
+        CheckConstraint(f"status IN {sql_in(TaskStatus)}", name="status"),
+        CheckConstraint(
+            "(status IN ('done', 'declined')) = (finished_at IS NOT NULL)",
+            name="finished_iff_finished",
+        ),
+        Index("ix_case_tasks_department_id_case_id", "department_id", "case_id"),
+        Index(
+            "uq_case_tasks_one_open_per_department",
+            "case_id",
+            "department_id",
+            unique=True,
+            postgresql_where=text("status IN ('open', 'in_progress')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CaseFacts(Base):
+    """A case's evaluation facts (考核, geo.services.case_facts, docs/evaluation.md): its
+    dimensions copied from the case, and what its timeline says about time limits, reopening,
+    transfers, returns and satisfaction. Rewritten with every event; never edited by hand."""
+
+    __tablename__ = "case_facts"
+    __table_args__ = (
+        Index("ix_case_facts_reported_at", "reported_at"),
+        Index("ix_case_facts_resolved_at", "resolved_at"),
+        Index("ix_case_facts_closed_at", "closed_at"),
+        Index("ix_case_facts_overdue_at", "overdue_at"),
+        Index("ix_case_facts_rated_at", "rated_at"),
+    )
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    category: Mapped[str] = mapped_column(String(32))
+    department_id: Mapped[int | None] = mapped_column(Integer)
+    district_id: Mapped[int | None] = mapped_column(Integer)
+    street_id: Mapped[int | None] = mapped_column(Integer)
+    community_id: Mapped[int | None] = mapped_column(Integer)
+    grid_cell_id: Mapped[int] = mapped_column(Integer)
+    grid_worker_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handle_minutes: Mapped[int | None] = mapped_column(Integer)
+    handle_limit_minutes: Mapped[int | None] = mapped_column(Integer)
+    handled_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    closed_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reopened: Mapped[int] = mapped_column(SmallInteger)
+    transferred: Mapped[int] = mapped_column(SmallInteger)
+    returned: Mapped[int] = mapped_column(SmallInteger)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEntry(Base):

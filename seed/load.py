@@ -24,6 +24,7 @@ from geo.access import default_scope
 from geo.enums import Role
 from geo.passwords import hash_password
 from geo.queries.stage_limits import HANDLE_DEFAULT_SQL
+from geo.services import case_facts
 from seed import catalogue, vocab
 from seed.generate import (
     CAMERA_COLUMNS,
@@ -46,6 +47,7 @@ DEMO_PASSWORD = "onemap-demo"  # noqa: S105
 CITIZENS = 300
 STAFF_PHONE_PREFIX = "1380000"
 BASE = "base"
+FACTS = "facts"  # evaluation facts of the cases (geo.services.case_facts)
 
 #: Called with (layer, rows done, rows wanted) as loading goes on.
 Progress = Callable[[str, int, int], None]
@@ -111,6 +113,10 @@ def seed(
     refs = _refs(conn, city)
     for layer in (FACILITIES, CAMERAS, CASES):
         report.added[layer.name] = _load_layer(conn, city, refs, layer, scale, say)
+    # Evaluation's facts of the cases just loaded (bulk COPY bypasses the case service).
+    report.added[FACTS] = case_facts.rebuild(
+        conn, missing_only=True, progress=lambda done, total: say(FACTS, done, total)
+    )
     report.seconds = time.perf_counter() - started
     return report
 

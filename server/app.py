@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 
 from geo.migrate import head_revision
+from geo.services import case_facts
 from mobile_api import api as citizen_api
 from server.gql.view import OneMapGraphQL, graphql_routes
 from server.kernel import health, sweeper
@@ -41,6 +42,7 @@ def create_app(settings: Settings) -> Starlette:
     # The server logs in as the app role only (docs/deploy.md): every pool below, the OGC
     # service's and the event listener's included, gets that login, never the owner's.
     settings = settings.model_copy(update={"database": settings.database.for_server()})
+    case_facts.configure(settings.clock.rules())  # evaluation facts on the city's calendar
     pool = make_pool(settings.database)
     tokens = TokenService(load_keys(settings.auth, settings.data.dir), settings.auth)
     broker = EventBroker(settings.database.app_libpq_url)

@@ -187,6 +187,21 @@ def migrate(ctx: click.Context, revision: str, downgrade: bool) -> None:
         _fail(f"migration failed: {_first_line(exc)}")
     after = m.current_revision(settings.sqlalchemy_url)
     click.echo(f"migrations: {before or 'empty'} → {after or 'base'}", err=True)
+    if not downgrade:
+        _fill_case_facts(_settings(ctx))
+
+
+def _fill_case_facts(settings: Settings) -> None:
+    """Evaluation facts for the cases that have none (a database that existed before them)."""
+    from geo.services import case_facts
+
+    with psycopg.connect(settings.database.libpq_url, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('case_facts')").fetchone() == (None,):
+            return
+        case_facts.configure(settings.clock.rules())
+        count = case_facts.rebuild(conn, missing_only=True)
+    if count:
+        click.echo(f"evaluation facts of {count:,} cases computed", err=True)
 
 
 @main.command()
@@ -220,6 +235,9 @@ def seed(ctx: click.Context, scale: float, quiet: bool) -> None:
         if done >= total:
             bar.__exit__(None, None, None)
 
+    from geo.services import case_facts
+
+    case_facts.configure(_settings(ctx).clock.rules())
     try:
         with psycopg.connect(settings.libpq_url, autocommit=True) as conn:
             report = load(conn, scale, progress)
@@ -268,6 +286,41 @@ def proxy_options(trusted: list[str]) -> dict[str, Any]:
     if not trusted:
         return {"proxy_headers": False}
     return {"proxy_headers": True, "forwarded_allow_ips": list(trusted)}
+
+
+@main.group()
+def evaluation() -> None:
+    """Evaluation (考核) facts and figures (docs/evaluation.md)."""
+
+
+@evaluation.command("rebuild")
+@click.option("--missing", is_flag=True, help="Only the cases without facts yet.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def evaluation_rebuild(ctx: click.Context, missing: bool, quiet: bool) -> None:
+    """Recompute every case's evaluation facts from its timeline, with the clock settings'
+    calendar: after a bulk load, or a change of stage limits or the calendar."""
+    from geo.services import case_facts
+
+    settings = _settings(ctx)
+    _check_database(settings.database.libpq_url, settings.database.connect_timeout_s)
+    case_facts.configure(settings.clock.rules())
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if quiet:
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="facts", file=sys.stderr, show_pos=True)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    with psycopg.connect(settings.database.libpq_url, autocommit=True) as conn:
+        count = case_facts.rebuild(conn, missing_only=missing, progress=progress)
+    if bar is not None:
+        bar.__exit__(None, None, None)
+    click.echo(f"evaluation facts of {count:,} cases rebuilt", err=True)
 
 
 @main.group()

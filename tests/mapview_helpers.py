@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, ElementHandle, Page, ViewportSize, sync
 
 from geo import access
 from geo.access import Principal
+from geo.services import collaboration
 from geo.services.identity import jurisdiction_of
 from server.mapview.routes import STATIC
 from tests.test_mapview_browser import (
@@ -121,9 +122,11 @@ def graphql(base: str, token: str, document: str, name: str, variables: dict[str
 
 
 def allowed(base: str, token: str, case_id: int) -> set[str]:
-    """The steps the server lists for this user and case, as the popup may offer them."""
+    """The steps the server lists for this user and case, as the popup may offer them (not
+    marking a duplicate, nor the collaboration steps: those are GraphQL's alone so far)."""
     answer = graphql(base, token, "case_detail", "CaseDetail", {"id": str(case_id)})
-    return {a.lower() for a in answer["data"]["case"]["allowedActions"]} - {"mark_duplicate"}
+    listed = {a.lower() for a in answer["data"]["case"]["allowedActions"]}
+    return listed - {"mark_duplicate", *collaboration.ACTIONS}
 
 
 def shown_steps(page: Page) -> list[str]:

@@ -125,7 +125,9 @@ def _scope_sql(who: Who) -> str:
     if j.scope is Scope.CITY:
         return "TRUE"
     if j.scope is Scope.DEPARTMENT:
-        return f"c.department_id = ANY('{ids}')"
+        # The cases it leads, and those it has a co-handling or joint task on.
+        return (f"(c.department_id = ANY('{ids}') OR EXISTS (SELECT 1 FROM case_tasks k "
+                f"WHERE k.case_id = c.id AND k.department_id = ANY('{ids}')))")  # fmt: skip
     if j.scope is Scope.GRID_CELLS:
         return f"c.grid_cell_id = ANY('{ids}')"
     if j.scope is Scope.DISTRICT:

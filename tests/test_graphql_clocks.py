@@ -3,11 +3,8 @@ for constructed cases with known answers, and suspend / resume / extend as a dis
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-from datetime import UTC, datetime, time
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -16,62 +13,30 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.testclient import TestClient
 from strawberry import Schema
 
-from geo.access import CITY, Jurisdiction, Principal
-from geo.services.identity import jurisdiction_of
+from geo.access import CITY, Principal
 from geo.services.worktime import WorkingTime
 from server.kernel.auth.tokens import TokenService
+from tests.case_helpers import LAT, LON, constructed_case, post, sh, staff_token
 from tests.gql_helpers import operation, run
 
 CLOCK = operation("case_clock")
 FLOW = operation("dispatch_flow")
-SH = ZoneInfo("Asia/Shanghai")
-LON, LAT = 121.48, 31.23
-
-
-def sh(day: str, clock: str) -> str:
-    """An instant in Shanghai as the API writes it (UTC ISO 8601)."""
-    local = datetime.combine(datetime.fromisoformat(day).date(), time.fromisoformat(clock), SH)
-    return local.astimezone(UTC).isoformat()
-
-
-def _post(client: TestClient, token: str | None, document: str, name: str,
-          variables: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    r = client.post("/graphql", json={"query": document, "operationName": name,
-                                      "variables": variables}, headers=headers)  # fmt: skip
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
 
 
 def _call(client: TestClient, token: str | None, name: str, variables: dict[str, Any]) -> Any:
-    body = _post(client, token, CLOCK, name, variables)
+    body = post(client, token, CLOCK, name, variables)
     assert "errors" not in body, body
     return next(iter(body["data"].values()))
 
 
-def _token(database_url: str, tokens: TokenService, where: str) -> str:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            f"SELECT id, roles FROM users WHERE {where} ORDER BY id LIMIT 1"
-        ).fetchone()
-    assert row is not None
-
-    async def jurisdiction() -> Jurisdiction:
-        async with await psycopg.AsyncConnection.connect(database_url) as conn:
-            return await jurisdiction_of(conn, row[0])
-
-    return tokens.issue_access(row[0], row[1], jurisdiction=asyncio.run(jurisdiction()))
-
-
 @pytest.fixture(scope="module")
 def dispatcher(database_url: str, tokens: TokenService) -> str:
-    return _token(database_url, tokens, "phone LIKE '1380000%' AND roles[1] = 'dispatcher'")
+    return staff_token(database_url, tokens, "phone LIKE '1380000%' AND roles[1] = 'dispatcher'")
 
 
 @pytest.fixture(scope="module")
 def handler(database_url: str, tokens: TokenService) -> str:
-    return _token(database_url, tokens, "phone LIKE '1381%' AND roles[1] = 'department_staff'")
+    return staff_token(database_url, tokens, "phone LIKE '1381%' AND roles[1] = 'department_staff'")
 
 
 def _handle_category(database_url: str, amount: int, unit: str) -> str:
@@ -83,34 +48,6 @@ def _handle_category(database_url: str, amount: int, unit: str) -> str:
         ).fetchone()
     assert row is not None, f"the seed has no category to handle in {amount} {unit}"
     return str(row[0])
-
-
-def _constructed_case(database_url: str, category: str, reported: str, dispatched: str) -> int:
-    """A case dispatched at a known instant: its row and its timeline written as the service
-    would have written them then."""
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "INSERT INTO cases (public_id, category, description, status, source, grid_cell_id, "
-            "department_id, reported_at, dispatched_at, due_at, updated_at, geom) "
-            "SELECT %(pid)s, %(cat)s::text, '时限测试', 'dispatched', 'grid_worker', g.id, "
-            "cc.department_id, %(rep)s::timestamptz, %(dis)s::timestamptz, "
-            "%(dis)s::timestamptz + make_interval(hours => cc.time_limit_hours), "
-            "%(dis)s::timestamptz, "
-            "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) "
-            "FROM grid_cells g, case_categories cc WHERE cc.code = %(cat)s "
-            "AND ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)) "
-            "RETURNING id",
-            {"pid": f"T-{secrets.token_hex(6)}", "cat": category, "rep": reported,
-             "dis": dispatched, "lon": LON, "lat": LAT},
-        ).fetchone()  # fmt: skip
-        assert row is not None
-        conn.execute(
-            "INSERT INTO case_events (case_id, event_type, from_status, to_status, at) VALUES "
-            "(%(id)s, 'reported', NULL, 'reported', %(rep)s), "
-            "(%(id)s, 'dispatched', 'reported', 'dispatched', %(dis)s)",
-            {"id": row[0], "rep": reported, "dis": dispatched},
-        )
-        return int(row[0])
 
 
 def _at(value: str) -> datetime:
@@ -133,7 +70,7 @@ def test_a_past_deadline_on_the_official_calendar_is_overdue(
     reported: tuple[str, str], dispatched: tuple[str, str], deadline: tuple[str, str],
 ) -> None:  # fmt: skip
     category = _handle_category(database_url, 8, "working_hours")
-    case_id = _constructed_case(database_url, category, sh(*reported), sh(*dispatched))
+    case_id = constructed_case(database_url, category, sh(*reported), sh(*dispatched))
     case = _call(client, dispatcher, "CaseClock", {"id": str(case_id)})
     clock = case["clock"]
     assert (clock["stage"], clock["state"], clock["suspended"]) == ("HANDLE", "OVERDUE", False)
@@ -147,7 +84,7 @@ def test_suspend_resume_and_extend_as_a_dispatcher(
     client: TestClient, database_url: str, dispatcher: str, handler: str
 ) -> None:
     category = _handle_category(database_url, 8, "working_hours")
-    case_id = str(_constructed_case(database_url, category, sh("2026-11-27", "16:00"),
+    case_id = str(constructed_case(database_url, category, sh("2026-11-27", "16:00"),
                                     sh("2026-11-27", "17:00")))  # fmt: skip
 
     refused = _call(client, handler, "SuspendCase", {"id": case_id, "reason": "等待配件"})
@@ -195,7 +132,7 @@ def _pause(client: TestClient, token: str, case_id: str) -> tuple[datetime, date
 
 
 def _create(client: TestClient, token: str, category: str, description: str) -> str:
-    body = _post(client, token, FLOW, "CreateCase", {"input": {
+    body = post(client, token, FLOW, "CreateCase", {"input": {
         "category": category, "lon": LON, "lat": LAT, "description": description}})  # fmt: skip
     assert body["data"]["createCase"]["__typename"] == "CasePayload", body
     case_id: str = body["data"]["createCase"]["case"]["id"]
@@ -209,14 +146,14 @@ def test_a_case_dispatched_now_is_on_time_and_a_rejected_one_has_no_clock(
     case_id = _create(client, dispatcher, category, "新案件")
     reported = _call(client, dispatcher, "CaseClock", {"id": case_id})["clock"]
     assert (reported["stage"], reported["limitWorkingMinutes"]) == ("DISPATCH", 120)
-    _post(client, dispatcher, FLOW, "DispatchCase", {"id": case_id})
+    post(client, dispatcher, FLOW, "DispatchCase", {"id": case_id})
     clock = _call(client, dispatcher, "CaseClock", {"id": case_id})["clock"]
     assert (clock["stage"], clock["state"], clock["limitWorkingMinutes"]) == (
         "HANDLE", "ON_TIME", 960)  # fmt: skip
     assert _at(clock["deadline"]) == WorkingTime().add(_at(clock["startedAt"]), 960)
 
     rejected = _create(client, dispatcher, category, "不予受理")
-    _post(client, dispatcher, FLOW, "RejectCase", {"id": rejected, "reason": "不属于受理范围"})
+    post(client, dispatcher, FLOW, "RejectCase", {"id": rejected, "reason": "不属于受理范围"})
     case = _call(client, dispatcher, "CaseClock", {"id": rejected})
     assert (case["status"], case["clock"]) == ("REJECTED", None)
     refused = _call(client, dispatcher, "SuspendCase", {"id": rejected, "reason": "挂起"})
@@ -225,10 +162,10 @@ def test_a_case_dispatched_now_is_on_time_and_a_rejected_one_has_no_clock(
 
 def test_the_public_record_has_no_clock(client: TestClient, database_url: str) -> None:
     category = _handle_category(database_url, 8, "working_hours")
-    case_id = _constructed_case(database_url, category, sh("2026-11-27", "16:00"),
+    case_id = constructed_case(database_url, category, sh("2026-11-27", "16:00"),
                                 sh("2026-11-27", "17:00"))  # fmt: skip
     document = "query Public($id: ID!) { case(id: $id) { id clock { state deadline } } }"
-    body = _post(client, None, document, "Public", {"id": str(case_id)})
+    body = post(client, None, document, "Public", {"id": str(case_id)})
     assert body["data"]["case"] == {"id": str(case_id), "clock": None}
     assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
     assert "clock is shown only to staff" in body["errors"][0]["message"]
@@ -238,9 +175,9 @@ def test_the_department_asks_and_the_dispatcher_decides(
     client: TestClient, database_url: str, tokens: TokenService, dispatcher: str
 ) -> None:
     category = _handle_category(database_url, 8, "working_hours")
-    case_id = str(_constructed_case(database_url, category, sh("2026-11-27", "16:00"),
+    case_id = str(constructed_case(database_url, category, sh("2026-11-27", "16:00"),
                                     sh("2026-11-27", "17:00")))  # fmt: skip
-    handler = _token(database_url, tokens, "roles[1] = 'department_staff' AND department_id = "
+    handler = staff_token(database_url, tokens, "roles[1] = 'department_staff' AND department_id = "
                      f"(SELECT department_id FROM cases WHERE id = {int(case_id)})")  # fmt: skip
 
     asked = _call(client, handler, "RequestExtension",

@@ -17,6 +17,7 @@ from geo import access
 from geo.access import Jurisdiction, Principal
 from geo.enums import CaseStatus
 from geo.errors import OneMapError
+from geo.services import collaboration
 from geo.services.cases import TRANSITIONS, allowed_actions, transition
 from geo.services.identity import jurisdiction_of
 from server.gql.types import CaseAction
@@ -37,7 +38,7 @@ PHONES = {
 
 
 def test_the_schema_names_every_step_of_the_workflow() -> None:
-    assert [a.value for a in CaseAction] == list(TRANSITIONS)
+    assert [a.value for a in CaseAction] == [*TRANSITIONS, *collaboration.ACTIONS]
 
 
 @pytest.fixture
@@ -154,7 +155,8 @@ def test_the_case_detail_lists_the_callers_steps(
     case_id = created["data"]["createCase"]["case"]["id"]
     detail = _post(client, dispatcher, {"query": DETAIL, "variables": {"id": case_id}})
     assert "errors" not in detail, detail
-    assert detail["data"]["case"]["allowedActions"] == ["DISPATCH", "REJECT", "MARK_DUPLICATE"]
+    assert detail["data"]["case"]["allowedActions"] == [
+        "DISPATCH", "REJECT", "MARK_DUPLICATE", "BLOW_WHISTLE", "COMMENT"]  # fmt: skip
 
     # Anyone without the steps' capabilities, or reading only the public record: none.
     assert _actions(client, None, case_id)["data"]["case"]["allowedActions"] == []
@@ -172,7 +174,8 @@ def test_the_case_detail_lists_the_callers_steps(
         },
     )
     assert rejected["data"]["rejectCase"]["case"]["status"] == "REJECTED"
-    assert _actions(client, dispatcher, case_id)["data"]["case"]["allowedActions"] == ["REOPEN"]
+    assert _actions(client, dispatcher, case_id)["data"]["case"]["allowedActions"] == [
+        "REOPEN", "COMMENT"]  # fmt: skip
     reopened = _post(
         client,
         dispatcher,

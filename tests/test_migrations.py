@@ -25,6 +25,10 @@ TABLES = {
     # 0013: supervision
     "supervisions", "supervision_cases", "case_clock_states", "staff_notifications",
     "staff_notification_reads", "supervision_sweeps",
+    # 0014: collaboration
+    "case_tasks",
+    # 0016: evaluation
+    "case_facts",
 }  # fmt: skip
 
 

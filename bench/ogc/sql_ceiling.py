@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from geo.layers import LayerView
+from geo.queries import fetch
 from geo.queries.tiles import Tile, mvt
 from server.kernel.db import READ_SESSION_OPTIONS
 
@@ -29,8 +30,7 @@ async def _worker(
             view, tile = jobs[i % len(jobs)]
             q = mvt(view, tile, cap)
             t0 = time.monotonic()
-            cur = await c.execute(q.statement, q.params)
-            q.decode(await cur.fetchall())
+            await fetch(c, q)  # as OneMap fetches it: the same statement and result format
             latencies.append(time.monotonic() - t0)
             i += 1
 

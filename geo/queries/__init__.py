@@ -25,6 +25,9 @@ class Query[T]:
     #: Planner settings for this statement alone (``SET LOCAL`` in its own transaction), where
     #: PostgreSQL misjudges a plan: pg_trgm's operators cost far more per row than it assumes.
     local: tuple[tuple[str, str], ...] = ()
+    #: Results in PostgreSQL's binary format: a tile's bytea arrives as its bytes, not as hex
+    #: text twice its size that the server encodes and the client decodes.
+    binary: bool = False
 
 
 def _local(name: str, value: str) -> sql.Composed:
@@ -36,9 +39,9 @@ async def fetch[T](conn: AsyncConnection[Any], query: Query[T]) -> T:
         async with conn.transaction():
             for name, value in query.local:
                 await conn.execute(_local(name, value))
-            cur = await conn.execute(query.statement, query.params)
+            cur = await conn.execute(query.statement, query.params, binary=query.binary)
             return query.decode(await cur.fetchall())
-    cur = await conn.execute(query.statement, query.params)
+    cur = await conn.execute(query.statement, query.params, binary=query.binary)
     return query.decode(await cur.fetchall())
 
 
@@ -47,5 +50,6 @@ def fetch_sync[T](conn: Connection[Any], query: Query[T]) -> T:
         with conn.transaction():
             for name, value in query.local:
                 conn.execute(_local(name, value))
-            return query.decode(conn.execute(query.statement, query.params).fetchall())
-    return query.decode(conn.execute(query.statement, query.params).fetchall())
+            rows = conn.execute(query.statement, query.params, binary=query.binary).fetchall()
+            return query.decode(rows)
+    return query.decode(conn.execute(query.statement, query.params, binary=query.binary).fetchall())

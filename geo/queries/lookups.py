@@ -2,7 +2,7 @@
 
 Every look-up here is of data that is not jurisdiction-bound (cells, areas, departments, staff
 names) or whose keys come only from rows already read under the caller's jurisdiction (a
-case's timeline is loaded for cases read through the scoped view).
+case's timeline and tasks are loaded for cases read through the scoped view).
 """
 
 from __future__ import annotations
@@ -44,9 +44,15 @@ _SQL: dict[str, tuple[str, bool]] = {
     ),
     "case_events": (
         "SELECT case_id, id, event_type, from_status, to_status, actor_id, department_id, note, "
-        "at, extended_minutes, supervision_id, escalation_level FROM case_events "
-        "WHERE case_id = ANY(%(ids)s) "
-        "ORDER BY case_id, at, id",
+        "at, extended_minutes, from_department_id, task_id, supervision_id, escalation_level "
+        "FROM case_events "
+        "WHERE case_id = ANY(%(ids)s) ORDER BY case_id, at, id",
+        True,
+    ),
+    "case_tasks": (
+        "SELECT case_id, id, case_id, department_id, kind, status, note, created_by, created_at, "
+        "started_at, finished_at, updated_at FROM case_tasks WHERE case_id = ANY(%(ids)s) "
+        "ORDER BY case_id, id",
         True,
     ),
 }
@@ -82,7 +88,8 @@ def case_event(event_id: int) -> Query[Any]:
     return Query(
         sql.SQL(
             "SELECT id, event_type, from_status, to_status, actor_id, department_id, note, at, "
-            "extended_minutes, supervision_id, escalation_level FROM case_events WHERE id = %(id)s"
+            "extended_minutes, from_department_id, task_id, supervision_id, escalation_level "
+            "FROM case_events WHERE id = %(id)s"
         ),
         {"id": event_id},
         lambda rs: rs[0] if rs else None,

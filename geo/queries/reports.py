@@ -8,6 +8,7 @@ from typing import Any
 
 from psycopg import sql
 
+from geo.enums import INTERNAL_CASE_EVENTS
 from geo.params import LonLat, Radius
 from geo.queries import Query, Rows
 
@@ -31,10 +32,12 @@ _MINE = sql.SQL(
     "AND (%(at)s::timestamptz IS NULL OR (c.reported_at, c.id) < (%(at)s, %(id)s)) "
     "ORDER BY c.reported_at DESC, c.id DESC LIMIT %(limit)s"
 ).format(report=sql.SQL(_REPORT))
+#: The notes between staff a reporter's timeline leaves out (comments, returns, tasks).
+_INTERNAL = sorted(e.value for e in INTERNAL_CASE_EVENTS)
 _ONE = sql.SQL(
     "SELECT {report}, (SELECT coalesce(json_agg(json_build_object('event', e.event_type, "
     "'from_status', e.from_status, 'to_status', e.to_status, 'at', e.at) ORDER BY e.at, e.id), "
-    "'[]') FROM case_events e WHERE e.case_id = c.id AND e.event_type <> 'commented') "
+    "'[]') FROM case_events e WHERE e.case_id = c.id AND e.event_type <> ALL(%(internal)s)) "
     "FROM cases c WHERE c.public_id = %(id)s AND c.reporter_id = %(user)s"
 ).format(report=sql.SQL(_REPORT))
 # Open cases of the category near the point, nearest first (FixMyStreet's duplicate check).
@@ -78,7 +81,7 @@ def _one(rows: Rows) -> dict[str, Any] | None:
 
 
 def my_report(user_id: int, public_id: str) -> Query[dict[str, Any] | None]:
-    return Query(_ONE, {"user": user_id, "id": public_id}, _one)
+    return Query(_ONE, {"user": user_id, "id": public_id, "internal": _INTERNAL}, _one)
 
 
 def nearby_open(

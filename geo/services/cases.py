@@ -27,7 +27,7 @@ from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, OutsideCity
 from geo.params import LonLat
 from geo.queries import fetch
 from geo.queries.location import grid_cell_at
-from geo.services import audit
+from geo.services import audit, case_facts
 from geo.services.clocks import GRANTS, StageRun, TimelineEvent, current_stage
 
 CHANNEL = "onemap_case_events"
@@ -72,22 +72,38 @@ REOPEN_TARGET = {
 }
 
 
-def allowed_actions(actor: Principal, status: CaseStatus | str) -> list[str]:
+def allowed_actions(
+    actor: Principal, status: CaseStatus | str, *, handles: bool = True
+) -> list[str]:
     """The actions (keys of TRANSITIONS, in their order) ``actor`` may apply to a case in
     ``status``: the state machine allows the step from it and the policy grants the step's
     capability. The jurisdiction is the caller's to establish: ask only for a case read through
-    geo.access.case_scope (the full view), the scope :func:`transition` loads it with."""
+    geo.access.case_scope (the full view), the scope :func:`transition` loads it with; and
+    ``handles``: geo.access.handles_case for the case's department (HANDLE steps)."""
     current = S(status)
     return [
         name
         for name, rule in TRANSITIONS.items()
-        if current in rule.sources and actor.can(rule.capability)
+        if current in rule.sources
+        and actor.can(rule.capability)
+        and (handles or rule.capability is not C.HANDLE)
     ]
 
 
-def _scope(actor: Principal) -> str:
-    """The SQL predicate (alias c) of the cases ``actor`` may act on."""
+def actor_scope(actor: Principal) -> str:
+    """The SQL predicate (alias c) of the cases ``actor`` may see and act on."""
     return access.case_scope(actor, "c")
+
+
+def handler_scope(actor: Principal) -> str:
+    """The SQL predicate (alias c) of the cases whose handling ``actor`` may carry (HANDLE
+    steps): a co-handling department sees a case but handles only its own task."""
+    return access.case_handler_scope(actor, "c")
+
+
+def step_scope(actor: Principal, capability: C) -> str:
+    """The scope a step of ``capability`` loads its case with."""
+    return handler_scope(actor) if capability is C.HANDLE else actor_scope(actor)
 
 
 CASE_COLUMNS = """
@@ -123,7 +139,7 @@ class CaseRecord:
     lat: float
 
 
-def _check_text(value: str | None, what: str, limit: int = MAX_DESCRIPTION) -> str | None:
+def check_text(value: str | None, what: str, limit: int = MAX_DESCRIPTION) -> str | None:
     if value is not None and len(value) > limit:
         raise InvalidInput(f"{what} is {len(value)} characters long; at most {limit} are allowed.")
     return value
@@ -147,8 +163,8 @@ async def create_case(
     staff = actor.can(C.CREATE_CASES)
     if not staff:
         access.require(actor, C.REPORT)
-    _check_text(description, "The description")
-    _check_text(address, "The address", 500)
+    check_text(description, "The description")
+    check_text(address, "The address", 500)
     async with conn.transaction():
         route = await (
             await conn.execute(
@@ -192,8 +208,8 @@ async def create_case(
             )
         ).fetchone()
         assert row is not None
-        await _append_event(conn, row[0], E.REPORTED, None, S.REPORTED, actor, None, None, now)
-        return await _load(conn, row[0])
+        await append_event(conn, row[0], E.REPORTED, None, S.REPORTED, actor, None, None, now)
+        return await load_case(conn, row[0])
 
 
 async def transition(
@@ -215,9 +231,10 @@ async def transition(
     if rule is None:
         raise InvalidInput(f"Unknown case action {action!r}; one of {', '.join(TRANSITIONS)}.")
     access.require(actor, rule.capability)
-    _check_text(note, "The note")
+    check_text(note, "The note")
     async with conn.transaction():
-        case = await _load(conn, case_id, lock=True, scope=_scope(actor))
+        case = await load_case(conn, case_id, lock=True,
+                               scope=step_scope(actor, rule.capability))  # fmt: skip
         status = S(case.status)
         if status not in rule.sources:
             allowed = ", ".join(sorted(s.value for s in rule.sources))
@@ -235,12 +252,13 @@ async def transition(
         elif action == "start":
             changes["assignee_id"] = assignee_id or case.assignee_id or actor.user_id
         elif action == "resolve":
+            await _no_open_tasks(conn, case)
             changes["resolved_at"] = now
         elif action in ("close", "reject"):
             changes["closed_at"] = now
         elif action == "mark_duplicate":
             changes["duplicate_of"] = await _duplicate_target(
-                conn, case, duplicate_of, _scope(actor)
+                conn, case, duplicate_of, actor_scope(actor)
             )
         elif action == "reopen":
             changes.update({"closed_at": None, "duplicate_of": None})
@@ -251,20 +269,20 @@ async def transition(
             f"UPDATE cases SET {assignments} WHERE id = %(id)s",  # noqa: S608 - our column names
             {**changes, "id": case.id},
         )
-        await _append_event(conn, case.id, rule.event, status, target, actor, event_department,
+        await append_event(conn, case.id, rule.event, status, target, actor, event_department,
                             note, now)  # fmt: skip
-        return await _load(conn, case.id)
+        return await load_case(conn, case.id)
 
 
 async def comment(conn: AsyncConnection[Any], case_id: int, actor: Principal, note: str) -> None:
     """A note on the timeline, changing nothing else (COMMENT, within the jurisdiction)."""
     if not note.strip():
         raise InvalidInput("A comment needs some text.")
-    _check_text(note, "The comment")
+    check_text(note, "The comment")
     access.require(actor, C.COMMENT)
     async with conn.transaction():
-        case = await _load(conn, case_id, lock=True, scope=_scope(actor))
-        await _append_event(conn, case.id, E.COMMENTED, None, None, actor, None, note,
+        case = await load_case(conn, case_id, lock=True, scope=actor_scope(actor))
+        await append_event(conn, case.id, E.COMMENTED, None, None, actor, None, note,
                             datetime.now(UTC))  # fmt: skip
 
 
@@ -306,7 +324,7 @@ async def clock_step(
     access.require(actor, capability)
     if not reason.strip():
         raise InvalidInput("A clock step needs a reason.", field="reason")
-    _check_text(reason, "The reason")
+    check_text(reason, "The reason")
     if event in (E.EXTENDED, E.EXTENSION_REQUESTED):
         if extended_minutes is None or not 0 < extended_minutes <= MAX_EXTENSION_MINUTES:
             raise InvalidInput(
@@ -316,7 +334,7 @@ async def clock_step(
     else:
         extended_minutes = None
     async with conn.transaction():
-        case = await _load(conn, case_id, lock=True, scope=_scope(actor))
+        case = await load_case(conn, case_id, lock=True, scope=step_scope(actor, capability))
         if S(case.status) not in OPEN_CASE_STATUSES:
             raise Conflict(f"Case {case.public_id} is {case.status}: it has no clock.",
                            case_status=case.status)  # fmt: skip
@@ -329,9 +347,9 @@ async def clock_step(
         assert event is not None
         now = datetime.now(UTC)
         await conn.execute("UPDATE cases SET updated_at = %s WHERE id = %s", (now, case.id))
-        await _append_event(conn, case.id, event, None, None, actor, None, reason, now,
+        await append_event(conn, case.id, event, None, None, actor, None, reason, now,
                             extended_minutes=extended_minutes)  # fmt: skip
-        return await _load(conn, case.id)
+        return await load_case(conn, case.id)
 
 
 def _clock_conflict(event: CaseEventType | None, run: StageRun | None) -> str | None:
@@ -347,6 +365,26 @@ def _clock_conflict(event: CaseEventType | None, run: StageRun | None) -> str | 
     if event in GRANTS and pending:
         return "a request is already waiting for a decision."
     return None
+
+
+async def _no_open_tasks(conn: AsyncConnection[Any], case: CaseRecord) -> None:
+    """The lead (主办) resolves once every co-handling and joint task is done or declined:
+    Conflict naming the departments still at work."""
+    rows = await (
+        await conn.execute(
+            "SELECT d.name_zh, k.status FROM case_tasks k JOIN departments d "
+            "ON d.id = k.department_id WHERE k.case_id = %s AND k.status IN ('open', "
+            "'in_progress') ORDER BY k.id",
+            (case.id,),
+        )
+    ).fetchall()
+    if rows:
+        waiting = ", ".join(f"{name} ({status})" for name, status in rows)
+        raise Conflict(
+            f"Case {case.public_id} has open co-handling tasks: {waiting}. The lead department "
+            "resolves once each is done or declined.",
+            case_status=case.status,
+        )
 
 
 async def _timeline(conn: AsyncConnection[Any], case_id: int) -> list[TimelineEvent]:
@@ -417,7 +455,7 @@ async def _duplicate_target(
     return duplicate_of
 
 
-async def _append_event(
+async def append_event(
     conn: AsyncConnection[Any],
     case_id: int,
     event: CaseEventType,
@@ -429,12 +467,14 @@ async def _append_event(
     at: datetime,
     *,
     extended_minutes: int | None = None,
+    from_department_id: int | None = None,
+    task_id: int | None = None,
 ) -> None:
     row = await (
         await conn.execute(
             "INSERT INTO case_events (case_id, event_type, from_status, to_status, actor_id, "
-            "department_id, note, at, extended_minutes) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            "department_id, note, at, extended_minutes, from_department_id, task_id) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
             (
                 case_id,
                 event.value,
@@ -445,6 +485,8 @@ async def _append_event(
                 note,
                 at,
                 extended_minutes,
+                from_department_id,
+                task_id,
             ),
         )
     ).fetchone()
@@ -461,6 +503,7 @@ async def _append_event(
     payload = json.dumps({"event_id": row[0], "case_id": case_id, "event_type": event.value,
                           "to_status": to_status and to_status.value})  # fmt: skip
     await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+    await case_facts.refresh(conn, [case_id])  # evaluation's row, exact at this commit
 
 
 async def get_case(
@@ -468,7 +511,7 @@ async def get_case(
 ) -> CaseRecord:
     """The case, within ``actor``'s jurisdiction when given (NotFound outside it). Without an
     actor: for callers that already proved the right to it (a reporter's own case)."""
-    return await _load(conn, case_id, scope="TRUE" if actor is None else _scope(actor))
+    return await load_case(conn, case_id, scope="TRUE" if actor is None else actor_scope(actor))
 
 
 async def _check_cell_in_scope(conn: AsyncConnection[Any], actor: Principal, cell: int) -> None:
@@ -483,7 +526,7 @@ async def _check_cell_in_scope(conn: AsyncConnection[Any], actor: Principal, cel
         raise Forbidden("The place lies outside your jurisdiction.")
 
 
-async def _load(
+async def load_case(
     conn: AsyncConnection[Any], case_id: int, *, lock: bool = False, scope: str = "TRUE"
 ) -> CaseRecord:
     """``scope`` is a geo.access predicate on alias c (SQL text built from integers)."""

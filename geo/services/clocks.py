@@ -4,7 +4,8 @@ its timeline every time it is asked — never stored, so never stale.
 A stage is the part of the workflow one party owns: dispatch (受理/派遣: a reported case
 waiting for the dispatcher), handle (处置: dispatched or in progress, the department's) and check
 (核查/结案: resolved, waiting for the check and close). A stage starts at the event that entered
-it; a suspension (挂起) stops its clock until resumed; an extension (延期) adds working time
+it (a transfer to another department starts the handle stage afresh); a suspension (挂起)
+stops its clock until resumed; an extension (延期) adds working time
 to its limit. Both belong to the stage: the next stage starts afresh. Pure: the events, the
 limits and ``now`` come in.
 """
@@ -64,6 +65,11 @@ class ClockRequest:
     extended_minutes: int | None
 
 
+#: Events that start their stage afresh though the stage stays the same: a transfer (转办)
+#: gives the new department the whole handling limit, without the old one's suspensions,
+#: extensions or waiting request.
+RESTARTS = frozenset({E.TRANSFERRED})
+
 #: A request, and the decision that grants it.
 GRANTS = {E.SUSPENSION_REQUESTED: E.SUSPENDED, E.EXTENSION_REQUESTED: E.EXTENDED}
 
@@ -77,6 +83,8 @@ class StageRun:
     pauses: list[tuple[datetime, datetime | None]] = field(default_factory=list)
     extended_minutes: int = 0
     pending: ClockRequest | None = None
+    #: When the stage ended (the event that left it); None while it runs.
+    ended_at: datetime | None = None
 
     @property
     def suspended(self) -> bool:
@@ -97,17 +105,24 @@ class Clock:
     pending: ClockRequest | None = None
 
 
-def current_stage(events: Iterable[TimelineEvent]) -> StageRun | None:
-    """The stage the case is in after ``events`` (oldest first); None once it left the
-    workflow (closed, rejected, duplicate)."""
+def stage_runs(events: Iterable[TimelineEvent]) -> list[StageRun]:
+    """Every stage the case went through, in order, as ``events`` (oldest first) tell it: the
+    finished ones with their ``ended_at``, the last one still running unless the case left the
+    workflow (closed, rejected, duplicate). A reopen starts a new run."""
+    runs: list[StageRun] = []
     run: StageRun | None = None
     for event in events:
         if event.to_status is not None:
             stage = STAGE_OF_STATUS.get(CaseStatus(event.to_status))
-            if stage is None:
+            restart = event.event_type in RESTARTS
+            if run is not None and (stage is None or run.stage != stage or restart):
+                if run.suspended:  # leaving a suspended stage ends its pause too
+                    run.pauses[-1] = (run.pauses[-1][0], event.at)
+                run.ended_at = event.at
                 run = None
-            elif run is None or run.stage != stage:
+            if stage is not None and run is None:
                 run = StageRun(stage, event.at)
+                runs.append(run)
             continue
         if run is None:
             continue
@@ -123,7 +138,14 @@ def current_stage(events: Iterable[TimelineEvent]) -> StageRun | None:
         elif run.pending is not None and kind in (GRANTS[run.pending.event_type],
                                                   E.REQUEST_REFUSED):  # fmt: skip
             run.pending = None
-    return run
+    return runs
+
+
+def current_stage(events: Iterable[TimelineEvent]) -> StageRun | None:
+    """The stage the case is in after ``events`` (oldest first); None once it left the
+    workflow (closed, rejected, duplicate)."""
+    runs = stage_runs(events)
+    return runs[-1] if runs and runs[-1].ended_at is None else None
 
 
 def clock_of(

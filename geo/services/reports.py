@@ -22,7 +22,7 @@ from geo.errors import Conflict, InvalidInput, NotFound
 from geo.params import LonLat
 from geo.queries import fetch
 from geo.queries import reports as q
-from geo.services import audit
+from geo.services import audit, case_facts
 from geo.services.cases import CaseRecord, create_case
 
 RATABLE = frozenset({CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value})
@@ -141,6 +141,8 @@ async def rate(
             )
         ).fetchone()  # fmt: skip
         if row is not None:
+            if object_type == RatedObject.CASE:  # satisfaction in the case's evaluation facts
+                await case_facts.refresh(conn, [object_id])
             return True
         old = await (
             await conn.execute(

@@ -94,7 +94,7 @@ async def supervise_case(
     access.require(actor, C.SUPERVISE)
     _check(note, deadline, now)
     async with conn.transaction():
-        case = await cases._load(conn, case_id, lock=True, scope=access.case_scope(actor, "c"))
+        case = await cases.load_case(conn, case_id, lock=True, scope=access.case_scope(actor, "c"))
         status = CaseStatus(case.status)
         if status not in OPEN_CASE_STATUSES:
             raise Conflict(f"Case {case.public_id} is {case.status}: only open cases are "

@@ -1,7 +1,7 @@
 """Timeline events that change no case status (supervision, escalation), many at once: the same
-three writes as ``geo.services.cases._append_event`` — the event, its audit row, its NOTIFY on
-``onemap_case_events`` — as one statement each, so the sweep escalating a thousand cases is
-three statements, not three thousand. Run in the caller's transaction."""
+writes as ``geo.services.cases.append_event`` — the event, its audit row, its NOTIFY on
+``onemap_case_events``, the evaluation's facts — as one statement each, so the sweep escalating
+a thousand cases is a few statements, not thousands. Run in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from psycopg import AsyncConnection
 
 from geo.access import Principal
 from geo.enums import CaseEventType
-from geo.services import audit
+from geo.services import audit, case_facts
 from geo.services.cases import CHANNEL
 
 
@@ -72,4 +72,5 @@ async def append(
         for event_id, case_id, kind in written
     ]
     await conn.execute("SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p", (CHANNEL, payloads))
+    await case_facts.refresh(conn, sorted({int(r[1]) for r in written}))
     return [int(r[0]) for r in written]

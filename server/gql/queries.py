@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -23,6 +23,7 @@ from geo.queries.place_search import HitKind
 from geo.queries.search import count_rows, rows
 from geo.queries.stats import case_stats
 from server.gql import compiled, views
+from server.gql import evaluation as ev
 from server.gql.context import Info
 from server.gql.incident import Incident, incident
 from server.gql.inputs import (
@@ -173,6 +174,31 @@ class Query:
         kinds: list[HitKind] | None = None, first: int = 10,
     ) -> list[SearchHit]:  # fmt: skip
         return await search_resolver(info, text, near, kinds, first)
+
+    @strawberry.field(description="Evaluation figures (考核) of the caller's jurisdiction by "
+                      "one dimension, over whole days in the city's time zone (docs/"
+                      "evaluation.md). " + ev.RANGE_DOC)  # fmt: skip
+    async def evaluation(
+        self, info: Info, group_by: ev.EvaluationDimension,
+        from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+        to: date | None = None, period: ev.EvaluationPeriod | None = None,
+        date_: Annotated[date | None, strawberry.argument(name="date")] = None,
+    ) -> ev.EvaluationTable:  # fmt: skip
+        return await ev.table(info, group_by, from_, to, period, date_)
+
+    @strawberry.field(description="The cases behind one evaluation figure of one key (or of "
+                      "the total when key is null), as the caller may see them. "
+                      + ev.RANGE_DOC)  # fmt: skip
+    async def evaluation_cases(
+        self, info: Info, group_by: ev.EvaluationDimension, key: str | None,
+        figure: ev.EvaluationFigure,
+        from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+        to: date | None = None, period: ev.EvaluationPeriod | None = None,
+        date_: Annotated[date | None, strawberry.argument(name="date")] = None,
+        first: int = 100, after: strawberry.ID | None = None,
+    ) -> ev.EvaluationCases:  # fmt: skip
+        return await ev.cases(info, group_by, key, figure, from_, to, period, date_,
+                                      first, after)  # fmt: skip
 
     @strawberry.field(description="Districts, streets and communities.")
     async def admin_areas(

@@ -15,10 +15,12 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from graphql import GraphQLError
 from server.gql import compiled
+from server.gql.collaboration import CollaborationMutation
 from server.gql.cost import CostLimiter
 from server.gql.errors import DomainErrorCodes, should_mask_error
 from server.gql.mutations import Mutation as CaseMutation
@@ -67,7 +69,7 @@ def make_schema(settings: GraphQLSettings) -> strawberry.Schema:
     slots = asyncio.Semaphore(settings.heavy_concurrency)  # heavy operations at once
     return OneMapSchema(
         query=Query,
-        mutation=Mutation,
+        mutation=merge_types("Mutation", (Mutation, CollaborationMutation)),
         subscription=Subscription,
         config=StrawberryConfig(scalar_map={GeoJSON: GEOJSON_SCALAR}),
         execution_context_class=compiled.ExecutionContext,

@@ -16,6 +16,7 @@ from strawberry.scalars import JSON
 from geo import access
 from geo.access import Capability
 from geo.enums import (
+    INTERNAL_CASE_EVENTS,
     AdminLevel,
     CameraStatus,
     CaseEventType,
@@ -28,10 +29,19 @@ from geo.enums import (
 )
 from geo.errors import Forbidden
 from geo.services import cases as workflow
+from geo.services import collaboration
 from server.gql.clocks import CaseClock, case_clock
 from server.gql.compiled import PreRendered
 from server.gql.context import Info
 from server.gql.scalars import GeoJSON
+from server.gql.tasks import (
+    CaseReturn,
+    CaseTask,
+    case_return,
+    case_tasks,
+    collaboration_state,
+    handles,
+)
 
 # strawberry.enum registers the class itself, so annotations can use geo's enums directly.
 for _enum in (AdminLevel, CameraStatus, CaseEventType, CasePriority, CaseSource, CaseStatus,
@@ -253,6 +263,9 @@ class CaseEvent:
     extended_working_minutes: int | None = strawberry.field(
         description="What an extension (延期) added to the stage's limit."
     )
+    task_id: strawberry.ID | None = strawberry.field(
+        description="The co-handling or joint task a task event is about."
+    )
     supervision_id: strawberry.ID | None = strawberry.field(
         default=None,
         description="The supervision (督办) a SUPERVISED, SUPERVISION_ANSWERED or "
@@ -264,6 +277,7 @@ class CaseEvent:
     case_id: strawberry.Private[int]
     actor_id: strawberry.Private[int | None]
     department_id: strawberry.Private[int | None]
+    from_department_id: strawberry.Private[int | None] = None
 
     @strawberry.field(description="Who acted, if staff (citizens are never named).")
     async def actor(self, info: Info) -> StaffUser | None:
@@ -274,9 +288,14 @@ class CaseEvent:
             return None
         return StaffUser.from_row(row)
 
-    @strawberry.field
+    @strawberry.field(description="The department the step concerns: dispatched or "
+                      "transferred to, returning the case, or whose task it is.")  # fmt: skip
     async def department(self, info: Info) -> Department | None:
         return await load_department(info, self.department_id)
+
+    @strawberry.field(description="The department a transfer (转办) took the case from.")
+    async def from_department(self, info: Info) -> Department | None:
+        return await load_department(info, self.from_department_id)
 
     @classmethod
     def from_row(cls, case_id: int, r: Any) -> CaseEvent:
@@ -284,8 +303,9 @@ class CaseEvent:
                    from_status=CaseStatus(r[2]) if r[2] else None,
                    to_status=CaseStatus(r[3]) if r[3] else None, actor_id=r[4],
                    department_id=r[5], note=r[6], at=r[7], extended_working_minutes=r[8],
-                   supervision_id=strawberry.ID(str(r[9])) if r[9] is not None else None,
-                   escalation_level=EscalationLevel(r[10]) if r[10] else None,
+                   from_department_id=r[9], task_id=strawberry.ID(str(r[10])) if r[10] else None,
+                   supervision_id=strawberry.ID(str(r[11])) if r[11] is not None else None,
+                   escalation_level=EscalationLevel(r[12]) if r[12] else None,
                    case_id=case_id)  # fmt: skip
 
 
@@ -298,9 +318,10 @@ class Reporter:
 
 
 @strawberry.enum(
-    description="A step of the case workflow (geo.services.cases.TRANSITIONS), each one "
-    "mutation: dispatchCase, startCase, resolveCase, closeCase, rejectCase, markDuplicate, "
-    "reopenCase."
+    description="A step of the case workflow (geo.services.cases.TRANSITIONS, "
+    "geo.services.collaboration.ACTIONS), each one mutation: dispatchCase, startCase, "
+    "resolveCase, closeCase, rejectCase, markDuplicate, reopenCase; transferCase, "
+    "requestReturn, acceptReturn, refuseReturn, addCoHandlers, blowWhistle, commentCase."
 )
 class CaseAction(Enum):
     DISPATCH = "dispatch"
@@ -310,6 +331,13 @@ class CaseAction(Enum):
     REJECT = "reject"
     MARK_DUPLICATE = "mark_duplicate"
     REOPEN = "reopen"
+    TRANSFER = "transfer"
+    REQUEST_RETURN = "request_return"
+    ACCEPT_RETURN = "accept_return"
+    REFUSE_RETURN = "refuse_return"
+    ADD_CO_HANDLERS = "add_co_handlers"
+    BLOW_WHISTLE = "blow_whistle"
+    COMMENT = "comment"
 
 
 @strawberry.type(description="A city-management case. Staff who read cases see those of "
@@ -384,23 +412,47 @@ class Case:
         )
         return Reporter(id=strawberry.ID(str(user[0])), display_name=user[1], phone=user[4])
 
-    @strawberry.field(description="The timeline, oldest first.")
+    @strawberry.field(description="The timeline, oldest first. Its reporter sees it without "
+                      "the notes between staff (comments, returns, tasks).")  # fmt: skip
     async def events(self, info: Info) -> list[CaseEvent]:
         await self._full(info, "timeline")
         rows = await info.context.loader("case_events").load(int(self.id))
-        return [CaseEvent.from_row(int(self.id), r) for r in rows]
+        staff = info.context.principal.can(Capability.READ_CASES)
+        return [CaseEvent.from_row(int(self.id), r) for r in rows
+                if staff or r[1] not in INTERNAL_CASE_EVENTS]  # fmt: skip
+
+    @strawberry.field(description="The co-handling (协办) and joint (吹哨报到) tasks of other "
+                      "departments, oldest first (staff of its jurisdiction).")  # fmt: skip
+    async def tasks(self, info: Info) -> list[CaseTask]:
+        await self._full(info, "tasks")
+        info.context.require(Capability.READ_CASES)
+        return await case_tasks(info, int(self.id))
+
+    @strawberry.field(description="A return (退单) waiting for a dispatcher's decision, if any "
+                      "(staff of its jurisdiction).")  # fmt: skip
+    async def pending_return(self, info: Info) -> CaseReturn | None:
+        await self._full(info, "return")
+        info.context.require(Capability.READ_CASES)
+        return await case_return(info, int(self.id))
 
     @strawberry.field(
         description="The workflow steps the caller may take on this case now: those its status "
         "allows whose capability the caller holds, for a case of their jurisdiction. Empty on "
         "the public record. Front ends show these, and decide nothing from roles."
     )
-    def allowed_actions(self, info: Info) -> list[CaseAction]:
+    async def allowed_actions(self, info: Info) -> list[CaseAction]:
         # ``full`` means the row was read through geo.access.case_scope, the scope the
-        # workflow acts in: the jurisdiction holds; status and capabilities decide the rest.
-        if not self.full:
+        # workflow acts in: the jurisdiction holds; status and capabilities decide the rest,
+        # and for the handling steps whether the caller's department leads the case.
+        principal = info.context.principal
+        if not self.full or not principal.can(Capability.READ_CASES):
             return []
-        steps = workflow.allowed_actions(info.context.principal, self.status)
+        lead = handles(info, self.row.get("department_id"))
+        waiting, tasks_open = await collaboration_state(info, int(self.id))
+        steps = [s for s in workflow.allowed_actions(principal, self.status, handles=lead)
+                 if not (s == "resolve" and tasks_open)]  # fmt: skip
+        steps += collaboration.allowed_actions(principal, self.status, handles=lead,
+                                               waiting=waiting)  # fmt: skip
         return [CaseAction(a) for a in steps]
 
     @strawberry.field(

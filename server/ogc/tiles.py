@@ -10,9 +10,9 @@ data class and filters; ``X-Cache`` says ``hit``, ``miss`` or ``bypass`` (no cac
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
+import xxhash
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -113,7 +113,7 @@ async def tile(request: Request) -> Response:
     if found is None:
         async with ogc.pool.connection() as conn:
             data = await fetch(conn, mvt(view, t, settings.tile_feature_cap, wanted.attributes))
-        found = Cached(data, '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"')
+        found = Cached(data, f'"{xxhash.xxh3_128_hexdigest(data)}"')
         if state == "miss":
             assert cache.store is not None
             await cache.store.store(coord, variant, found, token)

@@ -8,7 +8,7 @@ supervision_missed and escalated
 write it from the case's timeline; ``Case.clock`` is still computed from the events.
 
 Revision ID: 0013
-Revises: 0012
+Revises: 0016 (chained after collaboration 0014 and evaluation 0016 when merged with them)
 Create Date: 2026-11-30 12:00:00
 """
 
@@ -19,13 +19,17 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0013"
-down_revision: str | Sequence[str] | None = "0012"
+down_revision: str | Sequence[str] | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 OLD_EVENTS = ("reported", "dispatched", "started", "resolved", "closed", "rejected", "reopened",
               "marked_duplicate", "commented", "suspended", "resumed", "extended",
-              "suspension_requested", "extension_requested", "request_refused")  # fmt: skip
+              "suspension_requested", "extension_requested", "request_refused",
+              # 0014: collaboration
+              "transferred", "return_requested", "return_accepted", "return_refused",
+              "whistle_blown", "task_assigned", "task_started", "task_reported", "task_done",
+              "task_declined")  # fmt: skip
 SUPERVISION_EVENTS = ("supervised", "supervision_answered", "supervision_missed", "escalated")
 NEW_EVENTS = (*OLD_EVENTS, *SUPERVISION_EVENTS)
 

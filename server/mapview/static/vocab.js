@@ -67,6 +67,11 @@ export const CASE_EVENTS = {
   resolved: ["处置完毕", "Resolved"], closed: ["结案", "Closed"], rejected: ["不予受理", "Rejected"],
   reopened: ["重新打开", "Reopened"], marked_duplicate: ["标记重复", "Marked duplicate"],
   commented: ["备注", "Comment"],
+  transferred: ["转办", "Transferred"], return_requested: ["申请退单", "Return requested"],
+  return_accepted: ["同意退单", "Return accepted"], return_refused: ["驳回退单", "Return refused"],
+  whistle_blown: ["吹哨", "Departments called"], task_assigned: ["分派协办", "Task assigned"],
+  task_started: ["开始协办", "Task started"], task_reported: ["报到", "Reported for the task"],
+  task_done: ["协办完成", "Task done"], task_declined: ["拒绝协办", "Task declined"],
 };
 
 export const CAMERA_STATUSES = {
