@@ -19,6 +19,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from geo.access import Jurisdiction, Scope
+from geo.services import case_facts
 from geo.services.clock_states import SupervisionRules
 from geo.services.clocks import ClockRules
 from geo.services.sweep import LOCK_KEY, SweepReport, sweep
@@ -144,6 +145,12 @@ def constructed_case(database_url: str, world: World, dispatched: datetime,
             "(%(id)s, 'dispatched', 'reported', 'dispatched', %(dis)s, %(dept)s)",
             {"id": row[0], "rep": reported, "dis": dispatched, "dept": world.department},
         )
+
+    async def facts() -> None:  # the evaluation's row, as every case write keeps it
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            await case_facts.refresh(conn, [int(row[0])])
+
+    asyncio.run(facts())
     return str(row[0])
 
 
