@@ -42,6 +42,7 @@ class Capability(StrEnum):
     HANDLE = "handle"  # start, resolve, return a case of the principal's unit; ask for time; tasks
     PAUSE_CLOCKS = "pause_clocks"  # suspend (挂起), resume, extend (延期) a clock; decide requests
     COMMENT = "comment"  # notes on a case's timeline
+    SUPERVISE = "supervise"  # 督办 a case or a department's overdue cases (jurisdiction-bound)
     EVALUATE = "evaluate"  # evaluation figures (考核) of the jurisdiction, the cases behind them
     HANDLE_APPLICATIONS = "handle_applications"  # 一网通办 applications of the department
     VERIFY_HEALTH_CODES = "verify_health_codes"  # online verification (audited)
@@ -72,6 +73,8 @@ ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     Role.CAMERA_VIEWER: _STAFF_BASE | {C.READ_CAMERAS, C.WATCH_VIDEO},
     Role.ANALYST: _STAFF_BASE | {C.READ_INTERNAL, C.EVALUATE},
     Role.AUDITOR: _STAFF_BASE | {C.READ_AUDIT},
+    Role.SUPERVISOR: _STAFF_BASE
+    | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.COMMENT, C.SUPERVISE},
     Role.ADMIN: frozenset(Capability) - {C.REPORT},
 }  # fmt: skip
 ANONYMOUS_CAPABILITIES = frozenset({C.READ_PUBLIC})
@@ -79,7 +82,7 @@ ANONYMOUS_CAPABILITIES = frozenset({C.READ_PUBLIC})
 #: Capabilities whose data is bound to the principal's jurisdiction.
 JURISDICTION_BOUND = frozenset(
     {C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES, C.READ_PERSONAL, C.READ_PHOTOS, C.DISPATCH,
-     C.HANDLE, C.COMMENT, C.CREATE_CASES, C.PAUSE_CLOCKS, C.EVALUATE}
+     C.HANDLE, C.COMMENT, C.CREATE_CASES, C.PAUSE_CLOCKS, C.EVALUATE, C.SUPERVISE}
 )  # fmt: skip
 
 
@@ -273,8 +276,9 @@ class Principal:
 ANONYMOUS = Principal()
 _STAFF_NAMES = frozenset(r.value for r in Role if r is not Role.CITIZEN)
 _AUDIT_ORDER = tuple(r.value for r in (
-    Role.ADMIN, Role.DISPATCHER, Role.HEALTH_OFFICER, Role.DEPARTMENT_STAFF, Role.GRID_WORKER,
-    Role.CAMERA_VIEWER, Role.VERIFIER, Role.ANALYST, Role.AUDITOR, Role.CITIZEN))  # fmt: skip
+    Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.HEALTH_OFFICER, Role.DEPARTMENT_STAFF,
+    Role.GRID_WORKER, Role.CAMERA_VIEWER, Role.VERIFIER, Role.ANALYST, Role.AUDITOR,
+    Role.CITIZEN))  # fmt: skip
 
 
 def system(*capabilities: Capability) -> Principal:
@@ -464,6 +468,41 @@ def takes_task(principal: Principal, task_department_id: int) -> bool:
     if j.scope is Scope.DEPARTMENT:
         return task_department_id in j.ids
     return True
+
+
+def notification_scope(principal: Principal, n: str = "n", c: str = "c") -> str:
+    """A predicate on ``staff_notifications`` alias ``n`` joined (left) to its case as alias
+    ``c``: the notifications addressed to the principal (geo.enums.Audience). Their own; their
+    department's, for staff who handle a department's cases; the dispatchers', for dispatchers
+    whose jurisdiction holds the case; a district's escalations, for supervisors and
+    dispatchers whose jurisdiction is that district; the city's, for city-wide supervisors."""
+    if not principal.is_staff or principal.user_id is None:
+        return "FALSE"
+    j = principal.jurisdiction
+    parts = [f"({n}.audience = 'user' AND {n}.user_id = {int(principal.user_id)})"]
+    if principal.can(C.HANDLE) and j.scope is Scope.DEPARTMENT:
+        parts.append(f"({n}.audience = 'department' AND {n}.department_id = ANY({_ids(j.ids)}))")
+    if principal.can(C.DISPATCH) and j.scope is not Scope.DEPARTMENT:
+        parts.append(f"({n}.audience = 'dispatchers' AND {case_scope(principal, c)})")
+    if principal.capabilities & {C.SUPERVISE, C.DISPATCH} and j.scope is Scope.DISTRICT:
+        parts.append(f"({n}.audience = 'district' AND {c}.district_id = ANY({_ids(j.ids)}))")
+    if principal.can(C.SUPERVISE) and j.scope is Scope.CITY:
+        parts.append(f"{n}.audience = 'city'")
+    return "(" + " OR ".join(parts) + ")"
+
+
+def supervision_scope(principal: Principal, alias: str = "s") -> str:
+    """A predicate on ``supervisions`` alias ``alias``: the supervisions the principal sees —
+    their own, and those over a case they may see in full (the supervisor's jurisdiction, the
+    handling department's cases)."""
+    if principal.user_id is None or not principal.is_staff:
+        return "FALSE"
+    cases = case_scope(principal, "sc_c")
+    return (
+        f"({alias}.supervisor_id = {int(principal.user_id)} OR EXISTS (SELECT 1 FROM "  # noqa: S608
+        f"supervision_cases sc JOIN cases sc_c ON sc_c.id = sc.case_id "
+        f"WHERE sc.supervision_id = {alias}.id AND {cases}))"
+    )
 
 
 def camera_scope(principal: Principal, alias: str = "t") -> str:

@@ -92,6 +92,11 @@ class CaseEventType(StrEnum):
     SUSPENSION_REQUESTED = "suspension_requested"  # the handler asks; a dispatcher decides
     EXTENSION_REQUESTED = "extension_requested"  # with the extended_minutes asked for
     REQUEST_REFUSED = "request_refused"  # the pending request is refused, with the reason
+    # Supervision (督办, geo.services.supervision; migration 0013)
+    SUPERVISED = "supervised"  # a supervisor's 督办, with its own deadline (supervision_id)
+    SUPERVISION_ANSWERED = "supervision_answered"  # the handler's answer to it
+    SUPERVISION_MISSED = "supervision_missed"  # its deadline passed unanswered (the sweep)
+    ESCALATED = "escalated"  # overdue long enough: up to the next level (escalation_level)
     # Collaboration (geo.services.collaboration): 转办, 退单, 主办/协办, 吹哨报到.
     TRANSFERRED = "transferred"  # 转办: to another department (from_department_id → department_id)
     RETURN_REQUESTED = "return_requested"  # 退单: the handling department returns it, with why
@@ -150,6 +155,41 @@ class ClockState(StrEnum):
     OVERDUE = "overdue"
 
 
+class EscalationLevel(StrEnum):
+    """Who an overdue case is escalated to (the sweep, geo.services.supervision)."""
+
+    DISTRICT = "district"  # the district's supervisors and dispatchers
+    CITY = "city"  # the city's supervisors
+
+
+class SupervisionStatus(StrEnum):
+    OPEN = "open"  # waiting for the handler's answer
+    ANSWERED = "answered"  # answered by its deadline (met)
+    MISSED = "missed"  # its deadline passed unanswered (a late answer is kept, still missed)
+
+
+class NotificationKind(StrEnum):
+    """What a staff notification tells (staff_notifications.kind)."""
+
+    WARNING = "warning"  # a clock passed its warning share
+    OVERDUE = "overdue"  # a clock passed its limit
+    SUPERVISED = "supervised"  # a supervision (督办) of a case or of the department
+    ESCALATED = "escalated"  # an overdue case came up to the recipient's level
+    CLOCK_REQUEST = "clock_request"  # a suspension or extension request waits for a decision
+    SUPERVISION_ANSWERED = "supervision_answered"  # to the supervisor
+    SUPERVISION_MISSED = "supervision_missed"  # to the supervisor and the handler
+
+
+class Audience(StrEnum):
+    """Whom a staff notification is for; geo.access.notification_scope decides who that is."""
+
+    USER = "user"  # one account (user_id)
+    DEPARTMENT = "department"  # the department's staff (department_id)
+    DISPATCHERS = "dispatchers"  # dispatchers whose jurisdiction holds the case
+    DISTRICT = "district"  # district supervisors and dispatchers whose district holds the case
+    CITY = "city"  # city-wide supervisors
+
+
 class Role(StrEnum):
     CITIZEN = "citizen"
     GRID_WORKER = "grid_worker"
@@ -161,6 +201,7 @@ class Role(StrEnum):
     ANALYST = "analyst"
     ADMIN = "admin"
     AUDITOR = "auditor"  # reads the audit trail (docs/audit.md)
+    SUPERVISOR = "supervisor"  # 督查: watches time limits, supervises (督办) cases
 
 
 STAFF_ROLES = frozenset(set(Role) - {Role.CITIZEN})

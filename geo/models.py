@@ -43,16 +43,21 @@ from geo.citizen_enums import (
 )
 from geo.enums import (
     AdminLevel,
+    Audience,
     CameraStatus,
     CaseEventType,
     CasePriority,
     CaseSource,
     CaseStatus,
+    ClockState,
+    EscalationLevel,
     FacilityCategory,
     HealthRisk,
     LimitUnit,
+    NotificationKind,
     Role,
     Stage,
+    SupervisionStatus,
     TaskKind,
     TaskStatus,
     UserStatus,
@@ -272,6 +277,14 @@ class Case(Base):
         CheckConstraint("resolved_at IS NULL OR resolved_at >= reported_at", name="resolved_after"),
         CheckConstraint("closed_at IS NULL OR closed_at >= reported_at", name="closed_after"),
         Index("ix_cases_grid_cell_id_status", "grid_cell_id", "status"),
+        # The sweep finds the open cases among a million closed ones (migration 0013).
+        Index(
+            "ix_cases_open",
+            "id",
+            postgresql_where=text(
+                "status IN ('reported', 'dispatched', 'in_progress', 'resolved')"
+            ),
+        ),
         Index(
             "idx_cases_public_geom",
             "public_geom",
@@ -298,7 +311,10 @@ class Case(Base):
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = _created_at()
+    #: Indexed: the supervision sweep reads the cases changed since its last run.
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False, index=True
+    )
     geom: Mapped[Any] = mapped_column(_geometry("POINT"), nullable=False)
     #: The generalised public record (view ``cases_public``): the position snapped to the
     #: centre of its 0.001° square (about 110 m × 95 m here), the report time to the hour.
@@ -334,6 +350,16 @@ class CaseEvent(Base):
             "(extended_minutes IS NOT NULL AND extended_minutes > 0)",
             name="extended_minutes_iff_extension",
         ),
+        CheckConstraint(
+            "(event_type IN ('supervised', 'supervision_answered', 'supervision_missed')) = "
+            "(supervision_id IS NOT NULL)",
+            name="supervision_iff_supervision_event",
+        ),
+        CheckConstraint(
+            f"(event_type = 'escalated') = (escalation_level IS NOT NULL AND escalation_level IN "
+            f"{sql_in(EscalationLevel)})",
+            name="escalation_level_iff_escalated",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -347,6 +373,10 @@ class CaseEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     #: Working minutes an extension (延期) adds to the stage's limit.
     extended_minutes: Mapped[int | None] = mapped_column(Integer)
+    #: The supervision (督办) a supervised / supervision_answered / _missed event is about.
+    supervision_id: Mapped[int | None] = mapped_column(ForeignKey("supervisions.id"))
+    #: The level an escalated event brought the case to.
+    escalation_level: Mapped[str | None] = mapped_column(String(16))
     #: The department a transfer (转办) took the case from (``department_id``: where it went).
     from_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     #: The task a task event is about (co-handling, joint task).
@@ -877,3 +907,153 @@ class Open311Request(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     media_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created_at()
+
+
+# -- supervision (督办, migration 0013) --------------------------------------------------------
+
+
+class Supervision(Base):
+    """A supervisor's 督办 of one case, or of a department's overdue cases, with its deadline:
+    open until the handler answers (answered) or the deadline passes (missed, by the sweep)."""
+
+    __tablename__ = "supervisions"
+    __table_args__ = (
+        CheckConstraint("kind IN ('case', 'department')", name="kind"),
+        CheckConstraint(f"status IN {sql_in(SupervisionStatus)}", name="status"),
+        CheckConstraint("(kind = 'case') = (case_id IS NOT NULL)", name="case_iff_kind"),
+        CheckConstraint("(answered_at IS NULL) = (answer IS NULL)", name="answer_at"),
+        Index("ix_supervisions_open_deadline", "deadline",
+              postgresql_where=text("status = 'open'")),
+        Index("uq_supervisions_open_case", "case_id", unique=True,
+              postgresql_where=text("status = 'open' AND kind = 'case'")),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    supervisor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    note: Mapped[str] = mapped_column(Text)
+    deadline: Mapped[datetime] = _ts()
+    status: Mapped[str] = mapped_column(String(16), server_default=SupervisionStatus.OPEN.value)
+    created_at: Mapped[datetime] = _ts()
+    answered_at: Mapped[datetime | None] = _ts_null()
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    answer: Mapped[str | None] = mapped_column(Text)
+    missed_at: Mapped[datetime | None] = _ts_null()
+
+
+class SupervisionCase(Base):
+    """The cases a supervision covers (one for a case's, the overdue ones for a department's)."""
+
+    __tablename__ = "supervision_cases"
+
+    supervision_id: Mapped[int] = mapped_column(ForeignKey("supervisions.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True, index=True)
+
+
+#: The sweep's partial indexes on case_clock_states: (name, column, predicate).
+CLOCK_STATE_INDEXES = (
+    ("ix_case_clock_states_due_unnotified", "due_at", "notified <> 'overdue'"),
+    ("ix_case_clock_states_warning_unnotified", "warning_at", "notified = 'on_time'"),
+    ("ix_case_clock_states_district_due", "district_at", "escalation_level IS NULL"),
+    ("ix_case_clock_states_city_due", "city_at", "escalation_level = 'district'"),
+    ("ix_case_clock_states_pending", "case_id", "pending_at IS NOT NULL"),
+    ("ix_case_clock_states_suspended", "case_id", "suspended"),
+)
+
+
+class CaseClockState(Base):
+    """An open case's current stage clock as last computed (derived: the sweep and each case
+    step write it), so warning and overdue lists filter and order in SQL. ``warning_at`` and
+    ``due_at`` are null while suspended; ``state`` is as of ``computed_at`` (frozen while
+    suspended); ``notified`` the furthest state notified in the stage; ``district_at`` /
+    ``city_at`` when the case escalates; valid while ``case_updated_at`` = the case's."""
+
+    __tablename__ = "case_clock_states"
+    __table_args__ = (
+        CheckConstraint(f"stage IN {sql_in(Stage)}", name="stage"),
+        CheckConstraint(f"state IN {sql_in(ClockState)}", name="state"),
+        CheckConstraint(f"notified IN {sql_in(ClockState)}", name="notified"),
+        CheckConstraint(
+            f"escalation_level IS NULL OR escalation_level IN {sql_in(EscalationLevel)}",
+            name="escalation_level",
+        ),
+        CheckConstraint("suspended = (due_at IS NULL)", name="due_unless_suspended"),
+        Index("ix_case_clock_states_due_at", "due_at", "case_id"),
+        *(Index(name, column, postgresql_where=text(where))
+          for name, column, where in CLOCK_STATE_INDEXES),
+    )  # fmt: skip
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    stage: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = _ts()
+    warning_at: Mapped[datetime | None] = _ts_null()
+    due_at: Mapped[datetime | None] = _ts_null()
+    state: Mapped[str] = mapped_column(String(16))
+    suspended: Mapped[bool] = mapped_column()
+    limit_minutes: Mapped[int] = mapped_column(Integer)
+    notified: Mapped[str] = mapped_column(String(16), server_default=ClockState.ON_TIME.value)
+    escalation_level: Mapped[str | None] = mapped_column(String(16))
+    district_at: Mapped[datetime | None] = _ts_null()
+    city_at: Mapped[datetime | None] = _ts_null()
+    pending_at: Mapped[datetime | None] = _ts_null()
+    pending_notified_at: Mapped[datetime | None] = _ts_null()
+    case_updated_at: Mapped[datetime] = _ts()
+    computed_at: Mapped[datetime] = _ts()
+
+
+class SupervisionSweep(Base):
+    """The last sweep (one row): when it started (by the database's clock: the next one reads
+    the cases changed since, less a margin), when it last reconciled every open case, and its
+    counts."""
+
+    __tablename__ = "supervision_sweeps"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    started_at: Mapped[datetime] = _ts()
+    reconciled_at: Mapped[datetime] = _ts()
+    report: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class StaffNotification(Base):
+    """One notice to staff: to a user, a department's staff, the dispatchers or supervisors
+    whose jurisdiction holds the case (``geo.access.notification_scope`` decides who)."""
+
+    __tablename__ = "staff_notifications"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {sql_in(NotificationKind)}", name="kind"),
+        CheckConstraint(f"audience IN {sql_in(Audience)}", name="audience"),
+        CheckConstraint("(audience = 'user') = (user_id IS NOT NULL)", name="user_iff_user"),
+        CheckConstraint(
+            "audience <> 'department' OR department_id IS NOT NULL", name="department_named"
+        ),
+        CheckConstraint(
+            "audience NOT IN ('dispatchers', 'district') OR case_id IS NOT NULL", name="case_named"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    audience: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    supervision_id: Mapped[int | None] = mapped_column(ForeignKey("supervisions.id"))
+    stage: Mapped[str | None] = mapped_column(String(16))
+    level: Mapped[str | None] = mapped_column(String(16))
+    deadline: Mapped[datetime | None] = _ts_null()
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _ts()
+
+
+class StaffNotificationRead(Base):
+    """How far a staff member has read their notifications (the newest id read)."""
+
+    __tablename__ = "staff_notification_reads"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    read_through: Mapped[int] = mapped_column(BigInteger)

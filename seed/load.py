@@ -86,7 +86,10 @@ NARROW_DISPATCHERS = (
 )
 #: Roles that came after the first demo accounts, by phone (a database seeded before gets
 #: them on its next ``onemap seed``: :func:`_later_accounts`).
-LATER_ROLES = {f"{STAFF_PHONE_PREFIX}0012": Role.AUDITOR}
+LATER_ROLES = {
+    f"{STAFF_PHONE_PREFIX}0012": Role.AUDITOR,
+    f"{STAFF_PHONE_PREFIX}0013": Role.SUPERVISOR,
+}
 
 
 def seed(

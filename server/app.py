@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -14,7 +15,7 @@ from geo.migrate import head_revision
 from geo.services import case_facts
 from mobile_api import api as citizen_api
 from server.gql.view import OneMapGraphQL, graphql_routes
-from server.kernel import health
+from server.kernel import health, sweeper
 from server.kernel.auth import routes as auth_routes
 from server.kernel.auth.keys import load_keys
 from server.kernel.auth.middleware import AuthMiddleware
@@ -57,9 +58,14 @@ def create_app(settings: Settings) -> Starlette:
         await ogc.open()
         streams.start()
         await broker.start()
+        sweeps = sweeper.start(pool, settings)  # supervision (督办): one process at a time
         try:
             yield
         finally:
+            if sweeps is not None:
+                sweeps.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeps
             await broker.stop()
             await streams.close()  # ends every viewing session: every peer connection closed
             await ogc.close()

@@ -372,6 +372,50 @@ def users_create(
     click.echo(f"created user {user_id} ({', '.join(sorted(set(roles)))})", err=True)
 
 
+@main.command("sweep")
+@click.option("--once", is_flag=True, help="Sweep once, print the counts as JSON and exit.")
+@click.option("--interval", type=click.FloatRange(1, 3600), default=None,
+              help="Seconds between sweeps (default ONEMAP_SUPERVISION_SWEEP_SECONDS, or 60 "
+              "when that is 0).")  # fmt: skip
+@click.pass_context
+def sweep_command(ctx: click.Context, once: bool, interval: float | None) -> None:
+    """Run the supervision sweep (督办, docs/daily-loop.md) for the whole city: clock warnings
+    and overdue notices, escalations, missed supervisions.
+
+    Safe beside running servers: a PostgreSQL advisory lock lets one sweep at a time; a sweep
+    that finds the lock taken skips (with --once: prints {"ran": false}). Without --once it
+    sweeps every interval until interrupted (for servers run with
+    ONEMAP_SUPERVISION_SWEEP_SECONDS=0).
+    """
+    import asyncio
+    import json
+    import time
+
+    from server.kernel.sweeper import sweep_once
+
+    settings = _settings(ctx)
+    url = settings.database.app_libpq_url
+    _check_database(url, settings.database.connect_timeout_s)
+    every = interval or settings.supervision.sweep_seconds or 60.0
+
+    async def one() -> dict[str, Any]:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            return (await sweep_once(conn, settings)).counts()
+
+    try:
+        while True:
+            try:
+                counts = asyncio.run(one())
+            except psycopg.errors.UndefinedTable as exc:
+                _fail(f"the database is not migrated ({_first_line(exc)}): run `onemap migrate`")
+            if once:
+                click.echo(json.dumps(counts))
+                return
+            time.sleep(every)
+    except KeyboardInterrupt:
+        return
+
+
 @main.group()
 def audit() -> None:
     """The audit trail: verify its hash chain, export it (docs/audit.md)."""

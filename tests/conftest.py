@@ -33,7 +33,7 @@ from server.app import create_app
 from server.gql.schema import contract_schema
 from server.kernel.auth.tokens import TokenService
 from server.kernel.provision import admin_url, ensure_roles, provision
-from server.kernel.settings import DatabaseSettings, DataSettings, Settings
+from server.kernel.settings import DatabaseSettings, DataSettings, Settings, SupervisionSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The session's city: 1,000 facilities, 100 cameras, 1,015 cases on the full geography.
@@ -96,6 +96,8 @@ def settings_for(url: str) -> Settings:
     return Settings(
         database=DatabaseSettings(url=url, pool_min_size=1, pool_max_size=4),
         data=DataSettings(dir=ROOT / ".data" / "test"),
+        # No background sweep: the supervision tests sweep at the times they choose.
+        supervision=SupervisionSettings(sweep_seconds=0),
     )
 
 

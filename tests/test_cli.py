@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 
 ONEMAP = str(Path(sys.executable).with_name("onemap"))
 COMMANDS = [[], ["db"], ["db", "provision"], ["db", "roles"], ["migrate"], ["seed"], ["serve"],
-            ["audit"], ["audit", "verify"], ["audit", "export"]]  # fmt: skip
+            ["audit"], ["audit", "verify"], ["audit", "export"], ["sweep"]]  # fmt: skip
 
 
 def _run(
@@ -50,7 +50,7 @@ def test_every_command_has_help(command: list[str]) -> None:
         ({"ONEMAP_SERVER_PORT": "99999"}, "invalid setting ONEMAP_SERVER_PORT"),
     ],
 )  # fmt: skip
-@pytest.mark.parametrize("command", [["serve"], ["migrate"], ["seed"]])
+@pytest.mark.parametrize("command", [["serve"], ["migrate"], ["seed"], ["sweep", "--once"]])
 def test_bad_settings_exit_non_zero_with_one_line(
     env: dict[str, str], message: str, command: list[str]
 ) -> None:
@@ -66,6 +66,18 @@ def test_seed_again_adds_nothing(database_url: str) -> None:
     done = _run("seed", "--scale", "0.05", env={"ONEMAP_DATABASE_URL": database_url})
     assert done.returncode == 0, done.stderr
     assert "added nothing" in done.stderr
+
+
+def test_sweep_once_prints_its_counts(database_url: str) -> None:
+    """Beside running servers, as the app role; a second sweep right after has nothing to
+    tell (every notice is made once)."""
+    import json
+
+    first = _run("sweep", "--once", env={"ONEMAP_DATABASE_URL": database_url})
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["ran"] is True
+    second = json.loads(_run("sweep", "--once", env={"ONEMAP_DATABASE_URL": database_url}).stdout)
+    assert (second["ran"], second["notifications"], second["escalations"]) == (True, 0, 0)
 
 
 def test_migrate_at_head_is_a_no_op(database_url: str) -> None:

@@ -22,6 +22,9 @@ TABLES = {
     "auth_throttles",
     # 0012: case clocks
     "case_stage_limits",
+    # 0013: supervision
+    "supervisions", "supervision_cases", "case_clock_states", "staff_notifications",
+    "staff_notification_reads", "supervision_sweeps",
     # 0014: collaboration
     "case_tasks",
     # 0016: evaluation

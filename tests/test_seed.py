@@ -108,7 +108,7 @@ def test_every_category_and_status_is_present(db: Conn) -> None:
         "reported", "dispatched", "in_progress", "resolved", "closed", "rejected", "duplicate",
     }  # fmt: skip
     roles = {r[0] for r in db.execute("SELECT DISTINCT unnest(roles) FROM users")}
-    assert len(roles) == 10
+    assert len(roles) == 11
 
 
 def test_case_timelines_are_consistent(db: Conn) -> None:

@@ -44,7 +44,8 @@ _SQL: dict[str, tuple[str, bool]] = {
     ),
     "case_events": (
         "SELECT case_id, id, event_type, from_status, to_status, actor_id, department_id, note, "
-        "at, extended_minutes, from_department_id, task_id FROM case_events "
+        "at, extended_minutes, from_department_id, task_id, supervision_id, escalation_level "
+        "FROM case_events "
         "WHERE case_id = ANY(%(ids)s) ORDER BY case_id, at, id",
         True,
     ),
@@ -87,7 +88,8 @@ def case_event(event_id: int) -> Query[Any]:
     return Query(
         sql.SQL(
             "SELECT id, event_type, from_status, to_status, actor_id, department_id, note, at, "
-            "extended_minutes, from_department_id, task_id FROM case_events WHERE id = %(id)s"
+            "extended_minutes, from_department_id, task_id, supervision_id, escalation_level "
+            "FROM case_events WHERE id = %(id)s"
         ),
         {"id": event_id},
         lambda rs: rs[0] if rs else None,

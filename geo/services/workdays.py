@@ -11,8 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 import chinese_calendar
+
+
+@lru_cache(maxsize=16_384)
+def _official(day: date) -> bool | None:
+    """The official calendar's answer for ``day``, None for a year it does not know. Cached:
+    the package validates every date against its whole table (the sweep asks ~30 times per
+    case, mostly for the same few hundred days)."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -34,11 +46,9 @@ class Calendar:
             return True
         if day in self.holidays:
             return False
-        if self.official:
-            try:
-                return bool(chinese_calendar.is_workday(day))
-            except NotImplementedError:
-                pass  # a year the package does not know yet: plain weeks, plus the settings
+        if self.official and (known := _official(day)) is not None:
+            return known
+        # a year the package does not know yet: plain weeks, plus the settings
         return day.weekday() < 5
 
     def add(self, start: date, days: int) -> date:

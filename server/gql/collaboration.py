@@ -19,7 +19,7 @@ from geo.services import cases, collaboration
 from geo.services.cases import CaseRecord
 from server.gql.context import Info
 from server.gql.inputs import to_id
-from server.gql.mutations import CaseError, CasePayload, CaseResult, _error, _payload
+from server.gql.mutations import CaseError, CasePayload, CaseResult, _after_step, _error, _payload
 
 Step = Callable[[AsyncConnection[Any], Principal], Awaitable[CaseRecord]]
 
@@ -32,6 +32,7 @@ async def _run(info: Info, step: Step) -> CasePayload | CaseError:
         async with info.context.pool.connection() as conn:
             info.context.statements += 1
             record = await step(conn, principal)
+            await _after_step(info, conn, record.id)  # a transfer restarts the handle clock
         return await _payload(info, record.id)
     except errors.OneMapError as exc:
         return _error(exc)

@@ -22,6 +22,7 @@ from geo import access
 from geo.access import ANONYMOUS, Capability, Principal
 from geo.layers import LayerView
 from geo.queries import Query, fetch
+from geo.services.clock_states import SupervisionRules
 from geo.services.clocks import ClockRules
 from server.kernel.events import EventBroker
 from server.kernel.settings import GraphQLSettings
@@ -39,6 +40,8 @@ class Context:
     statements: int = 0
     #: The city's working calendar and warning share, for case clocks (ONEMAP_CLOCK_…).
     clocks: ClockRules = field(default_factory=ClockRules)
+    #: When overdue cases escalate (ONEMAP_SUPERVISION_…), for the stored clocks.
+    supervision: SupervisionRules = field(default_factory=SupervisionRules)
     _cache: dict[str, Any] = field(default_factory=dict)
 
     async def fetch[T](self, query: Query[T]) -> T:

@@ -7,9 +7,12 @@ GraphQL errors, so front ends can switch on ``code``.
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any
 
+import psycopg
 import strawberry
 from psycopg import AsyncConnection
 
@@ -20,10 +23,12 @@ from geo.enums import CasePriority as Priority
 from geo.enums import CaseSource as Source
 from geo.params import LonLat
 from geo.services import cases as service
-from geo.services import idempotency
+from geo.services import idempotency, sweep
 from server.gql.context import Info
 from server.gql.inputs import to_id
 from server.gql.types import Case
+
+log = logging.getLogger("onemap.gql")
 
 
 class CaseErrorCode(Enum):
@@ -102,6 +107,7 @@ async def _transition(
         async with info.context.pool.connection() as conn:
             info.context.statements += 1
             record = await service.transition(conn, to_id(id), action, principal, **kwargs)  # type: ignore[arg-type]
+            await _after_step(info, conn, record.id)
         return await _payload(info, record.id)
     except errors.OneMapError as exc:
         return _error(exc)
@@ -116,9 +122,22 @@ async def _clock_step(
             info.context.statements += 1
             record = await service.clock_step(conn, to_id(id), step, principal, reason=reason,
                                               extended_minutes=extended_minutes)  # fmt: skip
+            await _after_step(info, conn, record.id)
         return await _payload(info, record.id)
     except errors.OneMapError as exc:
         return _error(exc)
+
+
+async def _after_step(info: Info, conn: AsyncConnection[Any], case_id: int) -> None:
+    """The step is committed: the case's stored clock anew, so the warning and overdue lists
+    have it now, and a request it made told to the dispatchers (geo.services.sweep). A failure
+    here is not the step's: the next sweep does the same."""
+    try:
+        info.context.statements += 1
+        await sweep.after_step(conn, case_id, info.context.clocks, info.context.supervision,
+                               datetime.now(UTC))  # fmt: skip
+    except psycopg.Error:
+        log.exception("refreshing the stored clock of case %s failed", case_id)
 
 
 async def _create_once(
@@ -161,9 +180,12 @@ class Mutation:
                     case_id = await _create_once(conn, principal, input.idempotency_key, fields)
         except errors.OneMapError as exc:
             return _error(exc)
-        # Committed: what follows only reads. A failure here is not the creation's failure, and a
-        # retry with the same idempotency key answers this case rather than making another.
+        # Committed: what follows only reads (and stores the new case's clock for the lists). A
+        # failure here is not the creation's failure, and a retry with the same idempotency key
+        # answers this case rather than making another.
         try:
+            async with info.context.pool.connection() as conn:
+                await _after_step(info, conn, case_id)
             return await _payload(info, case_id)
         except errors.OneMapError as exc:
             return _error(exc)

@@ -23,11 +23,31 @@ from server.gql import compiled
 from server.gql.collaboration import CollaborationMutation
 from server.gql.cost import CostLimiter
 from server.gql.errors import DomainErrorCodes, should_mask_error
-from server.gql.mutations import Mutation
-from server.gql.queries import Query
+from server.gql.mutations import Mutation as CaseMutation
+from server.gql.queries import Query as MapQuery
 from server.gql.scalars import GEOJSON_SCALAR, GeoJSON
-from server.gql.subscriptions import Subscription
+from server.gql.subscriptions import Subscription as CaseSubscription
+from server.gql.supervision import (
+    SupervisionMutation,
+    SupervisionQuery,
+    SupervisionSubscription,
+)
 from server.kernel.settings import GraphQLSettings
+
+
+@strawberry.type
+class Query(MapQuery, SupervisionQuery):
+    """The map, the cases and the supervision of their time limits."""
+
+
+@strawberry.type
+class Mutation(CaseMutation, SupervisionMutation):
+    """The case workflow and supervision (督办)."""
+
+
+@strawberry.type
+class Subscription(CaseSubscription, SupervisionSubscription):
+    """Case events, camera status, staff notifications."""
 
 
 class OneMapSchema(strawberry.Schema):

@@ -23,6 +23,7 @@ from geo.enums import (
     CasePriority,
     CaseSource,
     CaseStatus,
+    EscalationLevel,
     FacilityCategory,
     HealthRisk,
 )
@@ -44,7 +45,7 @@ from server.gql.tasks import (
 
 # strawberry.enum registers the class itself, so annotations can use geo's enums directly.
 for _enum in (AdminLevel, CameraStatus, CaseEventType, CasePriority, CaseSource, CaseStatus,
-              FacilityCategory, HealthRisk):  # fmt: skip
+              EscalationLevel, FacilityCategory, HealthRisk):  # fmt: skip
     strawberry.enum(_enum)
 
 
@@ -265,6 +266,14 @@ class CaseEvent:
     task_id: strawberry.ID | None = strawberry.field(
         description="The co-handling or joint task a task event is about."
     )
+    supervision_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The supervision (督办) a SUPERVISED, SUPERVISION_ANSWERED or "
+        "SUPERVISION_MISSED event is about (query supervision(id)).",
+    )
+    escalation_level: EscalationLevel | None = strawberry.field(
+        default=None, description="The level an ESCALATED event brought the case to."
+    )
     case_id: strawberry.Private[int]
     actor_id: strawberry.Private[int | None]
     department_id: strawberry.Private[int | None]
@@ -295,6 +304,8 @@ class CaseEvent:
                    to_status=CaseStatus(r[3]) if r[3] else None, actor_id=r[4],
                    department_id=r[5], note=r[6], at=r[7], extended_working_minutes=r[8],
                    from_department_id=r[9], task_id=strawberry.ID(str(r[10])) if r[10] else None,
+                   supervision_id=strawberry.ID(str(r[11])) if r[11] is not None else None,
+                   escalation_level=EscalationLevel(r[12]) if r[12] else None,
                    case_id=case_id)  # fmt: skip
 
 

@@ -18,7 +18,8 @@ import psycopg
 
 log = logging.getLogger("onemap.events")
 
-CHANNELS = ("onemap_case_events", "onemap_camera_status", "onemap_sessions", "onemap_tile_changes")
+CHANNELS = ("onemap_case_events", "onemap_camera_status", "onemap_sessions", "onemap_tile_changes",
+            "onemap_staff_notifications")  # fmt: skip
 QUEUE_SIZE = 1_000
 
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo.services.clock_states import SupervisionRules
 from geo.services.clocks import ClockRules
 from geo.services.workdays import Calendar
 from geo.services.worktime import WorkingTime
@@ -494,6 +495,25 @@ class ClockSettings(BaseSettings):
         return ClockRules(hours, self.warning_share)
 
 
+class SupervisionSettings(BaseSettings):
+    """Supervision (督办, ``ONEMAP_SUPERVISION_…``): how often the sweep runs and when overdue
+    cases escalate (docs/daily-loop.md)."""
+
+    model_config = _config("ONEMAP_SUPERVISION_")
+
+    sweep_seconds: float = Field(
+        default=60.0, ge=0, description="Seconds between sweeps in each server process (one "
+        "sweeps at a time, under an advisory lock); 0 runs none (use `onemap sweep`).",
+    )  # fmt: skip
+    escalate_after: int = Field(
+        default=240, ge=1, le=14_400, description="Working minutes overdue before a case "
+        "escalates to the district; as many more to the city.",
+    )  # fmt: skip
+
+    def rules(self) -> SupervisionRules:
+        return SupervisionRules(self.escalate_after)
+
+
 class Settings(BaseModel):
     """All of OneMap's settings, built once and passed down."""
 
@@ -508,6 +528,7 @@ class Settings(BaseModel):
     streams: StreamSettings = Field(default_factory=StreamSettings)
     graphql: GraphQLSettings = Field(default_factory=GraphQLSettings)
     clock: ClockSettings = Field(default_factory=ClockSettings)
+    supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
 
     @classmethod
     def from_env(cls) -> Settings:
