@@ -92,6 +92,11 @@ class CaseEventType(StrEnum):
     SUSPENSION_REQUESTED = "suspension_requested"  # the handler asks; a dispatcher decides
     EXTENSION_REQUESTED = "extension_requested"  # with the extended_minutes asked for
     REQUEST_REFUSED = "request_refused"  # the pending request is refused, with the reason
+    CALL_ATTACHED = "call_attached"  # 市民热线: another call about the case, its caller kept
+    CHECKED = "checked"  # 核查通过: the on-site check passed (photos, position)
+    CHECK_FAILED = "check_failed"  # 核查不通过: back to the handler (resolved → in_progress)
+    CALLBACK_RECORDED = "callback_recorded"  # 回访: the caller's satisfaction
+    CALLBACK_UNREACHABLE = "callback_unreachable"  # 回访: the caller could not be reached
 
 
 class Stage(StrEnum):
@@ -124,9 +129,25 @@ class Role(StrEnum):
     ANALYST = "analyst"
     ADMIN = "admin"
     AUDITOR = "auditor"  # reads the audit trail (docs/audit.md)
+    HOTLINE_OPERATOR = "hotline_operator"  # 市民热线 call-taker: intake and callbacks (回访)
 
 
 STAFF_ROLES = frozenset(set(Role) - {Role.CITIZEN})
+
+
+class Satisfaction(StrEnum):
+    """A caller's answer at the callback (回访)."""
+
+    SATISFIED = "satisfied"  # 满意
+    BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
+    NOT_SATISFIED = "not_satisfied"  # 不满意: the case reopens
+
+
+class CallbackStatus(StrEnum):
+    PENDING = "pending"  # due: the case closed, the caller not yet called back
+    DONE = "done"  # the caller answered (satisfaction recorded)
+    UNREACHABLE = "unreachable"  # not reached after the allowed attempts
+    CANCELLED = "cancelled"  # the case reopened before this caller was called back
 
 
 class UserStatus(StrEnum):

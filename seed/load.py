@@ -84,7 +84,10 @@ NARROW_DISPATCHERS = (
 )
 #: Roles that came after the first demo accounts, by phone (a database seeded before gets
 #: them on its next ``onemap seed``: :func:`_later_accounts`).
-LATER_ROLES = {f"{STAFF_PHONE_PREFIX}0012": Role.AUDITOR}
+LATER_ROLES = {
+    f"{STAFF_PHONE_PREFIX}0012": Role.AUDITOR,
+    f"{STAFF_PHONE_PREFIX}0015": Role.HOTLINE_OPERATOR,
+}
 
 
 def seed(
@@ -181,6 +184,8 @@ def _load_base(conn: psycopg.Connection[Any], city: City) -> int:
             [(c.code, c.name_zh, c.name_en, dept[c.department], c.time_limit_hours,
               c.citizen_reportable, c.sensitive) for c in vocab.CASE_CATEGORIES],
         )  # fmt: skip
+        conn.execute("UPDATE case_categories SET requires_check = true WHERE code = ANY(%s)",
+                     (list(vocab.CHECKED_CATEGORIES),))  # fmt: skip
         _stage_limits(conn)
         users: list[tuple[Any, ...]] = []
         for phone, name, role, dept_code in staff_accounts():

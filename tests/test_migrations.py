@@ -22,6 +22,8 @@ TABLES = {
     "auth_throttles",
     # 0012: case clocks
     "case_stage_limits",
+    # 0015: hotline intake and callback, the on-site check
+    "case_callers", "case_callbacks", "case_checks",
 }  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from geo.layers import LayerView
 from geo.queries import Query, fetch
 from geo.services.clocks import ClockRules
 from server.kernel.events import EventBroker
-from server.kernel.settings import GraphQLSettings
+from server.kernel.settings import GraphQLSettings, HotlineSettings
 
 
 @dataclass
@@ -39,6 +39,8 @@ class Context:
     statements: int = 0
     #: The city's working calendar and warning share, for case clocks (ONEMAP_CLOCK_…).
     clocks: ClockRules = field(default_factory=ClockRules)
+    #: Similar-case suggestions and callbacks (ONEMAP_HOTLINE_…).
+    hotline: HotlineSettings = field(default_factory=HotlineSettings)
     _cache: dict[str, Any] = field(default_factory=dict)
 
     async def fetch[T](self, query: Query[T]) -> T:

@@ -15,12 +15,14 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from graphql import GraphQLError
 from server.gql import compiled
 from server.gql.cost import CostLimiter
 from server.gql.errors import DomainErrorCodes, should_mask_error
+from server.gql.hotline import HotlineMutation, HotlineQuery
 from server.gql.mutations import Mutation
 from server.gql.queries import Query
 from server.gql.scalars import GEOJSON_SCALAR, GeoJSON
@@ -46,8 +48,8 @@ def make_schema(settings: GraphQLSettings) -> strawberry.Schema:
     ]
     slots = asyncio.Semaphore(settings.heavy_concurrency)  # heavy operations at once
     return OneMapSchema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", (Query, HotlineQuery)),
+        mutation=merge_types("Mutation", (Mutation, HotlineMutation)),
         subscription=Subscription,
         config=StrawberryConfig(scalar_map={GeoJSON: GEOJSON_SCALAR}),
         execution_context_class=compiled.ExecutionContext,

@@ -8,7 +8,7 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -31,6 +31,9 @@ from server.gql.clocks import CaseClock, case_clock
 from server.gql.compiled import PreRendered
 from server.gql.context import Info
 from server.gql.scalars import GeoJSON
+
+if TYPE_CHECKING:
+    from server.gql.hotline import HotlineCaller
 
 # strawberry.enum registers the class itself, so annotations can use geo's enums directly.
 for _enum in (AdminLevel, CameraStatus, CaseEventType, CasePriority, CaseSource, CaseStatus,
@@ -372,6 +375,16 @@ class Case:
             info.context.loader("audit_personal_data").load((int(self.id), reporter_id)),
         )
         return Reporter(id=strawberry.ID(str(user[0])), display_name=user[1], phone=user[4])
+
+    @strawberry.field(description="Who called the hotline about the case (READ_PERSONAL, "
+                      "cases of the caller's jurisdiction; every read audited).")  # fmt: skip
+    async def callers(
+        self, info: Info
+    ) -> list[Annotated[HotlineCaller, strawberry.lazy("server.gql.hotline")]]:
+        from server.gql.hotline import case_callers
+
+        await self._full(info, "callers")
+        return await case_callers(info, int(self.id))
 
     @strawberry.field(description="The timeline, oldest first.")
     async def events(self, info: Info) -> list[CaseEvent]:

@@ -70,6 +70,7 @@ class OneMapGraphQL(GraphQL[Context, None]):
         self.pool, self.broker, self.tokens, self.cors = pool, broker, tokens, cors
         self.gql_settings = settings.graphql
         self.clock_rules = settings.clock.rules()
+        self.hotline_settings = settings.hotline
 
     def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
         """A page on another origin opens the socket only if the app's CORS policy allows that
@@ -161,6 +162,7 @@ class OneMapGraphQL(GraphQL[Context, None]):
             broker=self.broker,
             settings=self.gql_settings,
             clocks=self.clock_rules,
+            hotline=self.hotline_settings,
             principal=principal_of(request.scope),
             request=request,
             response=response,
