@@ -7,12 +7,14 @@ callback comes due, "not satisfied" reopens, "satisfied" completes."""
 from __future__ import annotations
 
 import asyncio
+import io
 import math
 from datetime import datetime
 from typing import Any
 
 import psycopg
 import pytest
+from PIL import Image
 from starlette.testclient import TestClient
 
 from geo.access import Jurisdiction
@@ -113,8 +115,30 @@ def _handler(database_url: str, tokens: TokenService, case_id: str) -> str:
                   "(SELECT department_id FROM cases WHERE id = %s)", int(case_id))  # fmt: skip
 
 
+def _upload(client: TestClient, token: str, case_id: str) -> str:
+    """A photo taken on site, uploaded for the check; its id."""
+    r = client.post(f"/api/v1/staff/cases/{case_id}/photos", headers=_bearer(token),
+                    files=[("photos", ("site.jpg", _jpeg(), "image/jpeg"))])  # fmt: skip
+    assert r.status_code == 201, r.text
+    photos = r.json()["photos"]
+    assert photos[0]["url"].startswith("/api/v1/reports/")
+    shown = client.get(photos[0]["url"], headers=_bearer(token))  # the checker reads it back
+    assert (shown.status_code, shown.headers["content-type"]) == (200, "image/jpeg")
+    return str(photos[0]["id"])
+
+
+def _jpeg() -> bytes:
+    image = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 120, 150)).save(image, "JPEG")
+    return image.getvalue()
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 def _photo(database_url: str, case_id: str, owner: int) -> str:
-    """A photo uploaded for the case by ``owner`` (the report_photos row an upload writes)."""
+    """A photo of the case someone else uploaded (its report_photos row)."""
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
             "INSERT INTO report_photos (case_id, owner_id, sha256, content_type, width, height, "
@@ -281,12 +305,16 @@ def test_hotline_case_check_close_and_callback(
         text = client.get(url).text
         assert "李女士" not in text and "62345678" not in text
 
+    early = client.post(f"/api/v1/staff/cases/{case_id}/photos", headers=_bearer(worker),
+                        files=[("photos", ("a.jpg", _jpeg(), "image/jpeg"))])  # fmt: skip
+    assert early.status_code == 409, early.text  # photos for the check of a resolved case
+    assert "resolved" in early.json()["detail"]
     _handle(client, database_url, tokens, people, case_id)
     refused = _call(client, dispatcher, "CloseCase", {"id": case_id}, FLOW)
     assert refused["code"] == "ILLEGAL_TRANSITION"
     assert "on-site check" in refused["message"] and "100 m" in refused["message"]
 
-    photo = _photo(database_url, case_id, place.worker)
+    photo = _upload(client, worker, case_id)
     far = _call(client, worker, "CheckCase", {"id": case_id, "passed": True, "lon": place.lon,
                 "lat": _north(place.lat, 500), "photoIds": [photo]})  # fmt: skip
     assert far["code"] == "INVALID_INPUT"
@@ -322,7 +350,7 @@ def test_hotline_case_check_close_and_callback(
     stale = _call(client, worker, "CheckCase", {"id": case_id, "passed": True, "lon": place.lon,
                   "lat": place.lat, "photoIds": [photo]})  # fmt: skip
     assert stale["code"] == "INVALID_INPUT"  # a photo from before the last resolve
-    fresh = _photo(database_url, case_id, place.worker)
+    fresh = _upload(client, worker, case_id)
     checked = _call(client, worker, "CheckCase", {"id": case_id, "passed": True,
                     "lon": place.lon, "lat": _north(place.lat, 20), "photoIds": [fresh],
                     "note": "已更换，牢固"})  # fmt: skip
@@ -365,7 +393,7 @@ def test_hotline_case_check_close_and_callback(
 
     # Round two: handled, checked, closed; the caller is satisfied.
     _handle(client, database_url, tokens, people, case_id)
-    again = _photo(database_url, case_id, place.worker)
+    again = _upload(client, worker, case_id)
     _call(client, worker, "CheckCase", {"id": case_id, "passed": True, "lon": place.lon,
           "lat": place.lat, "photoIds": [again]})  # fmt: skip
     _call(client, dispatcher, "CloseCase", {"id": case_id}, FLOW)

@@ -23,7 +23,8 @@ from geo.access import Principal
 from geo.enums import CaseEventType, CaseStatus
 from geo.errors import Conflict, InvalidInput
 from geo.params import LonLat
-from geo.services import cases
+from geo.services import audit, cases
+from geo.services.reports import Photo
 
 MAX_PHOTOS = 9
 
@@ -109,3 +110,36 @@ async def check(
              text, now),
         )  # fmt: skip
     return record
+
+
+async def add_photos(
+    conn: AsyncConnection[Any], case_id: int, actor: Principal, stored: list[Photo]
+) -> tuple[cases.CaseRecord, list[int]]:
+    """Photos taken on site for the check of a resolved case of the actor's jurisdiction
+    (CHECK_ON_SITE): ``report_photos`` rows owned by the checker (the files are already
+    stored by content hash). Their ids go into :func:`check`."""
+    access.require(actor, C.CHECK_ON_SITE)
+    if not stored:
+        raise InvalidInput("Send at least one photo.", field="photos")
+    async with conn.transaction():
+        case = await cases.lock_case(conn, case_id, actor)
+        if case.status != CaseStatus.RESOLVED.value:
+            raise Conflict(f"Case {case.public_id} is {case.status}; check photos are taken "
+                           "of a resolved case.", case_status=case.status)  # fmt: skip
+        ids = []
+        for p in stored:
+            row = await (
+                await conn.execute(
+                    "INSERT INTO report_photos (case_id, owner_id, sha256, content_type, width, "
+                    "height, bytes) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    (case.id, actor.user_id, p.sha256, p.content_type, p.width, p.height, p.size),
+                )
+            ).fetchone()
+            assert row is not None
+            ids.append(int(row[0]))
+        await audit.record(
+            conn, actor_id=actor.user_id, actor_role=actor.audit_role,
+            action="case_photo.upload", object_type="case", object_id=case.id,
+            client_addr=None, detail={"photo_ids": ids, "purpose": "check"},
+        )  # fmt: skip
+    return case, ids
