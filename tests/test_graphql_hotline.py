@@ -233,7 +233,7 @@ def test_a_call_about_a_known_case_is_attached_not_duplicated(
     )
     assert attached["__typename"] == "CasePayload", attached
     case = attached["case"]
-    assert _kinds(case) == ["REPORTED", "CALL_ATTACHED"]
+    assert _kinds(case) == ["REPORTED", "CALL_ATTACHED"]  # the bad call wrote nothing
     assert case["events"][1]["note"] == "又有市民来电反映同一井盖"
     assert "138" not in str(case)  # the timeline never carries the caller's contact
 
@@ -390,6 +390,8 @@ def test_hotline_case_check_close_and_callback(
     assert tail == [("CALLBACK_RECORDED", None, None), ("REOPENED", "CLOSED", "DISPATCHED")]
     assert case["events"][-2]["note"] == "不满意: 井盖有异响"
     assert case_id not in _pending(client, operator)
+    assert _call(client, dispatcher, "HotlineCase", {"id": case_id})["clock"]["stage"] == (
+        "HANDLE")  # fmt: skip
 
     # Round two: handled, checked, closed; the caller is satisfied.
     _handle(client, database_url, tokens, people, case_id)
