@@ -93,6 +93,19 @@ async def test_two_callers_are_each_called_back(conn: AConn) -> None:
         ("李女士", "done", "satisfied"),
         ("王先生", "done", "basically_satisfied"),
     ]
+    # Read alike with app ratings (a 2 of 5 is not satisfied).
+    await conn.execute("INSERT INTO ratings (object_type, object_id, rater_id, score) "
+                       "VALUES ('case', %s, %s, 2)", (case_id, operator.user_id))  # fmt: skip
+    read = await conn.execute(
+        "SELECT channel, satisfaction FROM case_satisfaction WHERE case_id = %s "
+        "ORDER BY channel DESC, at",
+        (case_id,),
+    )
+    assert [tuple(r) for r in await read.fetchall()] == [
+        ("callback", "satisfied"),
+        ("callback", "basically_satisfied"),
+        ("app", "not_satisfied"),
+    ]
 
 
 async def test_a_reopen_cancels_the_callbacks_due_and_the_next_close_brings_new_ones(

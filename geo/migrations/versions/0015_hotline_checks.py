@@ -9,6 +9,7 @@
   the case), which photos, passed or not.
 - ``case_categories.requires_check`` / ``check_radius_m``: categories whose close needs a
   passed on-site check within that distance (some seeded categories get it).
+- ``case_satisfaction``: a view reading callbacks' answers and app reporters' ratings alike.
 - The event types ``call_attached``, ``checked``, ``check_failed``, ``callback_recorded``,
   ``callback_unreachable``; the role ``hotline_operator``.
 
@@ -42,6 +43,22 @@ CHECKED_CATEGORIES = ("manhole_cover", "illegal_construction", "water_leak", "wa
                       "fire_hazard")  # fmt: skip
 #: A Chinese mobile (11 digits, 1[3-9]…) or a landline with its area code (0XX-…, extension).
 PHONE_CHECK = "phone ~ '^(1[3-9][0-9]{9}|0[1-9][0-9]{1,2}-[0-9]{7,8}(-[0-9]{1,6})?)$'"
+
+
+#: Satisfaction read the same way from both channels: a callback's answer, and an app
+#: reporter's rating (好差评, score 1–5: 4–5 satisfied, 3 basically, 1–2 not satisfied).
+SATISFACTION_VIEW = """
+CREATE VIEW case_satisfaction AS
+SELECT b.case_id, 'callback'::text AS channel, b.satisfaction::text AS satisfaction,
+       b.done_at AS at
+FROM case_callbacks b WHERE b.status = 'done'
+UNION ALL
+SELECT r.object_id AS case_id, 'app'::text AS channel,
+       CASE WHEN r.score >= 4 THEN 'satisfied' WHEN r.score = 3 THEN 'basically_satisfied'
+            ELSE 'not_satisfied' END AS satisfaction,
+       r.created_at AS at
+FROM ratings r WHERE r.object_type = 'case'
+"""
 
 
 def _in(values: Sequence[str]) -> str:
@@ -174,6 +191,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case_checks")),
     )  # fmt: skip
     op.create_index(op.f("ix_case_checks_case_id"), "case_checks", ["case_id"])
+    op.execute(SATISFACTION_VIEW)
     _events_check(NEW_EVENTS)
     _roles_check(ROLES_AFTER)
 
@@ -187,6 +205,7 @@ def downgrade() -> None:
     _roles_check(ROLES_BEFORE)
     # case_events is append-only: a database that used the new events cannot go below 0015.
     _events_check(OLD_EVENTS)
+    op.execute("DROP VIEW case_satisfaction")
     op.drop_table("case_checks")
     op.drop_index("ix_case_callbacks_pending", table_name="case_callbacks")
     op.drop_table("case_callbacks")
