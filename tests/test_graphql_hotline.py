@@ -310,6 +310,8 @@ def test_hotline_case_check_close_and_callback(
     assert early.status_code == 409, early.text  # photos for the check of a resolved case
     assert "resolved" in early.json()["detail"]
     _handle(client, database_url, tokens, people, case_id)
+    waiting = _call(client, dispatcher, "HotlineCase", {"id": case_id})
+    assert waiting["allowedActions"] == ["REOPEN"]  # no CLOSE offered before the check
     refused = _call(client, dispatcher, "CloseCase", {"id": case_id}, FLOW)
     assert refused["code"] == "ILLEGAL_TRANSITION"
     assert "on-site check" in refused["message"] and "100 m" in refused["message"]
@@ -364,6 +366,8 @@ def test_hotline_case_check_close_and_callback(
         ).fetchall()
     assert kept == [(False, 20, [int(photo)]), (True, 20, [int(fresh)])]
 
+    offered = _call(client, dispatcher, "HotlineCase", {"id": case_id})["allowedActions"]
+    assert offered == ["CLOSE", "REOPEN"]
     closed = _call(client, dispatcher, "CloseCase", {"id": case_id}, FLOW)
     assert closed["case"]["status"] == "CLOSED", closed
 

@@ -394,15 +394,21 @@ class Case:
 
     @strawberry.field(
         description="The workflow steps the caller may take on this case now: those its status "
-        "allows whose capability the caller holds, for a case of their jurisdiction. Empty on "
-        "the public record. Front ends show these, and decide nothing from roles."
+        "allows whose capability the caller holds, for a case of their jurisdiction (CLOSE only "
+        "once the on-site check its category requires has passed). Empty on the public record. "
+        "Front ends show these, and decide nothing from roles."
     )
-    def allowed_actions(self, info: Info) -> list[CaseAction]:
+    async def allowed_actions(self, info: Info) -> list[CaseAction]:
         # ``full`` means the row was read through geo.access.case_scope, the scope the
-        # workflow acts in: the jurisdiction holds; status and capabilities decide the rest.
+        # workflow acts in: the jurisdiction holds; status and capabilities decide the rest —
+        # and a close waits for the on-site check (核查) its category requires.
         if not self.full:
             return []
         steps = workflow.allowed_actions(info.context.principal, self.status)
+        if "close" in steps:
+            waits = await info.context.loader("close_waits_for_check").load(int(self.id))
+            if waits is not None and waits[1]:
+                steps.remove("close")
         return [CaseAction(a) for a in steps]
 
     @strawberry.field(
