@@ -44,6 +44,8 @@ class Capability(StrEnum):
     COMMENT = "comment"  # notes on a case's timeline
     SUPERVISE = "supervise"  # 督办 a case or a department's overdue cases (jurisdiction-bound)
     EVALUATE = "evaluate"  # evaluation figures (考核) of the jurisdiction, the cases behind them
+    CALLBACK = "callback"  # 回访: call hotline callers back after the close, record satisfaction
+    CHECK_ON_SITE = "check_on_site"  # 核查: check a resolved case on site (photos, position)
     HANDLE_APPLICATIONS = "handle_applications"  # 一网通办 applications of the department
     VERIFY_HEALTH_CODES = "verify_health_codes"  # online verification (audited)
     READ_HEALTH = "read_health"  # citizens' health data (restricted, audited)
@@ -60,7 +62,8 @@ _STAFF_BASE = frozenset({C.READ_PUBLIC})
 ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     Role.CITIZEN: frozenset({C.READ_PUBLIC, C.REPORT}),
     Role.GRID_WORKER: _STAFF_BASE
-    | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.CREATE_CASES, C.COMMENT},
+    | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.CREATE_CASES, C.COMMENT,
+       C.CHECK_ON_SITE},
     Role.DISPATCHER: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES,
        C.READ_PERSONAL, C.READ_PHOTOS, C.CREATE_CASES, C.DISPATCH, C.HANDLE, C.COMMENT,
@@ -74,7 +77,12 @@ ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     Role.ANALYST: _STAFF_BASE | {C.READ_INTERNAL, C.EVALUATE},
     Role.AUDITOR: _STAFF_BASE | {C.READ_AUDIT},
     Role.SUPERVISOR: _STAFF_BASE
-    | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.COMMENT, C.SUPERVISE},
+    | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.COMMENT, C.SUPERVISE, C.EVALUATE,
+       C.CHECK_ON_SITE},
+    # 市民热线: the city's call centre — takes calls into cases, reads them to answer callers,
+    # keeps and reads the callers' contact, calls them back after the close.
+    Role.HOTLINE_OPERATOR: _STAFF_BASE
+    | {C.READ_CASES, C.READ_PERSONAL, C.CREATE_CASES, C.COMMENT, C.CALLBACK},
     Role.ADMIN: frozenset(Capability) - {C.REPORT},
 }  # fmt: skip
 ANONYMOUS_CAPABILITIES = frozenset({C.READ_PUBLIC})
@@ -82,7 +90,8 @@ ANONYMOUS_CAPABILITIES = frozenset({C.READ_PUBLIC})
 #: Capabilities whose data is bound to the principal's jurisdiction.
 JURISDICTION_BOUND = frozenset(
     {C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES, C.READ_PERSONAL, C.READ_PHOTOS, C.DISPATCH,
-     C.HANDLE, C.COMMENT, C.CREATE_CASES, C.PAUSE_CLOCKS, C.EVALUATE, C.SUPERVISE}
+     C.HANDLE, C.COMMENT, C.CREATE_CASES, C.PAUSE_CLOCKS, C.EVALUATE, C.SUPERVISE,
+     C.CALLBACK, C.CHECK_ON_SITE}
 )  # fmt: skip
 
 
@@ -277,7 +286,8 @@ ANONYMOUS = Principal()
 _STAFF_NAMES = frozenset(r.value for r in Role if r is not Role.CITIZEN)
 _AUDIT_ORDER = tuple(r.value for r in (
     Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.HEALTH_OFFICER, Role.DEPARTMENT_STAFF,
-    Role.GRID_WORKER, Role.CAMERA_VIEWER, Role.VERIFIER, Role.ANALYST, Role.AUDITOR,
+    Role.GRID_WORKER, Role.HOTLINE_OPERATOR, Role.CAMERA_VIEWER, Role.VERIFIER, Role.ANALYST,
+    Role.AUDITOR,
     Role.CITIZEN))  # fmt: skip
 
 

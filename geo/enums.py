@@ -92,7 +92,7 @@ class CaseEventType(StrEnum):
     SUSPENSION_REQUESTED = "suspension_requested"  # the handler asks; a dispatcher decides
     EXTENSION_REQUESTED = "extension_requested"  # with the extended_minutes asked for
     REQUEST_REFUSED = "request_refused"  # the pending request is refused, with the reason
-    # Supervision (督办, geo.services.supervision; migration 0013)
+    # Supervision (督办, geo.services.supervision; migration 0015)
     SUPERVISED = "supervised"  # a supervisor's 督办, with its own deadline (supervision_id)
     SUPERVISION_ANSWERED = "supervision_answered"  # the handler's answer to it
     SUPERVISION_MISSED = "supervision_missed"  # its deadline passed unanswered (the sweep)
@@ -108,6 +108,12 @@ class CaseEventType(StrEnum):
     TASK_REPORTED = "task_reported"  # 报到: a called department reports for the joint task
     TASK_DONE = "task_done"  # the department's part is done, with a note
     TASK_DECLINED = "task_declined"  # the department declines its task, with the reason
+    # Hotline intake, on-site check and callback (geo.services.hotline, checks, callbacks)
+    CALL_ATTACHED = "call_attached"  # 市民热线: another call about the case, its caller kept
+    CHECKED = "checked"  # 核查通过: the on-site check passed (photos, position)
+    CHECK_FAILED = "check_failed"  # 核查不通过: back to the handler (resolved → in_progress)
+    CALLBACK_RECORDED = "callback_recorded"  # 回访: the caller's satisfaction
+    CALLBACK_UNREACHABLE = "callback_unreachable"  # 回访: the caller could not be reached
 
 
 #: Timeline events between staff only: a case's reporter never sees them (their own timeline
@@ -202,9 +208,25 @@ class Role(StrEnum):
     ADMIN = "admin"
     AUDITOR = "auditor"  # reads the audit trail (docs/audit.md)
     SUPERVISOR = "supervisor"  # 督查: watches time limits, supervises (督办) cases
+    HOTLINE_OPERATOR = "hotline_operator"  # 市民热线 call-taker: intake and callbacks (回访)
 
 
 STAFF_ROLES = frozenset(set(Role) - {Role.CITIZEN})
+
+
+class Satisfaction(StrEnum):
+    """A caller's answer at the callback (回访)."""
+
+    SATISFIED = "satisfied"  # 满意
+    BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
+    NOT_SATISFIED = "not_satisfied"  # 不满意: the case reopens
+
+
+class CallbackStatus(StrEnum):
+    PENDING = "pending"  # due: the case closed, the caller not yet called back
+    DONE = "done"  # the caller answered (satisfaction recorded)
+    UNREACHABLE = "unreachable"  # not reached after the allowed attempts
+    CANCELLED = "cancelled"  # the case reopened before this caller was called back
 
 
 class UserStatus(StrEnum):

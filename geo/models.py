@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     Computed,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -44,6 +45,7 @@ from geo.citizen_enums import (
 from geo.enums import (
     AdminLevel,
     Audience,
+    CallbackStatus,
     CameraStatus,
     CaseEventType,
     CasePriority,
@@ -56,6 +58,7 @@ from geo.enums import (
     LimitUnit,
     NotificationKind,
     Role,
+    Satisfaction,
     Stage,
     SupervisionStatus,
     TaskKind,
@@ -163,7 +166,10 @@ class CaseCategory(Base):
     """The category → department routing table, with each category's time limit."""
 
     __tablename__ = "case_categories"
-    __table_args__ = (CheckConstraint("time_limit_hours > 0", name="time_limit_positive"),)
+    __table_args__ = (
+        CheckConstraint("time_limit_hours > 0", name="time_limit_positive"),
+        CheckConstraint("check_radius_m BETWEEN 10 AND 5000", name="check_radius_range"),
+    )
 
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     name_zh: Mapped[str] = mapped_column(Text)
@@ -174,6 +180,9 @@ class CaseCategory(Base):
     #: Sensitive categories (an elderly person living alone asking for help) are never
     #: published, not even generalised.
     sensitive: Mapped[bool] = mapped_column(server_default=text("false"))
+    #: 核查: closing a resolved case needs a passed on-site check within check_radius_m.
+    requires_check: Mapped[bool] = mapped_column(server_default=text("false"))
+    check_radius_m: Mapped[int] = mapped_column(Integer, server_default=text("100"))
 
 
 class CaseStageLimit(Base):
@@ -277,7 +286,7 @@ class Case(Base):
         CheckConstraint("resolved_at IS NULL OR resolved_at >= reported_at", name="resolved_after"),
         CheckConstraint("closed_at IS NULL OR closed_at >= reported_at", name="closed_after"),
         Index("ix_cases_grid_cell_id_status", "grid_cell_id", "status"),
-        # The sweep finds the open cases among a million closed ones (migration 0013).
+        # The sweep finds the open cases among a million closed ones (migration 0015).
         Index(
             "ix_cases_open",
             "id",
@@ -909,7 +918,7 @@ class Open311Request(Base):
     created_at: Mapped[datetime] = _created_at()
 
 
-# -- supervision (督办, migration 0013) --------------------------------------------------------
+# -- supervision (督办, migration 0015) --------------------------------------------------------
 
 
 class Supervision(Base):
@@ -1057,3 +1066,90 @@ class StaffNotificationRead(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     read_through: Mapped[int] = mapped_column(BigInteger)
+
+
+# -- hotline intake, callbacks and on-site checks (市民热线, 回访, 核查) --------------------------
+
+
+#: A Chinese mobile (11 digits, 1[3-9]…) or a landline with its area code (0XX-…, extension):
+#: the form geo.services.hotline.normalise_phone writes.
+CALLER_PHONE_SQL = "phone ~ '^(1[3-9][0-9]{9}|0[1-9][0-9]{1,2}-[0-9]{7,8}(-[0-9]{1,6})?)$'"
+
+
+class CaseCaller(Base):
+    """Someone who called the hotline (市民热线) about a case: restricted personal data, apart
+    from ``cases`` so no public view picks it up; read only through geo.access (READ_PERSONAL,
+    within the jurisdiction), every read audited."""
+
+    __tablename__ = "case_callers"
+    __table_args__ = (
+        CheckConstraint("char_length(name) BETWEEN 1 AND 50", name="name_length"),
+        CheckConstraint(CALLER_PHONE_SQL, name="phone_format"),
+        CheckConstraint(
+            "callback_time IS NULL OR char_length(callback_time) <= 100",
+            name="callback_time_length",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str] = mapped_column(String(24))
+    #: When the caller prefers to be called back (free text: "工作日下午").
+    callback_time: Mapped[str | None] = mapped_column(Text)
+    #: The caller agreed to a callback (回访) after the close.
+    consent_callback: Mapped[bool] = mapped_column()
+    taken_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: The timeline event of the call (``call_attached``), or of the case's creation.
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"))
+    taken_at: Mapped[datetime] = _created_at()
+
+
+class CaseCallback(Base):
+    """A callback (回访) due to a consenting caller once the case closed (one per close)."""
+
+    __tablename__ = "case_callbacks"
+    __table_args__ = (
+        CheckConstraint(f"status IN {sql_in(CallbackStatus)}", name="status"),
+        CheckConstraint(
+            f"satisfaction IS NULL OR satisfaction IN {sql_in(Satisfaction)}", name="satisfaction"
+        ),
+        CheckConstraint("(status = 'done') = (satisfaction IS NOT NULL)",
+                        name="satisfaction_iff_done"),
+        Index("uq_case_callbacks_caller_id_close_event_id", "caller_id", "close_event_id",
+              unique=True),
+        Index("ix_case_callbacks_pending", "id", postgresql_where=text("status = 'pending'")),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    caller_id: Mapped[int] = mapped_column(ForeignKey("case_callers.id"))
+    #: The ``closed`` event this callback follows: a reopened and closed case is called again.
+    close_event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id"))
+    status: Mapped[str] = mapped_column(String(16), server_default=CallbackStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    satisfaction: Mapped[str | None] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+    done_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    done_at: Mapped[datetime | None] = _ts_null()
+    created_at: Mapped[datetime] = _created_at()
+
+
+class CaseCheck(Base):
+    """An on-site check (核查) of a resolved case: who, where, how far, which photos."""
+
+    __tablename__ = "case_checks"
+    __table_args__ = (CheckConstraint("cardinality(photo_ids) > 0", name="has_photos"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id"))
+    checker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    passed: Mapped[bool] = mapped_column()
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    distance_m: Mapped[float] = mapped_column(Float)
+    #: ``report_photos`` rows of the case the checker uploaded after it was resolved.
+    photo_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = _ts()

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from mobile_api import (
     audit,
     auth,
+    case_photos,
     health_code,
     health_officers,
     locate,
@@ -41,7 +42,7 @@ def endpoints() -> list[Endpoint]:
         *auth.endpoints, *reports.endpoints, *health_code.endpoints, *health_officers.endpoints,
         *services.endpoints,
         *staff.endpoints, *notifications.endpoints, *audit.endpoints, *locate.endpoints,
-        *search.endpoints,
+        *search.endpoints, *case_photos.endpoints,
     ]  # fmt: skip
 
 

@@ -89,6 +89,7 @@ NARROW_DISPATCHERS = (
 LATER_ROLES = {
     f"{STAFF_PHONE_PREFIX}0012": Role.AUDITOR,
     f"{STAFF_PHONE_PREFIX}0013": Role.SUPERVISOR,
+    f"{STAFF_PHONE_PREFIX}0015": Role.HOTLINE_OPERATOR,
 }
 
 
@@ -114,7 +115,8 @@ def seed(
     for layer in (FACILITIES, CAMERAS, CASES):
         report.added[layer.name] = _load_layer(conn, city, refs, layer, scale, say)
     # Evaluation's facts of the cases just loaded (bulk COPY bypasses the case service).
-    report.added[FACTS] = case_facts.rebuild(
+    # Derived rows, not data the seed adds (cases written by other hands get theirs too).
+    case_facts.rebuild(
         conn, missing_only=True, progress=lambda done, total: say(FACTS, done, total)
     )
     report.seconds = time.perf_counter() - started
@@ -190,6 +192,8 @@ def _load_base(conn: psycopg.Connection[Any], city: City) -> int:
             [(c.code, c.name_zh, c.name_en, dept[c.department], c.time_limit_hours,
               c.citizen_reportable, c.sensitive) for c in vocab.CASE_CATEGORIES],
         )  # fmt: skip
+        conn.execute("UPDATE case_categories SET requires_check = true WHERE code = ANY(%s)",
+                     (list(vocab.CHECKED_CATEGORIES),))  # fmt: skip
         _stage_limits(conn)
         users: list[tuple[Any, ...]] = []
         for phone, name, role, dept_code in staff_accounts():

@@ -525,6 +525,11 @@ class CaseCategorySpec(NamedTuple):
     sensitive: bool = False  # never published, not even generalised (geo.access)
 
 
+#: Categories whose close needs an on-site check (核查, case_categories.requires_check): the
+#: repairs a dispatcher cannot judge from the desk (migration 0016 sets the same ones).
+CHECKED_CATEGORIES = ("manhole_cover", "illegal_construction", "water_leak", "waterlogging",
+                      "fire_hazard")  # fmt: skip
+
 CASE_CATEGORIES: tuple[CaseCategorySpec, ...] = (
     CaseCategorySpec(
         "road_damage",

@@ -195,11 +195,9 @@ def _fill_case_facts(settings: Settings) -> None:
     """Evaluation facts for the cases that have none (a database that existed before them)."""
     from geo.services import case_facts
 
+    case_facts.configure(settings.clock.rules())
     with psycopg.connect(settings.database.libpq_url, autocommit=True) as conn:
-        if conn.execute("SELECT to_regclass('case_facts')").fetchone() == (None,):
-            return
-        case_facts.configure(settings.clock.rules())
-        count = case_facts.rebuild(conn, missing_only=True)
+        count = case_facts.fill_missing(conn)
     if count:
         click.echo(f"evaluation facts of {count:,} cases computed", err=True)
 

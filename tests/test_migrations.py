@@ -22,13 +22,15 @@ TABLES = {
     "auth_throttles",
     # 0012: case clocks
     "case_stage_limits",
-    # 0013: supervision
+    # 0015: supervision
     "supervisions", "supervision_cases", "case_clock_states", "staff_notifications",
     "staff_notification_reads", "supervision_sweeps",
-    # 0014: collaboration
+    # 0013: collaboration
     "case_tasks",
-    # 0016: evaluation
+    # 0014: evaluation
     "case_facts",
+    # 0016: hotline intake and callback, the on-site check
+    "case_callers", "case_callbacks", "case_checks",
 }  # fmt: skip
 
 

@@ -24,6 +24,7 @@ CITIZEN = {"citizen"}
 OFFICER = {"health_officer", "admin"}
 DEPARTMENT = {"department_staff", "admin"}
 PHOTO_READERS = {"grid_worker", "dispatcher", "department_staff", "admin"}
+CHECKERS = {"grid_worker", "admin"}  # check_on_site: the on-site check's photos
 
 #: Who may call what — written out here, independently of the code's declarations.
 MATRIX: dict[str, str | set[str]] = {
@@ -46,6 +47,7 @@ MATRIX: dict[str, str | set[str]] = {
     "PUT /applications/{id}/rating": CITIZEN,
     "GET /staff/applications": DEPARTMENT, "GET /staff/applications/{id}": DEPARTMENT,
     "POST /staff/applications/{id}/actions": DEPARTMENT,
+    "POST /staff/cases/{id}/photos": CHECKERS,
     "GET /me/notifications": CITIZEN, "PUT /me/notifications/read": CITIZEN,
     "GET /audit": {"auditor", "admin"}, "GET /audit/export": {"auditor", "admin"},
     "GET /locate": EVERYONE, "GET /search": EVERYONE,

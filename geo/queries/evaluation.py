@@ -21,7 +21,7 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "district": ("district_id", "SELECT name_zh FROM admin_areas WHERE id = {key}"),
     "street": ("street_id", "SELECT name_zh FROM admin_areas WHERE id = {key}"),
     "community": ("community_id", "SELECT name_zh FROM admin_areas WHERE id = {key}"),
-    "grid_worker": ("grid_worker_id", "SELECT display_name FROM users WHERE id = {key}"),
+    "worker": ("grid_worker_id", "SELECT display_name FROM users WHERE id = {key}"),
     "category": ("category", "SELECT name_zh FROM case_categories WHERE code = {key}"),
 }
 

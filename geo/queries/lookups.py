@@ -55,6 +55,14 @@ _SQL: dict[str, tuple[str, bool]] = {
         "ORDER BY case_id, id",
         True,
     ),
+    # Resolved cases whose close waits for an on-site check (核查, geo.services.follow_ups).
+    "close_waits_for_check": (
+        "SELECT c.id, k.requires_check AND NOT EXISTS (SELECT 1 FROM case_events e "
+        "WHERE e.case_id = c.id AND e.event_type = 'checked' AND e.id > (SELECT max(r.id) "
+        "FROM case_events r WHERE r.case_id = c.id AND r.event_type = 'resolved')) "
+        "FROM cases c JOIN case_categories k ON k.code = c.category WHERE c.id = ANY(%(ids)s)",
+        False,
+    ),
 }
 LOOKUPS = frozenset(_SQL)
 

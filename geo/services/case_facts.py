@@ -26,8 +26,6 @@ from geo.services.clocks import ClockRules, StageRun, TimelineEvent, stage_runs
 from geo.services.worktime import WorkingTime
 
 E = CaseEventType
-#: A rating at or above this score counts as satisfied (好评); the app rates 1–5.
-SATISFIED_FROM = 4
 #: The rules every refresh uses; the app and the CLI set them from the settings
 #: (:func:`configure`), the defaults are the settings' defaults.
 _RULES = ClockRules()
@@ -139,7 +137,10 @@ SELECT c.id, c.category, c.department_id, c.district_id, c.street_id, c.communit
        c.grid_cell_id, g.worker_id, c.status, c.reported_at, c.resolved_at, c.closed_at,
        r.score, r.created_at
 FROM cases c JOIN grid_cells g ON g.id = c.grid_cell_id
-LEFT JOIN ratings r ON r.object_type = 'case' AND r.object_id = c.id
+LEFT JOIN LATERAL (
+  SELECT s.satisfaction IN ('satisfied', 'basically_satisfied') AS score, s.at AS created_at
+  FROM case_satisfaction s WHERE s.case_id = c.id ORDER BY s.at DESC LIMIT 1
+) r ON TRUE
 WHERE c.id = ANY(%(ids)s)
 """
 _EVENTS = """
@@ -175,7 +176,7 @@ def _rows(
         closed_on_time = None
         if status == CaseStatus.CLOSED and closed is not None:
             closed_on_time = f.overdue_at is None or f.overdue_at > closed
-        satisfied = None if score is None else score >= SATISFIED_FROM
+        satisfied = score  # the latest answer: a callback's, or the app rating's
         out.append((
             case_id, category, dept, district, street, community, cell, worker, status, reported,
             resolved, closed, f.handle_minutes, f.handle_limit_minutes, f.handled_on_time,
@@ -242,3 +243,11 @@ def rebuild(
         if progress is not None:
             progress(done, total)
     return done
+
+
+def fill_missing(conn: Connection[Any]) -> int:
+    """The facts of the cases without any (after ``onemap migrate``); 0 when the database has
+    no facts table (a revision before it)."""
+    if conn.execute("SELECT to_regclass('case_facts')").fetchone() == (None,):
+        return 0
+    return rebuild(conn, missing_only=True)

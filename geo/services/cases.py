@@ -27,7 +27,7 @@ from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, OutsideCity
 from geo.params import LonLat
 from geo.queries import fetch
 from geo.queries.location import grid_cell_at
-from geo.services import audit, case_facts
+from geo.services import audit, case_facts, follow_ups
 from geo.services.clocks import GRANTS, StageRun, TimelineEvent, current_stage
 
 CHANNEL = "onemap_case_events"
@@ -242,36 +242,65 @@ async def transition(
                 f"Case {case.public_id} is {status.value}; '{action}' needs it to be {allowed}.",
                 case_status=status.value,
             )
-        target = REOPEN_TARGET[status] if action == "reopen" else TARGET[action]
-        now = datetime.now(UTC)
-        changes: dict[str, Any] = {"status": target.value, "updated_at": now}
-        event_department = None
-        if action == "dispatch":
-            changes.update(await _dispatch_changes(conn, case, now, department_id, assignee_id))
-            event_department = changes["department_id"]
-        elif action == "start":
-            changes["assignee_id"] = assignee_id or case.assignee_id or actor.user_id
-        elif action == "resolve":
-            await _no_open_tasks(conn, case)
-            changes["resolved_at"] = now
-        elif action in ("close", "reject"):
-            changes["closed_at"] = now
-        elif action == "mark_duplicate":
-            changes["duplicate_of"] = await _duplicate_target(
-                conn, case, duplicate_of, actor_scope(actor)
-            )
-        elif action == "reopen":
-            changes.update({"closed_at": None, "duplicate_of": None})
-            if target == S.IN_PROGRESS:
-                changes["resolved_at"] = None
-        assignments = ", ".join(f"{col} = %({col})s" for col in changes)
-        await conn.execute(
-            f"UPDATE cases SET {assignments} WHERE id = %(id)s",  # noqa: S608 - our column names
-            {**changes, "id": case.id},
+        if action == "close" and (why := await follow_ups.close_refusal(conn, case.id)):
+            raise Conflict(f"Case {case.public_id} cannot be closed: {why}",
+                           case_status=status.value)  # fmt: skip
+        return await _apply(conn, case, action, actor, note=note, department_id=department_id,
+                            assignee_id=assignee_id, duplicate_of=duplicate_of)  # fmt: skip
+
+
+async def reopen_after(
+    conn: AsyncConnection[Any], case: CaseRecord, actor: Principal, note: str | None,
+    event: CaseEventType = E.REOPENED,
+) -> CaseRecord:  # fmt: skip
+    """Reopen ``case`` as the consequence of another step of the workflow (a failed on-site
+    check, a caller not satisfied at the callback), written as ``event``: the case loaded and
+    locked by the caller (:func:`lock_case`), inside the caller's transaction, the step's own
+    capability checked by the caller — the workflow, not the actor, decides to reopen."""
+    if S(case.status) not in TRANSITIONS["reopen"].sources:
+        raise Conflict(f"Case {case.public_id} is {case.status}; it cannot be reopened.",
+                       case_status=case.status)  # fmt: skip
+    return await _apply(conn, case, "reopen", actor, note=note, event=event)
+
+
+async def _apply(
+    conn: AsyncConnection[Any], case: CaseRecord, action: str, actor: Principal, *,
+    note: str | None, department_id: int | None = None, assignee_id: int | None = None,
+    duplicate_of: int | None = None, event: CaseEventType | None = None,
+) -> CaseRecord:  # fmt: skip
+    """The transition's writes, on a case locked and checked by the caller."""
+    status = S(case.status)
+    target = REOPEN_TARGET[status] if action == "reopen" else TARGET[action]
+    now = datetime.now(UTC)
+    changes: dict[str, Any] = {"status": target.value, "updated_at": now}
+    event_department = None
+    if action == "dispatch":
+        changes.update(await _dispatch_changes(conn, case, now, department_id, assignee_id))
+        event_department = changes["department_id"]
+    elif action == "start":
+        changes["assignee_id"] = assignee_id or case.assignee_id or actor.user_id
+    elif action == "resolve":
+        await _no_open_tasks(conn, case)
+        changes["resolved_at"] = now
+    elif action in ("close", "reject"):
+        changes["closed_at"] = now
+    elif action == "mark_duplicate":
+        changes["duplicate_of"] = await _duplicate_target(
+            conn, case, duplicate_of, actor_scope(actor)
         )
-        await append_event(conn, case.id, rule.event, status, target, actor, event_department,
-                            note, now)  # fmt: skip
-        return await load_case(conn, case.id)
+    elif action == "reopen":
+        changes.update({"closed_at": None, "duplicate_of": None})
+        if target == S.IN_PROGRESS:
+            changes["resolved_at"] = None
+    assignments = ", ".join(f"{col} = %({col})s" for col in changes)
+    await conn.execute(
+        f"UPDATE cases SET {assignments} WHERE id = %(id)s",  # noqa: S608 - our column names
+        {**changes, "id": case.id},
+    )
+    event_id = await append_event(conn, case.id, event or TRANSITIONS[action].event, status,
+                                  target, actor, event_department, note, now)  # fmt: skip
+    await follow_ups.after(conn, case.id, action, event_id)
+    return await load_case(conn, case.id)
 
 
 async def comment(conn: AsyncConnection[Any], case_id: int, actor: Principal, note: str) -> None:
@@ -469,7 +498,8 @@ async def append_event(
     extended_minutes: int | None = None,
     from_department_id: int | None = None,
     task_id: int | None = None,
-) -> None:
+) -> int:
+    """Append an event (its audit row, its notification, the case's evaluation facts); its id."""
     row = await (
         await conn.execute(
             "INSERT INTO case_events (case_id, event_type, from_status, to_status, actor_id, "
@@ -504,6 +534,12 @@ async def append_event(
                           "to_status": to_status and to_status.value})  # fmt: skip
     await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
     await case_facts.refresh(conn, [case_id])  # evaluation's row, exact at this commit
+    return int(row[0])
+
+
+async def lock_case(conn: AsyncConnection[Any], case_id: int, actor: Principal) -> CaseRecord:
+    """The case, locked for update, within ``actor``'s jurisdiction (NotFound outside it)."""
+    return await load_case(conn, case_id, lock=True, scope=actor_scope(actor))
 
 
 async def get_case(

@@ -25,7 +25,7 @@ from geo.queries import Query, fetch
 from geo.services.clock_states import SupervisionRules
 from geo.services.clocks import ClockRules
 from server.kernel.events import EventBroker
-from server.kernel.settings import GraphQLSettings
+from server.kernel.settings import GraphQLSettings, HotlineSettings
 
 
 @dataclass
@@ -42,6 +42,8 @@ class Context:
     clocks: ClockRules = field(default_factory=ClockRules)
     #: When overdue cases escalate (ONEMAP_SUPERVISION_…), for the stored clocks.
     supervision: SupervisionRules = field(default_factory=SupervisionRules)
+    #: Similar-case suggestions and callbacks (ONEMAP_HOTLINE_…).
+    hotline: HotlineSettings = field(default_factory=HotlineSettings)
     _cache: dict[str, Any] = field(default_factory=dict)
 
     async def fetch[T](self, query: Query[T]) -> T:

@@ -28,7 +28,7 @@ class EvaluationDimension(Enum):
     DISTRICT = "district"
     STREET = "street"
     COMMUNITY = "community"
-    GRID_WORKER = "grid_worker"
+    GRID_WORKER = "worker"  # the worker of the case's grid cell
     CATEGORY = "category"
 
 

@@ -15,7 +15,6 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from graphql import GraphQLError
@@ -23,6 +22,7 @@ from server.gql import compiled
 from server.gql.collaboration import CollaborationMutation
 from server.gql.cost import CostLimiter
 from server.gql.errors import DomainErrorCodes, should_mask_error
+from server.gql.hotline import HotlineMutation, HotlineQuery
 from server.gql.mutations import Mutation as CaseMutation
 from server.gql.queries import Query as MapQuery
 from server.gql.scalars import GEOJSON_SCALAR, GeoJSON
@@ -36,13 +36,13 @@ from server.kernel.settings import GraphQLSettings
 
 
 @strawberry.type
-class Query(MapQuery, SupervisionQuery):
-    """The map, the cases and the supervision of their time limits."""
+class Query(MapQuery, SupervisionQuery, HotlineQuery):
+    """The map, the cases, the supervision of their time limits and the hotline's lists."""
 
 
 @strawberry.type
-class Mutation(CaseMutation, SupervisionMutation):
-    """The case workflow and supervision (督办)."""
+class Mutation(CaseMutation, SupervisionMutation, CollaborationMutation, HotlineMutation):
+    """The case workflow, supervision (督办), collaboration and the hotline."""
 
 
 @strawberry.type
@@ -69,7 +69,7 @@ def make_schema(settings: GraphQLSettings) -> strawberry.Schema:
     slots = asyncio.Semaphore(settings.heavy_concurrency)  # heavy operations at once
     return OneMapSchema(
         query=Query,
-        mutation=merge_types("Mutation", (Mutation, CollaborationMutation)),
+        mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(scalar_map={GeoJSON: GEOJSON_SCALAR}),
         execution_context_class=compiled.ExecutionContext,

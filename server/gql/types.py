@@ -8,7 +8,7 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -42,6 +42,9 @@ from server.gql.tasks import (
     collaboration_state,
     handles,
 )
+
+if TYPE_CHECKING:
+    from server.gql.hotline import HotlineCaller
 
 # strawberry.enum registers the class itself, so annotations can use geo's enums directly.
 for _enum in (AdminLevel, CameraStatus, CaseEventType, CasePriority, CaseSource, CaseStatus,
@@ -412,6 +415,16 @@ class Case:
         )
         return Reporter(id=strawberry.ID(str(user[0])), display_name=user[1], phone=user[4])
 
+    @strawberry.field(description="Who called the hotline about the case (READ_PERSONAL, "
+                      "cases of the caller's jurisdiction; every read audited).")  # fmt: skip
+    async def callers(
+        self, info: Info
+    ) -> list[Annotated[HotlineCaller, strawberry.lazy("server.gql.hotline")]]:
+        from server.gql.hotline import case_callers
+
+        await self._full(info, "callers")
+        return await case_callers(info, int(self.id))
+
     @strawberry.field(description="The timeline, oldest first. Its reporter sees it without "
                       "the notes between staff (comments, returns, tasks).")  # fmt: skip
     async def events(self, info: Info) -> list[CaseEvent]:
@@ -437,13 +450,15 @@ class Case:
 
     @strawberry.field(
         description="The workflow steps the caller may take on this case now: those its status "
-        "allows whose capability the caller holds, for a case of their jurisdiction. Empty on "
-        "the public record. Front ends show these, and decide nothing from roles."
+        "allows whose capability the caller holds, for a case of their jurisdiction (CLOSE only "
+        "once the on-site check its category requires has passed). Empty on the public record. "
+        "Front ends show these, and decide nothing from roles."
     )
     async def allowed_actions(self, info: Info) -> list[CaseAction]:
         # ``full`` means the row was read through geo.access.case_scope, the scope the
         # workflow acts in: the jurisdiction holds; status and capabilities decide the rest,
-        # and for the handling steps whether the caller's department leads the case.
+        # for the handling steps whether the caller's department leads the case, and a close
+        # waits for the on-site check (核查) its category requires.
         principal = info.context.principal
         if not self.full or not principal.can(Capability.READ_CASES):
             return []
@@ -451,6 +466,10 @@ class Case:
         waiting, tasks_open = await collaboration_state(info, int(self.id))
         steps = [s for s in workflow.allowed_actions(principal, self.status, handles=lead)
                  if not (s == "resolve" and tasks_open)]  # fmt: skip
+        if "close" in steps:
+            waits = await info.context.loader("close_waits_for_check").load(int(self.id))
+            if waits is not None and waits[1]:
+                steps.remove("close")
         steps += collaboration.allowed_actions(principal, self.status, handles=lead,
                                                waiting=waiting)  # fmt: skip
         return [CaseAction(a) for a in steps]

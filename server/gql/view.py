@@ -71,6 +71,7 @@ class OneMapGraphQL(GraphQL[Context, None]):
         self.gql_settings = settings.graphql
         self.clock_rules = settings.clock.rules()
         self.supervision_rules = settings.supervision.rules()
+        self.hotline_settings = settings.hotline
 
     def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
         """A page on another origin opens the socket only if the app's CORS policy allows that
@@ -163,6 +164,7 @@ class OneMapGraphQL(GraphQL[Context, None]):
             settings=self.gql_settings,
             clocks=self.clock_rules,
             supervision=self.supervision_rules,
+            hotline=self.hotline_settings,
             principal=principal_of(request.scope),
             request=request,
             response=response,

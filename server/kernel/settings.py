@@ -514,6 +514,30 @@ class SupervisionSettings(BaseSettings):
         return SupervisionRules(self.escalate_after)
 
 
+class HotlineSettings(BaseSettings):
+    """Hotline intake and callback (市民热线, 回访; ``ONEMAP_HOTLINE_…``, docs/daily-loop.md)."""
+
+    model_config = _config("ONEMAP_HOTLINE_")
+
+    similar_radius_m: float = Field(
+        default=200, gt=0, le=5000,
+        description="Similar-case suggestions: open cases within this many metres of the call.",
+    )  # fmt: skip
+    similar_days: int = Field(
+        default=7, ge=1, le=365,
+        description="Similar-case suggestions: cases reported in the last this many days.",
+    )  # fmt: skip
+    similar_limit: int = Field(default=10, ge=1, le=50, description="Suggestions at most.")
+    callback_due_working_hours: int = Field(
+        default=8, ge=1, le=240,
+        description="A callback (回访) is due this many working hours after the close.",
+    )  # fmt: skip
+    callback_attempts: int = Field(
+        default=2, ge=1, le=10,
+        description="Unreachable attempts after which the callback task ends as unreachable.",
+    )  # fmt: skip
+
+
 class Settings(BaseModel):
     """All of OneMap's settings, built once and passed down."""
 
@@ -529,6 +553,7 @@ class Settings(BaseModel):
     graphql: GraphQLSettings = Field(default_factory=GraphQLSettings)
     clock: ClockSettings = Field(default_factory=ClockSettings)
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
+    hotline: HotlineSettings = Field(default_factory=HotlineSettings)
 
     @classmethod
     def from_env(cls) -> Settings:

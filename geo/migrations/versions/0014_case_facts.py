@@ -5,8 +5,8 @@ Written by geo.services.case_facts in the transaction of every case event and ra
 rebuilt in bulk by ``onemap evaluation rebuild``; this revision creates the table empty and
 ``onemap migrate`` fills it for the cases already there.
 
-Revision ID: 0016
-Revises: 0014
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-30 12:30:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016"
-down_revision: str | Sequence[str] | None = "0014"
+revision: str = "0014"
+down_revision: str | Sequence[str] | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,7 +7,7 @@ its own status. The lead (主办) is the case's own department: its part is the 
 Timeline events gain the department a transfer came from (``from_department_id``) and the task
 a task event is about (``task_id``); the event types grow by the collaboration steps.
 
-Revision ID: 0014
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-11-30 12:10:00
 """
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
+revision: str = "0013"
 down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -7,8 +7,8 @@ supervision_missed and escalated
 ``case_clock_states`` is derived data: the sweep (geo.services.supervision) and each case step
 write it from the case's timeline; ``Case.clock`` is still computed from the events.
 
-Revision ID: 0013
-Revises: 0016 (chained after collaboration 0014 and evaluation 0016 when merged with them)
+Revision ID: 0015
+Revises: 0014 (chained after collaboration 0014 and evaluation 0016 when merged with them)
 Create Date: 2026-11-30 12:00:00
 """
 
@@ -18,15 +18,15 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0013"
-down_revision: str | Sequence[str] | None = "0016"
+revision: str = "0015"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 OLD_EVENTS = ("reported", "dispatched", "started", "resolved", "closed", "rejected", "reopened",
               "marked_duplicate", "commented", "suspended", "resumed", "extended",
               "suspension_requested", "extension_requested", "request_refused",
-              # 0014: collaboration
+              # 0013: collaboration
               "transferred", "return_requested", "return_accepted", "return_refused",
               "whistle_blown", "task_assigned", "task_started", "task_reported", "task_done",
               "task_declined")  # fmt: skip
@@ -284,7 +284,7 @@ def downgrade() -> None:
     op.execute(
         "DO $$ BEGIN IF EXISTS (SELECT 1 FROM users WHERE 'supervisor' = ANY(roles)) THEN "
         "RAISE EXCEPTION 'accounts with the supervisor role exist: change their roles before "
-        "downgrading below 0013'; END IF; END $$"
+        "downgrading below 0015'; END IF; END $$"
     )
     op.drop_table("staff_notification_reads")
     op.drop_table("staff_notifications")
