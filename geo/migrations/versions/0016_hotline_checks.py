@@ -23,6 +23,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from geo.migrate import migration_roles, quote_ident
+
 revision: str = "0016"
 down_revision: str | Sequence[str] | None = "0015"
 branch_labels: str | Sequence[str] | None = None
@@ -198,6 +200,9 @@ def upgrade() -> None:
     )  # fmt: skip
     op.create_index(op.f("ix_case_checks_case_id"), "case_checks", ["case_id"])
     op.execute(SATISFACTION_VIEW)
+    # A view is read only: the owner's default privileges gave the app table rights on it.
+    app = quote_ident(migration_roles().app)
+    op.execute(f"REVOKE INSERT, UPDATE, DELETE ON case_satisfaction FROM {app}")
     _events_check(NEW_EVENTS)
     _roles_check(ROLES_AFTER)
 
