@@ -426,6 +426,20 @@ def evaluation_scope(principal: Principal, alias: str = "f") -> str:
     return _jurisdiction_of_cases(principal.jurisdiction, alias)
 
 
+def evaluation_districts(principal: Principal) -> tuple[int, ...] | None:
+    """The districts whose daily figures (``case_figures_daily``) make up the principal's
+    evaluation: () for the whole city, a district jurisdiction's ids, None when the
+    jurisdiction is not whole districts (its figures are counted on the facts)."""
+    if not principal.can(C.EVALUATE):
+        return None
+    j = principal.jurisdiction
+    if j.scope is Scope.CITY:
+        return ()
+    if j.scope is Scope.DISTRICT:
+        return tuple(j.ids)
+    return None
+
+
 def _jurisdiction_of_cases(j: Jurisdiction, alias: str) -> str:
     """The cases (or their facts: the same columns) of a staff jurisdiction."""
     if j.scope is Scope.DEPARTMENT:

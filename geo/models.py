@@ -468,6 +468,32 @@ class CaseFacts(Base):
     rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class CaseFiguresDaily(Base):
+    """Evaluation figures per city day, district and dimension key (migration 0017): kept by a
+    statement trigger on ``case_facts`` (its new rows added, its old ones taken away), so a
+    month's table sums a few thousand rows (geo.queries.evaluation)."""
+
+    __tablename__ = "case_figures_daily"
+
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    received: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    resolved: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    handled_on_time: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    handle_count: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    handle_minutes: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    closed: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    closed_on_time: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    overdue: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    reopened: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    transferred: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    returned: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    rated: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    satisfied: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
 class AuditEntry(Base):
     """Who did what to which object, when and from where. Append-only (trigger-enforced) and
     hash-chained (migration 0006, docs/audit.md): a BEFORE INSERT trigger sets ``seq`` (gap-free

@@ -29,6 +29,8 @@ TABLES = {
     "case_tasks",
     # 0014: evaluation
     "case_facts",
+    # 0017: daily evaluation figures
+    "case_figures_daily",
     # 0016: hotline intake and callback, the on-site check
     "case_callers", "case_callbacks", "case_checks",
 }  # fmt: skip

@@ -5,8 +5,10 @@
 
 Rows, in one run on one database:
 
-- **month table**: ``geo.queries.evaluation.evaluation_table`` — a month's figures by department
-  (and by street) over ``case_facts``, city-wide, as GraphQL ``evaluation`` runs it;
+- **month table**: ``geo.queries.evaluation.evaluation_table`` — a month's figures by department,
+  by grid worker (city-wide) and by street (one district's dispatcher), as GraphQL
+  ``evaluation`` runs it: past days summed from ``case_figures_daily``; checked equal to the
+  same table counted on ``case_facts`` (also timed), and the median (asked for separately);
 - **plain GROUP BY**: the same figures computed straight from ``cases`` and ``case_events``
   (timeline counts aggregated per case, satisfaction from ``case_satisfaction``), on calendar
   time since the working calendar is not SQL — the query a system without facts would run;
@@ -36,7 +38,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from geo.queries import fetch_sync
-from geo.queries.evaluation import evaluation_cases, evaluation_table
+from geo.queries.evaluation import evaluation_cases, evaluation_medians, evaluation_table
 from geo.services.clock_states import SupervisionRules
 from geo.services.clocks import ClockRules
 from geo.services.sweep import sweep
@@ -144,14 +146,28 @@ def main() -> None:
         cases = conn.execute("SELECT count(*) FROM cases").fetchone()[0]  # type: ignore[index]
         open_ = conn.execute("SELECT count(*) FROM cases WHERE status IN "
                              "('reported', 'dispatched', 'in_progress', 'resolved')").fetchone()[0]  # type: ignore[index]  # fmt: skip
-        dept = evaluation_table("department", "TRUE", since, until)
-        street = evaluation_table("street", "TRUE", since, until)
+        today = datetime.combine(datetime.now(SH).date(), datetime.min.time(), SH)
+        dept = evaluation_table("department", "TRUE", since, until, districts=(), today=today)
+        worker = evaluation_table("worker", "TRUE", since, until, districts=(), today=today)
+        district = conn.execute("SELECT id FROM admin_areas WHERE level = 'district' "
+                                "ORDER BY code LIMIT 1").fetchone()[0]  # type: ignore[index]  # fmt: skip
+        mine = evaluation_table("street", f"f.district_id = ANY(ARRAY[{int(district)}])", since,
+                                until, districts=(int(district),), today=today)  # fmt: skip
+        counted = evaluation_table("department", "TRUE", since, until)
+        medians = evaluation_medians("department", "TRUE", since, until)
         table = fetch_sync(conn, dept)
+        assert table == fetch_sync(conn, counted), "daily figures differ from the facts"
         top = max((r for r in table if not r["total"]), key=lambda r: r["overdue"])
-        rows["month table by department (case_facts)"] = timed(
+        rows["month table by department (daily figures)"] = timed(
             lambda: fetch_sync(conn, dept), args.runs)  # fmt: skip
-        rows["month table by street (case_facts)"] = timed(
-            lambda: fetch_sync(conn, street), args.runs)  # fmt: skip
+        rows["month table by grid worker (daily figures)"] = timed(
+            lambda: fetch_sync(conn, worker), args.runs)  # fmt: skip
+        rows[f"month table by street, one district's dispatcher (district {district})"] = timed(
+            lambda: fetch_sync(conn, mine), args.runs)  # fmt: skip
+        rows["month table by department counted on case_facts (no daily figures)"] = timed(
+            lambda: fetch_sync(conn, counted), max(3, args.runs // 5))  # fmt: skip
+        rows["median handling minutes by department (asked for separately)"] = timed(
+            lambda: fetch_sync(conn, medians), max(3, args.runs // 5))  # fmt: skip
         plain = {"a": since, "b": until}
         rows["plain GROUP BY over cases and case_events"] = timed(
             lambda: conn.execute(PLAIN, plain).fetchall(), max(3, args.runs // 10))  # fmt: skip
@@ -168,7 +184,7 @@ def main() -> None:
     if not args.no_sweep:
         rows.update(asyncio.run(sweeps(args.database_url, args.sweep_runs)))
     ratio = rows["plain GROUP BY over cases and case_events"]["p50"] / rows[
-        "month table by department (case_facts)"]["p50"]  # fmt: skip
+        "month table by department (daily figures)"]["p50"]  # fmt: skip
     lines = [
         f"# Evaluation benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "",
         f"Command: `python bench/evaluation/run.py --database-url {args.database_url} --month "

@@ -15,7 +15,13 @@ import strawberry
 from geo import access
 from geo.access import Capability
 from geo.errors import InvalidInput
-from geo.queries.evaluation import FIGURES, evaluation_cases, evaluation_table
+from geo.queries.evaluation import (
+    FIGURES,
+    ROLLUP_ZONE,
+    evaluation_cases,
+    evaluation_medians,
+    evaluation_table,
+)
 from geo.queries.filters import AttributeFilter
 from geo.queries.search import rows
 from server.gql.context import Info
@@ -83,7 +89,10 @@ class EvaluationRow:
     mean_handle_minutes: float | None = strawberry.field(
         description="Mean working minutes in the handle stage of the cases resolved in range."
     )
-    median_handle_minutes: float | None
+    median_handle_minutes: float | None = strawberry.field(
+        description="Median working minutes in the handle stage of the cases resolved in "
+        "range (computed only when asked for: it sorts them)."
+    )
 
     @strawberry.field(description="handledOnTime / resolved.")
     def handled_on_time_rate(self) -> float | None:
@@ -128,6 +137,15 @@ class EvaluationCases:
     )
 
 
+def _asks_for(info: Info, name: str) -> bool:
+    """Whether the operation selects ``rows { name }`` of this field."""
+    for field in info.selected_fields:
+        for sub in field.selections:
+            if getattr(sub, "name", None) == "rows":
+                return any(getattr(x, "name", None) == name for x in sub.selections)
+    return False
+
+
 def day_range(
     zone: Any, start: date | None, end: date | None, period: EvaluationPeriod | None,
     day: date | None,
@@ -165,13 +183,22 @@ async def table(
     period: EvaluationPeriod | None, day: date | None,
 ) -> EvaluationTable:  # fmt: skip
     principal = info.context.require(Capability.EVALUATE)
-    since, until = day_range(info.context.clocks.hours.zone, start, end, period, day)
+    zone = info.context.clocks.hours.zone
+    since, until = day_range(zone, start, end, period, day)
     scope = access.evaluation_scope(principal, "f")
-    found = await info.context.fetch(evaluation_table(group_by.value, scope, since, until))
+    # Whole days before today come from the daily figures when they count the city's days.
+    districts = access.evaluation_districts(principal) if str(zone) == ROLLUP_ZONE else None
+    today = datetime.combine(datetime.now(zone).date(), time(0), zone)
+    found = await info.context.fetch(evaluation_table(
+        group_by.value, scope, since, until, districts=districts, today=today))  # fmt: skip
+    medians: dict[str | None, float | None] = {}
+    if _asks_for(info, "medianHandleMinutes"):  # a sort of every resolved case: only if asked
+        medians = await info.context.fetch(evaluation_medians(group_by.value, scope, since, until))
     rows_ = []
     for r in found:
         key = r.pop("key")
-        rows_.append(EvaluationRow(key=None if key is None else str(key), **r))
+        key = None if key is None else str(key)
+        rows_.append(EvaluationRow(key=key, median_handle_minutes=medians.get(key), **r))
     return EvaluationTable(group_by=group_by, since=since, until=until, rows=rows_)
 
 
