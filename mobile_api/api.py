@@ -17,6 +17,7 @@ from mobile_api import (
     audit,
     auth,
     case_photos,
+    evaluation,
     health_code,
     health_officers,
     locate,
@@ -42,7 +43,7 @@ def endpoints() -> list[Endpoint]:
         *auth.endpoints, *reports.endpoints, *health_code.endpoints, *health_officers.endpoints,
         *services.endpoints,
         *staff.endpoints, *notifications.endpoints, *audit.endpoints, *locate.endpoints,
-        *search.endpoints, *case_photos.endpoints,
+        *search.endpoints, *case_photos.endpoints, *evaluation.endpoints,
     ]  # fmt: skip
 
 

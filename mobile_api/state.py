@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -31,6 +32,8 @@ class MobileState:
     sender: OtpSender
     files_dir: Path
     jurisdiction: str
+    #: The city's time zone (ONEMAP_CLOCK_TIMEZONE): evaluation's days.
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     departments: dict[int, Any] = field(default_factory=dict)  # id → Department, read once
 
     @classmethod
@@ -68,6 +71,7 @@ class MobileState:
             pseudonym_secret=secret(key, "health-pseudonym", settings.health.pseudonym_secret_file),
             sender=sender_for(auth.otp_sender),
             files_dir=settings.data.dir / "files",
+            zone=ZoneInfo(settings.clock.timezone),
             jurisdiction=settings.mobile.open311_jurisdiction,
         )
 

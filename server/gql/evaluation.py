@@ -6,7 +6,8 @@ and computed by geo.queries.evaluation over ``case_facts``, within the caller's 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+import dataclasses
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
@@ -17,13 +18,11 @@ from geo.access import Capability
 from geo.errors import InvalidInput
 from geo.queries.evaluation import (
     FIGURES,
-    ROLLUP_ZONE,
     evaluation_cases,
-    evaluation_medians,
-    evaluation_table,
 )
 from geo.queries.filters import AttributeFilter
 from geo.queries.search import rows
+from geo.services.evaluation import Period, day_range, figures, share
 from server.gql.context import Info
 from server.gql.types import Case
 
@@ -63,10 +62,6 @@ class EvaluationFigure(Enum):
 assert {f.value for f in EvaluationFigure} == set(FIGURES), "one enum value per figure"
 
 
-def _share(part: int, whole: int) -> float | None:
-    return None if whole == 0 else round(part / whole, 4)
-
-
 @strawberry.type(description="One key's figures (or the total's) over the range; every count "
                  "is defined in docs/evaluation.md, each rate is the quotient of two counts "
                  "(null when the divisor is 0).")  # fmt: skip
@@ -96,27 +91,27 @@ class EvaluationRow:
 
     @strawberry.field(description="handledOnTime / resolved.")
     def handled_on_time_rate(self) -> float | None:
-        return _share(self.handled_on_time, self.resolved)
+        return share(self.handled_on_time, self.resolved)
 
     @strawberry.field(description="closedOnTime / closed.")
     def closed_on_time_rate(self) -> float | None:
-        return _share(self.closed_on_time, self.closed)
+        return share(self.closed_on_time, self.closed)
 
     @strawberry.field(description="reopened / received.")
     def reopened_rate(self) -> float | None:
-        return _share(self.reopened, self.received)
+        return share(self.reopened, self.received)
 
     @strawberry.field(description="transferred / received.")
     def transferred_rate(self) -> float | None:
-        return _share(self.transferred, self.received)
+        return share(self.transferred, self.received)
 
     @strawberry.field(description="returned / received.")
     def returned_rate(self) -> float | None:
-        return _share(self.returned, self.received)
+        return share(self.returned, self.received)
 
     @strawberry.field(description="satisfied / rated.")
     def satisfaction_rate(self) -> float | None:
-        return _share(self.satisfied, self.rated)
+        return share(self.satisfied, self.rated)
 
 
 @strawberry.type(description="Evaluation figures over [since, until).")
@@ -146,33 +141,6 @@ def _asks_for(info: Info, name: str) -> bool:
     return False
 
 
-def day_range(
-    zone: Any, start: date | None, end: date | None, period: EvaluationPeriod | None,
-    day: date | None,
-) -> tuple[datetime, datetime]:  # fmt: skip
-    """[since, until) of whole days in the city's time zone: ``from``–``to`` inclusive, or the
-    day, week or month holding ``date``."""
-    if period is not None:
-        if day is None or start is not None or end is not None:
-            raise InvalidInput("Give either period and date, or from and to.")
-        if period is EvaluationPeriod.DAY:
-            start, end = day, day
-        elif period is EvaluationPeriod.WEEK:
-            start = day - timedelta(days=day.weekday())
-            end = start + timedelta(days=6)
-        else:
-            start = day.replace(day=1)
-            end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-    if start is None or end is None:
-        raise InvalidInput("Give either period and date, or from and to.")
-    if end < start:
-        raise InvalidInput("to comes before from.", field="to")
-    if (end - start).days > 3660:
-        raise InvalidInput("A range is at most ten years.", field="to")
-    since = datetime.combine(start, time(0), zone)
-    return since, datetime.combine(end + timedelta(days=1), time(0), zone)
-
-
 RANGE_DOC = (
     "Either `from` and `to` (days, inclusive, in the city's time zone), or `period` and `date`."
 )
@@ -184,22 +152,20 @@ async def table(
 ) -> EvaluationTable:  # fmt: skip
     principal = info.context.require(Capability.EVALUATE)
     zone = info.context.clocks.hours.zone
-    since, until = day_range(zone, start, end, period, day)
-    scope = access.evaluation_scope(principal, "f")
-    # Whole days before today come from the daily figures when they count the city's days.
-    districts = access.evaluation_districts(principal) if str(zone) == ROLLUP_ZONE else None
-    today = datetime.combine(datetime.now(zone).date(), time(0), zone)
-    found = await info.context.fetch(evaluation_table(
-        group_by.value, scope, since, until, districts=districts, today=today))  # fmt: skip
-    medians: dict[str | None, float | None] = {}
-    if _asks_for(info, "medianHandleMinutes"):  # a sort of every resolved case: only if asked
-        medians = await info.context.fetch(evaluation_medians(group_by.value, scope, since, until))
-    rows_ = []
-    for r in found:
-        key = r.pop("key")
-        key = None if key is None else str(key)
-        rows_.append(EvaluationRow(key=key, median_handle_minutes=medians.get(key), **r))
+    since, until = _range(zone, start, end, period, day)
+    async with info.context.pool.connection() as conn:
+        found = await figures(conn, principal, group_by.value, since, until, zone,
+                              median=_asks_for(info, "medianHandleMinutes"))  # fmt: skip
+    keep = {f.name for f in dataclasses.fields(EvaluationRow) if f.init}
+    rows_ = [EvaluationRow(**{k: v for k, v in r.items() if k in keep}) for r in found]
     return EvaluationTable(group_by=group_by, since=since, until=until, rows=rows_)
+
+
+def _range(
+    zone: Any, start: date | None, end: date | None, period: EvaluationPeriod | None,
+    day: date | None,
+) -> tuple[datetime, datetime]:  # fmt: skip
+    return day_range(zone, start, end, None if period is None else Period(period.value), day)
 
 
 async def cases(
@@ -210,7 +176,7 @@ async def cases(
     principal = info.context.require(Capability.EVALUATE)
     if not 1 <= first <= 500:
         raise InvalidInput("first must be between 1 and 500.", field="first")
-    since, until = day_range(info.context.clocks.hours.zone, start, end, period, day)
+    since, until = _range(info.context.clocks.hours.zone, start, end, period, day)
     try:
         cursor = int(after) if after is not None else None
     except ValueError:
