@@ -19,10 +19,19 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.mapview_helpers import CITY, chromium, graphql, one, popup_text, signed_in, token_of
+from tests.mapview_helpers import (
+    CITY,
+    PHONE,
+    chromium,
+    graphql,
+    one,
+    popup_text,
+    signed_in,
+    token_of,
+)
 from tests.running_server import running_server
 from tests.test_graphql_supervision import run_sweep
-from tests.test_mapview_browser import DISPATCHER, open_page, operation, until
+from tests.test_mapview_browser import ARTIFACTS, DISPATCHER, open_page, operation, until
 
 pytestmark = pytest.mark.slow
 
@@ -104,6 +113,8 @@ def test_a_dispatcher_sees_the_apis_figures_and_flies_to_an_overdue_case(
             assert shown(page, f"status-{code}") == str(f[alias]["totalCount"]), code
         total = next(r for r in f["departments"]["rows"] if r["total"])
         assert total["handledOnTimeRate"] is not None  # the test city handled cases in 30 days
+        days = figure_variables()
+        assert f"近30天（{days['from']} 至 {days['to']}）" in page.inner_text("#cockpit-figures")
         assert shown(page, "on-time-rate") == f"{total['handledOnTimeRate'] * 100:.1f}%"
         assert shown(page, "received-30") == str(total["received"])
         assert shown(page, "overdue-30") == str(total["overdue"])
@@ -156,6 +167,25 @@ def test_a_case_event_refreshes_the_open_cockpit(
         after = graphql(site, token, "cockpit", "CockpitFigures", figure_variables())["data"]
         until(page, "!!document.querySelector(\"#cockpit [data-figure='status-dispatched']\")")
         assert shown(page, "status-dispatched") == str(after["dispatched"]["totalCount"])
+
+        # In English, and on a phone: a bottom sheet inside the screen; Escape closes it.
+        page.click("#lang")
+        text = page.inner_text("#cockpit")
+        assert "Handled on time" in text and "Overdue cases" in text, text
+        page.set_viewport_size(PHONE)
+        until(page, "document.getElementById('cockpit').getBoundingClientRect().bottom <= 845")
+        box = page.locator("#cockpit").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["width"] <= 390 and box["y"] > 100
+        page.screenshot(path=ARTIFACTS / "mapview-cockpit-phone.png")
+        for button in ("#cockpit-toggle", "#lang", "#logout"):  # the bar still fits
+            edge = page.evaluate(
+                f"document.querySelector('{button}').getBoundingClientRect().right"
+            )
+            assert edge <= 390, (button, edge)
+        page.focus("#cockpit-close")
+        page.keyboard.press("Escape")
+        assert page.is_hidden("#cockpit")
+        assert page.evaluate("document.activeElement.id") == "cockpit-toggle"
     finally:
         page.close()
 

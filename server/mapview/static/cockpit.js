@@ -87,7 +87,7 @@ function drawFigures(result) {
     el("h3", {}, t("cockpit_today")),
     el("div", { class: "figures" }, STATUSES.map(([code, alias]) =>
       figure(`status-${code}`, name(CASE_STATUSES, code), d[alias].totalCount ?? "–"))),
-    el("h3", {}, tf("cockpit_30days", { from: d.departments.since, to: d.departments.until })),
+    el("h3", {}, tf("cockpit_30days", { from: result.asked.from, to: result.asked.to })),
     el("div", { class: "figures" },
       figure("on-time-rate", t("cockpit_on_time_rate"), rate(total.handledOnTimeRate)),
       figure("received-30", t("cockpit_received"), total.received ?? "–"),
@@ -144,8 +144,9 @@ const settle = (promise) => promise.then(({ data }) => ({ data }), (error) => ({
 /** Ask both queries; offer the toggle when one answers; draw if open. */
 async function load() {
   const mine = generation;
+  const asked = figureVariables();
   const [figures, clocks, counts] = await Promise.all([
-    settle(query(DOC, "CockpitFigures", figureVariables())),
+    settle(query(DOC, "CockpitFigures", asked)).then((r) => ({ ...r, asked })),
     settle(query(DOC, "CockpitClocks", { first: LIST_SIZE })),
     settle(query(DOC, "CockpitClockCounts", { first: COUNT_CAP })),
   ]);
