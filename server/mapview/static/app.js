@@ -10,6 +10,7 @@ import { areaLabels } from "./labels.js";
 import * as legend from "./legend.js";
 import * as live from "./live.js";
 import { casePopup } from "./case_popup.js";
+import * as cockpit from "./cockpit.js";
 import { LocateControl } from "./locate.js";
 import { areaPopup, cameraPopup, cellPopup, closePopup, facilityPopup } from "./popups.js";
 import { setup as setupSearch } from "./search.js";
@@ -41,6 +42,7 @@ const map = new MapLibre({
 map.addControl(new NavigationControl({ visualizePitch: false }), "top-right");
 map.addControl(new LocateControl(), "top-right");
 setupSearch(map);
+cockpit.setup(map);
 map.addControl(new ScaleControl({ unit: "metric" }), "bottom-left");
 window.onemap = { map }; // for the browser tests and for operators' own scripts in the console
 
@@ -128,6 +130,7 @@ onSession(async (s) => {
     incident.setPicking(map, false);
     selectTab("layers");
   }
+  cockpit.onSession(s).catch((err) => toast(err.message));
   await loadStyle();
 });
 document.addEventListener("onemap:expired", () => toast(t("session_expired"), 8000));
@@ -173,6 +176,7 @@ $("lang").addEventListener("click", () => setLanguage(language() === "zh" ? "en"
 onLanguage(() => {
   legend.render(map, { internal: internal.has("facilities"), cameras: collections.has("cameras") });
   incident.redraw(map);
+  cockpit.redraw();
   viewNote();
 });
 

@@ -52,6 +52,7 @@ function onCase(map, notice) {
   feed.querySelector(".empty")?.remove();
   feed.prepend(item);
   while (feed.children.length > FEED_SIZE) feed.lastElementChild.remove();
+  document.dispatchEvent(new CustomEvent("onemap:case-event", { detail: { caseId: c.id } })); // the cockpit
 }
 
 function onCamera(map, notice) {
