@@ -312,8 +312,13 @@ def case_rows(city: City, refs: Refs, chunk: int, ids: list[int]) -> CaseChunk:
     satisfaction = _choice(rng, SATISFACTION_P, n)
     score = rng.choice(list(SCORE_P), size=n, p=list(SCORE_P.values()))
     consent = rng.random(n) < CONSENT_P
-    follow_at = tm.closed + follow_delay
+    follow_at = tm.closed + follow_delay  # an app rating: any hour
     follow_text = _timestamps(follow_at.astype("datetime64[s]"))
+    # A callback: within working hours, a median four working hours after the close.
+    call_delay = np.maximum(rng.lognormal(np.log(4 * 3600), 0.8, n), 600).astype(np.int64)
+    closed_or_not = np.where(status == "closed", tm.closed, ref_s - 30 * 86400)
+    call_at = history.clock(REFERENCE_TIME).add(closed_or_not, call_delay)
+    call_text = _timestamps(call_at.astype("datetime64[s]"))
     depts = sorted(refs.department_ids.values())
     dept_code = {v: k for k, v in refs.department_ids.items()}
 
@@ -396,7 +401,7 @@ def case_rows(city: City, refs: Refs, chunk: int, ids: list[int]) -> CaseChunk:
             if closed_at is not None and consent[i]:
                 outcome = "unreachable" if follow_u[i] < UNREACHABLE_P else str(satisfaction[i])
                 _callback(out, ev, cid, refs.hotline_operator_id, closed_at,
-                          follow_text[i] if follow_at[i] < ref_s else None, outcome)  # fmt: skip
+                          call_text[i] if call_at[i] < ref_s else None, outcome)  # fmt: skip
         if (closed_at is not None and reporter is not None and follow_u[i] < RATED_P
                 and follow_at[i] < ref_s):  # fmt: skip
             out.ratings.append(("case", cid, reporter, int(score[i]), None, follow_text[i]))

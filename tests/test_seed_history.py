@@ -164,6 +164,9 @@ def test_collaboration_and_callbacks_are_present(db: Conn) -> None:
     done = said["satisfied"] + said["basically_satisfied"] + said.get("not_satisfied", 0)
     assert said["satisfied"] / done >= 0.65
     assert said.get("not_satisfied", 0) / done <= 0.15
+    after_hours = _one(db, "SELECT count(*) FROM case_callbacks WHERE (done_at AT TIME ZONE "
+                           "'Asia/Shanghai')::time NOT BETWEEN '09:00' AND '17:00'")  # fmt: skip
+    assert after_hours == 0  # callbacks are made in working hours
     rated = _one(db, f"SELECT count(*) FROM ratings r JOIN cases c ON c.id = r.object_id "
                      f"WHERE r.object_type = 'case' AND {SEEDED}")  # fmt: skip
     app_closed = _one(db, f"SELECT count(*) FROM cases c WHERE {SEEDED} "
