@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from seed import vocab
+from seed import history, vocab
 from seed.geography import SEED, City
 
 #: Seeded times are laid out before this instant, so every run gives the same data.
@@ -75,6 +75,7 @@ class Refs:
     dispatcher_id: int
     department_ids: dict[str, int]  # by department code
     department_staff: dict[str, list[int]]  # by department code
+    hotline_operator_id: int | None = None
 
 
 def _rng(layer: Layer, chunk: int) -> np.random.Generator:
@@ -223,7 +224,11 @@ CAMERA_COLUMNS = (
 @dataclass
 class CaseChunk:
     cases: list[tuple[Any, ...]]
-    events: list[tuple[Any, ...]]
+    events: list[tuple[Any, ...]]  # task_id last: a local task number, made an id on loading
+    tasks: list[tuple[Any, ...]] = field(default_factory=list)  # TASK_COLUMNS, local number first
+    callers: list[tuple[Any, ...]] = field(default_factory=list)
+    callbacks: list[tuple[Any, ...]] = field(default_factory=list)
+    ratings: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 CASE_COLUMNS = (
@@ -233,16 +238,35 @@ CASE_COLUMNS = (
 )  # fmt: skip
 EVENT_COLUMNS = (
     "case_id", "event_type", "from_status", "to_status", "actor_id", "department_id", "note", "at",
+    "from_department_id", "task_id",
 )  # fmt: skip
+TASK_COLUMNS = (
+    "id", "case_id", "department_id", "kind", "status", "note", "created_by", "created_at",
+    "started_at", "finished_at", "updated_at",
+)  # fmt: skip
+CALLER_COLUMNS = (
+    "case_id", "name", "phone", "callback_time", "consent_callback", "taken_by", "taken_at",
+)  # fmt: skip
+#: Callbacks are joined to their caller and the case's close event on loading (seed.load).
+CALLBACK_COLUMNS = (
+    "case_id", "status", "attempts", "satisfaction", "note", "done_by", "done_at", "created_at",
+)  # fmt: skip
+RATING_COLUMNS = ("object_type", "object_id", "rater_id", "score", "comment", "created_at")
 
-
-def _hours(rng: np.random.Generator, mean: float, n: int) -> NDArray[np.timedelta64]:
-    h = np.maximum(rng.exponential(mean, n), 0.08)
-    return np.asarray((h * 3600).astype("timedelta64[s]"))
+#: Hotline callers who agreed to a callback; callbacks of closed cases: reached or not, and
+#: what the reached callers said; app reporters who rate a closed case, and their scores.
+CONSENT_P = 0.9
+UNREACHABLE_P = 0.05
+SATISFACTION_P = {"satisfied": 0.80, "basically_satisfied": 0.14, "not_satisfied": 0.06}
+RATED_P = 0.35
+SCORE_P = {5: 0.55, 4: 0.25, 3: 0.10, 2: 0.05, 1: 0.05}
+_SATISFACTION_ZH = {"satisfied": "满意", "basically_satisfied": "基本满意",
+                    "not_satisfied": "不满意: 处理不够彻底，问题仍有反复"}  # fmt: skip
 
 
 def case_rows(city: City, refs: Refs, chunk: int, ids: list[int]) -> CaseChunk:
-    """One chunk of cases with their timelines; ``ids`` are ids reserved from the sequence."""
+    """One chunk of cases with their timelines and history (seed.history); ``ids`` are ids
+    reserved from the sequence."""
     layer = CASES
     rng = _rng(layer, chunk)
     n = layer.chunk
@@ -254,17 +278,10 @@ def case_rows(city: City, refs: Refs, chunk: int, ids: list[int]) -> CaseChunk:
     source = _choice(rng, CASE_SOURCE_P, n)
     priority = _choice(rng, PRIORITY_P, n)
     cell, x, y = random_points(city, rng, n)
-    # Open cases are recent; finished ones spread over half a year.
-    open_ = np.isin(status, ["reported", "dispatched", "in_progress", "resolved"])
-    age_days = np.where(open_, rng.uniform(0, 10, n), rng.uniform(0, 180, n))
-    reported = REF64 - (age_days * 86400).astype("timedelta64[s]")
-    dispatched = reported + _hours(rng, 1.5, n)
-    started = dispatched + _hours(rng, 2.0, n)
     limits = np.array([cats[c].time_limit_hours for c in cat], dtype=float)
-    resolved = started + (limits * rng.uniform(0.1, 1.1, n) * 3600).astype("timedelta64[s]")
-    closed = resolved + _hours(rng, 6.0, n)
-    decided = reported + _hours(rng, 1.0, n)  # rejected or marked duplicate
-    due = dispatched + (limits * 3600).astype("timedelta64[s]")
+    tm = history.draw(rng, status, source, limits, REFERENCE_TIME)
+    reported = tm.reported.astype("datetime64[s]")
+    decided = tm.decided.astype("datetime64[s]")
 
     # A duplicate repeats an earlier case of this chunk: same category, same spot.
     dup_of: NDArray[np.int64] = np.full(n, -1, dtype=np.int64)
@@ -273,27 +290,53 @@ def case_rows(city: City, refs: Refs, chunk: int, ids: list[int]) -> CaseChunk:
         dup_of[d], cat[d], cell[d], x[d], y[d] = j, cat[j], cell[j], x[j], y[j]
         reported[d] = max(reported[d], reported[j])
         decided[d] = reported[d] + np.timedelta64(1800, "s")
+    limits = np.array([cats[c].time_limit_hours for c in cat], dtype=float)
+    due = tm.handle_start.astype("datetime64[s]") + (limits * 3600).astype("timedelta64[s]")
+    # The case row's dispatched_at: the last dispatch (a transfer keeps it).
+    dispatched = np.where(tm.collab == "transfer", tm.first_dispatch, tm.handle_start)
     geoms = ewkb_points(x, y)
     t = {
-        name: _timestamps(arr)
+        name: _timestamps(np.asarray(arr).astype("datetime64[s]"))
         for name, arr in {
-            "reported": reported, "dispatched": dispatched, "started": started,
-            "resolved": resolved, "closed": closed, "decided": decided, "due": due,
+            "reported": reported, "decided": decided, "due": due, "dispatched": dispatched,
+            "first_dispatch": tm.first_dispatch, "return_requested": tm.return_requested,
+            "return_accepted": tm.return_accepted, "handle_start": tm.handle_start,
+            "started": tm.started, "resolved": tm.resolved, "closed": tm.closed,
+            "task_assigned": tm.task_assigned, "task_started": tm.task_started,
+            "task_done": tm.task_done,
         }.items()
     }  # fmt: skip
+    ref_s = int(REFERENCE_TIME.timestamp())
+    follow_u = rng.random(n)
+    follow_delay = (rng.lognormal(np.log(20 * 3600), 0.7, n)).astype(np.int64)
+    satisfaction = _choice(rng, SATISFACTION_P, n)
+    score = rng.choice(list(SCORE_P), size=n, p=list(SCORE_P.values()))
+    consent = rng.random(n) < CONSENT_P
+    follow_at = tm.closed + follow_delay  # an app rating: any hour
+    follow_text = _timestamps(follow_at.astype("datetime64[s]"))
+    # A callback: within working hours, a median four working hours after the close.
+    call_delay = np.maximum(rng.lognormal(np.log(4 * 3600), 0.8, n), 600).astype(np.int64)
+    closed_or_not = np.where(status == "closed", tm.closed, ref_s - 30 * 86400)
+    call_at = history.clock(REFERENCE_TIME).add(closed_or_not, call_delay)
+    call_text = _timestamps(call_at.astype("datetime64[s]"))
+    depts = sorted(refs.department_ids.values())
+    dept_code = {v: k for k, v in refs.department_ids.items()}
 
-    cases: list[tuple[Any, ...]] = []
-    events: list[tuple[Any, ...]] = []
+    out = CaseChunk([], [])
+    events = out.events
     for i in range(n):
         c = cats[cat[i]]
         st = str(status[i])
         src = str(source[i])
+        collab = str(tm.collab[i])
         reporter = None
         if src == "citizen_report":
             reporter = int(refs.citizen_ids[int(rng.integers(len(refs.citizen_ids)))])
         reached = _STEPS[st]
         # Routed to its category's department from the start; dispatched when a dispatcher says.
         dept = refs.department_ids[c.department]
+        other = depts[int(rng.integers(len(depts) - 1))]
+        other = depts[-1] if other == dept else other
         was_dispatched = "dispatched" in reached
         staff: list[int | None] = [*refs.department_staff.get(c.department, [])] or [None]
         assignee = staff[i % len(staff)] if "started" in reached else None
@@ -301,13 +344,73 @@ def case_rows(city: City, refs: Refs, chunk: int, ids: list[int]) -> CaseChunk:
         road = vocab.ROADS[int(rng.integers(len(vocab.ROADS)))]
         desc = c.descriptions[int(rng.integers(len(c.descriptions)))].format(road=road[0])
         district = city.areas[_district_of(city, int(cell[i]))].name_zh
-        last = {"reported": "reported", "rejected": "decided", "duplicate": "decided"}.get(
-            st, reached[-1]
-        )
         row_no = chunk * n + i
-        cases.append(
+        first_actor = {"citizen_report": reporter, "grid_worker": worker}.get(
+            src, refs.dispatcher_id
+        )
+        cid = ids[i]
+        ev: list[tuple[Any, ...]] = [
+            (cid, "reported", None, "reported", first_actor, None, None, t["reported"][i],
+             None, None)
+        ]  # fmt: skip
+        dsp = refs.dispatcher_id
+        if st == "rejected":
+            ev.append((cid, "rejected", "reported", "rejected", dsp, None, _REJECT_NOTE,
+                       t["decided"][i], None, None))  # fmt: skip
+        elif st == "duplicate":
+            ev.append((cid, "marked_duplicate", "reported", "duplicate", dsp, None,
+                       f"与 {ids[dup_of[i]]} 号案件重复", t["decided"][i], None, None))  # fmt: skip
+        elif was_dispatched:
+            wrong = other if collab in ("transfer", "return") else dept
+            ev.append((cid, "dispatched", "reported", "dispatched", dsp, wrong,
+                       _NOTES["dispatched"], t["first_dispatch"][i], None, None))  # fmt: skip
+            wrong_staff = (refs.department_staff.get(dept_code[wrong]) or [None])[0]
+            if collab == "transfer":
+                ev.append((cid, "transferred", "dispatched", "dispatched", dsp, dept,
+                           "不属本部门职责，按职责转至主管部门", t["handle_start"][i], wrong,
+                           None))  # fmt: skip
+            elif collab == "return":
+                ev.append((cid, "return_requested", None, None, wrong_staff, wrong,
+                           "非本部门职责范围，申请退回重新派遣", t["return_requested"][i], None,
+                           None))  # fmt: skip
+                ev.append((cid, "return_accepted", "dispatched", "reported", dsp, wrong,
+                           "同意退单，重新派遣", t["return_accepted"][i], None, None))  # fmt: skip
+                ev.append((cid, "dispatched", "reported", "dispatched", dsp, dept,
+                           _NOTES["dispatched"], t["handle_start"][i], None, None))  # fmt: skip
+        prev = "dispatched"
+        for step, to_status, actor in (
+            ("started", "in_progress", assignee),
+            ("resolved", "resolved", assignee),
+            ("closed", "closed", dsp),
+        ):
+            if step not in reached:
+                break
+            ev.append((cid, step, prev, to_status, actor, None, _NOTES.get(step), t[step][i],
+                       None, None))  # fmt: skip
+            prev = to_status
+        if collab in ("co_handle", "joint"):
+            _task_events(out, ev, cid, collab, st, other, dept, dsp,
+                         (refs.department_staff.get(dept_code[other]) or [None])[0],
+                         {k: t[k][i] for k in _TASK_STEPS})  # fmt: skip
+        closed_at = t["closed"][i] if st == "closed" else None
+        if src == "hotline":
+            out.callers.append((cid, f"{vocab.person_name(20_000 + row_no)}（演示）",
+                                f"1990{row_no % 10_000_000:07d}",
+                                "工作日白天" if row_no % 3 == 0 else None, bool(consent[i]),
+                                refs.hotline_operator_id, t["reported"][i]))  # fmt: skip
+            if closed_at is not None and consent[i]:
+                outcome = "unreachable" if follow_u[i] < UNREACHABLE_P else str(satisfaction[i])
+                _callback(out, ev, cid, refs.hotline_operator_id, closed_at,
+                          call_text[i] if call_at[i] < ref_s else None, outcome)  # fmt: skip
+        if (closed_at is not None and reporter is not None and follow_u[i] < RATED_P
+                and follow_at[i] < ref_s):  # fmt: skip
+            out.ratings.append(("case", cid, reporter, int(score[i]), None, follow_text[i]))
+        ev.sort(key=lambda e: e[7])  # stable: same-instant steps keep their order
+        events.extend(ev)
+        last = ev[-1][7]
+        out.cases.append(
             (
-                ids[i],
+                cid,
                 f"{reported[i].astype(datetime):%Y%m%d}-{row_no + 1:07d}",
                 c.code,
                 desc,
@@ -324,67 +427,64 @@ def case_rows(city: City, refs: Refs, chunk: int, ids: list[int]) -> CaseChunk:
                 t["dispatched"][i] if was_dispatched else None,
                 t["due"][i] if was_dispatched else None,
                 t["resolved"][i] if "resolved" in reached else None,
-                t["closed"][i] if st == "closed" else (t["decided"][i] if st in _DECIDED else None),
-                t[last][i],
+                closed_at
+                if closed_at is not None
+                else (t["decided"][i] if st in _DECIDED else None),
+                last,
                 geoms[i],
             )
         )
-        first_actor = {"citizen_report": reporter, "grid_worker": worker}.get(
-            src, refs.dispatcher_id
-        )
-        events.append(
-            (ids[i], "reported", None, "reported", first_actor, None, None, t["reported"][i])
-        )
-        if st == "rejected":
-            events.append(
-                (
-                    ids[i],
-                    "rejected",
-                    "reported",
-                    "rejected",
-                    refs.dispatcher_id,
-                    None,
-                    "不属于城市管理范围，已告知诉求人转至相关渠道",
-                    t["decided"][i],
-                )
-            )
-        elif st == "duplicate":
-            events.append(
-                (
-                    ids[i],
-                    "marked_duplicate",
-                    "reported",
-                    "duplicate",
-                    refs.dispatcher_id,
-                    None,
-                    f"与 {ids[dup_of[i]]} 号案件重复",
-                    t["decided"][i],
-                )
-            )
-        prev = "reported"
-        for step, to_status, actor in (
-            ("dispatched", "dispatched", refs.dispatcher_id),
-            ("started", "in_progress", assignee),
-            ("resolved", "resolved", assignee),
-            ("closed", "closed", refs.dispatcher_id),
-        ):
-            if step not in reached:
-                break
-            note = _NOTES.get(step)
-            events.append(
-                (
-                    ids[i],
-                    step,
-                    prev,
-                    to_status,
-                    actor,
-                    dept if step == "dispatched" else None,
-                    note,
-                    t[step][i],
-                )
-            )
-            prev = to_status
-    return CaseChunk(cases, events)
+    return out
+
+
+def _task_events(
+    out: CaseChunk, ev: list[tuple[Any, ...]], case_id: int, kind: str, status: str,
+    helper: int, lead: int, dispatcher: int, helper_staff: int | None, at: dict[str, str | None],
+) -> None:  # fmt: skip
+    """A co-handling (协办) or joint (吹哨报到) task of ``helper`` on a handled case: assigned
+    and taken up; done unless the case is still in progress."""
+    local = len(out.tasks)
+    joint = kind == "joint"
+    note = "联合执法，请相关部门到场报到" if joint else "需协同处置，请协办部门配合"
+    done = status != "in_progress"
+    if joint:
+        ev.append((case_id, "whistle_blown", None, None, dispatcher, lead, note,
+                   at["task_assigned"], None, None))  # fmt: skip
+    ev.append((case_id, "task_assigned", None, None, dispatcher, helper, note,
+               at["task_assigned"], None, local))  # fmt: skip
+    ev.append((case_id, "task_reported" if joint else "task_started", None, None, helper_staff,
+               helper, None, at["task_started"], None, local))  # fmt: skip
+    finished = at["task_done"] if done else None
+    if done:
+        ev.append((case_id, "task_done", None, None, helper_staff, helper, "协办部分已完成",
+                   finished, None, local))  # fmt: skip
+    out.tasks.append((local, case_id, helper, "joint" if joint else "co_handle",
+                      "done" if done else "in_progress", "协办部分已完成" if done else None,
+                      dispatcher, at["task_assigned"], at["task_started"], finished,
+                      finished or at["task_started"]))  # fmt: skip
+
+
+def _callback(
+    out: CaseChunk, ev: list[tuple[Any, ...]], case_id: int, operator: int | None,
+    closed_at: str, done_at: str | None, outcome: str,
+) -> None:  # fmt: skip
+    """The callback (回访) due when a hotline case closed: pending if its time has not come
+    by the reference instant, else unreachable after three tries or done with the answer. A
+    caller not satisfied leaves the case closed here (the live workflow would reopen it)."""
+    if done_at is None:
+        out.callbacks.append((case_id, "pending", 0, None, None, None, None, closed_at))
+    elif outcome == "unreachable":
+        note = "第3次回访未接通，回访结束"
+        out.callbacks.append((case_id, "unreachable", 3, None, note, operator, done_at,
+                              closed_at))  # fmt: skip
+        ev.append((case_id, "callback_unreachable", None, None, operator, None, note, done_at,
+                   None, None))  # fmt: skip
+    else:
+        said = _SATISFACTION_ZH[outcome]
+        out.callbacks.append((case_id, "done", 1, outcome, said.partition(": ")[2] or None,
+                              operator, done_at, closed_at))  # fmt: skip
+        ev.append((case_id, "callback_recorded", None, None, operator, None, said, done_at,
+                   None, None))  # fmt: skip
 
 
 # Which timeline steps a case in each status has been through.
@@ -398,6 +498,8 @@ _STEPS: dict[str, tuple[str, ...]] = {
     "closed": ("reported", "dispatched", "started", "resolved", "closed"),
 }
 _DECIDED = frozenset({"rejected", "duplicate"})
+_REJECT_NOTE = "不属于城市管理范围，已告知诉求人转至相关渠道"
+_TASK_STEPS = ("task_assigned", "task_started", "task_done")
 _NOTES = {
     "dispatched": "按类别派遣至责任部门",
     "resolved": "已现场处置完毕，附处置后照片",

@@ -27,6 +27,8 @@ from geo.queries.stage_limits import HANDLE_DEFAULT_SQL
 from geo.services import case_facts
 from seed import catalogue, vocab
 from seed.generate import (
+    CALLBACK_COLUMNS,
+    CALLER_COLUMNS,
     CAMERA_COLUMNS,
     CAMERAS,
     CASE_COLUMNS,
@@ -34,6 +36,9 @@ from seed.generate import (
     EVENT_COLUMNS,
     FACILITIES,
     FACILITY_COLUMNS,
+    RATING_COLUMNS,
+    TASK_COLUMNS,
+    CaseChunk,
     Layer,
     Refs,
     camera_rows,
@@ -258,6 +263,9 @@ def _refs(conn: psycopg.Connection[Any], city: City) -> Refs:
     ).fetchone()
     assert dispatcher is not None
     departments = dict(conn.execute("SELECT code, id FROM departments").fetchall())
+    operator = conn.execute(
+        "SELECT id FROM users WHERE 'hotline_operator' = ANY(roles) ORDER BY id LIMIT 1"
+    ).fetchone()
     staff: dict[str, list[int]] = {}
     for code, uid in conn.execute(
         "SELECT d.code, u.id FROM users u JOIN departments d ON d.id = u.department_id "
@@ -271,6 +279,7 @@ def _refs(conn: psycopg.Connection[Any], city: City) -> Refs:
         dispatcher_id=int(dispatcher[0]),
         department_ids=departments,
         department_staff=staff,
+        hotline_operator_id=int(operator[0]) if operator else None,
     )
 
 
@@ -349,4 +358,47 @@ def _load_chunk(
         rows = case_rows(city, refs, chunk, ids)
         kept = set(fresh)
         _copy(conn, "cases", CASE_COLUMNS, rows.cases[lo:hi])
-        _copy(conn, "case_events", EVENT_COLUMNS, (e for e in rows.events if e[0] in kept))
+        _load_history(conn, rows, kept)
+
+
+def _load_history(conn: psycopg.Connection[Any], rows: CaseChunk, kept: set[int]) -> None:
+    """The timelines of the cases loaded now, with their tasks, callers, callbacks and
+    ratings. Task ids are reserved from the sequence (events name them); a callback is joined
+    to its case's caller and close event."""
+    tasks = [k for k in rows.tasks if k[1] in kept]
+    task_ids = dict(zip((k[0] for k in tasks), _reserve(conn, "case_tasks", len(tasks)),
+                        strict=True))  # fmt: skip
+    _copy(conn, "case_tasks", TASK_COLUMNS, ((task_ids[k[0]], *k[1:]) for k in tasks))
+    _copy(conn, "case_events", EVENT_COLUMNS,
+          ((*e[:-1], None if e[-1] is None else task_ids[e[-1]])
+           for e in rows.events if e[0] in kept))  # fmt: skip
+    _copy(conn, "case_callers", CALLER_COLUMNS, (r for r in rows.callers if r[0] in kept))
+    _copy(conn, "ratings", RATING_COLUMNS, (r for r in rows.ratings if r[1] in kept))
+    callbacks = [r for r in rows.callbacks if r[0] in kept]
+    if not callbacks:
+        return
+    conn.execute(
+        "CREATE TEMP TABLE seed_callbacks (case_id bigint, status text, attempts smallint, "
+        "satisfaction text, note text, done_by bigint, done_at timestamptz, "
+        "created_at timestamptz) ON COMMIT DROP"
+    )
+    _copy(conn, "seed_callbacks", CALLBACK_COLUMNS, callbacks)
+    conn.execute(
+        "INSERT INTO case_callbacks (case_id, caller_id, close_event_id, status, attempts, "
+        "satisfaction, note, done_by, done_at, created_at) "
+        "SELECT s.case_id, c.id, e.id, s.status, s.attempts, s.satisfaction, s.note, s.done_by, "
+        "s.done_at, s.created_at FROM seed_callbacks s "
+        "JOIN case_callers c ON c.case_id = s.case_id "
+        "JOIN case_events e ON e.case_id = s.case_id AND e.event_type = 'closed'"
+    )
+    conn.execute("DROP TABLE seed_callbacks")
+
+
+def _reserve(conn: psycopg.Connection[Any], table: str, count: int) -> list[int]:
+    """``count`` ids from ``table``'s id sequence."""
+    if not count:
+        return []
+    return [r[0] for r in conn.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+        (table, count),
+    )]  # fmt: skip
