@@ -364,7 +364,7 @@ def case_rows(city: City, refs: Refs, chunk: int, ids: list[int]) -> CaseChunk:
             wrong = other if collab in ("transfer", "return") else dept
             ev.append((cid, "dispatched", "reported", "dispatched", dsp, wrong,
                        _NOTES["dispatched"], t["first_dispatch"][i], None, None))  # fmt: skip
-            wrong_staff = (refs.department_staff.get(dept_code[wrong]) or [None])[0]
+            wrong_staff = next(iter(refs.department_staff.get(dept_code[wrong], [])), None)
             if collab == "transfer":
                 ev.append((cid, "transferred", "dispatched", "dispatched", dsp, dept,
                            "不属本部门职责，按职责转至主管部门", t["handle_start"][i], wrong,
@@ -390,7 +390,7 @@ def case_rows(city: City, refs: Refs, chunk: int, ids: list[int]) -> CaseChunk:
             prev = to_status
         if collab in ("co_handle", "joint"):
             _task_events(out, ev, cid, collab, st, other, dept, dsp,
-                         (refs.department_staff.get(dept_code[other]) or [None])[0],
+                         next(iter(refs.department_staff.get(dept_code[other], [])), None),
                          {k: t[k][i] for k in _TASK_STEPS})  # fmt: skip
         closed_at = t["closed"][i] if st == "closed" else None
         if src == "hotline":

@@ -311,7 +311,8 @@ def test_hotline_case_check_close_and_callback(
     assert "resolved" in early.json()["detail"]
     _handle(client, database_url, tokens, people, case_id)
     waiting = _call(client, dispatcher, "HotlineCase", {"id": case_id})
-    assert waiting["allowedActions"] == ["REOPEN"]  # no CLOSE offered before the check
+    # no CLOSE offered before the check (COMMENT: a note on the timeline, always offered)
+    assert waiting["allowedActions"] == ["REOPEN", "COMMENT"]
     refused = _call(client, dispatcher, "CloseCase", {"id": case_id}, FLOW)
     assert refused["code"] == "ILLEGAL_TRANSITION"
     assert "on-site check" in refused["message"] and "100 m" in refused["message"]
@@ -367,7 +368,7 @@ def test_hotline_case_check_close_and_callback(
     assert kept == [(False, 20, [int(photo)]), (True, 20, [int(fresh)])]
 
     offered = _call(client, dispatcher, "HotlineCase", {"id": case_id})["allowedActions"]
-    assert offered == ["CLOSE", "REOPEN"]
+    assert offered == ["CLOSE", "REOPEN", "COMMENT"]
     closed = _call(client, dispatcher, "CloseCase", {"id": case_id}, FLOW)
     assert closed["case"]["status"] == "CLOSED", closed
 
