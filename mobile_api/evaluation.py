@@ -33,7 +33,7 @@ class EvaluationQuery(BaseModel):
     to: Annotated[date | None, Field(description="Last day (inclusive)")] = None
     period: Annotated[
         Literal["day", "week", "month"] | None,
-        Field(description="With date: the day, week or month holding it"),
+        Field(description="The day, week or month holding `date`"),
     ] = None
     date_: Annotated[date | None, Field(alias="date")] = None
     format: Annotated[Literal["json", "csv", "xlsx"], Field(

@@ -36,10 +36,10 @@ def post(client: TestClient, token: str | None, document: str, name: str,
     return body
 
 
-def staff_token(database_url: str, tokens: TokenService, where: str) -> str:
+def staff_token(database_url: str, tokens: TokenService, where: str, *args: Any) -> str:
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
-            f"SELECT id, roles FROM users WHERE {where} ORDER BY id LIMIT 1"
+            f"SELECT id, roles FROM users WHERE {where} ORDER BY id LIMIT 1", args or None
         ).fetchone()
     assert row is not None
 

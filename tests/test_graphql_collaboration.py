@@ -4,7 +4,6 @@ for each test; who may take each step, what each department then sees, the timel
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -16,38 +15,15 @@ from starlette.testclient import TestClient
 
 from geo.enums import CaseEventType as E
 from geo.services.clocks import TimelineEvent, current_stage
-from geo.services.identity import jurisdiction_of
 from server.kernel.auth.tokens import TokenService
+from tests.case_helpers import post as _post
+from tests.case_helpers import staff_token as _token
 from tests.gql_helpers import operation
 
 OPS = operation("collaboration")
 FLOW = operation("dispatch_flow")
 CATEGORY = "road_damage"
 Call = Callable[..., Any]
-
-
-def _post(client: TestClient, token: str | None, document: str, name: str,
-          variables: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    r = client.post("/graphql", json={"query": document, "operationName": name,
-                                      "variables": variables}, headers=headers)  # fmt: skip
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
-
-
-def _token(database_url: str, tokens: TokenService, where: str) -> str:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            f"SELECT id, roles FROM users WHERE {where} ORDER BY id LIMIT 1"
-        ).fetchone()
-    assert row is not None, where
-
-    async def jurisdiction() -> Any:
-        async with await psycopg.AsyncConnection.connect(database_url) as conn:
-            return await jurisdiction_of(conn, row[0])
-
-    return tokens.issue_access(row[0], row[1], jurisdiction=asyncio.run(jurisdiction()))
 
 
 FIELDS = {"CollaborationStart": "startCase", "CollaborationDispatch": "dispatchCase",

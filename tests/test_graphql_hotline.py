@@ -6,7 +6,6 @@ callback comes due, "not satisfied" reopens, "satisfied" completes."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import math
 from datetime import datetime
@@ -17,10 +16,10 @@ import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
-from geo.access import Jurisdiction
-from geo.services.identity import jurisdiction_of
 from geo.services.worktime import WorkingTime
 from server.kernel.auth.tokens import TokenService
+from tests.case_helpers import post as _post
+from tests.case_helpers import staff_token as _token
 from tests.gql_helpers import operation
 
 HOTLINE = operation("hotline")
@@ -30,35 +29,11 @@ UNCHECKED = "noise"
 CALLER = {"name": "李女士", "phone": "021 6234 5678", "callbackTime": "工作日下午"}
 
 
-def _post(client: TestClient, token: str | None, document: str, name: str,
-          variables: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    r = client.post("/graphql", json={"query": document, "operationName": name,
-                                      "variables": variables}, headers=headers)  # fmt: skip
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
-
-
 def _call(client: TestClient, token: str | None, name: str, variables: dict[str, Any],
           document: str = HOTLINE) -> Any:  # fmt: skip
     body = _post(client, token, document, name, variables)
     assert "errors" not in body, body
     return next(iter(body["data"].values()))
-
-
-def _token(database_url: str, tokens: TokenService, where: str, *args: Any) -> str:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            f"SELECT id, roles FROM users WHERE {where} ORDER BY id LIMIT 1", args
-        ).fetchone()
-    assert row is not None, where
-
-    async def jurisdiction() -> Jurisdiction:
-        async with await psycopg.AsyncConnection.connect(database_url) as conn:
-            return await jurisdiction_of(conn, row[0])
-
-    return tokens.issue_access(row[0], row[1], jurisdiction=asyncio.run(jurisdiction()))
 
 
 def _at(value: str) -> datetime:

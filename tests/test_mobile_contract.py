@@ -23,8 +23,9 @@ ANY = "any logged-in user"
 CITIZEN = {"citizen"}
 OFFICER = {"health_officer", "admin"}
 DEPARTMENT = {"department_staff", "admin"}
-PHOTO_READERS = {"grid_worker", "dispatcher", "department_staff", "admin"}
-CHECKERS = {"grid_worker", "admin"}  # check_on_site: the on-site check's photos
+PHOTO_READERS = {"grid_worker", "dispatcher", "department_staff", "supervisor", "admin"}
+CHECKERS = {"grid_worker", "supervisor", "admin"}  # check_on_site: the on-site check's photos
+EVALUATORS = {"dispatcher", "department_staff", "analyst", "supervisor", "admin"}
 
 #: Who may call what — written out here, independently of the code's declarations.
 MATRIX: dict[str, str | set[str]] = {
@@ -50,7 +51,7 @@ MATRIX: dict[str, str | set[str]] = {
     "POST /staff/cases/{id}/photos": CHECKERS,
     "GET /me/notifications": CITIZEN, "PUT /me/notifications/read": CITIZEN,
     "GET /audit": {"auditor", "admin"}, "GET /audit/export": {"auditor", "admin"},
-    "GET /locate": EVERYONE, "GET /search": EVERYONE,
+    "GET /locate": EVERYONE, "GET /search": EVERYONE, "GET /evaluation": EVALUATORS,
 }  # fmt: skip
 ROLES = [r.value for r in Role]
 
