@@ -20,8 +20,9 @@ Conn = psycopg.Connection[Any]
 #: Seeded cases as the seed left them: other tests of the session move some of them on (their
 #: steps, comments and callbacks come after the seed's reference instant).
 _AFTER = f"'{REFERENCE_TIME.isoformat()}'::timestamptz + interval '1 hour'"
+SEEDED_ID = "c.public_id ~ '^[0-9]{8}-[0-9]{7}$'"
 SEEDED = (
-    "c.public_id ~ '^[0-9]{8}-[0-9]{7}$' AND c.updated_at <= " + _AFTER
+    SEEDED_ID + " AND c.updated_at <= " + _AFTER
     + " AND NOT EXISTS (SELECT 1 FROM case_events x WHERE x.case_id = c.id AND x.at > "
     + _AFTER + ")"
 )  # fmt: skip
@@ -195,9 +196,11 @@ def test_open_cases_warn_and_run_over_by_the_clock_code(db: Conn) -> None:
     events: dict[int, list[TimelineEvent]] = defaultdict(list)
     category: dict[int, str] = {}
     for case_id, cat, kind, to_status, at, extended in db.execute(
+        # The seeded timelines as the seed wrote them (other tests of the session add steps,
+        # escalations and comments later): the events up to the reference instant.
         "SELECT c.id, c.category, e.event_type, e.to_status, e.at, e.extended_minutes "
         "FROM cases c JOIN case_events e ON e.case_id = c.id "
-        f"WHERE {SEEDED} AND c.status IN ('reported', 'dispatched', 'in_progress', 'resolved') "
+        f"WHERE {SEEDED_ID} AND e.at <= {_AFTER} "
         "ORDER BY c.id, e.at, e.id"
     ):
         category[case_id] = cat
@@ -205,9 +208,10 @@ def test_open_cases_warn_and_run_over_by_the_clock_code(db: Conn) -> None:
     states: dict[ClockState, int] = defaultdict(int)
     for case_id, timeline in events.items():
         clock = clock_of(timeline, limits[category[case_id]], rules, REFERENCE_TIME)
-        assert clock is not None
-        states[clock.state] += 1
+        if clock is not None:  # open at the reference instant
+            states[clock.state] += 1
     total = sum(states.values())
+    assert total > 0
     assert 0.5 <= states[ClockState.ON_TIME] / total <= 0.75
     assert 0.08 <= states[ClockState.WARNING] / total <= 0.3
     assert 0.1 <= states[ClockState.OVERDUE] / total <= 0.35
