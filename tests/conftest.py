@@ -157,6 +157,17 @@ def db(database_url: str) -> Iterator[psycopg.Connection[Any]]:
             conn.rollback()
 
 
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[AsyncConnection[Any]]:
+    """An async connection inside a transaction that is always rolled back: the services' own
+    transaction blocks become savepoints, so a test leaves nothing behind."""
+    async with (
+        await psycopg.AsyncConnection.connect(database_url) as c,
+        c.transaction(force_rollback=True),
+    ):
+        yield c
+
+
 @pytest.fixture(scope="session")
 def tokens(client: TestClient) -> TokenService:
     """The app's own token service: tests mint real ES256 tokens for any user and roles."""

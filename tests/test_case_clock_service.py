@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -20,15 +19,6 @@ from geo.services.identity import jurisdiction_of
 pytestmark = pytest.mark.anyio
 
 AConn = psycopg.AsyncConnection[Any]
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[AConn]:
-    async with (
-        await psycopg.AsyncConnection.connect(database_url) as c,
-        c.transaction(force_rollback=True),
-    ):
-        yield c
 
 
 async def _principal(conn: AConn, phone_like: str, role: str) -> Principal:

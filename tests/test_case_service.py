@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -18,17 +17,6 @@ from geo.services.identity import jurisdiction_of
 pytestmark = pytest.mark.anyio
 
 AConn = psycopg.AsyncConnection[Any]
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[AConn]:
-    """A connection inside a transaction that is always rolled back: the services' own
-    transaction blocks become savepoints, so a test leaves nothing behind."""
-    async with (
-        await psycopg.AsyncConnection.connect(database_url) as c,
-        c.transaction(force_rollback=True),
-    ):
-        yield c
 
 
 async def _one(conn: AConn, query: str, *args: Any) -> Any:

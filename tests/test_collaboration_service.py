@@ -4,7 +4,6 @@ its lead, a department may be named again once its task is over, every step is a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,15 +21,6 @@ pytestmark = pytest.mark.anyio
 
 AConn = psycopg.AsyncConnection[Any]
 DISPATCHER = Principal(6, frozenset({"dispatcher"}), None, CITY)
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[AConn]:
-    async with (
-        await psycopg.AsyncConnection.connect(database_url) as c,
-        c.transaction(force_rollback=True),
-    ):
-        yield c
 
 
 async def _departments(conn: AConn) -> list[tuple[int, Principal]]:
