@@ -189,6 +189,7 @@ def migrate(ctx: click.Context, revision: str, downgrade: bool) -> None:
     click.echo(f"migrations: {before or 'empty'} → {after or 'base'}", err=True)
     if not downgrade:
         _fill_case_facts(_settings(ctx))
+        _build_clocks(_settings(ctx), quiet=True)
 
 
 def _fill_case_facts(settings: Settings) -> None:
@@ -243,6 +244,7 @@ def seed(ctx: click.Context, scale: float, quiet: bool) -> None:
         _fail(f"the database is not migrated ({_first_line(exc)}): run `onemap migrate` first")
     added = ", ".join(f"{k} {v:,}" for k, v in report.added.items() if v) or "nothing"
     click.echo(f"seeded scale {scale:g} in {report.seconds:.1f} s: added {added}", err=True)
+    _build_clocks(_settings(ctx), quiet=quiet)
 
 
 @main.command()
@@ -375,8 +377,22 @@ def users_create(
 @click.option("--interval", type=click.FloatRange(1, 3600), default=None,
               help="Seconds between sweeps (default ONEMAP_SUPERVISION_SWEEP_SECONDS, or 60 "
               "when that is 0).")  # fmt: skip
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Build the stored clocks of the open cases whose "
+    "clock is missing or stale (after a bulk load), with progress, then exit.",
+)
+@click.option(
+    "--every",
+    is_flag=True,
+    help="With --rebuild: every open case's clock (after a "
+    "change of stage limits or the calendar).",
+)
 @click.pass_context
-def sweep_command(ctx: click.Context, once: bool, interval: float | None) -> None:
+def sweep_command(
+    ctx: click.Context, once: bool, interval: float | None, rebuild: bool, every: bool
+) -> None:
     """Run the supervision sweep (督办, docs/daily-loop.md) for the whole city: clock warnings
     and overdue notices, escalations, missed supervisions.
 
@@ -392,9 +408,12 @@ def sweep_command(ctx: click.Context, once: bool, interval: float | None) -> Non
     from server.kernel.sweeper import sweep_once
 
     settings = _settings(ctx)
+    if rebuild:
+        _build_clocks(settings, every=every)
+        return
     url = settings.database.app_libpq_url
     _check_database(url, settings.database.connect_timeout_s)
-    every = interval or settings.supervision.sweep_seconds or 60.0
+    pause = interval or settings.supervision.sweep_seconds or 60.0
 
     async def one() -> dict[str, Any]:
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
@@ -409,9 +428,50 @@ def sweep_command(ctx: click.Context, once: bool, interval: float | None) -> Non
             if once:
                 click.echo(json.dumps(counts))
                 return
-            time.sleep(every)
+            time.sleep(pause)
     except KeyboardInterrupt:
         return
+
+
+def _build_clocks(settings: Settings, *, every: bool = False, told: bool = False,
+                  quiet: bool = False) -> None:  # fmt: skip
+    """The stored clocks (case_clock_states) of the open cases that have none or a stale one
+    (``every``: all), with a progress bar; ``told``: a seeded past, already notified."""
+    import asyncio
+
+    from geo.services import clock_states
+
+    url = settings.database.libpq_url
+    _check_database(url, settings.database.connect_timeout_s)
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if quiet:
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="clocks", file=sys.stderr, show_pos=True)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    async def run() -> int:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            cur = await conn.execute("SELECT to_regclass('case_clock_states')")
+            if (await cur.fetchone()) == (None,):
+                return 0  # a revision before the stored clocks
+            return await clock_states.rebuild(
+                conn, settings.clock.rules(), settings.supervision.rules(), every=every,
+                told=told, progress=progress,
+            )  # fmt: skip
+
+    try:
+        count = asyncio.run(run())
+    except psycopg.errors.UndefinedTable as exc:
+        _fail(f"the database is not migrated ({_first_line(exc)}): run `onemap migrate`")
+    if bar is not None:
+        bar.__exit__(None, None, None)
+    if count or not quiet:
+        click.echo(f"stored clocks of {count:,} open cases built", err=True)
 
 
 @main.group()

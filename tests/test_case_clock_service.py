@@ -12,9 +12,13 @@ from geo.access import Principal
 from geo.enums import CaseSource, Stage
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.params import LonLat
+from geo.queries import fetch
+from geo.queries.stage_limits import stage_limits
+from geo.services import collaboration
 from geo.services.cases import MAX_EXTENSION_MINUTES, clock_step, create_case, transition
 from geo.services.clocks import TimelineEvent, current_stage
 from geo.services.identity import jurisdiction_of
+from geo.services.worktime import WorkingTime
 
 pytestmark = pytest.mark.anyio
 
@@ -159,3 +163,59 @@ async def test_the_handler_asks_and_a_dispatcher_decides(conn: AConn) -> None:
         ("suspension_requested", None, "等待业主"),
         ("request_refused", None, "不符合挂起条件"),
     ]
+
+
+async def _handle_limit(conn: AConn, case_id: int) -> int:
+    row = await (
+        await conn.execute("SELECT category FROM cases WHERE id = %s", (case_id,))
+    ).fetchone()
+    assert row is not None
+    (limits,) = await fetch(conn, stage_limits([row[0]]))
+    return limits[Stage.HANDLE].minutes(WorkingTime())
+
+
+async def _due(conn: AConn, case_id: int) -> tuple[Any, Any]:
+    row = await (
+        await conn.execute("SELECT dispatched_at, due_at FROM cases WHERE id = %s", (case_id,))
+    ).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+async def test_the_due_time_is_the_handle_clocks_deadline_on_the_working_calendar(
+    conn: AConn,
+) -> None:
+    """``dueAt`` is what the handle stage's clock says: its limit in working time from the
+    dispatch (not calendar hours), moved by an extension, restarted by a transfer."""
+    hours = WorkingTime()
+    dispatcher = await _principal(conn, "1380000%", "dispatcher")
+    case_id = await _dispatched_case(conn, dispatcher)
+    limit = await _handle_limit(conn, case_id)
+    dispatched, due = await _due(conn, case_id)
+    assert hours.minutes_between(dispatched, due) == limit
+    assert hours.add(due, 0) == due  # a deadline falls in working time
+
+    await clock_step(conn, case_id, "extend", dispatcher, reason="需要封路", extended_minutes=240)
+    _, extended = await _due(conn, case_id)
+    assert hours.minutes_between(due, extended) == 240
+
+    other = await (
+        await conn.execute(
+            "SELECT d.id FROM departments d JOIN cases c ON c.id = %s "
+            "WHERE d.id <> c.department_id ORDER BY d.id LIMIT 1",
+            (case_id,),
+        )
+    ).fetchone()
+    assert other is not None
+    await collaboration.transfer(conn, case_id, dispatcher, department_id=other[0],
+                                 reason="职责不符")  # fmt: skip
+    transferred_at = (
+        await (
+            await conn.execute(
+                "SELECT at FROM case_events WHERE case_id = %s AND event_type = 'transferred'",
+                (case_id,),
+            )
+        ).fetchone()
+    )[0]  # type: ignore[index]
+    _, restarted = await _due(conn, case_id)
+    assert hours.minutes_between(transferred_at, restarted) == limit

@@ -74,10 +74,8 @@ async def test_the_full_flow_discover_to_close(conn: AConn) -> None:
     assert case.status == "dispatched"
     assert case.due_at is not None
     assert case.dispatched_at is not None
-    limit_h = await _one(
-        conn, "SELECT time_limit_hours FROM case_categories WHERE code = 'road_damage'"
-    )
-    assert (case.due_at - case.dispatched_at).total_seconds() == limit_h * 3600
+    # The handle stage's limit in working time (test_case_clock_service holds the arithmetic).
+    assert case.due_at > case.dispatched_at
     case = await transition(conn, case.id, "start", handler)
     case = await transition(conn, case.id, "resolve", handler, note="已修复")
     assert case.resolved_at is not None

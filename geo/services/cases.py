@@ -13,7 +13,7 @@ import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -22,13 +22,21 @@ from psycopg.rows import dict_row
 from geo import access
 from geo.access import Capability as C
 from geo.access import Principal
-from geo.enums import OPEN_CASE_STATUSES, CaseEventType, CasePriority, CaseSource, CaseStatus
+from geo.enums import (
+    OPEN_CASE_STATUSES,
+    CaseEventType,
+    CasePriority,
+    CaseSource,
+    CaseStatus,
+    Stage,
+)
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, OutsideCity
 from geo.params import LonLat
 from geo.queries import fetch
 from geo.queries.location import grid_cell_at
+from geo.queries.stage_limits import stage_limits
 from geo.services import audit, case_facts, follow_ups
-from geo.services.clocks import GRANTS, StageRun, TimelineEvent, current_stage
+from geo.services.clocks import GRANTS, StageRun, TimelineEvent, clock_of, current_stage
 
 CHANNEL = "onemap_case_events"
 MAX_DESCRIPTION = 4000
@@ -437,7 +445,7 @@ async def _dispatch_changes(
     dept = department_id or case.department_id
     row = await (
         await conn.execute(
-            "SELECT d.id, cc.time_limit_hours FROM case_categories cc "
+            "SELECT d.id FROM case_categories cc "
             "JOIN departments d ON d.id = coalesce(%s, cc.department_id) WHERE cc.code = %s",
             (dept, case.category),
         )
@@ -459,8 +467,7 @@ async def _dispatch_changes(
     return {
         "department_id": row[0],
         "assignee_id": assignee_id,
-        "dispatched_at": now,
-        "due_at": now + timedelta(hours=row[1]),
+        "dispatched_at": now,  # due_at follows from the dispatched event (_store_due_at)
     }
 
 
@@ -534,7 +541,29 @@ async def append_event(
                           "to_status": to_status and to_status.value})  # fmt: skip
     await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
     await case_facts.refresh(conn, [case_id])  # evaluation's row, exact at this commit
+    if to_status is S.DISPATCHED or event in DUE_MOVES:
+        await _store_due_at(conn, case_id, at)
     return int(row[0])
+
+
+#: The events after which the handle stage's deadline may have moved (besides a dispatch).
+DUE_MOVES = frozenset({E.TRANSFERRED, E.EXTENDED, E.SUSPENDED, E.RESUMED})
+
+
+async def _store_due_at(conn: AsyncConnection[Any], case_id: int, now: datetime) -> None:
+    """``cases.due_at``: the running handle stage's deadline on the city's working calendar
+    (geo.services.clocks, the limit with its extensions and suspensions), as the case's clock
+    reads it at ``now``. A suspended clock has no deadline: the last one stays until resumed."""
+    row = await (
+        await conn.execute("SELECT category FROM cases WHERE id = %s", (case_id,))
+    ).fetchone()
+    assert row is not None
+    rules = case_facts.rules()
+    (limits,) = await fetch(conn, stage_limits([row[0]]))
+    minutes = {stage: limit.minutes(rules.hours) for stage, limit in limits.items()}
+    clock = clock_of(await _timeline(conn, case_id), minutes, rules, now)
+    if clock is not None and clock.stage is Stage.HANDLE and clock.deadline is not None:
+        await conn.execute("UPDATE cases SET due_at = %s WHERE id = %s", (clock.deadline, case_id))
 
 
 async def lock_case(conn: AsyncConnection[Any], case_id: int, actor: Principal) -> CaseRecord:

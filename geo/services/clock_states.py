@@ -15,7 +15,7 @@ A running clock's instants do not move until the next step, so between steps the
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -210,6 +210,42 @@ def _plain(value: object) -> object:
     return value.value if isinstance(value, Stage | ClockState | EscalationLevel) else value
 
 
+async def rebuild(
+    conn: AsyncConnection[Any], rules: ClockRules, supervision: SupervisionRules, *,
+    every: bool = False, told: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:  # fmt: skip
+    """Build the stored clocks of the open cases whose row is missing or stale (``every``: of
+    every open case, after a change of limits or calendar), ``BATCH`` cases a transaction, so a
+    city's first build (a bulk load, the seed, an upgraded database) neither holds one long
+    transaction nor the sweep's lock; idempotent, so a sweep running meanwhile does no harm.
+    ``told``: the rows start as notified of the state they are in (a seeded past nobody is to be
+    told of again). ``progress(done, total)`` after each batch; returns how many were built.
+    ``conn`` in autocommit mode."""
+    ids = await (open_ids(conn) if every else stale_ids(conn))
+    done = 0
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        async with conn.transaction():
+            now = (await (await conn.execute("SELECT now()")).fetchone() or [None])[0]
+            await refresh(conn, chunk, rules, supervision, now)
+            if told:
+                await conn.execute(
+                    "UPDATE case_clock_states SET notified = state WHERE case_id = ANY(%s)",
+                    (chunk,),
+                )
+        done += len(chunk)
+        if progress is not None:
+            progress(done, len(ids))
+    return done
+
+
+async def open_ids(conn: AsyncConnection[Any]) -> list[int]:
+    """Every open case, by id."""
+    cur = await conn.execute(f"SELECT id FROM cases WHERE status IN {OPEN_SQL} ORDER BY id")  # noqa: S608
+    return [int(r[0]) for r in await cur.fetchall()]
+
+
 async def changed_ids(conn: AsyncConnection[Any], since: datetime) -> list[int]:
     """Cases changed after ``since`` whose row is missing, older than the case, or of a case
     that left the workflow (an index range on ``cases.updated_at``: the sweep's usual way)."""
@@ -228,7 +264,8 @@ async def stale_ids(conn: AsyncConnection[Any]) -> list[int]:
     cur = await conn.execute(
         f"SELECT c.id FROM cases c LEFT JOIN case_clock_states s ON s.case_id = c.id "  # noqa: S608
         f"WHERE c.status IN {OPEN_SQL} "
-        "AND (s.case_id IS NULL OR s.case_updated_at IS DISTINCT FROM c.updated_at)"
+        "AND (s.case_id IS NULL OR s.case_updated_at IS DISTINCT FROM c.updated_at) "
+        "ORDER BY c.id"
     )
     return [int(r[0]) for r in await cur.fetchall()]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -159,12 +159,11 @@ async def transfer(
                 field="departmentId",
             )
         await _no_open_task_of(conn, case, [department_id], "departmentId")
-        limit = await _time_limit_hours(conn, case)
-        now = datetime.now(UTC)
+        now = datetime.now(UTC)  # due_at follows from the transferred event
         await conn.execute(
             "UPDATE cases SET department_id = %s, assignee_id = NULL, status = 'dispatched', "
-            "due_at = %s, updated_at = %s WHERE id = %s",
-            (department_id, now + timedelta(hours=limit), now, case.id),
+            "updated_at = %s WHERE id = %s",
+            (department_id, now, case.id),
         )
         await append_event(conn, case.id, E.TRANSFERRED, status, S.DISPATCHED, actor,
                            department_id, reason, now,
@@ -295,11 +294,10 @@ async def blow_whistle(
         if status is S.REPORTED:
             lead = lead_department_id or case.department_id or await _category_department(
                 conn, case)  # fmt: skip
-            limit = await _time_limit_hours(conn, case)
-            await conn.execute(
+            await conn.execute(  # due_at follows from the dispatched event
                 "UPDATE cases SET status = 'dispatched', department_id = %s, assignee_id = NULL, "
-                "dispatched_at = %s, due_at = %s, updated_at = %s WHERE id = %s",
-                (lead, now, now + timedelta(hours=limit), now, case.id),
+                "dispatched_at = %s, updated_at = %s WHERE id = %s",
+                (lead, now, now, case.id),
             )
             target: CaseStatus | None = S.DISPATCHED
         else:
@@ -459,16 +457,6 @@ async def _assign(
         assert row is not None
         await append_event(conn, case.id, E.TASK_ASSIGNED, None, None, actor, department, note,
                            now, task_id=int(row[0]))  # fmt: skip
-
-
-async def _time_limit_hours(conn: AsyncConnection[Any], case: CaseRecord) -> int:
-    row = await (
-        await conn.execute(
-            "SELECT time_limit_hours FROM case_categories WHERE code = %s", (case.category,)
-        )
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 async def _category_department(conn: AsyncConnection[Any], case: CaseRecord) -> int:

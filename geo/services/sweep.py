@@ -9,7 +9,9 @@ cases that changed since; the rest is a handful of statements over ``case_clock_
 1. recompute the rows of the cases changed since the last sweep (an index range on
    ``cases.updated_at``, from the last sweep's start less ``MARGIN``), dropping those of cases
    that left the workflow; every ``RECONCILE`` instead look at every open case and row (a
-   safety net for cases written with an old ``updated_at``);
+   safety net for cases written with an old ``updated_at``); at most ``CATCH_UP`` a sweep, so a
+   city whose stored clocks were never built (``onemap seed`` and ``onemap migrate`` build them,
+   ``onemap sweep --rebuild`` too) is worked off over several sweeps, none of them long;
 2. tell the dispatchers of suspension and extension requests waiting for them;
 3. notify the first time a stage warns or is overdue (the handling department in the handle
    stage, the dispatchers in dispatch and check): partial indexes hold just the clocks not yet
@@ -51,6 +53,10 @@ LEVEL_NAME = {EscalationLevel.DISTRICT: "区级", EscalationLevel.CITY: "市级"
 MARGIN = timedelta(minutes=10)
 #: How often a sweep looks at every open case instead of the changed ones.
 RECONCILE = timedelta(hours=1)
+#: At most this many stored clocks are rebuilt by one sweep (a few seconds' work); a larger
+#: backlog (a bulk load written around the services) is worked off over the next sweeps, or at
+#: once, outside the sweep's lock, by ``onemap sweep --rebuild`` (clock_states.rebuild).
+CATCH_UP = 10_000
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,8 @@ class SweepReport:
     full: bool = False
     dropped: int = 0
     refreshed: int = 0
+    #: Stale stored clocks left for the next sweeps (more than CATCH_UP were found).
+    backlog: int = 0
     requests: int = 0
     warnings: int = 0
     overdue: int = 0
@@ -99,27 +107,40 @@ async def sweep(
             stale = await clock_states.stale_ids(conn)
         else:
             stale = await clock_states.changed_ids(conn, last - MARGIN)
-        refreshed, gone = await clock_states.refresh(conn, stale, rules, supervision, now)
+        backlog = max(0, len(stale) - CATCH_UP)
+        refreshed, gone = await clock_states.refresh(conn, stale[:CATCH_UP], rules, supervision,
+                                                     now)  # fmt: skip
         requests = await notify_requests(conn, now)
         warnings, overdue = await _crossings(conn, now)
         escalations, escalation_notes = await _escalations(conn, now, rules)
         missed, missed_notes = await _missed(conn, now)
         report = SweepReport(
-            True, full, dropped + gone, refreshed, requests, warnings, overdue, escalations,
-            missed, requests + warnings + overdue + escalation_notes + missed_notes,
+            True, full, dropped + gone, refreshed, backlog, requests, warnings, overdue,
+            escalations, missed, requests + warnings + overdue + escalation_notes + missed_notes,
             round(time.perf_counter() - started, 3),
         )  # fmt: skip
+        # The reconciliation mark of a full sweep with a backlog is set an interval back, so
+        # the next sweep looks at every case again; a usual one's starting mark stays.
+        reconciled = begun if backlog == 0 else begun - RECONCILE
         await conn.execute(
             "INSERT INTO supervision_sweeps (id, started_at, reconciled_at, report) "
-            "VALUES (1, %(begun)s, %(begun)s, %(report)s) ON CONFLICT (id) DO UPDATE SET "
-            "started_at = excluded.started_at, report = excluded.report, reconciled_at = "
+            "VALUES (1, %(begun)s, %(reconciled)s, %(report)s) "
+            "ON CONFLICT (id) DO UPDATE SET report = excluded.report, "
+            "started_at = CASE WHEN %(done)s THEN excluded.started_at "
+            "ELSE supervision_sweeps.started_at END, reconciled_at = "
             "CASE WHEN %(full)s THEN excluded.reconciled_at "
             "ELSE supervision_sweeps.reconciled_at END",
-            {"begun": begun, "full": full, "report": Jsonb(report.counts())},
-        )
+            {"begun": begun, "reconciled": reconciled, "full": full, "done": backlog == 0,
+             "report": Jsonb(report.counts())},
+        )  # fmt: skip
     changed = report.notifications or report.refreshed or report.dropped
-    log.log(logging.INFO if changed else logging.DEBUG, "supervision sweep",
-            extra=report.counts())  # fmt: skip
+    if report.backlog:
+        log.warning("supervision sweep: %d stale stored clocks left for the next sweeps "
+                    "(`onemap sweep --rebuild` builds them at once)", report.backlog,
+                    extra=report.counts())  # fmt: skip
+    else:
+        log.log(logging.INFO if changed else logging.DEBUG, "supervision sweep",
+                extra=report.counts())  # fmt: skip
     return report
 
 

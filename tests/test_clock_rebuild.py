@@ -1,0 +1,101 @@
+"""Building the stored clocks of a whole city without one long sweep: ``onemap sweep
+--rebuild`` (and ``onemap seed``/``migrate``) build them in committed batches with progress; a
+sweep that finds more stale clocks than ``CATCH_UP`` rebuilds that many, reports the rest as
+its backlog and leaves its marks so that the next sweeps find them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from geo.services import sweep as sweep_module
+from geo.services.clock_states import OPEN_SQL, SupervisionRules
+from geo.services.clocks import ClockRules
+from geo.services.sweep import SweepReport, sweep
+from tests.test_cli import _run
+
+
+def _sweep(database_url: str, full: bool | None = None) -> SweepReport:
+    async def go() -> SweepReport:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            return await sweep(conn, datetime.now(UTC), ClockRules(), SupervisionRules(),
+                               full=full)  # fmt: skip
+
+    return asyncio.run(go())
+
+
+def _make_stale(database_url: str, count: int) -> list[int]:
+    """``count`` open cases whose stored clock no longer matches the case (a write around the
+    services): their rows' stamps moved back."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "UPDATE case_clock_states SET case_updated_at = case_updated_at - interval '1 s' "
+            "WHERE case_id IN (SELECT case_id FROM case_clock_states ORDER BY case_id DESC "
+            "LIMIT %s) RETURNING case_id",
+            (count,),
+        ).fetchall()
+    assert len(rows) == count
+    return sorted(r[0] for r in rows)
+
+
+def _stale(database_url: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            f"SELECT count(*) FROM cases c LEFT JOIN case_clock_states s ON s.case_id = c.id "
+            f"WHERE c.status IN {OPEN_SQL} AND (s.case_id IS NULL "
+            f"OR s.case_updated_at IS DISTINCT FROM c.updated_at)"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _marks(database_url: str) -> tuple[datetime, datetime]:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT started_at, reconciled_at FROM supervision_sweeps WHERE id = 1"
+        ).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def test_a_backlog_is_worked_off_over_several_sweeps(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _sweep(database_url, full=True).backlog == 0  # every clock built and current
+    _make_stale(database_url, 12)
+    monkeypatch.setattr(sweep_module, "CATCH_UP", 5)
+    before = _marks(database_url)
+
+    first = _sweep(database_url, full=True)
+    assert (first.ran, first.refreshed, first.backlog) == (True, 5, 7)
+    # Not reconciled: the next sweep looks at every open case again.
+    started, reconciled = _marks(database_url)
+    assert started == before[0]
+    assert reconciled <= datetime.now(UTC) - sweep_module.RECONCILE
+    assert _stale(database_url) == 7
+    second = _sweep(database_url)
+    assert (second.full, second.refreshed, second.backlog) == (True, 5, 2)
+    third = _sweep(database_url)
+    assert (third.refreshed, third.backlog) == (2, 0)
+    assert _stale(database_url) == 0
+    started, reconciled = _marks(database_url)
+    assert started > before[0] and reconciled == started
+    assert _sweep(database_url).full is False  # reconciled: back to the changed cases
+
+
+def test_onemap_sweep_rebuild_builds_every_stale_clock_with_progress(database_url: str) -> None:
+    stale = _make_stale(database_url, 30)
+    done = _run("sweep", "--rebuild", env={"ONEMAP_DATABASE_URL": database_url})
+    assert done.returncode == 0, done.stderr
+    assert "clocks" in done.stderr  # the progress bar's label
+    assert f"stored clocks of {len(stale)} open cases built" in done.stderr
+    assert _stale(database_url) == 0
+
+    again = _run("sweep", "--rebuild", "--every", env={"ONEMAP_DATABASE_URL": database_url})
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(f"SELECT count(*) FROM cases WHERE status IN {OPEN_SQL}").fetchone()
+    assert row is not None
+    assert f"stored clocks of {row[0]:,} open cases built" in again.stderr
