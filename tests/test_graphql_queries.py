@@ -30,7 +30,7 @@ def _sql_one(database_url: str, query: str, *args: Any) -> Any:
     return row
 
 
-async def test_case_board_page_of_100_takes_three_statements(schema: Schema, pool: Pool) -> None:
+async def test_case_board_page_of_100_takes_five_statements(schema: Schema, pool: Pool) -> None:
     out = await run(schema, pool, operation("case_board"), {"first": 100}, principal=DISPATCHER)
     assert out.errors == []
     edges = out.data["cases"]["edges"]
@@ -38,7 +38,14 @@ async def test_case_board_page_of_100_takes_three_statements(schema: Schema, poo
     assert all(e["node"]["gridCell"]["code"] for e in edges)
     assert all(e["node"]["department"]["nameZh"] for e in edges)
     assert out.data["cases"]["pageInfo"]["hasNextPage"] is True
-    assert out.statements <= 3
+    open_statuses = {"REPORTED", "DISPATCHED", "IN_PROGRESS", "RESOLVED"}
+    for e in edges:  # a clock for every case in the workflow, none for the others
+        node = e["node"]
+        assert (node["clock"] is not None) == (node["status"] in open_statuses), node
+        if node["clock"]:
+            assert node["clock"]["state"] in {"ON_TIME", "WARNING", "OVERDUE"}
+    # The page, the grid cells and departments, the clocks' timelines and stage limits.
+    assert out.statements <= 5
 
     after = out.data["cases"]["pageInfo"]["endCursor"]
     nxt = await run(schema, pool, operation("case_board"), {"first": 100, "after": after},
