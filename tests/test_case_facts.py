@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from geo.enums import Stage
-from geo.services.case_facts import facts_of
+from geo.enums import CaseEventType, Stage
+from geo.services.case_facts import FACT_EVENTS, changes_facts, facts_of
 from geo.services.clocks import ClockRules, TimelineEvent
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -103,3 +103,29 @@ def test_reopened_transfers_and_returns_are_counted() -> None:
     assert (f.reopened, f.transferred, f.returned) == (1, 1, 1)
     # handle runs: 09:10–09:30 (20 min), 09:40–10:00 (20), 11:00–12:00 (60)
     assert (f.handle_minutes, f.handled_on_time) == (100, True)
+
+
+def test_only_the_events_that_change_facts_are_refreshed_for() -> None:
+    """``changes_facts`` lets the sweep skip the facts of escalations and the like: every other
+    event, slipped into a timeline with suspensions, extensions and a reopen, changes nothing."""
+    base = flow(("reported", "reported", at("2026-11-23", "09:00")),
+                ("dispatched", "dispatched", at("2026-11-23", "09:10")),
+                ("suspended", None, at("2026-11-23", "10:00")),
+                ("resumed", None, at("2026-11-24", "10:00")),
+                ("resolved", "resolved", at("2026-11-25", "16:00")),
+                ("reopened", "in_progress", at("2026-11-26", "09:00")))  # fmt: skip
+    base.insert(4, ev("extended", None, at("2026-11-24", "11:00"), 60))
+    expected = facts_of(base, LIMITS, RULES, NOW)
+    others = [k for k in CaseEventType if not changes_facts(k.value, None)]
+    assert "escalated" in others
+    assert "supervised" in others
+    for kind in others:
+        for i in range(1, len(base) + 1):
+            timeline = [*base[:i], ev(kind.value, None, base[i - 1].at), *base[i:]]
+            assert facts_of(timeline, LIMITS, RULES, NOW) == expected, (kind, i)
+    for kind in FACT_EVENTS:  # and each of these does change something somewhere
+        changed = False
+        for i in range(1, len(base) + 1):
+            timeline = [*base[:i], ev(kind.value, None, base[i - 1].at, 30), *base[i:]]
+            changed |= facts_of(timeline, LIMITS, RULES, NOW) != expected
+        assert changed, kind

@@ -154,10 +154,29 @@ COLUMNS = (
     "reopened", "transferred", "returned", "satisfied", "rated_at",
 )  # fmt: skip
 _SET = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
-_UPSERT = (
-    f"INSERT INTO case_facts ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "  # noqa: S608
-    f"ON CONFLICT (case_id) DO UPDATE SET {_SET}"
+#: Rows a statement writes at most: one statement fires the daily figures' statement triggers
+#: (migration 0017) once, so many cases are written in few statements, not one each.
+UPSERT_ROWS = 2_000
+_ROW = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
+
+
+def _upsert(rows: int) -> str:
+    values = ", ".join([_ROW] * rows)
+    return (f"INSERT INTO case_facts ({', '.join(COLUMNS)}) VALUES {values} "  # noqa: S608
+            f"ON CONFLICT (case_id) DO UPDATE SET {_SET}")  # fmt: skip
+
+
+#: Events besides status changes that the facts read (stage runs: suspensions and extensions;
+#: counts: reopened, transferred, returned). The rest — supervision, escalation, comments,
+#: tasks, clock requests, callbacks — leave a case's facts as they are.
+FACT_EVENTS = frozenset(
+    {E.SUSPENDED, E.RESUMED, E.EXTENDED, E.REOPENED, E.TRANSFERRED, E.RETURN_ACCEPTED}
 )
+
+
+def changes_facts(event_type: str, to_status: str | None) -> bool:
+    """Whether an event can change its case's facts (else no refresh is needed)."""
+    return to_status is not None or event_type in FACT_EVENTS
 
 
 def _rows(
@@ -196,8 +215,10 @@ async def refresh(conn: AsyncConnection[Any], case_ids: Sequence[int]) -> None:
     codes = sorted({row[1] for row in cases})
     limits = dict(zip(codes, await fetch(conn, stage_limits(codes)), strict=True))
     now = (await (await conn.execute("SELECT now()")).fetchone() or [None])[0]
-    async with conn.cursor() as cur:
-        await cur.executemany(_UPSERT, _rows(cases, events, limits, now))
+    rows = _rows(cases, events, limits, now)
+    for start in range(0, len(rows), UPSERT_ROWS):
+        chunk = rows[start : start + UPSERT_ROWS]
+        await conn.execute(_upsert(len(chunk)), [v for row in chunk for v in row])
 
 
 def rebuild(

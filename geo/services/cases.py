@@ -540,7 +540,8 @@ async def append_event(
     payload = json.dumps({"event_id": row[0], "case_id": case_id, "event_type": event.value,
                           "to_status": to_status and to_status.value})  # fmt: skip
     await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
-    await case_facts.refresh(conn, [case_id])  # evaluation's row, exact at this commit
+    if case_facts.changes_facts(event, to_status):
+        await case_facts.refresh(conn, [case_id])  # evaluation's row, exact at this commit
     if to_status is S.DISPATCHED or event in DUE_MOVES:
         await _store_due_at(conn, case_id, at)
     return int(row[0])

@@ -1,7 +1,8 @@
 """Timeline events that change no case status (supervision, escalation), many at once: the same
 writes as ``geo.services.cases.append_event`` — the event, its audit row, its NOTIFY on
-``onemap_case_events``, the evaluation's facts — as one statement each, so the sweep escalating
-a thousand cases is a few statements, not thousands. Run in the caller's transaction."""
+``onemap_case_events``, the evaluation's facts (of the events that change them) — as one
+statement each, so the sweep escalating a thousand cases is a few statements, not thousands.
+Run in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -72,5 +73,7 @@ async def append(
         for event_id, case_id, kind in written
     ]
     await conn.execute("SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p", (CHANNEL, payloads))
-    await case_facts.refresh(conn, sorted({int(r[1]) for r in written}))
+    changed = {int(case_id) for _, case_id, kind in written if case_facts.changes_facts(kind, None)}
+    if changed:
+        await case_facts.refresh(conn, sorted(changed))
     return [int(r[0]) for r in written]
