@@ -244,7 +244,8 @@ def seed(ctx: click.Context, scale: float, quiet: bool) -> None:
         _fail(f"the database is not migrated ({_first_line(exc)}): run `onemap migrate` first")
     added = ", ".join(f"{k} {v:,}" for k, v in report.added.items() if v) or "nothing"
     click.echo(f"seeded scale {scale:g} in {report.seconds:.1f} s: added {added}", err=True)
-    _build_clocks(_settings(ctx), quiet=quiet)
+    # The seeded history is a past: its late cases are not told of or escalated again.
+    _build_clocks(_settings(ctx), told=True, quiet=quiet)
 
 
 @main.command()
@@ -389,10 +390,18 @@ def users_create(
     help="With --rebuild: every open case's clock (after a "
     "change of stage limits or the calendar).",
 )
+@click.option(
+    "--told",
+    is_flag=True,
+    help="With --rebuild: a loaded past (an import of old "
+    "cases) — the built clocks count as already notified and escalated as far as they "
+    "are now; the sweep acts only on what happens after.",
+)
 @click.pass_context
 def sweep_command(
-    ctx: click.Context, once: bool, interval: float | None, rebuild: bool, every: bool
-) -> None:
+    ctx: click.Context, once: bool, interval: float | None, rebuild: bool, every: bool,
+    told: bool,
+) -> None:  # fmt: skip
     """Run the supervision sweep (督办, docs/daily-loop.md) for the whole city: clock warnings
     and overdue notices, escalations, missed supervisions.
 
@@ -409,7 +418,7 @@ def sweep_command(
 
     settings = _settings(ctx)
     if rebuild:
-        _build_clocks(settings, every=every)
+        _build_clocks(settings, every=every, told=told)
         return
     url = settings.database.app_libpq_url
     _check_database(url, settings.database.connect_timeout_s)

@@ -15,6 +15,7 @@ from geo.services import sweep as sweep_module
 from geo.services.clock_states import OPEN_SQL, SupervisionRules
 from geo.services.clocks import ClockRules
 from geo.services.sweep import SweepReport, sweep
+from tests.case_helpers import constructed_case, sh
 from tests.test_cli import _run
 
 
@@ -29,7 +30,8 @@ def _sweep(database_url: str, full: bool | None = None) -> SweepReport:
 
 def _make_stale(database_url: str, count: int) -> list[int]:
     """``count`` open cases whose stored clock no longer matches the case (a write around the
-    services): their rows' stamps moved back."""
+    services): their rows' stamps moved back (after a sweep built every row)."""
+    assert _sweep(database_url, full=True).backlog == 0
     with psycopg.connect(database_url, autocommit=True) as conn:
         rows = conn.execute(
             "UPDATE case_clock_states SET case_updated_at = case_updated_at - interval '1 s' "
@@ -64,7 +66,6 @@ def _marks(database_url: str) -> tuple[datetime, datetime]:
 def test_a_backlog_is_worked_off_over_several_sweeps(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert _sweep(database_url, full=True).backlog == 0  # every clock built and current
     _make_stale(database_url, 12)
     monkeypatch.setattr(sweep_module, "CATCH_UP", 5)
     before = _marks(database_url)
@@ -99,3 +100,54 @@ def test_onemap_sweep_rebuild_builds_every_stale_clock_with_progress(database_ur
         row = conn.execute(f"SELECT count(*) FROM cases WHERE status IN {OPEN_SQL}").fetchone()
     assert row is not None
     assert f"stored clocks of {row[0]:,} open cases built" in again.stderr
+
+
+def _imported_late_cases(database_url: str, count: int) -> list[int]:
+    """``count`` cases imported around the services, dispatched a month ago: long overdue,
+    never swept (their clocks not built yet)."""
+    assert _sweep(database_url, full=True).backlog == 0  # everything else built
+    return [constructed_case(database_url, "road_damage", sh("2026-10-26", "09:00"),
+                             sh("2026-10-26", "09:30")) for _ in range(count)]  # fmt: skip
+
+
+def _told_after(database_url: str, ids: list[int], build: list[str]) -> tuple[int, int]:
+    """Build the clocks (``onemap sweep`` with ``build``), sweep, and count the notifications
+    and events the sweep made for ``ids``."""
+    done = _run("sweep", *build, env={"ONEMAP_DATABASE_URL": database_url})
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(database_url) as conn:
+        marks = conn.execute(
+            "SELECT (SELECT coalesce(max(id), 0) FROM staff_notifications), "
+            "(SELECT coalesce(max(id), 0) FROM case_events)"
+        ).fetchone()
+    assert marks is not None
+    assert _sweep(database_url).ran
+    with psycopg.connect(database_url) as conn:
+        told = conn.execute(
+            "SELECT (SELECT count(*) FROM staff_notifications WHERE case_id = ANY(%(ids)s) "
+            "AND id > %(n)s), (SELECT count(*) FROM case_events WHERE case_id = ANY(%(ids)s) "
+            "AND id > %(e)s)",
+            {"ids": ids, "n": marks[0], "e": marks[1]},
+        ).fetchone()
+    assert told is not None
+    return int(told[0]), int(told[1])
+
+
+def test_a_loaded_past_is_not_told_of_again(database_url: str) -> None:
+    """``--told`` (what ``onemap seed`` does): the late clocks it builds count as notified and
+    escalated as far as they are now, so the next sweep tells and escalates nothing of them;
+    built without it, the same kind of cases are told of and escalated to both levels."""
+    past = _imported_late_cases(database_url, 3)
+    assert _told_after(database_url, past, ["--rebuild", "--told"]) == (0, 0)
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT state, notified, escalation_level FROM case_clock_states "
+            "WHERE case_id = ANY(%s)",
+            (past,),
+        ).fetchall()
+    assert rows == [("overdue", "overdue", "city")] * 3
+
+    fresh = _imported_late_cases(database_url, 3)
+    notices, events = _told_after(database_url, fresh, ["--rebuild"])
+    assert events == 3 * 2  # escalated to the district and the city
+    assert notices > 0

@@ -219,8 +219,10 @@ async def rebuild(
     every open case, after a change of limits or calendar), ``BATCH`` cases a transaction, so a
     city's first build (a bulk load, the seed, an upgraded database) neither holds one long
     transaction nor the sweep's lock; idempotent, so a sweep running meanwhile does no harm.
-    ``told``: the rows start as notified of the state they are in (a seeded past nobody is to be
-    told of again). ``progress(done, total)`` after each batch; returns how many were built.
+    ``told``: a loaded past nobody is to be told of again (the seed, an import of old cases):
+    the rows start as notified of the state they are in, their waiting requests told and their
+    escalation at the level its instants reached — the sweep acts only on what happens after.
+    ``progress(done, total)`` after each batch; returns how many were built.
     ``conn`` in autocommit mode."""
     ids = await (open_ids(conn) if every else stale_ids(conn))
     done = 0
@@ -230,14 +232,20 @@ async def rebuild(
             now = (await (await conn.execute("SELECT now()")).fetchone() or [None])[0]
             await refresh(conn, chunk, rules, supervision, now)
             if told:
-                await conn.execute(
-                    "UPDATE case_clock_states SET notified = state WHERE case_id = ANY(%s)",
-                    (chunk,),
-                )
+                await conn.execute(_TOLD, {"ids": chunk, "now": now})
         done += len(chunk)
         if progress is not None:
             progress(done, len(ids))
     return done
+
+
+_TOLD = """
+UPDATE case_clock_states SET notified = state, pending_notified_at = pending_at,
+  escalation_level = CASE WHEN city_at <= %(now)s THEN 'city'
+                          WHEN district_at <= %(now)s THEN 'district'
+                          ELSE escalation_level END
+WHERE case_id = ANY(%(ids)s)
+"""
 
 
 async def open_ids(conn: AsyncConnection[Any]) -> list[int]:
