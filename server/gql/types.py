@@ -29,10 +29,11 @@ from geo.enums import (
 )
 from geo.errors import Forbidden
 from geo.services import cases as workflow
-from geo.services import collaboration
+from geo.services import collaboration, loop_steps
 from server.gql.clocks import CaseClock, case_clock
 from server.gql.compiled import PreRendered
 from server.gql.context import Info
+from server.gql.loop import PendingSupervision, loop_state, pending_supervision
 from server.gql.scalars import GeoJSON
 from server.gql.tasks import (
     CaseReturn,
@@ -324,7 +325,9 @@ class Reporter:
     description="A step of the case workflow (geo.services.cases.TRANSITIONS, "
     "geo.services.collaboration.ACTIONS), each one mutation: dispatchCase, startCase, "
     "resolveCase, closeCase, rejectCase, markDuplicate, reopenCase; transferCase, "
-    "requestReturn, acceptReturn, refuseReturn, addCoHandlers, blowWhistle, commentCase."
+    "requestReturn, acceptReturn, refuseReturn, addCoHandlers, blowWhistle, commentCase; "
+    "(geo.services.loop_steps.ACTIONS) superviseCase, answerSupervision (Case."
+    "pendingSupervision's id), checkCase, recordCallback."
 )
 class CaseAction(Enum):
     DISPATCH = "dispatch"
@@ -341,6 +344,10 @@ class CaseAction(Enum):
     ADD_CO_HANDLERS = "add_co_handlers"
     BLOW_WHISTLE = "blow_whistle"
     COMMENT = "comment"
+    SUPERVISE = "supervise"
+    ANSWER_SUPERVISION = "answer_supervision"
+    CHECK = "check"
+    CALLBACK = "callback"
 
 
 @strawberry.type(description="A city-management case. Staff who read cases see those of "
@@ -451,7 +458,9 @@ class Case:
     @strawberry.field(
         description="The workflow steps the caller may take on this case now: those its status "
         "allows whose capability the caller holds, for a case of their jurisdiction (CLOSE only "
-        "once the on-site check its category requires has passed). Empty on the public record. "
+        "once the on-site check its category requires has passed; CHECK only then; CALLBACK "
+        "while a callback is due; ANSWER_SUPERVISION while a supervision aimed at the caller's "
+        "department waits). Empty on the public record. "
         "Front ends show these, and decide nothing from roles."
     )
     async def allowed_actions(self, info: Info) -> list[CaseAction]:
@@ -472,7 +481,17 @@ class Case:
                 steps.remove("close")
         steps += collaboration.allowed_actions(principal, self.status, handles=lead,
                                                waiting=waiting)  # fmt: skip
+        state = await loop_state(info, int(self.id), self.status)
+        steps += loop_steps.allowed_actions(principal, self.status,
+                                            self.row.get("department_id"), state)  # fmt: skip
         return [CaseAction(a) for a in steps]
+
+    @strawberry.field(description="The oldest supervision (督办) over this case that is not "
+                      "answered yet and that the caller answers (HANDLE, aimed at their "
+                      "department), if any (staff of its jurisdiction).")  # fmt: skip
+    async def pending_supervision(self, info: Info) -> PendingSupervision | None:
+        await self._full(info, "supervision")
+        return await pending_supervision(info, int(self.id))
 
     @strawberry.field(
         description="The current stage's clock: deadline, working time spent, on time, warning "
