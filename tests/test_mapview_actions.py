@@ -21,11 +21,20 @@ from geo.errors import OneMapError
 from geo.params import LonLat
 from geo.queries import fetch, lookups
 from geo.services import callbacks, checks, collaboration, hotline, loop_steps, supervision
-from geo.services.cases import TRANSITIONS, allowed_actions, transition
+from geo.services.cases import (
+    CLOCK_ACTIONS,
+    TRANSITIONS,
+    allowed_actions,
+    clock_actions,
+    clock_step,
+    transition,
+)
+from geo.services.clocks import current_stage
 from geo.services.hotline import Caller
 from geo.services.identity import jurisdiction_of
 from geo.services.loop_steps import LoopState, Unanswered
 from geo.services.reports import Photo
+from server.gql.clocks import timeline
 from server.gql.types import CaseAction
 from server.kernel.auth.tokens import TokenService
 from tests.gql_helpers import operation
@@ -47,7 +56,7 @@ PHONES = {
 
 def test_the_schema_names_every_step_of_the_workflow() -> None:
     assert [a.value for a in CaseAction] == [
-        *TRANSITIONS, *collaboration.ACTIONS, *loop_steps.ACTIONS]  # fmt: skip
+        *TRANSITIONS, *collaboration.ACTIONS, *loop_steps.ACTIONS, *CLOCK_ACTIONS]  # fmt: skip
 
 
 @pytest.fixture
@@ -371,3 +380,61 @@ async def test_the_loop_steps_listed_are_exactly_those_that_succeed(conn: AConn,
         "hotline_operator": {"callback"},
     }[who]
     assert expected <= offered, (who, offered)
+
+
+# -- the clock's requests and decisions -------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("who", ["dispatcher", "department_staff"])
+async def test_the_clock_steps_listed_are_exactly_those_that_succeed(conn: AConn, who: str) -> None:
+    # Two of the demo department's cases (rolled back with the test): one with an extension
+    # asked for, one suspended by a dispatcher.
+    staff = await _principal(conn, "department_staff")
+    desk = await _principal(conn, "dispatcher")
+    held = await (
+        await conn.execute(
+            f"SELECT c.id FROM cases c WHERE c.status IN ('dispatched', 'in_progress') AND "
+            f"{access.case_handler_scope(staff, 'c')} ORDER BY c.id LIMIT 2"
+        )
+    ).fetchall()
+    assert len(held) == 2
+    await clock_step(conn, held[0][0], "request_extension", staff, reason="需要采购",
+                     extended_minutes=120)  # fmt: skip
+    await clock_step(conn, held[1][0], "suspend", desk, reason="等待业主")
+
+    actor = await _principal(conn, who)
+    scope = access.case_scope(actor, "c")
+    rows = await (
+        await conn.execute(
+            f"(SELECT c.id FROM cases c WHERE ({scope}) AND c.id IN (SELECT min(x.id) FROM "
+            f"cases x GROUP BY x.status)) UNION SELECT unnest(%s::bigint[])",
+            [[held[0][0], held[1][0]]],
+        )
+    ).fetchall()
+    offered: set[str] = set()
+    for (case_id,) in rows:
+        status, department = await (
+            await conn.execute("SELECT status, department_id FROM cases WHERE id = %s", [case_id])
+        ).fetchone() or (None, None)
+        events = (await fetch(conn, lookups.by_ids("case_events", [case_id])))[0]
+        run = current_stage(timeline(events))
+        listed = clock_actions(actor, str(status), run,
+                               handles=access.handles_case(actor, department))  # fmt: skip
+        succeeded = []
+        for step in CLOCK_ACTIONS:
+            if await _succeeds(conn, _clock(conn, case_id, step, actor)):
+                succeeded.append(step)
+        assert succeeded == listed, (who, case_id, status)
+        offered |= set(listed)
+    expected = {
+        "dispatcher": {"resume", "approve", "refuse"},
+        "department_staff": {"request_suspension", "request_extension"},
+    }[who]
+    assert offered == expected, (who, offered)
+
+
+def _clock(
+    conn: AConn, case_id: int, step: str, actor: Principal
+) -> Callable[[], Awaitable[object]]:
+    return lambda: clock_step(conn, case_id, step, actor, reason="试", extended_minutes=60)

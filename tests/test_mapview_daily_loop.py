@@ -34,7 +34,16 @@ from tests.mapview_helpers import (
     token_of,
 )
 from tests.running_server import running_server
-from tests.test_mapview_browser import CENTRE, DISPATCHER, Console, log_in, open_page, settle, until
+from tests.test_mapview_browser import (
+    CENTRE,
+    DISPATCHER,
+    Console,
+    log_in,
+    open_page,
+    settle,
+    shot,
+    until,
+)
 
 SUPERVISOR = ("13800000013", "onemap-demo")
 HOTLINE = ("13800000015", "onemap-demo")
@@ -165,6 +174,7 @@ def test_five_people_carry_one_case_round_the_daily_loop_in_the_map_view(
     assert "处置" in clock(dispatcher) and "截止" in clock(dispatcher)
     take(dispatcher, "transfer", "属于执法范围")
     dispatcher.click(f".popup-case .step-form label:has-text('{lead_name}') input")
+    shot(dispatcher, "loop-transfer")
     confirm(dispatcher)
     step_done(dispatcher, "转办", "已派遣")
     assert "转办" in last_entry(dispatcher) and "属于执法范围" in last_entry(dispatcher)
@@ -189,6 +199,7 @@ def test_five_people_carry_one_case_round_the_daily_loop_in_the_map_view(
         confirm(supervisor)
         step_done(supervisor, "督办", "已派遣")
         assert "督办" in last_entry(supervisor) and "两日内" in last_entry(supervisor)
+        shot(supervisor, "loop-supervised")
         assert "supervise" not in shown_steps(supervisor)  # one open supervision at a time
         assert supervisor_console.errors == []
     finally:
@@ -208,6 +219,22 @@ def test_five_people_carry_one_case_round_the_daily_loop_in_the_map_view(
         take(department, "start")
         step_done(department, "开始处置", "处置中")
         assert "resolve" not in shown_steps(department)  # the co-handling task is open
+        # Parts must be bought: the department asks for 8 more working hours (延期).
+        take(department, "request_extension", "需要采购新井盖")
+        department.fill(".popup-case input[type=number]", "8")
+        confirm(department)
+        step_done(department, "申请延期", "处置中")
+        assert "申请延期" in last_entry(department) and "待审批" in clock(department)
+        assert "request_extension" not in shown_steps(department)  # one request at a time
+
+        # The dispatcher approves it.
+        open_case(dispatcher, case_id, lon, lat)
+        assert "待审批：申请延期" in clock(dispatcher)
+        take(dispatcher, "approve_clock_request", "同意延期一天")
+        step_done(dispatcher, "批准申请", "处置中")
+        assert "延期" in last_entry(dispatcher) and "待审批" not in clock(dispatcher)
+        dispatcher.click(".maplibregl-popup-close-button")
+
         # The helping department has no demo account (README): its staff finish its task
         # through GraphQL, as their own front end would.
         helper_phone, task_id = one(
@@ -238,6 +265,7 @@ def test_five_people_carry_one_case_round_the_daily_loop_in_the_map_view(
         assert "check" in shown_steps(worker_page)
         take(worker_page, "check", "井盖已补装牢固")
         worker_page.set_input_files(".popup-case input[type=file]", [photo()])
+        shot(worker_page, "loop-check")
         confirm(worker_page)
         step_done(worker_page, "现场核查", "待核查")
         assert "核查通过" in last_entry(worker_page) and "井盖已补装牢固" in last_entry(worker_page)
@@ -272,6 +300,7 @@ def test_five_people_carry_one_case_round_the_daily_loop_in_the_map_view(
         step_done(call_taker, "回访", "结案")
         assert "回访" in last_entry(call_taker) and "满意" in last_entry(call_taker)
         assert "callback" not in shown_steps(call_taker)
+        shot(call_taker, "loop-callback-done")
         assert call_console.errors == []
     finally:
         call_taker.context.close()
@@ -284,6 +313,8 @@ def test_five_people_carry_one_case_round_the_daily_loop_in_the_map_view(
         ("supervised", None),
         ("supervision_answered", None),
         ("started", None),
+        ("extension_requested", None),
+        ("extended", None),
         ("task_done", first),
         ("resolved", None),
         ("checked", None),

@@ -244,20 +244,21 @@ def test_staff_without_the_steps_capability_see_no_step_buttons(
     database_url: str,
 ) -> None:
     """Department staff handle cases (start, resolve) but do not dispatch: a reported case of
-    their department shows in full with only a comment to add, a dispatched one offers
-    "start", a return (退单) and a comment — no dispatch, transfer or supervision."""
+    their department shows in full with only the clock's requests and a comment to offer, a
+    dispatched one also "start" and a return (退单) — no dispatch, transfer or supervision."""
     page, console = signed_in(chrome, site, *DEPARTMENT_STAFF)
     try:
         token = token_of(tokens, database_url, DEPARTMENT_STAFF[0])
         case_id = open_staff_case(page, database_url, DEPARTMENT_STAFF[0], "reported")
         _check_staff_popup(page, database_url, case_id)
-        assert shown_steps(page) == ["comment"]
-        assert allowed(site, token, case_id) == {"comment"}
+        assert shown_steps(page) == ["request_suspension", "request_extension", "comment"]
+        assert allowed(site, token, case_id) == set(shown_steps(page))
         page.click(".maplibregl-popup-close-button")
         case_id = open_staff_case(page, database_url, DEPARTMENT_STAFF[0], "dispatched")
         _check_staff_popup(page, database_url, case_id)
         shown = shown_steps(page)
-        assert shown == ["start", "request_return", "comment"]
+        assert shown == ["start", "request_return", "request_suspension", "request_extension",
+                         "comment"]  # fmt: skip
         assert allowed(site, token, case_id) == set(shown)
         assert page.locator(".popup-case [data-action=start]").inner_text() == "开始处置"
         assert console.errors == []

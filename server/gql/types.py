@@ -30,7 +30,8 @@ from geo.enums import (
 from geo.errors import Forbidden
 from geo.services import cases as workflow
 from geo.services import collaboration, loop_steps
-from server.gql.clocks import CaseClock, case_clock
+from geo.services.clocks import current_stage
+from server.gql.clocks import CaseClock, case_clock, timeline
 from server.gql.compiled import PreRendered
 from server.gql.context import Info
 from server.gql.loop import PendingSupervision, loop_state, pending_supervision
@@ -327,7 +328,8 @@ class Reporter:
     "resolveCase, closeCase, rejectCase, markDuplicate, reopenCase; transferCase, "
     "requestReturn, acceptReturn, refuseReturn, addCoHandlers, blowWhistle, commentCase; "
     "(geo.services.loop_steps.ACTIONS) superviseCase, answerSupervision (Case."
-    "pendingSupervision's id), checkCase, recordCallback."
+    "pendingSupervision's id), checkCase, recordCallback; (geo.services.cases.CLOCK_ACTIONS) "
+    "requestSuspension, requestExtension, resumeCase, approveClockRequest, refuseClockRequest."
 )
 class CaseAction(Enum):
     DISPATCH = "dispatch"
@@ -348,6 +350,11 @@ class CaseAction(Enum):
     ANSWER_SUPERVISION = "answer_supervision"
     CHECK = "check"
     CALLBACK = "callback"
+    REQUEST_SUSPENSION = "request_suspension"
+    REQUEST_EXTENSION = "request_extension"
+    RESUME = "resume"
+    APPROVE_CLOCK_REQUEST = "approve"
+    REFUSE_CLOCK_REQUEST = "refuse"
 
 
 @strawberry.type(description="A city-management case. Staff who read cases see those of "
@@ -481,6 +488,8 @@ class Case:
                 steps.remove("close")
         steps += collaboration.allowed_actions(principal, self.status, handles=lead,
                                                waiting=waiting)  # fmt: skip
+        run = current_stage(timeline(await info.context.loader("case_events").load(int(self.id))))
+        steps += workflow.clock_actions(principal, self.status, run, handles=lead)
         state = await loop_state(info, int(self.id), self.status)
         steps += loop_steps.allowed_actions(principal, self.status,
                                             self.row.get("department_id"), state)  # fmt: skip

@@ -15,6 +15,7 @@ const FLOW = "dispatch_flow.graphql";
 const TEAM = "collaboration.graphql";
 const SUPERVISION = "supervision.graphql";
 const HOTLINE = "hotline.graphql";
+const CLOCK = "case_clock.graphql";
 
 /** Departments, fetched once per page (GraphQL `departments`). */
 let departmentList = null;
@@ -133,6 +134,18 @@ const checkForm = (c) => {
   } };
 };
 
+/** The extension asked for, in working hours (the server counts working minutes). */
+const extensionForm = (c) => {
+  const id = `extension-${c.id}`;
+  const input = el("input", { id, type: "number", min: "1", max: "240", step: "1", value: "8", required: true });
+  const node = el("div", { class: "step-form" }, el("label", { for: id }, t("extension_hours")), input);
+  return { node, collect: async () => {
+    const hours = Number(input.value);
+    if (!Number.isInteger(hours) || hours < 1 || hours > 240) throw new Error(t("extension_hours_range"));
+    return { workingMinutes: hours * 60 };
+  } };
+};
+
 /**
  * The steps: mutation (file, operation), the variable the note goes in, whether the note is
  * required, the variable the case's (or task's) id goes in, and the form, if any.
@@ -156,6 +169,11 @@ export const STEPS = {
     id: (c) => c.pendingSupervision?.id },
   check: { file: HOTLINE, op: "CheckCase", note: "note", form: checkForm },
   callback: { file: HOTLINE, op: "RecordCallback", note: "note", idVar: "caseId", form: callbackForm },
+  request_suspension: { file: CLOCK, op: "RequestSuspension", note: "reason", required: true },
+  request_extension: { file: CLOCK, op: "RequestExtension", note: "reason", required: true, form: extensionForm },
+  resume: { file: CLOCK, op: "ResumeCase", note: "reason", required: true },
+  approve_clock_request: { file: CLOCK, op: "ApproveClockRequest", note: "note", required: true },
+  refuse_clock_request: { file: CLOCK, op: "RefuseClockRequest", note: "reason", required: true },
   task_start: { file: TEAM, op: "StartTask", note: "note", idVar: "taskId" },
   task_finish: { file: TEAM, op: "FinishTask", note: "note", required: true, idVar: "taskId" },
   task_decline: { file: TEAM, op: "DeclineTask", note: "reason", required: true, idVar: "taskId" },
@@ -172,7 +190,8 @@ export function offered(c) {
       steps.push({ step, task, label: `${t(`action_${step}`)} · ${task.department ? departmentName(task.department) : ""}` });
     }
   }
-  return steps;
+  // A comment is always possible and never the point: last.
+  return [...steps.filter((s) => s.step !== "comment"), ...steps.filter((s) => s.step === "comment")];
 }
 
 /** Run one offered step with the note and the form's values; the mutation's answer. */
