@@ -352,8 +352,14 @@ def test_a_step_not_yours_is_not_offered_and_a_refusal_reads_as_words(
     before = len(events(database_url, int(case_id)))
     far, far_console = on_site(chrome, site, worker_phone(database_url, worker), lon + 0.02, lat)
     try:
+        far.click("#lang")  # in English this time: the popup's words follow the page
         open_case(far, int(case_id), lon, lat)
         take(far, "check")
+        assert far.inner_text(".popup-case [data-confirm]") == "Confirm: On-site check"
+        assert "Photos taken on site" in popup_text(far, ".popup-case .step-form")
+        confirm(far)  # no photo yet: said, nothing sent
+        assert "Choose the photos taken on site first." in popup_text(
+            far, ".popup-case .action-state")  # fmt: skip
         far.set_input_files(".popup-case input[type=file]", [photo()])
         confirm(far)
         until(far, "document.querySelector('.popup-case .action-state.error')")

@@ -78,8 +78,9 @@ const superviseForm = (c) => {
   } };
 };
 
-function choice(c, key, options) {
-  return el("fieldset", { class: "step-form" }, el("legend", {}, t(key)),
+/** Radio buttons, the first chosen; `cls`: "step-form" for a form of its own. */
+function choice(c, key, options, cls = "step-form") {
+  return el("fieldset", { class: cls }, el("legend", {}, t(key)),
     options.map(([value, label], i) => el("label", {},
       el("input", { type: "radio", name: `${key}-${c.id}`, value, checked: i === 0 }), " ", t(label))));
 }
@@ -118,7 +119,7 @@ async function upload(caseId, files) {
 }
 
 const checkForm = (c) => {
-  const result = choice(c, "check_result", [["passed", "check_passed"], ["failed", "check_failed"]]);
+  const result = choice(c, "check_result", [["passed", "check_passed"], ["failed", "check_failed"]], "choice");
   const id = `check-photos-${c.id}`;
   const photos = el("input", { id, type: "file", accept: "image/*", multiple: true, capture: "environment" });
   const node = el("div", { class: "step-form" }, result,
