@@ -296,6 +296,8 @@ def test_five_people_carry_one_case_round_the_daily_loop_in_the_map_view(
         assert "callback" in shown_steps(call_taker)
         take(call_taker, "callback", "已修好，谢谢")
         assert call_taker.locator(".popup-case input[value=SATISFIED]").is_checked()
+        until(call_taker, "document.querySelector('.popup-case .step-form input[name^=caller]')")
+        assert "王女士 · 13812345678" in popup_text(call_taker, ".popup-case .step-form")
         confirm(call_taker)
         step_done(call_taker, "回访", "结案")
         assert "回访" in last_entry(call_taker) and "满意" in last_entry(call_taker)

@@ -87,10 +87,29 @@ function choice(c, key, options, cls = "step-form") {
 
 const picked = (node) => node.querySelector("input:checked")?.value;
 
+/** Whom to call back: the case's callers who agreed to it, with their number (the read of
+ * their contact is audited by the server, as the call-taker is about to call). */
+function callerPicker(c) {
+  const list = el("div", { class: "choices", role: "group" }, t("loading"));
+  query(HOTLINE, "CaseCallers", { id: c.id }).then(({ data, errors }) => {
+    const callers = (data?.case?.callers || []).filter((p) => p.consentCallback);
+    if (!callers.length) { list.textContent = errors[0]?.message || t("none"); return; }
+    list.replaceChildren(...callers.map((p, i) => el("label", {},
+      el("input", { type: "radio", name: `caller-${c.id}`, value: p.id, checked: i === 0 }), " ",
+      `${p.name} · ${p.phone}`, p.callbackTime ? ` · ${p.callbackTime}` : null)));
+  }).catch((err) => { list.textContent = `${t("error")}: ${err.message}`; });
+  return el("fieldset", { class: "choice" }, el("legend", {}, t("callback_to")), list);
+}
+
 const callbackForm = (c) => {
-  const node = choice(c, "satisfaction", [["SATISFIED", "satisfied"],
-    ["BASICALLY_SATISFIED", "basically_satisfied"], ["NOT_SATISFIED", "not_satisfied"]]);
-  return { node, collect: async () => ({ satisfaction: picked(node) }) };
+  const callers = callerPicker(c);
+  const satisfaction = choice(c, "satisfaction", [["SATISFIED", "satisfied"],
+    ["BASICALLY_SATISFIED", "basically_satisfied"], ["NOT_SATISFIED", "not_satisfied"]], "choice");
+  const node = el("div", { class: "step-form" }, callers, satisfaction);
+  return { node, collect: async () => {
+    const caller = picked(callers);
+    return { satisfaction: picked(satisfaction), ...(caller ? { callerId: caller } : {}) };
+  } };
 };
 
 /** Where the browser says the person is. No fallback to the case's own position: the check's
