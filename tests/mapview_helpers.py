@@ -18,7 +18,6 @@ from playwright.sync_api import Browser, ElementHandle, Page, ViewportSize, sync
 
 from geo import access
 from geo.access import Principal
-from geo.services import collaboration
 from geo.services.identity import jurisdiction_of
 from server.mapview.routes import STATIC
 from tests.test_mapview_browser import (
@@ -122,11 +121,11 @@ def graphql(base: str, token: str, document: str, name: str, variables: dict[str
 
 
 def allowed(base: str, token: str, case_id: int) -> set[str]:
-    """The steps the server lists for this user and case, as the popup may offer them (not
-    marking a duplicate, nor the collaboration steps: those are GraphQL's alone so far)."""
+    """The steps the server lists for this user and case, as the popup offers them (all but
+    marking a duplicate, which needs the original case: GraphQL's alone)."""
     answer = graphql(base, token, "case_detail", "CaseDetail", {"id": str(case_id)})
     listed = {a.lower() for a in answer["data"]["case"]["allowedActions"]}
-    return listed - {"mark_duplicate", *collaboration.ACTIONS}
+    return listed - {"mark_duplicate"}
 
 
 def shown_steps(page: Page) -> list[str]:

@@ -6,7 +6,8 @@ is refused, for each role and status (each attempt rolled back)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -15,11 +16,25 @@ from starlette.testclient import TestClient
 
 from geo import access
 from geo.access import Jurisdiction, Principal
-from geo.enums import CaseStatus
+from geo.enums import CaseStatus, Satisfaction
 from geo.errors import OneMapError
-from geo.services import collaboration
-from geo.services.cases import TRANSITIONS, allowed_actions, transition
+from geo.params import LonLat
+from geo.queries import fetch, lookups
+from geo.services import callbacks, checks, collaboration, hotline, loop_steps, supervision
+from geo.services.cases import (
+    CLOCK_ACTIONS,
+    TRANSITIONS,
+    allowed_actions,
+    clock_actions,
+    clock_step,
+    transition,
+)
+from geo.services.clocks import current_stage
+from geo.services.hotline import Caller
 from geo.services.identity import jurisdiction_of
+from geo.services.loop_steps import LoopState, Unanswered
+from geo.services.reports import Photo
+from server.gql.clocks import timeline
 from server.gql.types import CaseAction
 from server.kernel.auth.tokens import TokenService
 from tests.gql_helpers import operation
@@ -34,11 +49,14 @@ PHONES = {
     "department_staff": "13800000005",
     "analyst": "13800000002",
     "district_dispatcher": "13800000010",
+    "supervisor": "13800000013",
+    "hotline_operator": "13800000015",
 }
 
 
 def test_the_schema_names_every_step_of_the_workflow() -> None:
-    assert [a.value for a in CaseAction] == [*TRANSITIONS, *collaboration.ACTIONS]
+    assert [a.value for a in CaseAction] == [
+        *TRANSITIONS, *collaboration.ACTIONS, *loop_steps.ACTIONS, *CLOCK_ACTIONS]  # fmt: skip
 
 
 @pytest.fixture
@@ -226,3 +244,197 @@ def test_outside_the_jurisdiction_there_is_no_case_and_no_step(
     answer = _actions(client, narrow, str(row[0]))
     assert answer["data"] is None or answer["data"]["case"] is None
     assert answer["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+# -- the daily loop's other steps: supervise, answer, check on site, call back ---------------
+
+#: Cases worth trying the loop's steps on, in a scope ({scope}, alias c): a few of each status,
+#: and those where a step may be due — an unanswered supervision, a resolved case whose
+#: category needs a check, a closed case with a callback pending.
+LOOP_CASES = """
+(SELECT c.id FROM cases c WHERE ({scope}) AND c.id IN (
+  SELECT min(x.id) FROM cases x GROUP BY x.status))
+UNION (SELECT c.id FROM cases c JOIN supervision_cases sc ON sc.case_id = c.id
+       JOIN supervisions s ON s.id = sc.supervision_id
+       WHERE s.answered_at IS NULL AND ({scope}) ORDER BY c.id LIMIT 2)
+UNION (SELECT c.id FROM cases c JOIN case_categories k ON k.code = c.category
+       WHERE c.status = 'resolved' AND k.requires_check AND ({scope}) ORDER BY c.id LIMIT 2)
+UNION (SELECT c.id FROM cases c JOIN case_callbacks b ON b.case_id = c.id
+       WHERE b.status = 'pending' AND ({scope}) ORDER BY c.id LIMIT 2)
+UNION (SELECT c.id FROM cases c WHERE c.status = ANY('{{reported,dispatched,in_progress}}')
+       AND ({scope}) ORDER BY c.id LIMIT 3)
+"""
+
+
+async def _loop_state(conn: AConn, case_id: int) -> tuple[str, int | None, LoopState]:
+    """The case's status, department and loop state, read as GraphQL reads it (the same
+    look-ups: server/gql/loop.py)."""
+    status, department = await (
+        await conn.execute("SELECT status, department_id FROM cases WHERE id = %s", [case_id])
+    ).fetchone() or (None, None)
+    supervisions, callbacks_due, waits = [
+        (await fetch(conn, lookups.by_ids(name, [case_id])))[0]
+        for name in ("case_supervisions", "pending_callbacks", "close_waits_for_check")
+    ]
+    state = LoopState(
+        supervisions=[Unanswered.of(r) for r in supervisions],
+        check_due=status == "resolved" and bool(waits and waits[1]),
+        callback_pending=bool(callbacks_due),
+    )
+    return str(status), department, state
+
+
+async def _succeeds(conn: AConn, attempt: Callable[[], Awaitable[object]]) -> bool:
+    try:
+        async with conn.transaction(force_rollback=True):
+            await attempt()
+    except OneMapError:
+        return False
+    return True
+
+
+def _answer(
+    conn: AConn, supervision_id: int, actor: Principal, now: datetime
+) -> Callable[[], Awaitable[object]]:
+    return lambda: supervision.answer(conn, supervision_id, actor, note="试", now=now)
+
+
+async def _loop_steps_that_succeed(
+    conn: AConn, actor: Principal, case_id: int, state: LoopState
+) -> list[str]:
+    now = datetime.now(UTC)
+    point = await (
+        await conn.execute("SELECT ST_X(geom), ST_Y(geom) FROM cases WHERE id = %s", [case_id])
+    ).fetchone()
+    assert point is not None
+
+    async def check() -> None:
+        _, ids = await checks.add_photos(conn, case_id, actor, [Photo("0" * 64, "image/jpeg",
+                                                                      640, 480, 1000)])  # fmt: skip
+        await checks.check(conn, case_id, actor, passed=True, point=LonLat(*point),
+                           photo_ids=ids, note=None)  # fmt: skip
+
+    async def answer() -> None:
+        # The one the popup answers (Case.pendingSupervision), else any: none may succeed.
+        mine = loop_steps.answerable(actor, state.supervisions)
+        for s in mine[:1] or state.supervisions:
+            if await _succeeds(conn, _answer(conn, s.id, actor, now)):
+                return
+        raise OneMapError("no supervision answered")
+
+    attempts: dict[str, Callable[[], Awaitable[object]]] = {
+        "supervise": lambda: supervision.supervise_case(
+            conn, case_id, actor, deadline=now + timedelta(days=1), note="试", now=now),
+        "answer_supervision": answer,
+        "check": check,
+        "callback": lambda: callbacks.record(conn, case_id, actor, Satisfaction.SATISFIED, None),
+    }  # fmt: skip
+    return [step for step in loop_steps.ACTIONS if await _succeeds(conn, attempts[step])]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "who", ["dispatcher", "department_staff", "grid_worker", "supervisor", "hotline_operator"]
+)
+async def test_the_loop_steps_listed_are_exactly_those_that_succeed(conn: AConn, who: str) -> None:
+    # A supervision over a case of the demo department (rolled back with the test): the
+    # department, and dispatchers, then have one to answer.
+    boss = await _principal(conn, "supervisor")
+    staff = await _principal(conn, "department_staff")
+    target = await (
+        await conn.execute(
+            f"SELECT c.id FROM cases c WHERE c.status = 'dispatched' AND "
+            f"{access.case_handler_scope(staff, 'c')} AND NOT EXISTS (SELECT 1 FROM "
+            f"supervisions s WHERE s.case_id = c.id AND s.status = 'open') ORDER BY c.id LIMIT 1"
+        )
+    ).fetchone()
+    assert target is not None
+    now = datetime.now(UTC)
+    await supervision.supervise_case(conn, target[0], boss, deadline=now + timedelta(days=2),
+                                     note="请尽快处置", now=now)  # fmt: skip
+    # And a call closed (no check needed): its caller waits for the callback (回访).
+    desk = await _principal(conn, "dispatcher")
+    call = await hotline.create_hotline_case(
+        conn, actor=await _principal(conn, "hotline_operator"), caller=Caller("李先生",
+        "13812345678"), category="road_damage", point=LonLat(121.4751, 31.2351),
+        description="路面坑洼")  # fmt: skip
+    for step in ("dispatch", "start", "resolve", "close"):
+        await transition(conn, call.id, step, desk, note="试")
+
+    actor = await _principal(conn, who)
+    scope = access.case_scope(actor, "c")
+    rows = await (await conn.execute(LOOP_CASES.format(scope=scope))).fetchall()
+    offered: set[str] = set()
+    for (case_id,) in rows:
+        status, department, state = await _loop_state(conn, case_id)
+        listed = loop_steps.allowed_actions(actor, status, department, state)
+        assert await _loop_steps_that_succeed(conn, actor, case_id, state) == listed, (
+            who, case_id, status)  # fmt: skip
+        offered |= set(listed)
+    # Each role is offered its own steps somewhere (the seed's history, the supervision above).
+    expected = {
+        "dispatcher": {"answer_supervision"},
+        "department_staff": {"answer_supervision"},
+        "grid_worker": set(),
+        "supervisor": {"supervise"},
+        "hotline_operator": {"callback"},
+    }[who]
+    assert expected <= offered, (who, offered)
+
+
+# -- the clock's requests and decisions -------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("who", ["dispatcher", "department_staff"])
+async def test_the_clock_steps_listed_are_exactly_those_that_succeed(conn: AConn, who: str) -> None:
+    # Two of the demo department's cases (rolled back with the test): one with an extension
+    # asked for, one suspended by a dispatcher.
+    staff = await _principal(conn, "department_staff")
+    desk = await _principal(conn, "dispatcher")
+    held = await (
+        await conn.execute(
+            f"SELECT c.id FROM cases c WHERE c.status IN ('dispatched', 'in_progress') AND "
+            f"{access.case_handler_scope(staff, 'c')} ORDER BY c.id LIMIT 2"
+        )
+    ).fetchall()
+    assert len(held) == 2
+    await clock_step(conn, held[0][0], "request_extension", staff, reason="需要采购",
+                     extended_minutes=120)  # fmt: skip
+    await clock_step(conn, held[1][0], "suspend", desk, reason="等待业主")
+
+    actor = await _principal(conn, who)
+    scope = access.case_scope(actor, "c")
+    rows = await (
+        await conn.execute(
+            f"(SELECT c.id FROM cases c WHERE ({scope}) AND c.id IN (SELECT min(x.id) FROM "
+            f"cases x GROUP BY x.status)) UNION SELECT unnest(%s::bigint[])",
+            [[held[0][0], held[1][0]]],
+        )
+    ).fetchall()
+    offered: set[str] = set()
+    for (case_id,) in rows:
+        status, department = await (
+            await conn.execute("SELECT status, department_id FROM cases WHERE id = %s", [case_id])
+        ).fetchone() or (None, None)
+        events = (await fetch(conn, lookups.by_ids("case_events", [case_id])))[0]
+        run = current_stage(timeline(events))
+        listed = clock_actions(actor, str(status), run,
+                               handles=access.handles_case(actor, department))  # fmt: skip
+        succeeded = []
+        for step in CLOCK_ACTIONS:
+            if await _succeeds(conn, _clock(conn, case_id, step, actor)):
+                succeeded.append(step)
+        assert succeeded == listed, (who, case_id, status)
+        offered |= set(listed)
+    expected = {
+        "dispatcher": {"resume", "approve", "refuse"},
+        "department_staff": {"request_suspension", "request_extension"},
+    }[who]
+    assert offered == expected, (who, offered)
+
+
+def _clock(
+    conn: AConn, case_id: int, step: str, actor: Principal
+) -> Callable[[], Awaitable[object]]:
+    return lambda: clock_step(conn, case_id, step, actor, reason="试", extended_minutes=60)

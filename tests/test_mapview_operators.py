@@ -107,7 +107,7 @@ def test_a_dispatcher_takes_a_case_from_report_to_close_in_its_popup(
         open_case(page, case_id, lon, lat)
         text = popup_text(page, ".popup-case")
         assert "路面塌陷待处置" in text and "上报" in text
-        assert shown_steps(page) == ["dispatch", "reject"]
+        assert shown_steps(page) == ["dispatch", "reject", "blow_whistle", "comment"]
 
         # 派遣, with the keyboard: focus the button, press Enter.
         page.focus(".popup-case [data-action=dispatch]")
@@ -125,12 +125,13 @@ def test_a_dispatcher_takes_a_case_from_report_to_close_in_its_popup(
             "window.onemap.map.querySourceFeatures('cases', {sourceLayer: 'cases'})"
             f".some(f => f.id === {case_id} && f.properties.status === 'dispatched')",
         )
-        assert shown_steps(page) == ["start"]  # the dispatcher also handles (HANDLE)
+        assert shown_steps(page)[:2] == ["start", "transfer"]  # the dispatcher handles too
 
         page.click(".popup-case [data-action=start]")
         step_done(page, "处置中")
         assert case_row(database_url, case_id)[0] == "in_progress"
-        assert shown_steps(page) == ["resolve"]
+        assert shown_steps(page) == ["resolve", "transfer", "request_return", "add_co_handlers",
+                                     "blow_whistle", "comment"]  # fmt: skip
 
         # Resolving needs a note: without one the popup says so and nothing is sent.
         page.click(".popup-case [data-action=resolve]")
@@ -143,14 +144,14 @@ def test_a_dispatcher_takes_a_case_from_report_to_close_in_its_popup(
         page.keyboard.press("Space")
         text = step_done(page, "待核查")
         assert case_row(database_url, case_id)[0] == "resolved" and "已回填沥青并压实" in text
-        assert shown_steps(page) == ["close", "reopen"]
+        assert shown_steps(page) == ["close", "reopen", "comment"]
         shot(page, "workflow-resolved")
 
         page.click(".popup-case [data-action=close]")
         text = step_done(page, "结案")
         status, _, events = case_row(database_url, case_id)
         assert status == "closed" and page.locator(".popup-case .timeline li").count() == events
-        assert shown_steps(page) == ["reopen"]
+        assert shown_steps(page) == ["reopen", "comment"]
         for word in ("上报", "派遣", "开始处置", "处置完毕", "结案"):
             assert word in text
         # The live feed saw every step.

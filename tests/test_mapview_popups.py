@@ -229,7 +229,8 @@ def test_a_dispatchers_case_popup_shows_the_case_and_the_steps_the_server_allows
     text = _check_staff_popup(page, database_url, case_id)
     shown = set(shown_steps(page))
     token = token_of(tokens, database_url, DISPATCHER[0])
-    assert shown == allowed(site, token, case_id) == {"dispatch", "reject"}
+    assert shown == allowed(site, token, case_id) == {"dispatch", "reject", "blow_whistle",
+                                                      "comment"}  # fmt: skip
     assert "派遣" in text and "不予受理" in text and "处置操作" in text
     shot(page, "popup-case-staff")
     page.click(".maplibregl-popup-close-button")
@@ -243,20 +244,23 @@ def test_staff_without_the_steps_capability_see_no_step_buttons(
     database_url: str,
 ) -> None:
     """Department staff handle cases (start, resolve) but do not dispatch: a reported case of
-    their department shows in full with no buttons, a dispatched one offers only "start"."""
+    their department shows in full with only the clock's requests and a comment to offer, a
+    dispatched one also "start" and a return (退单) — no dispatch, transfer or supervision."""
     page, console = signed_in(chrome, site, *DEPARTMENT_STAFF)
     try:
         token = token_of(tokens, database_url, DEPARTMENT_STAFF[0])
         case_id = open_staff_case(page, database_url, DEPARTMENT_STAFF[0], "reported")
         _check_staff_popup(page, database_url, case_id)
-        assert page.locator(".popup-case [data-action]").count() == 0
-        assert allowed(site, token, case_id) == set()
+        assert shown_steps(page) == ["request_suspension", "request_extension", "comment"]
+        assert allowed(site, token, case_id) == set(shown_steps(page))
         page.click(".maplibregl-popup-close-button")
         case_id = open_staff_case(page, database_url, DEPARTMENT_STAFF[0], "dispatched")
         _check_staff_popup(page, database_url, case_id)
         shown = shown_steps(page)
-        assert shown == ["start"] and allowed(site, token, case_id) == {"start"}
-        assert page.locator(".popup-case [data-action]").inner_text() == "开始处置"
+        assert shown == ["start", "request_return", "request_suspension", "request_extension",
+                         "comment"]  # fmt: skip
+        assert allowed(site, token, case_id) == set(shown)
+        assert page.locator(".popup-case [data-action=start]").inner_text() == "开始处置"
         assert console.errors == []
     finally:
         page.context.close()

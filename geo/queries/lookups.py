@@ -63,6 +63,20 @@ _SQL: dict[str, tuple[str, bool]] = {
         "FROM cases c JOIN case_categories k ON k.code = c.category WHERE c.id = ANY(%(ids)s)",
         False,
     ),
+    # The supervisions (督办) over each case not answered yet, oldest first, with whether each
+    # is still open (before its deadline) and the case's own open one (one at a time).
+    "case_supervisions": (
+        "SELECT sc.case_id, s.id, s.kind, s.status, s.deadline, s.note, s.department_id, "
+        "s.case_id FROM supervision_cases sc JOIN supervisions s ON s.id = sc.supervision_id "
+        "WHERE sc.case_id = ANY(%(ids)s) AND s.answered_at IS NULL ORDER BY sc.case_id, s.id",
+        True,
+    ),
+    # Callbacks (回访) waiting for a call-taker, per case.
+    "pending_callbacks": (
+        "SELECT case_id, id, caller_id FROM case_callbacks WHERE case_id = ANY(%(ids)s) "
+        "AND status = 'pending' ORDER BY case_id, id",
+        True,
+    ),
 }
 LOOKUPS = frozenset(_SQL)
 

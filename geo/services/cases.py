@@ -334,6 +334,11 @@ CLOCK_STEPS: dict[str, tuple[C, CaseEventType | None]] = {
     "approve": (C.PAUSE_CLOCKS, None),
     "refuse": (C.PAUSE_CLOCKS, E.REQUEST_REFUSED),
 }
+#: The clock steps ``Case.allowedActions`` lists (GraphQL names the last two
+#: APPROVE_CLOCK_REQUEST and REFUSE_CLOCK_REQUEST): the handler's requests, a dispatcher's
+#: decision on one, and resuming a suspended clock. A dispatcher's direct suspend and extend are
+#: GraphQL's alone.
+CLOCK_ACTIONS = ("request_suspension", "request_extension", "resume", "approve", "refuse")
 #: The longest one extension may be: 30 working days of 8 hours.
 MAX_EXTENSION_MINUTES = 30 * 8 * 60
 
@@ -351,7 +356,7 @@ async def clock_step(
     the status unchanged. Suspend (挂起) stops the clock until resumed; extend (延期) adds
     ``extended_minutes`` of working time to the stage's limit. The handling department may
     request either; a dispatcher approves (the request's minutes) or refuses it, or suspends
-    and extends directly.
+    and extends directly (and so does not request: Forbidden).
 
     Conflict for a case out of the workflow, a second suspension, a resume of a running clock,
     a second pending request, or a decision with no request pending."""
@@ -359,6 +364,11 @@ async def clock_step(
         raise InvalidInput(f"Unknown clock step {step!r}; one of {', '.join(CLOCK_STEPS)}.")
     capability, event = CLOCK_STEPS[step]
     access.require(actor, capability)
+    if event in GRANTS and actor.can(C.PAUSE_CLOCKS):
+        raise Forbidden(
+            "You may suspend or extend the clock yourself (suspendCase, extendCase); requests "
+            "are the handling department's, for a dispatcher to decide."
+        )
     if not reason.strip():
         raise InvalidInput("A clock step needs a reason.", field="reason")
     check_text(reason, "The reason")
@@ -387,6 +397,29 @@ async def clock_step(
         await append_event(conn, case.id, event, None, None, actor, None, reason, now,
                             extended_minutes=extended_minutes)  # fmt: skip
         return await load_case(conn, case.id)
+
+
+def clock_actions(
+    actor: Principal, status: CaseStatus | str, run: StageRun | None, *, handles: bool = True
+) -> list[str]:
+    """The steps of CLOCK_ACTIONS ``actor`` may take on a case in ``status`` whose current
+    stage is ``run`` (geo.services.clocks.current_stage of its timeline), read through
+    geo.access.case_scope; ``handles``: geo.access.handles_case for its department — the rules
+    :func:`clock_step` applies."""
+    if S(status) not in OPEN_CASE_STATUSES:
+        return []
+    found = []
+    for step in CLOCK_ACTIONS:
+        capability, event = CLOCK_STEPS[step]
+        if not actor.can(capability) or (capability is C.HANDLE and not handles):
+            continue
+        if event in GRANTS and actor.can(C.PAUSE_CLOCKS):
+            continue  # who may act directly does not ask
+        if event is None and run is not None and run.pending is not None:
+            event = GRANTS[run.pending.event_type]
+        if _clock_conflict(event, run) is None:
+            found.append(step)
+    return found
 
 
 def _clock_conflict(event: CaseEventType | None, run: StageRun | None) -> str | None:

@@ -39,7 +39,8 @@ async def check(
     photo_ids: list[int],
     note: str | None,
 ) -> cases.CaseRecord:
-    """Record an on-site check of a resolved case of the actor's jurisdiction."""
+    """Record an on-site check of a resolved case of the actor's jurisdiction whose category
+    requires one and that has not passed one since it was resolved (Conflict otherwise)."""
     access.require(actor, C.CHECK_ON_SITE)
     text = (note or "").strip() or None
     if not passed and text is None:
@@ -62,13 +63,22 @@ async def check(
         row = await (
             await conn.execute(
                 "SELECT ST_Distance(c.geom::geography, "
-                "ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography), k.check_radius_m "
+                "ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography), k.check_radius_m, "
+                "k.requires_check, EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.id "
+                "AND e.event_type = 'checked' AND e.id > (SELECT max(r.id) FROM case_events r "
+                "WHERE r.case_id = c.id AND r.event_type = 'resolved')) "
                 "FROM cases c JOIN case_categories k ON k.code = c.category WHERE c.id = %s",
                 (point.lon, point.lat, case.id),
             )
         ).fetchone()
         assert row is not None
-        distance, radius = float(row[0]), int(row[1])
+        distance, radius, required, passed_already = float(row[0]), int(row[1]), row[2], row[3]
+        if not required:
+            raise Conflict(f"Case {case.public_id} is of a category closed without an on-site "
+                           "check.", case_status=case.status)  # fmt: skip
+        if passed_already:
+            raise Conflict(f"Case {case.public_id} passed its on-site check already; the "
+                           "dispatcher may close it.", case_status=case.status)  # fmt: skip
         if distance > radius:
             raise InvalidInput(
                 f"You are {distance:.0f} m from case {case.public_id}; an on-site check must "

@@ -29,7 +29,7 @@ from geo.enums import (
     Stage,
     SupervisionStatus,
 )
-from geo.errors import Conflict, InvalidInput, NotFound
+from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.services import cases, staff_notifications
 from geo.services.clock_states import OPEN_SQL
 from geo.services.clocks import STAGE_OF_STATUS
@@ -171,7 +171,8 @@ async def answer(
     conn: AsyncConnection[Any], supervision_id: int, actor: Principal, *, note: str,
     now: datetime,
 ) -> SupervisionRecord:  # fmt: skip
-    """The handler's answer (HANDLE, a covered case in the actor's jurisdiction): answered
+    """The handler's answer (HANDLE, a covered case in the actor's jurisdiction, the
+    supervision aimed at a department whose handling the actor carries): answered
     when by the deadline, else it stays (or becomes) missed with the late answer kept.
     Conflict when already answered."""
     access.require(actor, C.HANDLE)
@@ -183,7 +184,8 @@ async def answer(
     scope = access.case_scope(actor, "c")
     async with conn.transaction():
         cur = await conn.execute(
-            f"SELECT s.id, s.status, s.deadline, s.answered_at, s.supervisor_id "  # noqa: S608
+            f"SELECT s.id, s.status, s.deadline, s.answered_at, s.supervisor_id, "  # noqa: S608
+            f"s.department_id "
             f"FROM supervisions s WHERE s.id = %s AND EXISTS (SELECT 1 FROM supervision_cases "
             f"sc JOIN cases c ON c.id = sc.case_id WHERE sc.supervision_id = s.id AND {scope}) "
             f"FOR UPDATE OF s",
@@ -192,7 +194,10 @@ async def answer(
         row = await cur.fetchone()
         if row is None:
             raise NotFound(f"No supervision with id {supervision_id}.")
-        _, status, deadline, answered_at, supervisor = row
+        _, status, deadline, answered_at, supervisor, department = row
+        if not access.handles_case(actor, department):
+            raise Forbidden(f"Supervision {supervision_id} is aimed at department {department}; "
+                            "its staff answer it.")  # fmt: skip
         if answered_at is not None:
             raise Conflict(f"Supervision {supervision_id} was answered at "
                            f"{answered_at.isoformat()}.")  # fmt: skip

@@ -29,10 +29,12 @@ from geo.enums import (
 )
 from geo.errors import Forbidden
 from geo.services import cases as workflow
-from geo.services import collaboration
-from server.gql.clocks import CaseClock, case_clock
+from geo.services import collaboration, loop_steps
+from geo.services.clocks import current_stage
+from server.gql.clocks import CaseClock, case_clock, timeline
 from server.gql.compiled import PreRendered
 from server.gql.context import Info
+from server.gql.loop import PendingSupervision, loop_state, pending_supervision
 from server.gql.scalars import GeoJSON
 from server.gql.tasks import (
     CaseReturn,
@@ -324,7 +326,10 @@ class Reporter:
     description="A step of the case workflow (geo.services.cases.TRANSITIONS, "
     "geo.services.collaboration.ACTIONS), each one mutation: dispatchCase, startCase, "
     "resolveCase, closeCase, rejectCase, markDuplicate, reopenCase; transferCase, "
-    "requestReturn, acceptReturn, refuseReturn, addCoHandlers, blowWhistle, commentCase."
+    "requestReturn, acceptReturn, refuseReturn, addCoHandlers, blowWhistle, commentCase; "
+    "(geo.services.loop_steps.ACTIONS) superviseCase, answerSupervision (Case."
+    "pendingSupervision's id), checkCase, recordCallback; (geo.services.cases.CLOCK_ACTIONS) "
+    "requestSuspension, requestExtension, resumeCase, approveClockRequest, refuseClockRequest."
 )
 class CaseAction(Enum):
     DISPATCH = "dispatch"
@@ -341,6 +346,15 @@ class CaseAction(Enum):
     ADD_CO_HANDLERS = "add_co_handlers"
     BLOW_WHISTLE = "blow_whistle"
     COMMENT = "comment"
+    SUPERVISE = "supervise"
+    ANSWER_SUPERVISION = "answer_supervision"
+    CHECK = "check"
+    CALLBACK = "callback"
+    REQUEST_SUSPENSION = "request_suspension"
+    REQUEST_EXTENSION = "request_extension"
+    RESUME = "resume"
+    APPROVE_CLOCK_REQUEST = "approve"
+    REFUSE_CLOCK_REQUEST = "refuse"
 
 
 @strawberry.type(description="A city-management case. Staff who read cases see those of "
@@ -451,7 +465,9 @@ class Case:
     @strawberry.field(
         description="The workflow steps the caller may take on this case now: those its status "
         "allows whose capability the caller holds, for a case of their jurisdiction (CLOSE only "
-        "once the on-site check its category requires has passed). Empty on the public record. "
+        "once the on-site check its category requires has passed; CHECK only then; CALLBACK "
+        "while a callback is due; ANSWER_SUPERVISION while a supervision aimed at the caller's "
+        "department waits). Empty on the public record. "
         "Front ends show these, and decide nothing from roles."
     )
     async def allowed_actions(self, info: Info) -> list[CaseAction]:
@@ -472,7 +488,19 @@ class Case:
                 steps.remove("close")
         steps += collaboration.allowed_actions(principal, self.status, handles=lead,
                                                waiting=waiting)  # fmt: skip
+        run = current_stage(timeline(await info.context.loader("case_events").load(int(self.id))))
+        steps += workflow.clock_actions(principal, self.status, run, handles=lead)
+        state = await loop_state(info, int(self.id), self.status)
+        steps += loop_steps.allowed_actions(principal, self.status,
+                                            self.row.get("department_id"), state)  # fmt: skip
         return [CaseAction(a) for a in steps]
+
+    @strawberry.field(description="The oldest supervision (督办) over this case that is not "
+                      "answered yet and that the caller answers (HANDLE, aimed at their "
+                      "department), if any (staff of its jurisdiction).")  # fmt: skip
+    async def pending_supervision(self, info: Info) -> PendingSupervision | None:
+        await self._full(info, "supervision")
+        return await pending_supervision(info, int(self.id))
 
     @strawberry.field(
         description="The current stage's clock: deadline, working time spent, on time, warning "

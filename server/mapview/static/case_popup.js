@@ -1,29 +1,20 @@
 // The case popup: the case's record from its tile for everyone; for staff who read cases
 // (READ_CASES) the full case (CaseDetail) with its timeline, and buttons for the workflow steps
 // the server lists in `allowedActions` — what the case's status allows and the caller's
-// capabilities and jurisdiction permit, decided by the server's policy, not here. A step runs
-// its mutation (dispatch_flow.graphql); the popup and the cases layer then show the new status.
+// capabilities and jurisdiction permit, decided by the server's policy, not here — and the
+// case's clock (时限). A step (case_steps.js: its mutation, note and form) runs; the popup and the
+// cases layer then show the new status.
+import { offered, run as runStep, STEPS } from "./case_steps.js";
 import { el, facts, fill } from "./dom.js";
 import { query } from "./gql.js";
 import { formatTime, language, name, t, tf } from "./i18n.js";
 import { refit, show, swatch } from "./popups.js";
 import { can } from "./session.js";
-import { CASE_CATEGORIES, CASE_EVENTS, CASE_PRIORITIES, CASE_SOURCES, CASE_STATUSES } from "./vocab.js";
+import {
+  CASE_CATEGORIES, CASE_EVENTS, CASE_PRIORITIES, CASE_SOURCES, CASE_STAGES, CASE_STATUSES, CLOCK_STATES,
+} from "./vocab.js";
 
 const lower = (v) => (v ? String(v).toLowerCase() : v);
-
-/**
- * The steps the popup offers, each with its mutation and the variable its note goes in. Marking
- * a duplicate needs the original case's id, which a popup cannot pick: it is not offered here.
- */
-const STEPS = {
-  dispatch: { op: "DispatchCase", note: "note" },
-  start: { op: "StartCase", note: "note" },
-  resolve: { op: "ResolveCase", note: "note", required: true },
-  close: { op: "CloseCase", note: "note" },
-  reject: { op: "RejectCase", note: "reason", required: true },
-  reopen: { op: "ReopenCase", note: "note", required: true },
-};
 
 function header(category, publicId) {
   return el("h3", {}, name(CASE_CATEGORIES, category), el("small", {}, publicId));
@@ -63,51 +54,78 @@ function who(c) {
   ]);
 }
 
-/** The step buttons with a note field; `run(step, note)` resolves when the step is done. */
-function actions(c, run) {
-  const steps = (c.allowedActions || []).map(lower).filter((a) => STEPS[a]);
+/** The clock line: stage, state (coloured), deadline; suspended, or a request waiting. */
+function clockLine(clock) {
+  if (!clock) return null;
+  const state = lower(clock.state);
+  const request = clock.pendingRequest;
+  return el("p", { class: "clock", dataset: { state } },
+    `${t("clock")}：${name(CASE_STAGES, lower(clock.stage))} · `,
+    el("span", { class: "clock-state" }, swatch(CLOCK_STATES[state]?.[2]), name(CLOCK_STATES, state)),
+    clock.suspended ? ` · ${t("clock_suspended")}` : ` · ${t("clock_deadline")} ${formatTime(clock.deadline)}`,
+    request ? ` · ${tf("clock_pending", { what: name(CASE_EVENTS, lower(request.kind)) })}` : null);
+}
+
+/** The supervision waiting for the caller's answer, if any. */
+function supervisionLine(s) {
+  return s && el("p", { class: `note supervision${s.missed ? " error" : ""}` },
+    tf("supervision_waiting", { deadline: formatTime(s.deadline) }), " ", el("q", {}, s.note));
+}
+
+/** The step buttons with a note field and, for a step with one, its form; `act(offer, note,
+ * values)` resolves when the step is done. */
+function actions(c, act) {
+  const steps = offered(c);
   if (!steps.length) return null;
   const id = `case-note-${c.id}`;
   const note = el("textarea", { id, rows: "2", maxlength: "4000", "aria-describedby": `${id}-help` });
   const state = el("p", { class: "note action-state", role: "status", "aria-live": "polite" });
-  const buttons = steps.map((step, i) => el("button", {
-    type: "button", class: i === 0 ? "primary" : null, dataset: { action: step },
-    onclick: () => go(step),
-  }, t(`action_${step}`)));
-  async function go(step) {
+  const formBox = el("div", { class: "step-form-box" });
+  let open = null; // the offer whose form is shown, and the form
+  const buttons = steps.map((offer, i) => el("button", {
+    type: "button", class: i === 0 ? "primary" : null,
+    dataset: { action: offer.step, task: offer.task?.id }, onclick: () => choose(offer),
+  }, offer.label));
+  const confirm = el("button", { type: "button", class: "primary", dataset: { confirm: "" },
+    onclick: () => go(open.offer, open.form) });
+  const fail = (message) => {
+    state.classList.add("error");
+    state.textContent = `${t("error")}: ${message}`;
+  };
+  function choose(offer) {
+    const form = STEPS[offer.step].form;
+    if (!form) { go(offer, null); return; }
+    open = { offer, form: form(c) };
+    confirm.textContent = tf("confirm_step", { action: offer.label });
+    formBox.replaceChildren(open.form.node, el("div", { class: "buttons" }, confirm,
+      el("button", { type: "button", onclick: () => { open = null; formBox.replaceChildren(); } }, t("cancel"))));
+    state.classList.remove("error");
+    state.textContent = "";
+    refit();
+  }
+  async function go(offer, form) {
     const text = note.value.trim();
-    if (STEPS[step].required && !text) {
+    if (STEPS[offer.step].required && !text) {
       state.classList.add("error");
-      state.textContent = tf("note_required", { action: t(`action_${step}`) });
+      state.textContent = tf("note_required", { action: offer.label });
       note.focus();
       return;
     }
-    for (const b of buttons) b.disabled = true;
+    const all = [...buttons, confirm];
+    for (const b of all) b.disabled = true;
     state.classList.remove("error");
     state.textContent = t("action_working");
     try {
-      await run(step, text);
+      await act(offer, text, form ? await form.collect() : {});
     } catch (err) {
-      state.classList.add("error");
-      state.textContent = `${t("error")}: ${err.message}`;
-      for (const b of buttons) b.disabled = false;
+      fail(err?.message || String(err));
+      for (const b of all) b.disabled = false;
     }
   }
   return el("section", { class: "actions", "aria-labelledby": `${id}-title` },
     el("h4", { id: `${id}-title` }, t("actions")),
     el("label", { for: id }, t("note"), " ", el("span", { class: "sub", id: `${id}-help` }, `(${t("note_help")})`)),
-    note, el("div", { class: "buttons" }, buttons), state);
-}
-
-/** Run `step` on case `c`; the answer's case, or an Error with the server's message. */
-async function runStep(c, step, note) {
-  const variables = { id: c.id };
-  if (note) variables[STEPS[step].note] = note;
-  const { data } = await query("dispatch_flow.graphql", STEPS[step].op, variables);
-  const result = Object.values(data || {})[0];
-  if (!result) throw new Error(t("error"));
-  if (result.__typename === "CaseError") throw new Error(result.message);
-  return result.case;
+    note, el("div", { class: "buttons" }, buttons), formBox, state);
 }
 
 /** The cases layer after a step: the new colour at once, the tiles (and so filters) reloaded. */
@@ -117,22 +135,24 @@ function refreshLayer(map, id, status) {
   if (map.refreshTiles) map.refreshTiles("cases");
 }
 
-/** Fill the popup with the full case; `done` is the message of a step just taken. */
+/** Fill the popup with the full case; `done(case)` says what a step just taken did. */
 async function showDetail(map, box, id, done = null) {
   const { data, errors } = await query("case_detail.graphql", "CaseDetail", { id });
   const c = data?.case;
   if (!c) throw new Error(errors[0]?.message || t("error"));
-  const doneLine = done && el("p", { class: "note action-done", role: "status", tabindex: "-1" }, done);
+  const doneLine = done && el("p", { class: "note action-done", role: "status", tabindex: "-1" }, done(c));
   fill(box,
     header(c.category, c.publicId),
     doneLine,
     what(c),
-    actions(c, async (step, note) => {
-      const changed = await runStep(c, step, note);
-      const status = lower(changed.status);
-      refreshLayer(map, c.id, status);
+    clockLine(c.clock),
+    supervisionLine(c.pendingSupervision),
+    actions(c, async (offer, note, values) => {
+      const changed = await runStep(c, offer, note, values);
+      if (changed.case?.status) refreshLayer(map, c.id, lower(changed.case.status));
       if (!box.isConnected) return; // closed meanwhile: nothing to redraw
-      await showDetail(map, box, id, tf("action_done", { action: t(`action_${step}`), status: name(CASE_STATUSES, status) }));
+      await showDetail(map, box, id, (now) => tf("action_done",
+        { action: offer.label, status: name(CASE_STATUSES, lower(now.status)) }));
     }),
     who(c),
     el("h4", {}, t("timeline")),

@@ -100,9 +100,9 @@ export async function logout() {
   if (refreshToken) await post("auth/logout", { refresh_token: refreshToken }).catch(() => {});
 }
 
-const SCOPED = ["ogc/", "graphql", "streams/"].map((p) => new URL(`../../${p}`, import.meta.url).href);
+const SCOPED = ["ogc/", "graphql", "streams/", "api/v1/staff/"].map((p) => new URL(`../../${p}`, import.meta.url).href);
 
-/** The Authorization header for our own /ogc, /graphql and /streams URLs only. */
+/** The Authorization header for our own /ogc, /graphql, /streams and staff API URLs only. */
 export function authHeaders(url) {
   if (!current) return {};
   const href = new URL(url, location.href).href;

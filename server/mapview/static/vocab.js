@@ -72,6 +72,25 @@ export const CASE_EVENTS = {
   whistle_blown: ["吹哨", "Departments called"], task_assigned: ["分派协办", "Task assigned"],
   task_started: ["开始协办", "Task started"], task_reported: ["报到", "Reported for the task"],
   task_done: ["协办完成", "Task done"], task_declined: ["拒绝协办", "Task declined"],
+  suspended: ["挂起", "Clock suspended"], resumed: ["恢复计时", "Clock resumed"],
+  extended: ["延期", "Extended"], suspension_requested: ["申请挂起", "Suspension requested"],
+  extension_requested: ["申请延期", "Extension requested"], request_refused: ["驳回申请", "Request refused"],
+  supervised: ["督办", "Supervised"], supervision_answered: ["督办回复", "Supervision answered"],
+  supervision_missed: ["督办逾期", "Supervision missed"], escalated: ["升级", "Escalated"],
+  call_attached: ["来电合并", "Call attached"], checked: ["核查通过", "Checked on site"],
+  check_failed: ["核查不通过", "Check failed"], callback_recorded: ["回访", "Callback recorded"],
+  callback_unreachable: ["回访未接通", "Caller not reached"],
+};
+
+/** The stages a clock covers (geo.enums.Stage). */
+export const CASE_STAGES = {
+  dispatch: ["受理派遣", "Dispatch"], handle: ["处置", "Handling"], check: ["核查结案", "Check and close"],
+};
+
+/** A clock's state, with its colour. */
+export const CLOCK_STATES = {
+  on_time: ["正常", "On time", "#2b9348"], warning: ["预警", "Warning", "#e09f3e"],
+  overdue: ["超期", "Overdue", "#d00000"],
 };
 
 export const CAMERA_STATUSES = {
