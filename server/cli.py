@@ -387,13 +387,13 @@ def users_create(
 @click.option(
     "--every",
     is_flag=True,
-    help="With --rebuild: every open case's clock (after a "
+    help="Along with --rebuild: every open case's clock (after a "
     "change of stage limits or the calendar).",
 )
 @click.option(
     "--told",
     is_flag=True,
-    help="With --rebuild: a loaded past (an import of old "
+    help="Along with --rebuild: a loaded past (an import of old "
     "cases) — the built clocks count as already notified and escalated as far as they "
     "are now; the sweep acts only on what happens after.",
 )
@@ -465,8 +465,7 @@ def _build_clocks(settings: Settings, *, every: bool = False, told: bool = False
 
     async def run() -> int:
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-            cur = await conn.execute("SELECT to_regclass('case_clock_states')")
-            if (await cur.fetchone()) == (None,):
+            if not await clock_states.present(conn):
                 return 0  # a revision before the stored clocks
             return await clock_states.rebuild(
                 conn, settings.clock.rules(), settings.supervision.rules(), every=every,

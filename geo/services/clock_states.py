@@ -248,6 +248,13 @@ WHERE case_id = ANY(%(ids)s)
 """
 
 
+async def present(conn: AsyncConnection[Any]) -> bool:
+    """Whether the database has stored clocks (a revision since 0015)."""
+    cur = await conn.execute("SELECT to_regclass('case_clock_states') IS NOT NULL")
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
 async def open_ids(conn: AsyncConnection[Any]) -> list[int]:
     """Every open case, by id."""
     cur = await conn.execute(f"SELECT id FROM cases WHERE status IN {OPEN_SQL} ORDER BY id")  # noqa: S608
