@@ -6,13 +6,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 
 from geo.migrate import head_revision
-from geo.services import case_facts
+from geo.services import case_facts, sensor_observations
 from mobile_api import api as citizen_api
 from server.gql.view import OneMapGraphQL, graphql_routes
 from server.kernel import health, sweeper
@@ -31,6 +35,7 @@ from server.ogc import html as ogc_html
 from server.ogc.core import OgcService
 from server.ogc.routes import ogc_app
 from server.reference import routes as reference_routes
+from server.sta import routes as sta_routes
 from server.streams import routes as stream_routes
 from server.streams.service import StreamService
 
@@ -55,6 +60,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await pool.open(wait=True, timeout=settings.database.connect_timeout_s)
         log.info("database pool open", extra={"max_size": pool.max_size})
+        await _observation_partitions(pool)
         await ogc.open()
         streams.start()
         await broker.start()
@@ -79,6 +85,8 @@ def create_app(settings: Settings) -> Starlette:
         Mount("/streams", routes=stream_routes.routes),
         Mount("/ogc/static", app=ogc_html.static_files()),  # the OGC pages' CSS and scripts
         Mount("/ogc", app=ogc_app(ogc)),
+        sta_routes.root_route(pool),  # SensorThings API 1.1 (docs/sensors.md)
+        Mount(sta_routes.PREFIX, routes=sta_routes.routes(pool)),
         *graphql_routes(OneMapGraphQL(settings, pool, broker, tokens, cors)),
         *reference_routes.routes,  # /docs: the API reference pages
         *mapview_routes.routes,  # `/` and `/mapview`: last, so no other route is shadowed
@@ -105,3 +113,15 @@ def create_app(settings: Settings) -> Starlette:
     app.state.ogc = ogc
     app.state.migration_head = head_revision()
     return app
+
+
+async def _observation_partitions(pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
+    """Observations' monthly partitions ahead (docs/sensors.md); a database not yet migrated
+    is told by /readyz, not by a failed start."""
+    try:
+        async with pool.connection() as conn:
+            made = await sensor_observations.ensure_partitions(conn)
+        if made:
+            log.info("observation partitions made", extra={"count": made})
+    except psycopg.Error as exc:
+        log.warning("observation partitions not checked: %s", exc)
