@@ -12,6 +12,11 @@ from geo.queries.sensors_options import Expand, Options
 from geo.queries.sensors_schema import ENTITY_SETS, ID_NAMES, EntitySet
 
 
+#: Properties served as null when empty (the standard's mandatory ones); other empty optional
+#: properties are left out, as clients expect (frost-sta-client refuses a null "properties").
+KEEP_NULL = frozenset({"result", "resultTime"})
+
+
 def self_link(base: str, entity: EntitySet, entity_id: int) -> str:
     return f"{base}/{entity.name}({entity_id})"
 
@@ -24,7 +29,7 @@ def entity_json(base: str, entity: EntitySet, row: Row, options: Options) -> dic
         out["@iot.id"] = row["id"]
         out["@iot.selfLink"] = link
     for name in entity.props:
-        if name in row:
+        if name in row and (row[name] is not None or name in KEEP_NULL):
             out[name] = row[name]
     expanded = {e.nav: e for e in options.expand}
     for name, nav in entity.navs.items():
