@@ -122,8 +122,8 @@ def test_addressing_along_navigation(client: TestClient, admin: dict[str, str], 
 def test_expand_nests_with_its_own_options(
     client: TestClient, admin: dict[str, str], city: City
 ) -> None:
-    expand = ("Datastreams($orderby=name desc;$top=1;$count=true;"
-              "$expand=Observations($orderby=phenomenonTime desc;$top=2;$select=result))")  # fmt: skip
+    newest = "Observations($orderby=phenomenonTime desc;$top=2;$select=result)"
+    expand = f"Datastreams($orderby=name desc;$top=1;$count=true;$expand={newest})"
     thing = _get(client, admin, f"Things({city.things['a']})?$expand={expand}")
     assert thing["Datastreams@iot.count"] == 2
     assert "Datastreams@iot.nextLink" in thing
@@ -136,8 +136,8 @@ def test_expand_nests_with_its_own_options(
                                                     {"result": 9}]  # fmt: skip
     assert "Observations@iot.nextLink" in path["Datastreams"][0] or \
         "Observations@iot.nextLink" in path["Datastreams"][1]  # fmt: skip
-    upward = _get(client, admin, f"Observations?$filter=Datastream/id eq {city.other}"
-                                 "&$expand=Datastream($select=name;$expand=Thing($select=name))")  # fmt: skip
+    up = "Datastream($select=name;$expand=Thing($select=name))"
+    upward = _get(client, admin, f"Observations?$filter=Datastream/id eq {city.other}&$expand={up}")
     assert upward["value"][0]["Datastream"] == {"name": f"{city.prefix}-b level 0",
                                                 "Thing": {"name": f"{city.prefix}-b"}}  # fmt: skip
 
@@ -221,9 +221,8 @@ def test_filter_through_navigation_paths(
 
 
 def test_spatial_filters(client: TestClient, admin: dict[str, str], city: City) -> None:
-    box = (
-        "geography'POLYGON((121.49 31.24, 121.51 31.24, 121.51 31.26, 121.49 31.26, 121.49 31.24))'"
-    )
+    ring = "121.49 31.24, 121.51 31.24, 121.51 31.26, 121.49 31.26, 121.49 31.24"
+    box = f"geography'POLYGON(({ring}))'"
     mine = f"startswith(name,'{city.prefix}')"
     within = _get(client, admin, f"Locations?$filter={mine} and st_within(location, {box})")
     assert [loc["name"] for loc in within["value"]] == [f"{city.prefix}-b site"]
@@ -238,8 +237,8 @@ def test_spatial_filters(client: TestClient, admin: dict[str, str], city: City) 
 def test_observations_as_a_data_array(
     client: TestClient, admin: dict[str, str], city: City
 ) -> None:
-    page = _get(client, admin, f"Datastreams({city.streams[0]})/Observations?$resultFormat="
-                               "dataArray&$select=result,phenomenonTime&$orderby=result&$top=3")  # fmt: skip
+    options = "$resultFormat=dataArray&$select=result,phenomenonTime&$orderby=result&$top=3"
+    page = _get(client, admin, f"Datastreams({city.streams[0]})/Observations?{options}")
     [group] = page["value"]
     assert group["Datastream@iot.navigationLink"].endswith(f"Datastreams({city.streams[0]})")
     assert group["components"] == ["result", "phenomenonTime"]
