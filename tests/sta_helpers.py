@@ -19,31 +19,53 @@ def staff(tokens: TokenService, database_url: str, role: str) -> dict[str, str]:
     return auth(tokens, user_with_role(database_url, role), role)
 
 
-def station(name: str, *, lon: float = IN_CITY[0], lat: float = IN_CITY[1],
-            critical: bool = False, streams: int = 1) -> dict[str, Any]:  # fmt: skip
+def station(
+    name: str,
+    *,
+    lon: float = IN_CITY[0],
+    lat: float = IN_CITY[1],
+    critical: bool = False,
+    streams: int = 1,
+) -> dict[str, Any]:
     """A Thing with a Location and ``streams`` Datastreams, each with its Sensor and
     ObservedProperty inline (the deep insert of the standard)."""
     return {
         "name": name,
         "description": f"{name} (test station)",
         "properties": {"critical": critical, "kind": "water_level"},
-        "Locations": [{
-            "name": f"{name} site", "description": "where it stands",
-            "encodingType": "application/geo+json",
-            "location": {"type": "Point", "coordinates": [lon, lat]},
-        }],
-        "Datastreams": [{
-            "name": f"{name} level {i}", "description": "water level over the warning line",
-            "observationType": MEASUREMENT,
-            "unitOfMeasurement": {"name": "metre", "symbol": "m",
-                                  "definition": "http://qudt.org/vocab/unit/M"},
-            "Sensor": {"name": f"gauge {i}", "description": "radar gauge",
-                       "encodingType": "application/pdf", "metadata": "https://example.org/g.pdf"},
-            "ObservedProperty": {"name": "water level", "description": "level",
-                                 "definition": "http://vocab.nerc.ac.uk/collection/P01/current/"
-                                               "ASLVZZ01/"},
-        } for i in range(streams)],
-    }  # fmt: skip
+        "Locations": [
+            {
+                "name": f"{name} site",
+                "description": "where it stands",
+                "encodingType": "application/geo+json",
+                "location": {"type": "Point", "coordinates": [lon, lat]},
+            }
+        ],
+        "Datastreams": [
+            {
+                "name": f"{name} level {i}",
+                "description": "water level over the warning line",
+                "observationType": MEASUREMENT,
+                "unitOfMeasurement": {
+                    "name": "metre",
+                    "symbol": "m",
+                    "definition": "http://qudt.org/vocab/unit/M",
+                },
+                "Sensor": {
+                    "name": f"gauge {i}",
+                    "description": "radar gauge",
+                    "encodingType": "application/pdf",
+                    "metadata": "https://example.org/g.pdf",
+                },
+                "ObservedProperty": {
+                    "name": "water level",
+                    "description": "level",
+                    "definition": "http://vocab.nerc.ac.uk/collection/P01/current/ASLVZZ01/",
+                },
+            }
+            for i in range(streams)
+        ],
+    }
 
 
 def create(client: TestClient, headers: dict[str, str], path: str, body: Any) -> int:

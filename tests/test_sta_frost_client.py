@@ -64,20 +64,35 @@ def service(base: str, tokens: TokenService, database_url: str) -> Any:
 
 def test_the_client_creates_a_station_and_reads_its_observations_back(service: Any) -> None:
     name = f"frost-{uuid.uuid4().hex[:8]}"
-    location = fsc.Location(name=f"{name} site", description="a waterlogging point",
-                            encoding_type="application/geo+json",
-                            location=geojson.Point(IN_CITY))  # fmt: skip
-    thing = fsc.Thing(name=name, description="water-level gauge", properties={"kind": "gauge"},
-                      locations=[location])  # fmt: skip
+    location = fsc.Location(
+        name=f"{name} site",
+        description="a waterlogging point",
+        encoding_type="application/geo+json",
+        location=geojson.Point(IN_CITY),
+    )
+    thing = fsc.Thing(
+        name=name,
+        description="water-level gauge",
+        properties={"kind": "gauge"},
+        locations=[location],
+    )
     datastream = fsc.Datastream(
-        name=f"{name} level", description="water level", observation_type=MEASUREMENT,
-        unit_of_measurement=fsc.UnitOfMeasurement(name="metre", symbol="m",
-                                                  definition="http://qudt.org/vocab/unit/M"),
-        sensor=fsc.Sensor(name="radar gauge", description="radar", encoding_type="text/html",
-                          metadata="https://example.org/gauge"),
-        observed_property=fsc.ObservedProperty(name="water level", description="level",
-                                               definition="http://example.org/water-level"),
-    )  # fmt: skip
+        name=f"{name} level",
+        description="water level",
+        observation_type=MEASUREMENT,
+        unit_of_measurement=fsc.UnitOfMeasurement(
+            name="metre", symbol="m", definition="http://qudt.org/vocab/unit/M"
+        ),
+        sensor=fsc.Sensor(
+            name="radar gauge",
+            description="radar",
+            encoding_type="text/html",
+            metadata="https://example.org/gauge",
+        ),
+        observed_property=fsc.ObservedProperty(
+            name="water level", description="level", definition="http://example.org/water-level"
+        ),
+    )
     thing.datastreams = [datastream]
     service.create(thing)
     assert isinstance(thing.id, int)
@@ -88,21 +103,35 @@ def test_the_client_creates_a_station_and_reads_its_observations_back(service: A
 
     start = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
     for i in range(3):  # one by one
-        service.create(fsc.Observation(phenomenon_time=(start + timedelta(minutes=i)).isoformat(),
-                                       result=0.5 + i, datastream=stream))  # fmt: skip
+        service.create(
+            fsc.Observation(
+                phenomenon_time=(start + timedelta(minutes=i)).isoformat(),
+                result=0.5 + i,
+                datastream=stream,
+            )
+        )
     batch = DataArrayValue()  # the dataArray extension, as the client builds it
     batch.datastream = stream
     batch.components = {DataArrayValue.Property.PHENOMENON_TIME, DataArrayValue.Property.RESULT}
     for i in range(3, 10):
-        batch.add_observation(fsc.Observation(
-            phenomenon_time=(start + timedelta(minutes=i)).isoformat(), result=0.5 + i,
-            datastream=stream))  # fmt: skip
+        batch.add_observation(
+            fsc.Observation(
+                phenomenon_time=(start + timedelta(minutes=i)).isoformat(),
+                result=0.5 + i,
+                datastream=stream,
+            )
+        )
     made = service.observations().create(fsc.DataArrayDocument(value=[batch]))
     assert len(made) == 7
 
-    newest = (service.observations().query()
-              .filter(f"Datastream/id eq {stream.id} and result ge 2")
-              .orderby("phenomenonTime", "DESC").top(3).list())  # fmt: skip
+    newest = (
+        service.observations()
+        .query()
+        .filter(f"Datastream/id eq {stream.id} and result ge 2")
+        .orderby("phenomenonTime", "DESC")
+        .top(3)
+        .list()
+    )
     assert [o.result for o in newest.entities] == [9.5, 8.5, 7.5]  # the first page
     assert newest.next_link is not None and "%24skip=3" in newest.next_link
     # The client's iterator follows @iot.nextLink: every observation once, in order.

@@ -25,21 +25,32 @@ class City:
         self.prefix = f"q{uuid.uuid4().hex[:8]}"
         self.things = {
             "a": create(client, headers, "Things", station(f"{self.prefix}-a", streams=2)),
-            "b": create(client, headers, "Things", station(f"{self.prefix}-b", lon=121.50,
-                                                            lat=31.25)),
-            "c": create(client, headers, "Things", station(f"{self.prefix}-c", lon=121.55,
-                                                            lat=31.28)),
-        }  # fmt: skip
+            "b": create(
+                client, headers, "Things", station(f"{self.prefix}-b", lon=121.50, lat=31.25)
+            ),
+            "c": create(
+                client, headers, "Things", station(f"{self.prefix}-c", lon=121.55, lat=31.28)
+            ),
+        }
         self.streams = datastreams_of(client, headers, self.things["a"])
         self.other = datastreams_of(client, headers, self.things["b"])[0]
         rows = [[f"2026-11-20T09:{i:02d}:00Z", i] for i in range(READINGS)]
-        response = client.post(f"{STA}/CreateObservations", headers=headers, json=[
-            {"Datastream": {"@iot.id": self.streams[0]}, "components": ["phenomenonTime",
-                                                                        "result"],
-             "dataArray": rows},
-            {"Datastream": {"@iot.id": self.other}, "components": ["phenomenonTime", "result"],
-             "dataArray": [["2026-11-21T10:30:00Z", 42.5]]},
-        ])  # fmt: skip
+        response = client.post(
+            f"{STA}/CreateObservations",
+            headers=headers,
+            json=[
+                {
+                    "Datastream": {"@iot.id": self.streams[0]},
+                    "components": ["phenomenonTime", "result"],
+                    "dataArray": rows,
+                },
+                {
+                    "Datastream": {"@iot.id": self.other},
+                    "components": ["phenomenonTime", "result"],
+                    "dataArray": [["2026-11-21T10:30:00Z", 42.5]],
+                },
+            ],
+        )
         assert response.status_code == 201, response.text
 
 
@@ -104,19 +115,21 @@ def test_addressing_along_navigation(client: TestClient, admin: dict[str, str], 
     first = obs["value"][0]["@iot.id"]
     owner = _get(client, admin, f"Observations({first})/Datastream/Thing")
     assert owner["@iot.id"] == city.things["a"]
-    history = _get(client, admin, f"Things({city.things['a']})/HistoricalLocations"
-                                  "?$expand=Locations")  # fmt: skip
+    history = _get(
+        client, admin, f"Things({city.things['a']})/HistoricalLocations?$expand=Locations"
+    )
     assert len(history["value"]) == 1
     assert history["value"][0]["Locations"][0]["name"] == f"{city.prefix}-a site"
-    assert _get(client, admin, f"Things({city.things['a']})/name") == {
-        "name": f"{city.prefix}-a"}  # fmt: skip
+    assert _get(client, admin, f"Things({city.things['a']})/name") == {"name": f"{city.prefix}-a"}
     value = client.get(f"{STA}/Things({city.things['a']})/name/$value", headers=admin)
     assert value.status_code == 200 and value.text == f"{city.prefix}-a"
     refs = _get(client, admin, f"Things({city.things['a']})/Datastreams/$ref")
     assert sorted(r["@iot.selfLink"].rsplit("(", 1)[1] for r in refs["value"]) == sorted(
-        f"{i})" for i in city.streams)  # fmt: skip
+        f"{i})" for i in city.streams
+    )
     assert _get(client, admin, f"Datastreams({ds})/Thing/$ref")["@iot.selfLink"].endswith(
-        f"Things({city.things['a']})")  # fmt: skip
+        f"Things({city.things['a']})"
+    )
 
 
 def test_expand_nests_with_its_own_options(
@@ -129,17 +142,24 @@ def test_expand_nests_with_its_own_options(
     assert "Datastreams@iot.nextLink" in thing
     assert [d["name"] for d in thing["Datastreams"]] == [f"{city.prefix}-a level 1"]
     assert thing["Datastreams"][0]["Observations"] == []  # the second stream has none
-    path = _get(client, admin, f"Things({city.things['a']})?$expand=Datastreams/Observations"
-                               "($top=3;$orderby=result desc;$select=result)")  # fmt: skip
+    path = _get(
+        client,
+        admin,
+        f"Things({city.things['a']})?$expand=Datastreams/Observations"
+        "($top=3;$orderby=result desc;$select=result)",
+    )
     readings = {d["name"]: d["Observations"] for d in path["Datastreams"]}
-    assert readings[f"{city.prefix}-a level 0"] == [{"result": 11}, {"result": 10},
-                                                    {"result": 9}]  # fmt: skip
-    assert "Observations@iot.nextLink" in path["Datastreams"][0] or \
-        "Observations@iot.nextLink" in path["Datastreams"][1]  # fmt: skip
+    assert readings[f"{city.prefix}-a level 0"] == [{"result": 11}, {"result": 10}, {"result": 9}]
+    assert (
+        "Observations@iot.nextLink" in path["Datastreams"][0]
+        or "Observations@iot.nextLink" in path["Datastreams"][1]
+    )
     up = "Datastream($select=name;$expand=Thing($select=name))"
     upward = _get(client, admin, f"Observations?$filter=Datastream/id eq {city.other}&$expand={up}")
-    assert upward["value"][0]["Datastream"] == {"name": f"{city.prefix}-b level 0",
-                                                "Thing": {"name": f"{city.prefix}-b"}}  # fmt: skip
+    assert upward["value"][0]["Datastream"] == {
+        "name": f"{city.prefix}-b level 0",
+        "Thing": {"name": f"{city.prefix}-b"},
+    }
 
 
 def test_select_serves_only_what_was_named(
@@ -164,17 +184,23 @@ def test_select_serves_only_what_was_named(
         ("result sub 1 eq -1", [0]),
         ("phenomenonTime ge 2026-11-20T09:10:00Z", [10, 11]),
         ("minute(phenomenonTime) eq 4 and hour(phenomenonTime) eq 9", [4]),
-        ("year(phenomenonTime) eq 2026 and month(phenomenonTime) eq 11 and "
-         "day(phenomenonTime) eq 20 and result eq 1", [1]),
+        (
+            "year(phenomenonTime) eq 2026 and month(phenomenonTime) eq 11 and "
+            "day(phenomenonTime) eq 20 and result eq 1",
+            [1],
+        ),
         ("round(result div 4) eq 3 and floor(result div 4) eq 2", [10, 11]),
         ("ceiling(result div 5) eq 1", [1, 2, 3, 4, 5]),
     ],
-)  # fmt: skip
+)
 def test_filter_on_observations(
     client: TestClient, admin: dict[str, str], city: City, expression: str, expected: list[int]
 ) -> None:
-    page = _get(client, admin, f"Datastreams({city.streams[0]})/Observations?$filter="
-                               f"{expression}&$orderby=result")  # fmt: skip
+    page = _get(
+        client,
+        admin,
+        f"Datastreams({city.streams[0]})/Observations?$filter={expression}&$orderby=result",
+    )
     assert [o["result"] for o in page["value"]] == expected
 
 
@@ -192,15 +218,19 @@ def test_filter_on_observations(
         ("properties/kind eq 'water_level' and properties/critical eq false", ["a", "b", "c"]),
         ("Datastreams/name eq 'x'", None),
     ],
-)  # fmt: skip
+)
 def test_filter_on_things(
-    client: TestClient, admin: dict[str, str], city: City, expression: str,
+    client: TestClient,
+    admin: dict[str, str],
+    city: City,
+    expression: str,
     expected: list[str] | None,
-) -> None:  # fmt: skip
+) -> None:
     p = city.prefix
     text = expression.format(p=p, n=len(p) + 2, i=len(p))
-    response = client.get(f"{STA}/Things?$filter=startswith(name,'{p}') and ({text})"
-                          "&$orderby=name", headers=admin)  # fmt: skip
+    response = client.get(
+        f"{STA}/Things?$filter=startswith(name,'{p}') and ({text})&$orderby=name", headers=admin
+    )
     if expected is None:  # a path through a collection: refused with a reason
         assert response.status_code == 400
         assert "collection" in response.json()["detail"]
@@ -212,11 +242,17 @@ def test_filter_on_things(
 def test_filter_through_navigation_paths(
     client: TestClient, admin: dict[str, str], city: City
 ) -> None:
-    page = _get(client, admin, f"Observations?$filter=Datastream/Thing/name eq '{city.prefix}-b'"
-                               "&$count=true")  # fmt: skip
+    page = _get(
+        client,
+        admin,
+        f"Observations?$filter=Datastream/Thing/name eq '{city.prefix}-b'&$count=true",
+    )
     assert page["@iot.count"] == 1 and page["value"][0]["result"] == 42.5
-    streams = _get(client, admin, "Datastreams?$filter=Thing/name eq "
-                                  f"'{city.prefix}-a' and Sensor/name eq 'gauge 1'")  # fmt: skip
+    streams = _get(
+        client,
+        admin,
+        f"Datastreams?$filter=Thing/name eq '{city.prefix}-a' and Sensor/name eq 'gauge 1'",
+    )
     assert [d["name"] for d in streams["value"]] == [f"{city.prefix}-a level 1"]
 
 
@@ -226,11 +262,19 @@ def test_spatial_filters(client: TestClient, admin: dict[str, str], city: City) 
     mine = f"startswith(name,'{city.prefix}')"
     within = _get(client, admin, f"Locations?$filter={mine} and st_within(location, {box})")
     assert [loc["name"] for loc in within["value"]] == [f"{city.prefix}-b site"]
-    near = _get(client, admin, f"Locations?$filter={mine} and geo.distance(location, "
-                               "geography'POINT(121.55 31.28)') lt 0.001")  # fmt: skip
+    near = _get(
+        client,
+        admin,
+        f"Locations?$filter={mine} and geo.distance(location, "
+        "geography'POINT(121.55 31.28)') lt 0.001",
+    )
     assert [loc["name"] for loc in near["value"]] == [f"{city.prefix}-c site"]
-    crossing = _get(client, admin, f"FeaturesOfInterest?$filter=geo.intersects(feature, {box})"
-                                   f" and startswith(name, '{city.prefix}')")  # fmt: skip
+    crossing = _get(
+        client,
+        admin,
+        f"FeaturesOfInterest?$filter=geo.intersects(feature, {box})"
+        f" and startswith(name, '{city.prefix}')",
+    )
     assert [f["name"] for f in crossing["value"]] == [f"{city.prefix}-b site"]
 
 
@@ -257,8 +301,11 @@ def test_observations_as_a_data_array(
         ("Things?$filter=name gt 3", 400, "cannot be compared"),
         ("Things?$filter=length(name, name) eq 1", 400, "takes 1 arguments"),
         ("Observations?$filter=result div 0 eq 1", 400, "could not be evaluated"),
-        ("Locations?$filter=st_within(location, geography'POLYGON((1 2, 3')", 400,
-         "could not be evaluated"),
+        (
+            "Locations?$filter=st_within(location, geography'POLYGON((1 2, 3')",
+            400,
+            "could not be evaluated",
+        ),
         ("Things?$top=-1", 400, "$top must be a whole number"),
         ("Things?$top=100000", 400, "at most 1000"),
         ("Things?$skip=x", 400, "$skip"),
@@ -276,7 +323,7 @@ def test_observations_as_a_data_array(
         ("Things(1)/colour", 404, "no property or navigation 'colour'"),
         ("Things/Datastreams", 404, "addressed by id"),
     ],
-)  # fmt: skip
+)
 def test_malformed_requests_are_refused_with_a_reason(
     client: TestClient, admin: dict[str, str], city: City, path: str, status: int, words: str
 ) -> None:

@@ -42,7 +42,8 @@ def _json(col: str) -> Prop:
 
 
 def _geom(col: str = "geom") -> Prop:
-    return Prop(f"ST_AsGeoJSON({{a}}.{col})::jsonb", f"{{a}}.{col}", "geometry")
+    # 15 decimals: what a client sent comes back unchanged (PostGIS rounds to 9 by default)
+    return Prop(f"ST_AsGeoJSON({{a}}.{col}, 15)::jsonb", f"{{a}}.{col}", "geometry")
 
 
 def _time(start: str, end: str) -> Prop:
