@@ -669,4 +669,7 @@ def sensor_writer(principal: Principal, entity_set: str, creating: bool) -> Prin
     MANAGE_SENSORS); everything else, and changing or deleting Observations, MANAGE_SENSORS."""
     if creating and entity_set == "Observations" and principal.can(C.INGEST_OBSERVATIONS):
         return principal
+    if principal.granted is not None and not principal.can(C.MANAGE_SENSORS):
+        # a device or system principal: no user to log in, only its grant to lack
+        raise Forbidden(f"This principal may not change {entity_set}: it needs 'manage_sensors'.")
     return require(principal, C.MANAGE_SENSORS)
