@@ -159,3 +159,25 @@ def test_ingest_alone_posts_observations_and_nothing_else() -> None:
     for entity_set, creating in (("Things", True), ("Observations", False)):
         with pytest.raises(Forbidden, match="manage_sensors"):
             sensor_writer(device, entity_set, creating=creating)
+
+
+def test_a_device_made_critical_disappears_from_the_public(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    thing = create(client, admin, "Things", station(f"m{uuid.uuid4().hex[:8]}"))
+    ds = datastreams_of(client, admin, thing)[0]
+    obs = client.post(
+        f"{STA}/Datastreams({ds})/Observations?$expand=FeatureOfInterest",
+        headers=admin,
+        json={"phenomenonTime": "2026-11-20T10:00:00Z", "result": 1.0},
+    ).json()["@iot.id"]
+    feature = client.get(f"{STA}/Observations({obs})/FeatureOfInterest").json()["@iot.id"]
+    assert client.get(f"{STA}/Things({thing})").status_code == 200
+    response = client.patch(
+        f"{STA}/Things({thing})", headers=admin, json={"properties": {"critical": True}}
+    )
+    assert response.status_code == 200, response.text
+    for path in (f"Things({thing})", f"Datastreams({ds})", f"Observations({obs})",
+                 f"FeaturesOfInterest({feature})"):  # fmt: skip
+        assert client.get(f"{STA}/{path}").status_code == 404, path
+        assert client.get(f"{STA}/{path}", headers=admin).status_code == 200, path

@@ -331,3 +331,21 @@ def test_malformed_requests_are_refused_with_a_reason(
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert words in response.json()["detail"]
+
+
+def test_filter_values_are_bound_never_pasted(
+    client: TestClient, admin: dict[str, str], city: City
+) -> None:
+    from geo.access import ANONYMOUS
+    from geo.queries.sensors import Step, collection
+    from geo.queries.sensors_options import parse_options
+    from geo.queries.sensors_schema import ENTITY_SETS
+
+    hostile = "x' OR 1=1 --"
+    escaped = hostile.replace("'", "''")
+    options = parse_options(ENTITY_SETS["Things"], {"$filter": f"name eq '{escaped}'"})
+    query = collection(ANONYMOUS, [Step(ENTITY_SETS["Things"])], options)
+    assert hostile in query.params.values()
+    assert "OR 1=1" not in query.statement.as_string(None)
+    page = _get(client, admin, f"Things?$filter=name eq '{escaped}'")
+    assert page["value"] == []

@@ -153,6 +153,15 @@ def _observation_times(body: dict[str, Any], params: dict[str, Any]) -> list[str
 async def _after(
     conn: AsyncConnection[Any], entity_set: str, entity_id: int, body: dict[str, Any]
 ) -> None:
+    if entity_set == "Things" and (body.get("properties") or {}).get("critical") is True:
+        # Made critical: what it observed so far becomes internal too (never the reverse
+        # automatically: another critical Thing may observe the same feature).
+        await conn.execute(
+            "UPDATE sta_features_of_interest SET internal = true WHERE id IN (SELECT DISTINCT "
+            "o.feature_of_interest_id FROM sta_observations o JOIN sta_datastreams d ON d.id = "
+            "o.datastream_id WHERE d.thing_id = %(id)s)",
+            {"id": entity_id},
+        )
     if entity_set == "Things" and "Locations" in body:
         ids = []
         for item in v.entity_list(body, "Locations", "Thing"):
