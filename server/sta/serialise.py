@@ -11,7 +11,6 @@ from geo.queries.sensors import Row
 from geo.queries.sensors_options import Expand, Options
 from geo.queries.sensors_schema import ENTITY_SETS, ID_NAMES, EntitySet
 
-
 #: Properties served as null when empty (the standard's mandatory ones); other empty optional
 #: properties are left out, as clients expect (frost-sta-client refuses a null "properties").
 KEEP_NULL = frozenset({"result", "resultTime"})
