@@ -398,3 +398,35 @@ def test_a_data_array_with_one_bad_row_stores_nothing(
     )
     assert ok.status_code == 201 and ok.json()[0].startswith("http://testserver/sta/v1.1/Obs")
     assert MEASUREMENT.endswith("OM_Measurement")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "words"),
+    [
+        ("Datastreams", {"observationType": "loud"}, "observationType must be one of"),
+        ("Datastreams", {"unitOfMeasurement": "m"}, "must be a JSON object"),
+        ("Datastreams", {"name": None}, "needs 'name'"),
+        ("Datastreams", {"Sensor": {"@iot.id": 999999999}}, "no Sensor with @iot.id"),
+        ("Locations", {"encodingType": "text/plain"}, "encodingType must be one of"),
+        ("Locations", {"location": {"type": "Point", "coordinates": [500, 0]}},
+         "not valid lon/lat"),
+        ("Things", {"properties": {"facilityId": "f1"}}, "facilityId must be"),
+    ],
+)  # fmt: skip
+def test_bad_updates_change_nothing(
+    client: TestClient, admin: dict[str, str], path: str, body: dict[str, Any], words: str
+) -> None:
+    thing = create(client, admin, "Things", station(_name()))
+    ids = {
+        "Things": thing,
+        "Datastreams": datastreams_of(client, admin, thing)[0],
+        "Locations": client.get(f"{STA}/Things({thing})/Locations", headers=admin).json()["value"][
+            0
+        ]["@iot.id"],
+    }
+    url = f"{STA}/{path}({ids[path]})"
+    before = client.get(url, headers=admin).json()
+    response = client.patch(url, headers=admin, json=body)
+    assert response.status_code == 400, response.text
+    assert words in response.json()["detail"]
+    assert client.get(url, headers=admin).json() == before

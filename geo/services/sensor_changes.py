@@ -21,7 +21,13 @@ from geo.errors import InvalidInput, NotFound
 from geo.queries.sensors_schema import ENTITY_SETS
 from geo.services import sensor_values as v
 from geo.services.sensor_observations import refresh_datastreams
-from geo.services.sensors import _thing_flags, require_id, set_locations, stamp_cells
+from geo.services.sensors import (
+    _thing_flags,
+    check_geometry,
+    require_id,
+    set_locations,
+    stamp_cells,
+)
 
 type Convert = Callable[[dict[str, Any], str], Any]
 
@@ -43,6 +49,18 @@ def _plain(body: dict[str, Any], what: str, name: str) -> Any:
     return Jsonb(body.get(name))
 
 
+def _encoding(body: dict[str, Any], what: str, name: str) -> Any:
+    return v.encoding(body, what)
+
+
+def _observation_type(body: dict[str, Any], what: str, name: str) -> Any:
+    return v.observation_type(body, what)
+
+
+def _unit(body: dict[str, Any], what: str, name: str) -> Any:
+    return Jsonb(v.unit(body, what))
+
+
 #: entity set → {property: (column, converter, SQL template of the value)}
 _VALUE = "%({c})s"
 _GEOM = "ST_SetSRID(ST_GeomFromGeoJSON(%({c})s::text), 4326)"
@@ -50,14 +68,14 @@ _COMMON = {"name": ("name", _text, _VALUE), "description": ("description", _text
            "properties": ("properties", _obj, _VALUE)}  # fmt: skip
 COLUMNS: dict[str, dict[str, tuple[str, Any, str]]] = {
     "Things": dict(_COMMON),
-    "Locations": {**_COMMON, "encodingType": ("encoding_type", _text, _VALUE),
+    "Locations": {**_COMMON, "encodingType": ("encoding_type", _encoding, _VALUE),
                   "location": ("geom", _geom, _GEOM)},
     "Sensors": {**_COMMON, "encodingType": ("encoding_type", _text, _VALUE),
                 "metadata": ("metadata", _text, _VALUE)},
     "ObservedProperties": {**_COMMON, "definition": ("definition", _text, _VALUE)},
-    "Datastreams": {**_COMMON, "observationType": ("observation_type", _text, _VALUE),
-                    "unitOfMeasurement": ("unit_of_measurement", _obj, _VALUE)},
-    "FeaturesOfInterest": {**_COMMON, "encodingType": ("encoding_type", _text, _VALUE),
+    "Datastreams": {**_COMMON, "observationType": ("observation_type", _observation_type, _VALUE),
+                    "unitOfMeasurement": ("unit_of_measurement", _unit, _VALUE)},
+    "FeaturesOfInterest": {**_COMMON, "encodingType": ("encoding_type", _encoding, _VALUE),
                            "feature": ("geom", _geom, _GEOM)},
     "Observations": {"result": ("result", _plain, _VALUE),
                      "resultQuality": ("result_quality", _plain, _VALUE),
@@ -130,6 +148,8 @@ async def _update(
             f"UPDATE {entity.table} SET {', '.join(sets)} WHERE id = %(id)s",  # noqa: S608
             params,
         )
+    if any(columns[n][0] == "geom" for n in body if n in columns):
+        await check_geometry(conn, entity.table, entity_id, entity.singular)
     await _after(conn, entity_set, entity_id, body)
 
 

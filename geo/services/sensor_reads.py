@@ -44,7 +44,7 @@ async def read_page(
 ) -> Page:
     """A page of the addressed collection, with its expansions and (``$count``) its count."""
     rows = await _run(conn, q.collection(principal, steps, options))
-    more = len(rows) > options.top
+    more = options.top > 0 and len(rows) > options.top  # $top=0: a count alone, no next page
     rows = rows[: options.top]
     total = await _run(conn, q.count(principal, steps, options)) if options.count else None
     await expand(conn, principal, steps[-1].entity, rows, options.expand)
@@ -99,7 +99,7 @@ async def expand(
             group = by_parent.get(int(row["id"]), [])
             if nav.many:
                 row[item.nav] = group[: item.options.top]
-                row[f"{item.nav}@more"] = len(group) > item.options.top
+                row[f"{item.nav}@more"] = 0 < item.options.top < len(group)
                 if item.options.count:
                     row[f"{item.nav}@count"] = totals.get(int(row["id"]), 0)
             else:

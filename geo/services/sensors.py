@@ -145,7 +145,7 @@ async def location(
                          "props": _jsonb(v.json_object(body, "properties", what)),
                          "geom": Jsonb(v.geometry(body.get("location"), "location",
                                                   what))})  # fmt: skip
-    await _check_geometry(conn, "sta_locations", loc_id, what)
+    await check_geometry(conn, "sta_locations", loc_id, what)
     for item in v.entity_list(body, "Things", what):
         ref = v.reference(item, "Things", what)
         if ref is None:
@@ -163,7 +163,7 @@ async def _current_locations(conn: AsyncConnection[Any], thing_id: int) -> list[
     return [int(r[0]) for r in await cur.fetchall()]
 
 
-async def _check_geometry(conn: AsyncConnection[Any], table: str, row_id: int, what: str) -> None:
+async def check_geometry(conn: AsyncConnection[Any], table: str, row_id: int, what: str) -> None:
     valid = await _one(conn, f"SELECT ST_IsValid(geom) AND ST_XMin(geom) >= -180 AND "  # noqa: S608
                        f"ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90 "
                        f"FROM {table} WHERE id = %(id)s", {"id": row_id})  # fmt: skip
@@ -244,7 +244,7 @@ async def feature_of_interest(conn: AsyncConnection[Any], body: dict[str, Any]) 
                       "enc": v.encoding(body, what),
                       "p": _jsonb(v.json_object(body, "properties", what)),
                       "geom": Jsonb(v.geometry(body.get("feature"), "feature", what))})  # fmt: skip
-    await _check_geometry(conn, "sta_features_of_interest", foi, what)
+    await check_geometry(conn, "sta_features_of_interest", foi, what)
     return int(foi)
 
 
