@@ -349,3 +349,39 @@ def test_filter_values_are_bound_never_pasted(
     assert "OR 1=1" not in query.statement.as_string(None)
     page = _get(client, admin, f"Things?$filter=name eq '{escaped}'")
     assert page["value"] == []
+
+
+@pytest.mark.anyio
+async def test_expansions_take_one_statement_per_level(
+    client: TestClient, city: City, pool: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No statement per row: a page of Things with their Datastreams, each with its Sensor and
+    newest Observations, is the page, its count and one statement per expansion."""
+    from geo.access import ANONYMOUS
+    from geo.queries.sensors import Step
+    from geo.queries.sensors_options import parse_options
+    from geo.queries.sensors_schema import ENTITY_SETS
+    from geo.services import sensor_reads
+
+    calls: list[str] = []
+    real = sensor_reads.fetch
+
+    async def counting(conn: Any, query: Any) -> Any:
+        calls.append(query.statement.as_string(None)[:40])
+        return await real(conn, query)
+
+    monkeypatch.setattr(sensor_reads, "fetch", counting)
+    things = ENTITY_SETS["Things"]
+    options = parse_options(
+        things,
+        {
+            "$filter": f"startswith(name, '{city.prefix}')",
+            "$count": "true",
+            "$expand": "Locations,Datastreams($expand=Sensor,Observations($top=2))",
+        },
+    )
+    async with pool.connection() as conn:
+        page = await sensor_reads.read_page(conn, ANONYMOUS, [Step(things)], options)
+    assert page.total == 3 and len(page.rows) == 3
+    assert sum(len(t["Datastreams"]) for t in page.rows) == 4
+    assert len(calls) == 6  # page, count, Locations, Datastreams, Sensor, Observations
