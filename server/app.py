@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount
 
 from geo.migrate import head_revision
 from geo.services import case_facts, sensor_observations
+from geo.services.audit import GroupWriter
 from mobile_api import api as citizen_api
 from server.gql.view import OneMapGraphQL, graphql_routes
 from server.kernel import health, sweeper
@@ -54,6 +55,7 @@ def create_app(settings: Settings) -> Starlette:
     streams = StreamService(settings.streams, settings.data.dir, pool, broker)
     # its own async + sync pools (OGC session settings); its tile cache hears of changes
     ogc = OgcService(settings, broker)
+    sta_audit = GroupWriter(pool)  # reads of internal sensor data (server/sta/audit.py)
     cors = CorsPolicy.of(settings.server)  # which other origins' pages may call us
 
     @contextlib.asynccontextmanager
@@ -75,6 +77,7 @@ def create_app(settings: Settings) -> Starlette:
             await broker.stop()
             await streams.close()  # ends every viewing session: every peer connection closed
             await ogc.close()
+            await sta_audit.close()
             await pool.close()
 
     routes: list[BaseRoute] = [
@@ -85,8 +88,8 @@ def create_app(settings: Settings) -> Starlette:
         Mount("/streams", routes=stream_routes.routes),
         Mount("/ogc/static", app=ogc_html.static_files()),  # the OGC pages' CSS and scripts
         Mount("/ogc", app=ogc_app(ogc)),
-        sta_routes.root_route(pool),  # SensorThings API 1.1 (docs/sensors.md)
-        Mount(sta_routes.PREFIX, routes=sta_routes.routes(pool)),
+        sta_routes.root_route(pool, sta_audit),  # SensorThings API 1.1 (docs/sensors.md)
+        Mount(sta_routes.PREFIX, routes=sta_routes.routes(pool, sta_audit)),
         *graphql_routes(OneMapGraphQL(settings, pool, broker, tokens, cors)),
         *reference_routes.routes,  # /docs: the API reference pages
         *mapview_routes.routes,  # `/` and `/mapview`: last, so no other route is shadowed

@@ -91,8 +91,12 @@ def test_the_public_does_not_see_critical_devices(
         headers=headers,
     ).json()
     assert readings["@iot.count"] == 0
-    assert client.get(f"{STA}/Datastreams({devices.critical_ds})/Observations",
-                      headers=headers).status_code == 404  # fmt: skip
+    assert (
+        client.get(
+            f"{STA}/Datastreams({devices.critical_ds})/Observations", headers=headers
+        ).status_code
+        == 404
+    )
     # The open device's readings are public.
     public = client.get(f"{STA}/Datastreams({devices.open_ds})/Observations", headers=headers)
     assert [o["result"] for o in public.json()["value"]] == [21.5]
@@ -134,11 +138,20 @@ def test_writes_need_the_capability(
     attempts: list[tuple[str, str, Any]] = [
         ("POST", "Things", station("intruder")),
         ("POST", f"Datastreams({devices.open_ds})/Observations", {"result": 1}),
-        ("POST", "CreateObservations", [{"Datastream": {"@iot.id": devices.open_ds},
-                                         "components": ["result"], "dataArray": [[1]]}]),
+        (
+            "POST",
+            "CreateObservations",
+            [
+                {
+                    "Datastream": {"@iot.id": devices.open_ds},
+                    "components": ["result"],
+                    "dataArray": [[1]],
+                }
+            ],
+        ),
         ("PATCH", f"Things({devices.open})", {"name": "renamed"}),
         ("DELETE", f"Things({devices.open})", None),
-    ]  # fmt: skip
+    ]
     for method, path, body in attempts:
         response = client.request(method, f"{STA}/{path}", headers=headers, json=body)
         assert response.status_code == status, (method, path, response.text)
@@ -177,7 +190,35 @@ def test_a_device_made_critical_disappears_from_the_public(
         f"{STA}/Things({thing})", headers=admin, json={"properties": {"critical": True}}
     )
     assert response.status_code == 200, response.text
-    for path in (f"Things({thing})", f"Datastreams({ds})", f"Observations({obs})",
-                 f"FeaturesOfInterest({feature})"):  # fmt: skip
+    for path in (
+        f"Things({thing})",
+        f"Datastreams({ds})",
+        f"Observations({obs})",
+        f"FeaturesOfInterest({feature})",
+    ):
         assert client.get(f"{STA}/{path}").status_code == 404, path
         assert client.get(f"{STA}/{path}", headers=admin).status_code == 200, path
+
+
+def test_changes_and_internal_reads_are_audited(
+    client: TestClient, tokens: TokenService, database_url: str, admin: dict[str, str]
+) -> None:
+    thing = create(client, admin, "Things", station(f"au{uuid.uuid4().hex[:8]}"))
+    assert (
+        client.patch(
+            f"{STA}/Things({thing})", headers=admin, json={"description": "audited"}
+        ).status_code
+        == 200
+    )
+    rows = (
+        "SELECT count(*) FROM audit_log WHERE action = %s AND object_type = %s AND object_id = %s"
+    )
+    for action in ("sta.create", "sta.update"):
+        assert seeded(database_url, rows, action, "Things", str(thing)) == 1
+    path = f"Things({thing})"
+    client.get(f"{STA}/{path}")  # public: not audited
+    assert seeded(database_url, rows, "sta.read", "sta", path) == 0
+    client.get(f"{STA}/{path}", headers=staff(tokens, database_url, "dispatcher"))
+    assert seeded(database_url, rows, "sta.read", "sta", path) == 1
+    assert client.delete(f"{STA}/{path}", headers=admin).status_code == 200
+    assert seeded(database_url, rows, "sta.delete", "Things", str(thing)) == 1

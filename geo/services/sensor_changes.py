@@ -23,6 +23,7 @@ from geo.services import sensor_values as v
 from geo.services.sensor_observations import refresh_datastreams
 from geo.services.sensors import (
     _thing_flags,
+    audit_write,
     check_geometry,
     require_id,
     set_locations,
@@ -107,6 +108,7 @@ async def update(
     try:
         async with conn.transaction():
             await _update(conn, entity_set, entity_id, body, columns, links)
+            await audit_write(conn, principal, "update", entity_set, entity_id)
     except psycopg.errors.InternalError_ as exc:
         raise InvalidInput(f"A geometry could not be read: {exc.diag.message_primary}.") from None
 
@@ -243,3 +245,4 @@ async def delete(
             await stamp_cells(conn, things)
         if streams:
             await refresh_datastreams(conn, streams)
+        await audit_write(conn, principal, "delete", entity_set, entity_id)

@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 
 from geo.access import Principal, sensor_writer
 from geo.errors import InvalidInput, NotFound
+from geo.services import audit
 from geo.services import sensor_values as v
 
 #: The entity sets a POST creates, and their singular names (for inline entities).
@@ -41,7 +42,10 @@ async def create(
     }  # fmt: skip
     try:
         async with conn.transaction():
-            return int(await writers[entity_set](conn, v.entity_object(body, entity_set[:-1])))
+            new_id = int(await writers[entity_set](conn, v.entity_object(body, entity_set[:-1])))
+            if entity_set != "Observations":
+                await audit_write(conn, principal, "create", entity_set, new_id)
+            return new_id
     except psycopg.errors.InternalError_ as exc:  # PostGIS: a geometry it cannot read
         raise InvalidInput(f"A geometry could not be read: {exc.diag.message_primary}.") from None
 
@@ -246,6 +250,17 @@ async def feature_of_interest(conn: AsyncConnection[Any], body: dict[str, Any]) 
                       "geom": Jsonb(v.geometry(body.get("feature"), "feature", what))})  # fmt: skip
     await check_geometry(conn, "sta_features_of_interest", foi, what)
     return int(foi)
+
+
+async def audit_write(
+    conn: AsyncConnection[Any], principal: Principal, action: str, entity_set: str, entity_id: int
+) -> None:
+    """The chained audit row of a change to a SensorThings entity (last in its transaction).
+    Observations posted are not audited one by one: they are the devices' readings, at city
+    volume, and carry no personal data."""
+    await audit.record(conn, actor_id=principal.user_id, actor_role=principal.audit_role,
+                       action=f"sta.{action}", object_type=entity_set, object_id=entity_id,
+                       client_addr=None, detail={"surface": "sta"})  # fmt: skip
 
 
 def _jsonb(value: Any) -> Jsonb | None:

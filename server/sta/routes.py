@@ -24,8 +24,10 @@ from geo.queries.sensors import Step
 from geo.queries.sensors_options import Expand, Options, parse_options
 from geo.queries.sensors_schema import ENTITY_SETS, ID_NAMES
 from geo.services import sensor_changes, sensor_observations, sensor_reads, sensors
+from geo.services.audit import GroupWriter
 from server.kernel.auth.principal import principal_of
 from server.sta import patch, serialise
+from server.sta.audit import audit_read
 from server.sta.paths import Resource, parse_path
 
 PREFIX = "/sta/v1.1"
@@ -59,7 +61,7 @@ async def _body(request: Request) -> Any:
         raise InvalidInput(f"The body is not valid JSON: {exc}.") from None
 
 
-def routes(pool: Pool) -> list[BaseRoute]:
+def routes(pool: Pool, audit: GroupWriter) -> list[BaseRoute]:
     async def root(request: Request) -> Response:
         base = _base(request)
         return JSONResponse({
@@ -81,7 +83,9 @@ def routes(pool: Pool) -> list[BaseRoute]:
         method = request.method
         async with pool.connection() as conn:
             if method == "GET":
-                return await _get(conn, request, res)
+                answer = await _get(conn, request, res)
+                await audit_read(request, audit, request.path_params["path"])
+                return answer
             if method == "POST":
                 return await _post(conn, request, res)
             if method == "PATCH":
@@ -95,9 +99,9 @@ def routes(pool: Pool) -> list[BaseRoute]:
     ]
 
 
-def root_route(pool: Pool) -> Route:
+def root_route(pool: Pool, audit: GroupWriter) -> Route:
     """``/sta/v1.1`` itself (without a trailing slash), the service root."""
-    return Route(PREFIX, routes(pool)[0].endpoint, methods=["GET"])  # type: ignore[attr-defined]
+    return Route(PREFIX, routes(pool, audit)[0].endpoint, methods=["GET"])  # type: ignore[attr-defined]
 
 
 def _params(request: Request) -> dict[str, str]:
