@@ -62,7 +62,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await pool.open(wait=True, timeout=settings.database.connect_timeout_s)
         log.info("database pool open", extra={"max_size": pool.max_size})
-        await _observation_partitions(pool)
+        await _observation_partitions(pool, settings.sta.partitions_ahead_months)
         await ogc.open()
         streams.start()
         await broker.start()
@@ -88,8 +88,8 @@ def create_app(settings: Settings) -> Starlette:
         Mount("/streams", routes=stream_routes.routes),
         Mount("/ogc/static", app=ogc_html.static_files()),  # the OGC pages' CSS and scripts
         Mount("/ogc", app=ogc_app(ogc)),
-        sta_routes.root_route(pool, sta_audit),  # SensorThings API 1.1 (docs/sensors.md)
-        Mount(sta_routes.PREFIX, routes=sta_routes.routes(pool, sta_audit)),
+        sta_routes.root_route(pool, sta_audit, settings.sta),  # SensorThings (docs/sensors.md)
+        Mount(sta_routes.PREFIX, routes=sta_routes.routes(pool, sta_audit, settings.sta)),
         *graphql_routes(OneMapGraphQL(settings, pool, broker, tokens, cors)),
         *reference_routes.routes,  # /docs: the API reference pages
         *mapview_routes.routes,  # `/` and `/mapview`: last, so no other route is shadowed
@@ -118,12 +118,14 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-async def _observation_partitions(pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
+async def _observation_partitions(
+    pool: AsyncConnectionPool[AsyncConnection[Any]], months_ahead: int
+) -> None:
     """Observations' monthly partitions ahead (docs/sensors.md); a database not yet migrated
     is told by /readyz, not by a failed start."""
     try:
         async with pool.connection() as conn:
-            made = await sensor_observations.ensure_partitions(conn)
+            made = await sensor_observations.ensure_partitions(conn, months_ahead)
         if made:
             log.info("observation partitions made", extra={"count": made})
     except psycopg.Error as exc:

@@ -14,12 +14,18 @@ from geo.errors import InvalidInput
 from geo.queries.sensors_odata import Node, Path, parse_filter, parse_path
 from geo.queries.sensors_schema import ENTITY_SETS, ID_NAMES, EntitySet
 
-#: Page sizes: the default, and the most a client may ask for.
+#: Page sizes: the default, and the most a client may ask for (``ONEMAP_STA_…`` settings).
 DEFAULT_TOP = 100
 MAX_TOP = 1000
 MAX_SKIP = 10_000_000
 MAX_EXPAND_DEPTH = 4
 KNOWN = ("$filter", "$expand", "$select", "$orderby", "$top", "$skip", "$count", "$resultFormat")
+
+
+@dataclass(frozen=True)
+class Limits:
+    default_top: int = DEFAULT_TOP
+    max_top: int = MAX_TOP
 
 
 @dataclass(frozen=True)
@@ -42,18 +48,20 @@ class Expand:
     options: Options = field(default_factory=Options)
 
 
-def parse_options(entity: EntitySet, params: Mapping[str, str], depth: int = 0) -> Options:
+def parse_options(
+    entity: EntitySet, params: Mapping[str, str], depth: int = 0, limits: Limits = Limits()
+) -> Options:
     """The options of a request on ``entity`` (query string, or the inside of an $expand)."""
     for name in params:
         if name.startswith("$") and name not in KNOWN:
             raise InvalidInput(f"Unknown query option {name!r}; known: {', '.join(KNOWN)}.")
     filter_ = parse_filter(params["$filter"]) if "$filter" in params else None
-    top = _int(params, "$top", DEFAULT_TOP, MAX_TOP)
+    top = _int(params, "$top", limits.default_top, limits.max_top)
     skip = _int(params, "$skip", 0, MAX_SKIP)
     count = _bool(params.get("$count", "false"))
     select = _select(entity, params["$select"]) if "$select" in params else None
     orderby = _orderby(params["$orderby"]) if "$orderby" in params else ()
-    expand = _expand(entity, params["$expand"], depth) if "$expand" in params else ()
+    expand = _expand(entity, params["$expand"], depth, limits) if "$expand" in params else ()
     result_format = params.get("$resultFormat")
     if result_format not in (None, "dataArray") or (result_format and entity.name !=
                                                     "Observations"):  # fmt: skip
@@ -107,7 +115,7 @@ def _orderby(text: str) -> tuple[tuple[Node, bool], ...]:
     return tuple(found)
 
 
-def _expand(entity: EntitySet, text: str, depth: int) -> tuple[Expand, ...]:
+def _expand(entity: EntitySet, text: str, depth: int, limits: Limits) -> tuple[Expand, ...]:
     if depth >= MAX_EXPAND_DEPTH:
         raise InvalidInput(f"$expand may nest at most {MAX_EXPAND_DEPTH} levels.")
     found: list[Expand] = []
@@ -122,12 +130,12 @@ def _expand(entity: EntitySet, text: str, depth: int) -> tuple[Expand, ...]:
         else:
             head = item
         steps = [s.strip() for s in head.split("/")]
-        found.append(_expand_path(entity, steps, inner, depth))
+        found.append(_expand_path(entity, steps, inner, depth, limits))
     return tuple(found)
 
 
 def _expand_path(
-    entity: EntitySet, steps: list[str], inner: Mapping[str, str], depth: int
+    entity: EntitySet, steps: list[str], inner: Mapping[str, str], depth: int, limits: Limits
 ) -> Expand:
     nav = entity.navs.get(steps[0])
     if nav is None:
@@ -137,9 +145,9 @@ def _expand_path(
         )
     target = ENTITY_SETS[nav.target]
     if len(steps) > 1:
-        nested = _expand_path(target, steps[1:], inner, depth + 1)
-        return Expand(steps[0], Options(expand=(nested,)))
-    return Expand(steps[0], parse_options(target, inner, depth + 1))
+        nested = _expand_path(target, steps[1:], inner, depth + 1, limits)
+        return Expand(steps[0], Options(top=limits.default_top, expand=(nested,)))
+    return Expand(steps[0], parse_options(target, inner, depth + 1, limits))
 
 
 def _inner_options(body: str) -> dict[str, str]:
@@ -174,4 +182,5 @@ def split_top(text: str, sep: str) -> list[str]:
     return parts
 
 
-__all__ = ["DEFAULT_TOP", "MAX_TOP", "Expand", "Options", "Path", "parse_options", "split_top"]
+__all__ = ["DEFAULT_TOP", "MAX_TOP", "Expand", "Limits", "Options", "Path", "parse_options",
+           "split_top"]  # fmt: skip

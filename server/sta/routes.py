@@ -21,17 +21,17 @@ from starlette.routing import BaseRoute, Route
 from geo.citizen_errors import TooLarge
 from geo.errors import InvalidInput, NotFound
 from geo.queries.sensors import Step
-from geo.queries.sensors_options import Expand, Options, parse_options
+from geo.queries.sensors_options import Expand, Limits, Options, parse_options
 from geo.queries.sensors_schema import ENTITY_SETS, ID_NAMES
 from geo.services import sensor_changes, sensor_observations, sensor_reads, sensors
 from geo.services.audit import GroupWriter
 from server.kernel.auth.principal import principal_of
+from server.kernel.settings import SensorSettings
 from server.sta import patch, serialise
 from server.sta.audit import audit_read
 from server.sta.paths import Resource, parse_path
 
 PREFIX = "/sta/v1.1"
-MAX_BODY = 16 * 1024 * 1024
 #: The conformance classes served — exactly those implemented (tests walk each).
 CONFORMANCE = (
     "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
@@ -48,20 +48,23 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + PREFIX
 
 
-async def _body(request: Request) -> Any:
+async def _body(request: Request, most: int) -> Any:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise TooLarge(f"The body may be at most {MAX_BODY // (1024 * 1024)} MiB.")
+    if declared is not None and declared.isdigit() and int(declared) > most:
+        raise TooLarge(f"The body may be at most {most // (1024 * 1024)} MiB.")
     raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise TooLarge(f"The body may be at most {MAX_BODY // (1024 * 1024)} MiB.")
+    if len(raw) > most:
+        raise TooLarge(f"The body may be at most {most // (1024 * 1024)} MiB.")
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"The body is not valid JSON: {exc}.") from None
 
 
-def routes(pool: Pool, audit: GroupWriter) -> list[BaseRoute]:
+def routes(pool: Pool, audit: GroupWriter, settings: SensorSettings) -> list[BaseRoute]:
+    limits = Limits(settings.default_top, settings.max_top)
+    max_body = settings.max_body_mib * 1024 * 1024
+
     async def root(request: Request) -> Response:
         base = _base(request)
         return JSONResponse({
@@ -70,7 +73,7 @@ def routes(pool: Pool, audit: GroupWriter) -> list[BaseRoute]:
         })  # fmt: skip
 
     async def create_observations(request: Request) -> Response:
-        body = await _body(request)
+        body = await _body(request, max_body)
         async with pool.connection() as conn:
             ids = await sensor_observations.create_observations(
                 conn, principal_of(request.scope), body
@@ -83,13 +86,13 @@ def routes(pool: Pool, audit: GroupWriter) -> list[BaseRoute]:
         method = request.method
         async with pool.connection() as conn:
             if method == "GET":
-                answer = await _get(conn, request, res)
+                answer = await _get(conn, request, res, limits)
                 await audit_read(request, audit, request.path_params["path"])
                 return answer
             if method == "POST":
-                return await _post(conn, request, res)
+                return await _post(conn, request, res, max_body)
             if method == "PATCH":
-                return await _patch(conn, request, res)
+                return await _patch(conn, request, res, max_body)
             return await _delete(conn, request, res)
 
     return [
@@ -99,16 +102,19 @@ def routes(pool: Pool, audit: GroupWriter) -> list[BaseRoute]:
     ]
 
 
-def root_route(pool: Pool, audit: GroupWriter) -> Route:
+def root_route(pool: Pool, audit: GroupWriter, settings: SensorSettings) -> Route:
     """``/sta/v1.1`` itself (without a trailing slash), the service root."""
-    return Route(PREFIX, routes(pool, audit)[0].endpoint, methods=["GET"])  # type: ignore[attr-defined]
+    root = routes(pool, audit, settings)[0]
+    return Route(PREFIX, root.endpoint, methods=["GET"])  # type: ignore[attr-defined]
 
 
 def _params(request: Request) -> dict[str, str]:
     return dict(request.query_params)
 
 
-async def _get(conn: AsyncConnection[Any], request: Request, res: Resource) -> Response:
+async def _get(
+    conn: AsyncConnection[Any], request: Request, res: Resource, limits: Limits
+) -> Response:
     principal, base = principal_of(request.scope), _base(request)
     entity = res.steps[-1].entity
     if res.property is not None:
@@ -121,7 +127,7 @@ async def _get(conn: AsyncConnection[Any], request: Request, res: Resource) -> R
             raise NotFound(f"{res.property} has no value.")
         text = value if isinstance(value, str) else json.dumps(value)
         return PlainTextResponse(text)
-    options = parse_options(entity, _params(request))
+    options = parse_options(entity, _params(request), limits=limits)
     if res.ref:
         options = replace(options, select=("id",), expand=())
     if res.single:
@@ -160,12 +166,14 @@ def _url(request: Request) -> str:
     return str(request.url.replace(query=""))
 
 
-async def _post(conn: AsyncConnection[Any], request: Request, res: Resource) -> Response:
+async def _post(
+    conn: AsyncConnection[Any], request: Request, res: Resource, max_body: int
+) -> Response:
     if res.single or res.property is not None or res.ref:
         raise InvalidInput("POST creates an entity in a collection, e.g. /Things or "
                            "/Datastreams(1)/Observations.")  # fmt: skip
     principal = principal_of(request.scope)
-    body = await _body(request)
+    body = await _body(request, max_body)
     target = res.steps[-1].entity
     if len(res.steps) > 1:
         await sensor_reads.require_path(conn, principal, res.steps[:-1])
@@ -201,11 +209,13 @@ def _single_id(res: Resource, verb: str) -> tuple[str, int]:
     return last.entity.name, last.id
 
 
-async def _patch(conn: AsyncConnection[Any], request: Request, res: Resource) -> Response:
+async def _patch(
+    conn: AsyncConnection[Any], request: Request, res: Resource, max_body: int
+) -> Response:
     entity_set, entity_id = _single_id(res, "PATCH")
     principal, base = principal_of(request.scope), _base(request)
     entity = ENTITY_SETS[entity_set]
-    body = await _body(request)
+    body = await _body(request, max_body)
     if request.headers.get("content-type", "").startswith("application/json-patch+json"):
         row = await sensor_reads.read_one(conn, principal, res.steps, Options())
         current = serialise.entity_json(base, entity, row, Options())
