@@ -385,3 +385,15 @@ async def test_expansions_take_one_statement_per_level(
     assert page.total == 3 and len(page.rows) == 3
     assert sum(len(t["Datastreams"]) for t in page.rows) == 4
     assert len(calls) == 6  # page, count, Locations, Datastreams, Sensor, Observations
+
+
+def test_page_sizes_come_from_the_settings() -> None:
+    from geo.errors import InvalidInput
+    from geo.queries.sensors_options import Limits, parse_options
+    from geo.queries.sensors_schema import ENTITY_SETS
+
+    things, limits = ENTITY_SETS["Things"], Limits(default_top=7, max_top=20)
+    options = parse_options(things, {"$expand": "Datastreams"}, limits=limits)
+    assert options.top == 7 and options.expand[0].options.top == 7
+    with pytest.raises(InvalidInput, match="at most 20"):
+        parse_options(things, {"$expand": "Datastreams($top=21)"}, limits=limits)

@@ -17,7 +17,7 @@ from psycopg import sql
 from geo.access import Principal, sensor_scope
 from geo.errors import InvalidInput
 from geo.queries import Query, Rows
-from geo.queries.sensors_filter import Compiler, Params, coerce
+from geo.queries.sensors_filter import Compiler, Params
 from geo.queries.sensors_options import Options
 from geo.queries.sensors_schema import ENTITY_SETS, ID_NAMES, EntitySet, Nav
 
@@ -84,8 +84,6 @@ def _order(entity: EntitySet, alias: str, options: Options, params: Params) -> s
         value, kind = compiler.compile(expr)
         if kind == "geometry":
             raise InvalidInput("$orderby: geometries have no order.")
-        if kind == "json":
-            value = coerce((value, kind), "json")
         keys.append(value + _s(" DESC NULLS LAST" if desc else " ASC NULLS FIRST"))
     keys.append(_s(f"{alias}.id"))
     return sql.SQL(", ").join(keys) + _s("")
