@@ -238,6 +238,7 @@ def _totals(database_url: str) -> tuple[int, ...]:
     ("path", "body", "words"),
     [
         ("Things", b"{not json", "not valid JSON"),
+        ("Observations", b'{"result": NaN, "Datastream": {"@iot.id": 1}}', "NaN is not a JSON"),
         ("Things", [1, 2], "must be a JSON object"),
         ("Things", {"description": "no name"}, "needs 'name'"),
         ("Things", {"name": "x", "properties": {"critical": "yes"}}, "critical must be true"),

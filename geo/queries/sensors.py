@@ -19,7 +19,7 @@ from geo.errors import InvalidInput
 from geo.queries import Query, Rows
 from geo.queries.sensors_filter import Compiler, Params
 from geo.queries.sensors_options import Options
-from geo.queries.sensors_schema import ENTITY_SETS, ID_NAMES, EntitySet, Nav
+from geo.queries.sensors_schema import ENTITY_SETS, EntitySet, Nav
 
 type Row = dict[str, Any]
 
@@ -60,10 +60,9 @@ def where_for(
     return sql.SQL(" AND ").join(parts) + _s("")
 
 
-def columns(entity: EntitySet, alias: str, select: Sequence[str] | None) -> list[str]:
+def columns(entity: EntitySet, select: Sequence[str] | None) -> list[str]:
     """The properties served (in order): those selected, or all."""
-    names = [n for n in entity.props if select is None or n in select]
-    return names
+    return [n for n in entity.props if select is None or n in select]
 
 
 def _select_list(entity: EntitySet, alias: str, names: Sequence[str]) -> sql.Composed:
@@ -107,7 +106,7 @@ def collection(principal: Principal, steps: Sequence[Step], options: Options) ->
     """The rows of the addressed resource, a page of ``options.top`` + 1 (the extra row tells
     that a next page exists)."""
     entity, params, a = steps[-1].entity, Params(), "e0"
-    names = columns(entity, a, options.select)
+    names = columns(entity, options.select)
     where = where_for(principal, steps, a, params)
     statement = (
         _s("SELECT ") + _select_list(entity, a, names) + _s(f" FROM {entity.table} {a} WHERE ")
@@ -137,7 +136,7 @@ def expansion(
     nav = parent.navs[nav_name]
     child = ENTITY_SETS[nav.target]
     params, p, c = Params(), "px", "e1"
-    names = columns(child, c, options.select)
+    names = columns(child, options.select)
     link = nav.link.format(c=c, p=p)
     statement = (
         _s(f"SELECT {p}.id, x.* FROM {parent.table} {p} CROSS JOIN LATERAL (SELECT "  # noqa: S608
@@ -162,6 +161,3 @@ def exists(principal: Principal, steps: Sequence[Step]) -> Query[bool]:
         + where_for(principal, steps, a, params) + _s(")")
     )  # fmt: skip
     return Query(statement, params.values, lambda rows: bool(rows[0][0]))
-
-
-__all__ = ["ID_NAMES", "Row", "Step", "collection", "count", "exists", "expansion"]

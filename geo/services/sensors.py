@@ -16,7 +16,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from geo.access import Principal, sensor_writer
-from geo.errors import InvalidInput, NotFound
+from geo.errors import InvalidInput
 from geo.services import audit
 from geo.services import sensor_values as v
 
@@ -265,6 +265,3 @@ async def audit_write(
 
 def _jsonb(value: Any) -> Jsonb | None:
     return None if value is None else Jsonb(value)
-
-
-__all__ = ["CREATABLE", "NotFound", "create"]

@@ -56,9 +56,13 @@ async def _body(request: Request, most: int) -> Any:
     if len(raw) > most:
         raise TooLarge(f"The body may be at most {most // (1024 * 1024)} MiB.")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"The body is not valid JSON: {exc}.") from None
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def routes(pool: Pool, audit: GroupWriter, settings: SensorSettings) -> list[BaseRoute]:
