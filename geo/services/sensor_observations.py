@@ -105,16 +105,38 @@ async def _foi(conn: AsyncConnection[Any], item: Any, ds_id: int) -> int:
     return await feature_of_interest(conn, v.entity_object(item, "FeatureOfInterest"))
 
 
+#: The batch's newest reading is the Datastream's latest (ties: the later one posted wins).
+_NEWER = "(d.latest_phenomenon_time IS NULL OR top.phenomenon_time >= d.latest_phenomenon_time)"
 _INSERT = (
-    "INSERT INTO sta_observations (datastream_id, feature_of_interest_id, phenomenon_time, "
-    "phenomenon_time_end, result_time, valid_time_start, valid_time_end, result, result_quality, "
-    "parameters) SELECT %(ds)s, r.feature_of_interest_id, r.phenomenon_time, "
-    "r.phenomenon_time_end, r.result_time, r.valid_time_start, r.valid_time_end, r.result, "
-    "r.result_quality, r.parameters FROM jsonb_to_recordset(%(rows)s) AS r("
-    "feature_of_interest_id bigint, phenomenon_time timestamptz, phenomenon_time_end timestamptz, "
-    "result_time timestamptz, valid_time_start timestamptz, valid_time_end timestamptz, "
-    "result jsonb, result_quality jsonb, parameters jsonb) RETURNING id"
-)
+    "WITH ins AS (INSERT INTO sta_observations (datastream_id, feature_of_interest_id, "
+    "phenomenon_time, phenomenon_time_end, result_time, valid_time_start, valid_time_end, "
+    "result, result_quality, parameters) SELECT %(ds)s, r.feature_of_interest_id, "
+    "r.phenomenon_time, r.phenomenon_time_end, r.result_time, r.valid_time_start, "
+    "r.valid_time_end, r.result, r.result_quality, r.parameters "
+    "FROM jsonb_to_recordset(%(rows)s) AS r(feature_of_interest_id bigint, "
+    "phenomenon_time timestamptz, phenomenon_time_end timestamptz, result_time timestamptz, "
+    "valid_time_start timestamptz, valid_time_end timestamptz, result jsonb, "
+    "result_quality jsonb, parameters jsonb) "
+    "RETURNING id, phenomenon_time, phenomenon_time_end, result_time, result), "
+    # The batch's extents and newest reading folded into the Datastream's (LEAST and GREATEST
+    # skip NULLs): no scan of the Datastream's earlier Observations on the ingest path.
+    "agg AS (SELECT min(phenomenon_time) AS pmin, "
+    "max(coalesce(phenomenon_time_end, phenomenon_time)) AS pmax, min(result_time) AS rmin, "
+    "max(result_time) AS rmax FROM ins), "
+    "top AS (SELECT id, phenomenon_time, result FROM ins "
+    "ORDER BY phenomenon_time DESC, id DESC LIMIT 1), "
+    "upd AS (UPDATE sta_datastreams d SET "
+    "phenomenon_time_start = LEAST(d.phenomenon_time_start, agg.pmin), "
+    "phenomenon_time_end = GREATEST(d.phenomenon_time_end, agg.pmax), "
+    "result_time_start = LEAST(d.result_time_start, agg.rmin), "
+    "result_time_end = GREATEST(d.result_time_end, agg.rmax), "
+    "latest_observation_id = CASE WHEN {newer} THEN top.id ELSE d.latest_observation_id END, "
+    "latest_phenomenon_time = CASE WHEN {newer} THEN top.phenomenon_time "
+    "ELSE d.latest_phenomenon_time END, "
+    "latest_result = CASE WHEN {newer} THEN top.result ELSE d.latest_result END "
+    "FROM agg, top WHERE d.id = %(ds)s) "
+    "SELECT id FROM ins"
+).replace("{newer}", _NEWER)
 
 
 async def _insert(
@@ -128,12 +150,12 @@ async def _insert(
             "AND NOT internal",
             {"f": sorted({r["feature_of_interest_id"] for r in rows})},
         )
-    await refresh_datastreams(conn, [ds_id])
     return ids
 
 
 async def refresh_datastreams(conn: AsyncConnection[Any], ids: list[int]) -> None:
-    """Each Datastream's latest Observation and its time extents, from its Observations."""
+    """Each Datastream's latest Observation and its time extents, from all its Observations
+    (after an Observation is changed or deleted; inserts fold theirs in as they go)."""
     await conn.execute(
         "UPDATE sta_datastreams d SET latest_observation_id = l.id, "
         "latest_phenomenon_time = l.phenomenon_time, latest_result = l.result, "
