@@ -634,23 +634,27 @@ SENSOR_DATA: Mapping[str, DataClass] = {
     "Sensors": DataClass.PUBLIC, "ObservedProperties": DataClass.PUBLIC,
 }  # fmt: skip
 
-_CRITICAL_THING = "EXISTS (SELECT 1 FROM sta_things cy WHERE cy.id = {col} AND cy.critical)"
+# The few critical devices' ids as arrays computed once per statement (InitPlans), as
+# cell_scope does: a row check, not a join per row, so the planner keeps its estimates and
+# "the newest readings of a Datastream" stays an index scan.
+_CRITICAL_THINGS = "ARRAY(SELECT cy.id FROM sta_things cy WHERE cy.critical)"
+_CRITICAL_STREAMS = (
+    "ARRAY(SELECT cd.id FROM sta_datastreams cd JOIN sta_things cy ON cy.id = cd.thing_id "
+    "WHERE cy.critical)"
+)
+_CRITICAL_LOCATIONS = (
+    "ARRAY(SELECT cx.location_id FROM sta_thing_locations cx JOIN sta_things cy "
+    "ON cy.id = cx.thing_id WHERE cy.critical UNION SELECT hx.location_id "
+    "FROM sta_historical_location_locations hx JOIN sta_historical_locations ch "
+    "ON ch.id = hx.historical_location_id JOIN sta_things cy ON cy.id = ch.thing_id "
+    "WHERE cy.critical)"
+)
 _PUBLIC_SENSOR_ROWS = {
     "Things": "NOT {a}.critical",
-    "Locations": (
-        "NOT EXISTS (SELECT 1 FROM sta_thing_locations cx JOIN sta_things cy "
-        "ON cy.id = cx.thing_id WHERE cx.location_id = {a}.id AND cy.critical) "
-        "AND NOT EXISTS (SELECT 1 FROM sta_historical_location_locations cx "
-        "JOIN sta_historical_locations ch ON ch.id = cx.historical_location_id "
-        "JOIN sta_things cy ON cy.id = ch.thing_id WHERE cx.location_id = {a}.id "
-        "AND cy.critical)"
-    ),
-    "HistoricalLocations": "NOT " + _CRITICAL_THING.replace("{col}", "{a}.thing_id"),
-    "Datastreams": "NOT " + _CRITICAL_THING.replace("{col}", "{a}.thing_id"),
-    "Observations": (
-        "NOT EXISTS (SELECT 1 FROM sta_datastreams cd JOIN sta_things cy "
-        "ON cy.id = cd.thing_id WHERE cd.id = {a}.datastream_id AND cy.critical)"
-    ),
+    "Locations": "{a}.id <> ALL(" + _CRITICAL_LOCATIONS + ")",
+    "HistoricalLocations": "{a}.thing_id <> ALL(" + _CRITICAL_THINGS + ")",
+    "Datastreams": "{a}.thing_id <> ALL(" + _CRITICAL_THINGS + ")",
+    "Observations": "{a}.datastream_id <> ALL(" + _CRITICAL_STREAMS + ")",
     "FeaturesOfInterest": "NOT {a}.internal",
 }
 

@@ -54,6 +54,11 @@ def where_for(
         assert target.nav is not None
         parent, pa = steps[-2], params.alias()
         link = target.nav.link.format(c=alias, p=pa)
+        if target.nav.child_key is not None and parent.id is not None:
+            # ``Datastreams(1)/Observations``: the key on the row itself (so its index serves
+            # the order), the parent's existence and visibility checked once (an InitPlan).
+            parts.append(_s(f"{alias}.{target.nav.child_key} = ") + params.add(parent.id, "bigint"))
+            link = "TRUE"
         inner = where_for(principal, steps[:-1], pa, params)
         parts.append(_s(f"EXISTS (SELECT 1 FROM {parent.entity.table} {pa} WHERE ") + inner +  # noqa: S608
                      _s(f" AND {link})"))  # fmt: skip
@@ -83,7 +88,9 @@ def _order(entity: EntitySet, alias: str, options: Options, params: Params) -> s
         value, kind = compiler.compile(expr)
         if kind == "geometry":
             raise InvalidInput("$orderby: geometries have no order.")
-        keys.append(value + _s(" DESC NULLS LAST" if desc else " ASC NULLS FIRST"))
+        # PostgreSQL's default null order both ways, so an index scan (forwards or backwards)
+        # serves the order: "the newest 100 readings" reads 100 index entries, sorts nothing.
+        keys.append(value + _s(" DESC" if desc else " ASC"))
     keys.append(_s(f"{alias}.id"))
     return sql.SQL(", ").join(keys) + _s("")
 

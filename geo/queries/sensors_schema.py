@@ -58,6 +58,8 @@ class Nav:
     link: str
     #: For a to-one navigation: the parent's column holding the child's id.
     key: str | None = None
+    #: For a to-many navigation by foreign key: the child's column holding the parent's id.
+    child_key: str | None = None
 
 
 def _m2m(table: str, mine: str, theirs: str) -> str:
@@ -72,7 +74,7 @@ def _one(target: str, fk: str) -> Nav:
 
 
 def _many(target: str, fk: str) -> Nav:
-    return Nav(target, True, f"{{c}}.{fk} = {{p}}.id")
+    return Nav(target, True, f"{{c}}.{fk} = {{p}}.id", child_key=fk)
 
 
 @dataclass(frozen=True, slots=True)
