@@ -53,6 +53,9 @@ class Capability(StrEnum):
     EDIT_FEATURES = "edit_features"  # create, replace, delete facilities and cameras
     READ_AUDIT = "read_audit"  # the audit trail: GET /api/v1/audit, its CSV export (audited)
     MANAGE_USERS = "manage_users"
+    READ_SENSORS = "read_sensors"  # SensorThings: critical devices, their positions and readings
+    MANAGE_SENSORS = "manage_sensors"  # SensorThings: create, update, delete any entity
+    INGEST_OBSERVATIONS = "ingest_observations"  # SensorThings: post Observations (dataArray)
 
 
 C = Capability
@@ -63,22 +66,22 @@ ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     Role.CITIZEN: frozenset({C.READ_PUBLIC, C.REPORT}),
     Role.GRID_WORKER: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.CREATE_CASES, C.COMMENT,
-       C.CHECK_ON_SITE},
+       C.CHECK_ON_SITE, C.READ_SENSORS},
     Role.DISPATCHER: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES,
        C.READ_PERSONAL, C.READ_PHOTOS, C.CREATE_CASES, C.DISPATCH, C.HANDLE, C.COMMENT,
-       C.PAUSE_CLOCKS, C.EVALUATE},
+       C.PAUSE_CLOCKS, C.EVALUATE, C.READ_SENSORS},
     Role.DEPARTMENT_STAFF: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.HANDLE, C.COMMENT,
-       C.HANDLE_APPLICATIONS, C.EVALUATE},
+       C.HANDLE_APPLICATIONS, C.EVALUATE, C.READ_SENSORS},
     Role.VERIFIER: _STAFF_BASE | {C.VERIFY_HEALTH_CODES},
     Role.HEALTH_OFFICER: _STAFF_BASE | {C.VERIFY_HEALTH_CODES, C.READ_HEALTH, C.MANAGE_HEALTH},
     Role.CAMERA_VIEWER: _STAFF_BASE | {C.READ_CAMERAS, C.WATCH_VIDEO},
-    Role.ANALYST: _STAFF_BASE | {C.READ_INTERNAL, C.EVALUATE},
+    Role.ANALYST: _STAFF_BASE | {C.READ_INTERNAL, C.EVALUATE, C.READ_SENSORS},
     Role.AUDITOR: _STAFF_BASE | {C.READ_AUDIT},
     Role.SUPERVISOR: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.COMMENT, C.SUPERVISE, C.EVALUATE,
-       C.CHECK_ON_SITE},
+       C.CHECK_ON_SITE, C.READ_SENSORS},
     # 市民热线: the city's call centre — takes calls into cases, reads them to answer callers,
     # keeps and reads the callers' contact, calls them back after the close.
     Role.HOTLINE_OPERATOR: _STAFF_BASE
@@ -615,3 +618,62 @@ def editable(principal: Principal, layer: str) -> LayerView:
     if layer not in ("facilities", "cameras"):
         raise Forbidden(f"{layer!r} cannot be edited through this interface.")
     return INTERNAL_LAYERS[layer][0]
+
+
+# -- sensors (SensorThings) -------------------------------------------------------------------
+# Sensor data is public, except what concerns a device of critical infrastructure (a Thing
+# marked ``critical``): the Thing, its Locations (current and historical), its Datastreams and
+# their Observations, and the FeaturesOfInterest they observe are internal, READ_SENSORS.
+# Sensors and ObservedProperties (kinds of device, what is measured) carry no position.
+
+#: The data class of each SensorThings entity set when it concerns a critical device.
+SENSOR_DATA: Mapping[str, DataClass] = {
+    "Things": DataClass.INTERNAL, "Locations": DataClass.INTERNAL,
+    "HistoricalLocations": DataClass.INTERNAL, "Datastreams": DataClass.INTERNAL,
+    "Observations": DataClass.INTERNAL, "FeaturesOfInterest": DataClass.INTERNAL,
+    "Sensors": DataClass.PUBLIC, "ObservedProperties": DataClass.PUBLIC,
+}  # fmt: skip
+
+# The few critical devices' ids as arrays computed once per statement (InitPlans), as
+# cell_scope does: a row check, not a join per row, so the planner keeps its estimates and
+# "the newest readings of a Datastream" stays an index scan.
+_CRITICAL_THINGS = "ARRAY(SELECT cy.id FROM sta_things cy WHERE cy.critical)"
+_CRITICAL_STREAMS = (
+    "ARRAY(SELECT cd.id FROM sta_datastreams cd JOIN sta_things cy ON cy.id = cd.thing_id "
+    "WHERE cy.critical)"
+)
+_CRITICAL_LOCATIONS = (
+    "ARRAY(SELECT cx.location_id FROM sta_thing_locations cx JOIN sta_things cy "
+    "ON cy.id = cx.thing_id WHERE cy.critical UNION SELECT hx.location_id "
+    "FROM sta_historical_location_locations hx JOIN sta_historical_locations ch "
+    "ON ch.id = hx.historical_location_id JOIN sta_things cy ON cy.id = ch.thing_id "
+    "WHERE cy.critical)"
+)
+_PUBLIC_SENSOR_ROWS = {
+    "Things": "NOT {a}.critical",
+    "Locations": "{a}.id <> ALL(" + _CRITICAL_LOCATIONS + ")",
+    "HistoricalLocations": "{a}.thing_id <> ALL(" + _CRITICAL_THINGS + ")",
+    "Datastreams": "{a}.thing_id <> ALL(" + _CRITICAL_THINGS + ")",
+    "Observations": "{a}.datastream_id <> ALL(" + _CRITICAL_STREAMS + ")",
+    "FeaturesOfInterest": "NOT {a}.internal",
+}
+
+
+def sensor_scope(principal: Principal, entity_set: str, alias: str) -> str:
+    """A predicate on SensorThings entity set ``entity_set`` (alias ``alias``): the rows the
+    principal reads. With READ_SENSORS all of them (the whole city); otherwise those that
+    concern no critical device. ``alias`` is one of our own constants, never input."""
+    if principal.can(C.READ_SENSORS) or SENSOR_DATA[entity_set] is DataClass.PUBLIC:
+        return "TRUE"
+    return _PUBLIC_SENSOR_ROWS[entity_set].format(a=alias)
+
+
+def sensor_writer(principal: Principal, entity_set: str, creating: bool) -> Principal:
+    """Who may write SensorThings entities: posting Observations needs INGEST_OBSERVATIONS (or
+    MANAGE_SENSORS); everything else, and changing or deleting Observations, MANAGE_SENSORS."""
+    if creating and entity_set == "Observations" and principal.can(C.INGEST_OBSERVATIONS):
+        return principal
+    if principal.granted is not None and not principal.can(C.MANAGE_SENSORS):
+        # a device or system principal: no user to log in, only its grant to lack
+        raise Forbidden(f"This principal may not change {entity_set}: it needs 'manage_sensors'.")
+    return require(principal, C.MANAGE_SENSORS)

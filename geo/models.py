@@ -1179,3 +1179,7 @@ class CaseCheck(Base):
     photo_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
     note: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = _ts()
+
+
+# The SensorThings tables live in their own module (registered on the same metadata).
+from geo import sensor_models as _sensor_models  # noqa: E402, F401

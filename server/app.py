@@ -6,13 +6,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 
 from geo.migrate import head_revision
-from geo.services import case_facts
+from geo.services import case_facts, sensor_observations
+from geo.services.audit import GroupWriter
 from mobile_api import api as citizen_api
 from server.gql.view import OneMapGraphQL, graphql_routes
 from server.kernel import health, sweeper
@@ -31,6 +36,7 @@ from server.ogc import html as ogc_html
 from server.ogc.core import OgcService
 from server.ogc.routes import ogc_app
 from server.reference import routes as reference_routes
+from server.sta import routes as sta_routes
 from server.streams import routes as stream_routes
 from server.streams.service import StreamService
 
@@ -49,12 +55,14 @@ def create_app(settings: Settings) -> Starlette:
     streams = StreamService(settings.streams, settings.data.dir, pool, broker)
     # its own async + sync pools (OGC session settings); its tile cache hears of changes
     ogc = OgcService(settings, broker)
+    sta_audit = GroupWriter(pool)  # reads of internal sensor data (server/sta/audit.py)
     cors = CorsPolicy.of(settings.server)  # which other origins' pages may call us
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await pool.open(wait=True, timeout=settings.database.connect_timeout_s)
         log.info("database pool open", extra={"max_size": pool.max_size})
+        await _observation_partitions(pool, settings.sta.partitions_ahead_months)
         await ogc.open()
         streams.start()
         await broker.start()
@@ -69,6 +77,7 @@ def create_app(settings: Settings) -> Starlette:
             await broker.stop()
             await streams.close()  # ends every viewing session: every peer connection closed
             await ogc.close()
+            await sta_audit.close()
             await pool.close()
 
     routes: list[BaseRoute] = [
@@ -79,6 +88,8 @@ def create_app(settings: Settings) -> Starlette:
         Mount("/streams", routes=stream_routes.routes),
         Mount("/ogc/static", app=ogc_html.static_files()),  # the OGC pages' CSS and scripts
         Mount("/ogc", app=ogc_app(ogc)),
+        sta_routes.root_route(pool, sta_audit, settings.sta),  # SensorThings (docs/sensors.md)
+        Mount(sta_routes.PREFIX, routes=sta_routes.routes(pool, sta_audit, settings.sta)),
         *graphql_routes(OneMapGraphQL(settings, pool, broker, tokens, cors)),
         *reference_routes.routes,  # /docs: the API reference pages
         *mapview_routes.routes,  # `/` and `/mapview`: last, so no other route is shadowed
@@ -105,3 +116,17 @@ def create_app(settings: Settings) -> Starlette:
     app.state.ogc = ogc
     app.state.migration_head = head_revision()
     return app
+
+
+async def _observation_partitions(
+    pool: AsyncConnectionPool[AsyncConnection[Any]], months_ahead: int
+) -> None:
+    """Observations' monthly partitions ahead (docs/sensors.md); a database not yet migrated
+    is told by /readyz, not by a failed start."""
+    try:
+        async with pool.connection() as conn:
+            made = await sensor_observations.ensure_partitions(conn, months_ahead)
+        if made:
+            log.info("observation partitions made", extra={"count": made})
+    except psycopg.Error as exc:
+        log.warning("observation partitions not checked: %s", exc)

@@ -26,6 +26,7 @@ PARTS = {
     "server.streams": "surface",
     "server.mapview": "surface",
     "server.reference": "surface",
+    "server.sta": "surface",
     "mobile_api": "surface",
 }
 #: Which parts each part may import (besides itself and third-party packages).

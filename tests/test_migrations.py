@@ -33,13 +33,18 @@ TABLES = {
     "case_figures_daily",
     # 0016: hotline intake and callback, the on-site check
     "case_callers", "case_callbacks", "case_checks",
+    # 0018: SensorThings (sta_observations' monthly and default partitions are not counted)
+    "sta_things", "sta_locations", "sta_thing_locations", "sta_historical_locations",
+    "sta_historical_location_locations", "sta_sensors", "sta_observed_properties",
+    "sta_datastreams", "sta_features_of_interest", "sta_observations",
 }  # fmt: skip
 
 
 def _tables(url: str) -> set[str]:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
         ).fetchall()
     return {r[0] for r in rows} - {"spatial_ref_sys", "alembic_version"}
 

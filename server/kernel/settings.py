@@ -538,6 +538,25 @@ class HotlineSettings(BaseSettings):
     )  # fmt: skip
 
 
+class SensorSettings(BaseSettings):
+    """The SensorThings API (``ONEMAP_STA_…``, docs/sensors.md): page sizes, bodies, and how
+    far ahead observations' monthly partitions are made."""
+
+    model_config = _config("ONEMAP_STA_")
+
+    default_top: int = Field(
+        default=100, ge=1, le=10_000, description="Entities a page holds when $top is not given."
+    )
+    max_top: int = Field(default=1000, ge=1, le=10_000, description="The largest $top allowed.")
+    max_body_mib: int = Field(
+        default=16, ge=1, le=512, description="The largest request body (CreateObservations)."
+    )
+    partitions_ahead_months: int = Field(
+        default=3, ge=0, le=36,
+        description="Monthly observation partitions made ahead at each start of the server.",
+    )  # fmt: skip
+
+
 class Settings(BaseModel):
     """All of OneMap's settings, built once and passed down."""
 
@@ -554,6 +573,7 @@ class Settings(BaseModel):
     clock: ClockSettings = Field(default_factory=ClockSettings)
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
     hotline: HotlineSettings = Field(default_factory=HotlineSettings)
+    sta: SensorSettings = Field(default_factory=SensorSettings)
 
     @classmethod
     def from_env(cls) -> Settings:
