@@ -286,13 +286,15 @@ class Case(Base):
         CheckConstraint("resolved_at IS NULL OR resolved_at >= reported_at", name="resolved_after"),
         CheckConstraint("closed_at IS NULL OR closed_at >= reported_at", name="closed_after"),
         Index("ix_cases_grid_cell_id_status", "grid_cell_id", "status"),
-        # The sweep finds the open cases among a million closed ones (migration 0015).
+        # The sweep finds the open cases among a million closed ones (migration 0015), and
+        # their stamps in the index alone (0019).
         Index(
             "ix_cases_open",
             "id",
             postgresql_where=text(
                 "status IN ('reported', 'dispatched', 'in_progress', 'resolved')"
             ),
+            postgresql_include=["updated_at"],
         ),
         Index(
             "idx_cases_public_geom",

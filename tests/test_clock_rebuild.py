@@ -146,6 +146,10 @@ def test_a_loaded_past_is_not_told_of_again(database_url: str) -> None:
             (past,),
         ).fetchall()
     assert rows == [("overdue", "overdue", "city")] * 3
+    # A later step on them (their clocks refreshed) keeps the level the past reached.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE cases SET updated_at = clock_timestamp() WHERE id = ANY(%s)", (past,))
+    assert _told_after(database_url, past, ["--rebuild"]) == (0, 0)
 
     fresh = _imported_late_cases(database_url, 3)
     notices, events = _told_after(database_url, fresh, ["--rebuild"])

@@ -180,10 +180,18 @@ SELECT r.*, %(now)s FROM unnest(%(case_id)s::bigint[], %(stage)s::text[],
 ON CONFLICT (case_id) DO UPDATE SET
   stage = excluded.stage, started_at = excluded.started_at, warning_at = excluded.warning_at,
   due_at = excluded.due_at, state = excluded.state, suspended = excluded.suspended,
-  limit_minutes = excluded.limit_minutes, escalation_level = excluded.escalation_level,
+  limit_minutes = excluded.limit_minutes,
   district_at = excluded.district_at, city_at = excluded.city_at,
   pending_at = excluded.pending_at, case_updated_at = excluded.case_updated_at,
   computed_at = excluded.computed_at,
+  -- Within the same stage the level reached stays (a loaded past's, set without events).
+  escalation_level = CASE WHEN s.stage = excluded.stage AND s.started_at = excluded.started_at
+                          AND 'city' IN (s.escalation_level, excluded.escalation_level)
+                          THEN 'city'
+                          WHEN s.stage = excluded.stage AND s.started_at = excluded.started_at
+                          AND 'district' IN (s.escalation_level, excluded.escalation_level)
+                          THEN 'district'
+                          ELSE excluded.escalation_level END,
   -- Within the same stage, what was notified stays notified, unless the clock went back
   -- (an extension): then it may be notified again when it gets there again.
   notified = CASE WHEN s.stage = excluded.stage AND s.started_at = excluded.started_at
@@ -287,8 +295,10 @@ async def stale_ids(conn: AsyncConnection[Any]) -> list[int]:
 
 async def drop_closed(conn: AsyncConnection[Any]) -> int:
     """Remove the rows of cases that left the workflow; how many went."""
+    # An anti-join on the open cases' index: the stored rows against the open ids, both in
+    # order (a merge), not every row's case read.
     cur = await conn.execute(
-        f"DELETE FROM case_clock_states s USING cases c WHERE c.id = s.case_id "  # noqa: S608
-        f"AND c.status NOT IN {OPEN_SQL}"
+        f"DELETE FROM case_clock_states s WHERE NOT EXISTS (SELECT 1 FROM cases c "  # noqa: S608
+        f"WHERE c.id = s.case_id AND c.status IN {OPEN_SQL})"
     )
     return cur.rowcount
