@@ -155,3 +155,20 @@ def test_a_loaded_past_is_not_told_of_again(database_url: str) -> None:
     notices, events = _told_after(database_url, fresh, ["--rebuild"])
     assert events == 3 * 2  # escalated to the district and the city
     assert notices > 0
+
+
+def test_the_reconciliation_drops_the_clock_of_a_case_closed_behind_its_back(
+    database_url: str,
+) -> None:
+    (case_id,) = _make_stale(database_url, 1)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        # Closed with its old stamp (an import): the usual sweep does not see it change.
+        conn.execute("UPDATE cases SET status = 'closed', closed_at = now() WHERE id = %s",
+                     (case_id,))  # fmt: skip
+    report = _sweep(database_url, full=True)
+    assert report.dropped >= 1
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM case_clock_states WHERE case_id = %s", (case_id,)
+        ).fetchone()
+    assert row == (0,)
