@@ -137,7 +137,7 @@ async def sweeps(url: str, runs: int) -> dict[str, dict[str, Any]]:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         t0 = time.perf_counter()
         first = await sweep(conn, datetime.now(UTC), rules, supervision, full=True)
-        out["first sweep after the seed (tells and escalates the seeded late cases)"] = {
+        out["first sweep of the run (a full one, cold)"] = {
             "p50": (time.perf_counter() - t0) * 1000, "p90": float("nan"), "runs": 1,
             "report": first}  # fmt: skip
         out["usual sweep, nothing new"] = await timed_sweeps(False)
