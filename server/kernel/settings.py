@@ -384,6 +384,14 @@ class OgcSettings(BaseSettings):
         "several cities).",
     )
     sync_pool_size: int = Field(default=4, ge=1, description="Connections for pygeoapi's threads.")
+    pool_size: int = Field(
+        default=16,
+        ge=1,
+        description="Connections for items and tiles (besides the app's pool): tiles are "
+        "PostgreSQL's work, and as many statements in flight as clients keep its disk and "
+        "cores busy (with 8, cold tiles ran at 0.8 of the same statements run straight; with "
+        "16, at 0.9-1.05: bench/results/ogc-2026-11-30-scale10-quiet.md).",
+    )
     download_max: int = Field(
         default=1_000_000,
         ge=1,

@@ -90,7 +90,7 @@ class OgcService:
         # Outage-aware like the app's pool: checkouts fail fast while the database is down and
         # reconnection is retried within seconds (docs/reliability.md).
         self.pool: AsyncConnectionPool[AsyncConnection[Any]] = OutageAwarePool(
-            db.libpq_url, min_size=1, max_size=max(1, db.pool_max_size // 2), kwargs=kwargs,
+            db.libpq_url, min_size=1, max_size=settings.ogc.pool_size, kwargs=kwargs,
             timeout=db.connect_timeout_s, open=False, name="onemap-ogc", check=checkout,
             reconnect_timeout=RECONNECT_TIMEOUT_S,
         )  # fmt: skip
