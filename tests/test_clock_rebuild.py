@@ -162,13 +162,19 @@ def test_the_reconciliation_drops_the_clock_of_a_case_closed_behind_its_back(
 ) -> None:
     (case_id,) = _make_stale(database_url, 1)
     with psycopg.connect(database_url, autocommit=True) as conn:
+        status = conn.execute("SELECT status FROM cases WHERE id = %s", (case_id,)).fetchone()
         # Closed with its old stamp (an import): the usual sweep does not see it change.
         conn.execute("UPDATE cases SET status = 'closed', closed_at = now() WHERE id = %s",
                      (case_id,))  # fmt: skip
-    report = _sweep(database_url, full=True)
-    assert report.dropped >= 1
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM case_clock_states WHERE case_id = %s", (case_id,)
-        ).fetchone()
-    assert row == (0,)
+    try:
+        report = _sweep(database_url, full=True)
+        assert report.dropped >= 1
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM case_clock_states WHERE case_id = %s", (case_id,)
+            ).fetchone()
+        assert row == (0,)
+    finally:  # the session's other tests read a consistent city
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("UPDATE cases SET status = %s, closed_at = NULL WHERE id = %s",
+                         (status[0] if status else "dispatched", case_id))  # fmt: skip

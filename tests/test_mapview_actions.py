@@ -402,6 +402,20 @@ async def test_the_clock_steps_listed_are_exactly_those_that_succeed(conn: AConn
     await clock_step(conn, held[0][0], "request_extension", staff, reason="需要采购",
                      extended_minutes=120)  # fmt: skip
     await clock_step(conn, held[1][0], "suspend", desk, reason="等待业主")
+    # And one just dispatched to the department, its clock untouched (the session's other
+    # tests may have left the seeded ones with requests or suspensions).
+    where = await (
+        await conn.execute(
+            "SELECT category, ST_X(geom), ST_Y(geom), department_id FROM cases WHERE id = %s",
+            [held[0][0]],
+        )
+    ).fetchone()
+    assert where is not None
+    fresh = await hotline.create_hotline_case(
+        conn, actor=await _principal(conn, "hotline_operator"), caller=Caller("王女士",
+        "13812345679"), category=where[0], point=LonLat(where[1], where[2]),
+        description="占道经营")  # fmt: skip
+    await transition(conn, fresh.id, "dispatch", desk, department_id=where[3])
 
     actor = await _principal(conn, who)
     scope = access.case_scope(actor, "c")
@@ -409,7 +423,7 @@ async def test_the_clock_steps_listed_are_exactly_those_that_succeed(conn: AConn
         await conn.execute(
             f"(SELECT c.id FROM cases c WHERE ({scope}) AND c.id IN (SELECT min(x.id) FROM "
             f"cases x GROUP BY x.status)) UNION SELECT unnest(%s::bigint[])",
-            [[held[0][0], held[1][0]]],
+            [[held[0][0], held[1][0], fresh.id]],
         )
     ).fetchall()
     offered: set[str] = set()
