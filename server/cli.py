@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -289,6 +291,28 @@ def proxy_options(trusted: list[str]) -> dict[str, Any]:
     return {"proxy_headers": True, "forwarded_allow_ips": list(trusted)}
 
 
+@contextlib.contextmanager
+def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` callback drawing one bar on stderr (none when ``quiet``),
+    closed on the way out."""
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if quiet:
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    try:
+        yield progress
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
 @main.group()
 def evaluation() -> None:
     """Evaluation (考核) facts and figures (docs/evaluation.md)."""
@@ -306,21 +330,11 @@ def evaluation_rebuild(ctx: click.Context, missing: bool, quiet: bool) -> None:
     settings = _settings(ctx)
     _check_database(settings.database.libpq_url, settings.database.connect_timeout_s)
     case_facts.configure(settings.clock.rules())
-    bar: Any = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if quiet:
-            return
-        if bar is None:
-            bar = click.progressbar(length=total, label="facts", file=sys.stderr, show_pos=True)
-            bar.__enter__()
-        bar.update(done - bar.pos)
-
-    with psycopg.connect(settings.database.libpq_url, autocommit=True) as conn:
+    with (
+        _progress("facts", quiet) as progress,
+        psycopg.connect(settings.database.libpq_url, autocommit=True) as conn,
+    ):
         count = case_facts.rebuild(conn, missing_only=missing, progress=progress)
-    if bar is not None:
-        bar.__exit__(None, None, None)
     click.echo(f"evaluation facts of {count:,} cases rebuilt", err=True)
 
 
@@ -452,16 +466,6 @@ def _build_clocks(settings: Settings, *, every: bool = False, told: bool = False
 
     url = settings.database.libpq_url
     _check_database(url, settings.database.connect_timeout_s)
-    bar: Any = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if quiet:
-            return
-        if bar is None:
-            bar = click.progressbar(length=total, label="clocks", file=sys.stderr, show_pos=True)
-            bar.__enter__()
-        bar.update(done - bar.pos)
 
     async def run() -> int:
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
@@ -473,11 +477,10 @@ def _build_clocks(settings: Settings, *, every: bool = False, told: bool = False
             )  # fmt: skip
 
     try:
-        count = asyncio.run(run())
+        with _progress("clocks", quiet) as progress:
+            count = asyncio.run(run())
     except psycopg.errors.UndefinedTable as exc:
         _fail(f"the database is not migrated ({_first_line(exc)}): run `onemap migrate`")
-    if bar is not None:
-        bar.__exit__(None, None, None)
     if count or not quiet:
         click.echo(f"stored clocks of {count:,} open cases built", err=True)
 

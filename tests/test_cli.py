@@ -17,7 +17,8 @@ from tests.conftest import ROOT
 
 ONEMAP = str(Path(sys.executable).with_name("onemap"))
 COMMANDS = [[], ["db"], ["db", "provision"], ["db", "roles"], ["migrate"], ["seed"], ["serve"],
-            ["audit"], ["audit", "verify"], ["audit", "export"], ["sweep"]]  # fmt: skip
+            ["audit"], ["audit", "verify"], ["audit", "export"], ["sweep"], ["evaluation"],
+            ["evaluation", "rebuild"]]  # fmt: skip
 
 
 def _run(
@@ -78,6 +79,23 @@ def test_sweep_once_prints_its_counts(database_url: str) -> None:
     assert json.loads(first.stdout)["ran"] is True
     second = json.loads(_run("sweep", "--once", env={"ONEMAP_DATABASE_URL": database_url}).stdout)
     assert (second["ran"], second["notifications"], second["escalations"]) == (True, 0, 0)
+
+
+def test_evaluation_rebuild_recomputes_every_case_with_progress(database_url: str) -> None:
+    """Every case's facts recomputed (a bar labelled facts on stderr); ``--missing`` finds none
+    left to do."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM cases").fetchone()
+    assert row is not None
+    env = {"ONEMAP_DATABASE_URL": database_url}
+    done = _run("evaluation", "rebuild", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "facts" in done.stderr.splitlines()[0]
+    assert f"evaluation facts of {row[0]:,} cases rebuilt" in done.stderr
+    again = _run("evaluation", "rebuild", "--missing", "--quiet", env=env)
+    assert again.stderr.strip() == "evaluation facts of 0 cases rebuilt"
 
 
 def test_migrate_at_head_is_a_no_op(database_url: str) -> None:
