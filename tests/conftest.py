@@ -33,7 +33,14 @@ from server.app import create_app
 from server.gql.schema import contract_schema
 from server.kernel.auth.tokens import TokenService
 from server.kernel.provision import admin_url, ensure_roles, provision
-from server.kernel.settings import DatabaseSettings, DataSettings, Settings, SupervisionSettings
+from server.kernel.settings import (
+    DatabaseSettings,
+    DataSettings,
+    MqttSettings,
+    SensorSettings,
+    Settings,
+    SupervisionSettings,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The session's city: 1,000 facilities, 100 cameras, 1,015 cases on the full geography.
@@ -98,6 +105,9 @@ def settings_for(url: str) -> Settings:
         data=DataSettings(dir=ROOT / ".data" / "test"),
         # No background sweep: the supervision tests sweep at the times they choose.
         supervision=SupervisionSettings(sweep_seconds=0),
+        # No MQTT ingest nor retention sweep: the MQTT tests start theirs (tests/mqtt_helpers.py).
+        sta=SensorSettings(retention_sweep_hours=0),
+        mqtt=MqttSettings(enabled=False),
     )
 
 
