@@ -204,13 +204,23 @@ class Client:
         self.paho.loop_stop()
 
 
-def connect(port: int, username: str | None, password: str | None, *, client_id: str = "",
-            clean: bool = True, subscribe: str | None = None) -> Client:  # fmt: skip
+def connect(
+    port: int,
+    username: str | None,
+    password: str | None,
+    *,
+    client_id: str = "",
+    clean: bool = True,
+    subscribe: str | None = None,
+    inflight: int = 20,
+) -> Client:
     """A connected client; AssertionError naming the reason when the broker refuses it."""
     paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                        clean_session=clean)  # fmt: skip
     if username is not None:
         paho.username_pw_set(username, password)
+    paho.max_inflight_messages_set(inflight)
+    paho.reconnect_delay_set(1, 2)
     client = Client(paho)
     connected: queue.Queue[Any] = queue.Queue()
     subscribed = threading.Event()
