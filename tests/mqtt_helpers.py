@@ -160,13 +160,14 @@ class Ingest:
                 await events.stop()
                 await pool.close()
 
+        loop = self._loop
+
         def thread() -> None:
-            assert self._loop is not None
-            asyncio.set_event_loop(self._loop)
-            self._task = self._loop.create_task(main())
+            asyncio.set_event_loop(loop)
+            self._task = loop.create_task(main())
             with contextlib.suppress(asyncio.CancelledError):
-                self._loop.run_until_complete(self._task)
-            self._loop.close()
+                loop.run_until_complete(self._task)
+            loop.close()
 
         self._thread = threading.Thread(target=thread, daemon=True)
         self._thread.start()

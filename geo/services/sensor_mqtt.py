@@ -125,22 +125,38 @@ async def broker_accounts(conn: AsyncConnection[Any], device_prefix: str) -> lis
 
 
 _OBSERVATION = ENTITY_SETS["Observations"]
+#: Served even when null (server/sta/serialise.py's KEEP_NULL); other nulls are left out.
+_KEEP_NULL = ("result", "resultTime")
+
+
+def _entity_sql() -> str:
+    """The Observation entity as the REST API serialises it, built in SQL as JSON text (no
+    parse and re-serialise in Python on the 20,000-a-second path); ``%(base)s`` is the
+    service root. tests/test_sta_mqtt.py checks it equals the REST answer."""
+    props = _OBSERVATION.props
+    link = "%(base)s || '/Observations(' || o.id || ')'"
+    kept = ", ".join(f"'{n}', {props[n].out.format(a='o')}" for n in _KEEP_NULL)
+    optional = ", ".join(f"'{n}', {p.out.format(a='o')}" for n, p in props.items()
+                         if n not in _KEEP_NULL)  # fmt: skip
+    navs = ", ".join(f"'{n}@iot.navigationLink', {link} || '/{n}'" for n in _OBSERVATION.navs)
+    return (f"jsonb_build_object('@iot.id', o.id, '@iot.selfLink', {link}, {kept}, {navs}) "
+            f"|| jsonb_strip_nulls(jsonb_build_object({optional}))")  # fmt: skip
+
+
 # The schema's own expressions (sensors_schema), no value from outside.
 _PUBLISHED = (
-    "SELECT o.id, o.datastream_id, "  # noqa: S608
-    + ", ".join(p.out.format(a="o") for p in _OBSERVATION.props.values())
-    + " FROM sta_observations o WHERE o.id = ANY(%(ids)s) ORDER BY o.id"
+    "SELECT o.datastream_id, (" + _entity_sql() + ")::text "
+    "FROM sta_observations o WHERE o.id = ANY(%(ids)s) ORDER BY o.id"
 )
 
 
 async def observations_to_publish(
-    conn: AsyncConnection[Any], ids: list[int]
-) -> list[dict[str, Any]]:
-    """New Observations as the REST API reads them (``id`` and the served properties), with
-    their ``datastream_id``: what subscribers of their Datastream's topic receive."""
-    cur = await conn.execute(_PUBLISHED, {"ids": ids})
-    names = ["id", "datastream_id", *_OBSERVATION.props]
-    return [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
+    conn: AsyncConnection[Any], ids: list[int], base: str
+) -> list[tuple[int, str]]:
+    """New Observations as the REST API serves them (JSON text, ``base`` the service root),
+    each with its Datastream's id: what subscribers of that Datastream's topic receive."""
+    cur = await conn.execute(_PUBLISHED, {"ids": ids, "base": base})
+    return [(int(r[0]), str(r[1])) for r in await cur.fetchall()]
 
 
 async def try_lead(conn: AsyncConnection[Any]) -> bool:

@@ -616,6 +616,10 @@ class MqttSettings(BaseSettings):
         "change, so it reloads them.",
     )  # fmt: skip
     refresh_s: float = Field(default=10, gt=0, description="Seconds between ACL refreshes.")
+    republish_qos: int = Field(
+        default=1, ge=0, le=1, description="QoS of the stored Observations republished to "
+        "subscribers (0: cheaper; an offline subscriber's session then queues none).",
+    )  # fmt: skip
 
     def login_password(self) -> str:
         if self.password is not None:

@@ -30,18 +30,14 @@ from psycopg_pool import AsyncConnectionPool
 
 from geo.access import Capability, system
 from geo.errors import OneMapError
-from geo.queries.sensors_options import Options
-from geo.queries.sensors_schema import ENTITY_SETS
 from geo.services.sensor_ingest import Outcome, Reading, ingest
 from geo.services.sensor_mqtt import TOPIC, observations_to_publish
 from geo.services.sensor_observations import CHANNEL
 from server.kernel.events import EventBroker
 from server.kernel.settings import MqttSettings
-from server.sta import serialise
 
 log = logging.getLogger("onemap.mqtt")
 INGEST = system(Capability.INGEST_OBSERVATIONS)
-_OBSERVATIONS = ENTITY_SETS["Observations"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,13 +183,13 @@ class MqttBridge:
             ids = [int(i) for i in event.get("ids", [])]
             try:
                 async with self._pool.connection() as conn:
-                    rows = await observations_to_publish(conn, ids)
+                    rows = await observations_to_publish(conn, ids, self._base)
             except (psycopg.Error, OneMapError) as exc:  # ingest goes on; REST has them
                 log.warning("new observations not republished: %s", exc)
                 continue
-            for row in rows:
-                body = serialise.entity_json(self._base, _OBSERVATIONS, row, Options())
-                client.publish(TOPIC.format(row["datastream_id"]), json.dumps(body), qos=1)
+            qos = self._settings.republish_qos
+            for ds, entity in rows:
+                client.publish(TOPIC.format(ds), entity, qos=qos)
 
 
 def _not_json(name: str) -> Any:
