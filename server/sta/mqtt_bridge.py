@@ -19,6 +19,8 @@ import contextlib
 import json
 import logging
 import re
+import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +65,12 @@ class MqttBridge:
         self._base = base_url.rstrip("/") + "/sta/v1.1"
         self._topic = re.compile(re.escape(settings.device_prefix)
                                  + r"v1\.1/Datastreams\((\d{1,18})\)/Observations")  # fmt: skip
-        self._queue: asyncio.Queue[Message] = asyncio.Queue()
+        # paho's thread appends, the event loop takes; the loop is woken (a syscall) only when
+        # the inbox turns non-empty, not once per message.
+        self._inbox: deque[Message] = deque()
+        self._lock = threading.Lock()
+        self._waiting = False
+        self._arrived = asyncio.Event()
         self._connection = 0
         self.connected = asyncio.Event()
         #: Readings stored (new), duplicates recognised, refused: for logs and tests.
@@ -94,7 +101,11 @@ class MqttBridge:
 
         def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
             item = Message(self._connection, msg.mid, msg.qos, msg.topic, bytes(msg.payload))
-            loop.call_soon_threadsafe(self._queue.put_nowait, item)
+            with self._lock:
+                self._inbox.append(item)
+                wake, self._waiting = self._waiting, False
+            if wake:
+                loop.call_soon_threadsafe(self._arrived.set)
 
         client.on_connect, client.on_disconnect = on_connect, on_disconnect
         client.on_message = on_message
@@ -118,21 +129,31 @@ class MqttBridge:
                 if sock is not None:
                     sock.close()
 
+    def _take(self, batch: list[Message], size: int) -> bool:
+        """Move what arrived into ``batch``; True when it is full. When nothing is left, ask
+        paho's thread to wake the loop at the next message."""
+        with self._lock:
+            while self._inbox and len(batch) < size:
+                batch.append(self._inbox.popleft())
+            if not self._inbox:
+                self._arrived.clear()
+                self._waiting = True
+        return len(batch) >= size
+
     async def _batch(self) -> list[Message]:
+        """The next batch: up to ``batch_size`` messages, or what came within ``flush_ms`` of
+        the first."""
         loop = asyncio.get_running_loop()
-        batch = [await self._queue.get()]
+        size, batch = self._settings.batch_size, list[Message]()
+        while not self._take(batch, size) and not batch:
+            await self._arrived.wait()
         deadline = loop.time() + self._settings.flush_ms / 1000
-        size = self._settings.batch_size
-        while len(batch) < size:
-            while not self._queue.empty() and len(batch) < size:
-                batch.append(self._queue.get_nowait())
+        while not self._take(batch, size):
             left = deadline - loop.time()
-            if len(batch) >= size or left <= 0:
+            if left <= 0:
                 break
-            try:
-                batch.append(await asyncio.wait_for(self._queue.get(), left))
-            except TimeoutError:
-                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), left)
         return batch
 
     async def _ingest(self, client: mqtt.Client) -> None:
