@@ -94,6 +94,8 @@ class Broker:
         with (self.dir / "mosquitto.log").open("ab") as log:
             self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.dir / "mosquitto.conf")],
                                             stdout=log, stderr=log)  # fmt: skip
+        # what a managed broker's pid_file holds (Mosquitto writes it only with -d)
+        (self.dir / "mosquitto.pid").write_text(f"{self.process.pid}\n")
         _wait_port(self.settings.port)
         _wait_port(self.settings.device_port)
 
