@@ -6,6 +6,7 @@ nothing and do not hold up good ones (docs/sensors.md)."""
 from __future__ import annotations
 
 import logging
+import queue
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -126,6 +127,13 @@ def test_the_same_reading_twice_is_stored_once_on_both_paths(
     finally:
         device.close()
     assert [r[2] for r in stored(database_url, ds)] == [1.0, 2.0]
+    # Moving a reading onto another's time would make two: refused, nothing changed.
+    second = max(r[0] for r in stored(database_url, ds))
+    moved = client.patch(f"{STA}/Observations({second})", json={"phenomenonTime": at},
+                         headers=admin)  # fmt: skip
+    assert moved.status_code == 409, moved.text
+    assert "one reading per Datastream and time" in moved.json()["detail"]
+    assert [r[2] for r in stored(database_url, ds)] == [1.0, 2.0]
 
 
 def test_anonymous_and_wrong_passwords_are_refused(broker: Broker) -> None:
@@ -231,3 +239,24 @@ def test_cli_writes_files_mosquitto_accepts(
     assert "acl_file" in help_text
     broker.refresh()  # the same registry through the fixture's broker: the password works
     connect(broker.settings.device_port, f"thing-{thing}", password).close()
+
+
+def test_a_public_reader_hears_no_critical_device(
+    client: TestClient, admin: dict[str, str], broker: Broker, ingest: Ingest
+) -> None:
+    critical = create(client, admin, "Things", station("mqtt substation probe", critical=True))
+    (hidden,) = datastreams_of(client, admin, critical)
+    (shown,), _ = _device(client, admin, broker, "mqtt public gauge")
+    public = connect(broker.settings.port, *broker.reader("public-watcher", "public"),
+                     subscribe="v1.1/#")  # fmt: skip
+    try:
+        for ds in (hidden, shown):
+            body = {"result": 1.0, "phenomenonTime": _at(2)}
+            posted = client.post(f"{STA}/Datastreams({ds})/Observations", json=body, headers=admin)
+            assert posted.status_code == 201, posted.text
+        ((topic, _),) = public.take(1)
+        assert topic == TOPIC.format(shown)
+        with pytest.raises(queue.Empty):
+            public.take(1, timeout=1)
+    finally:
+        public.close()
