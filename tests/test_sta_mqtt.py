@@ -178,6 +178,13 @@ BAD = [
     (b'{"result": 1.0, "phenomenonTime": "2999-01-01T00:00:00Z"}', "lies in the future"),
     (b"[1, 2]", "must be a JSON object"),
     (b'{"result": 1.0, "phenomenonTime": "yesterday"}', "not an ISO 8601 time"),
+    # a ring PostGIS cannot read: the database refuses it, the rest of the batch goes on
+    (
+        b'{"result": 1.0, "phenomenonTime": "2026-01-01T00:00:00Z", "FeatureOfInterest": {"name":'
+        b' "x", "description": "y", "encodingType": "application/geo+json", "feature": {"type":'
+        b' "Polygon", "coordinates": [[[121.4, 31.2], [121.5, 31.3]]]}}}',
+        "FeatureOfInterest",
+    ),
 ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 
 from geo.access import Principal, sensor_writer
@@ -85,7 +86,12 @@ async def _checked(
     row = so._row(reading.body, obs_type, what)
     given = reading.body.get("FeatureOfInterest")
     if given is not None:
-        foi = await so._foi(conn, given, reading.datastream_id)
+        try:
+            async with conn.transaction():  # a savepoint: a bad geometry spoils nothing else
+                foi = await so._foi(conn, given, reading.datastream_id)
+        except (psycopg.errors.InternalError_, psycopg.errors.DataError) as exc:
+            raise InvalidInput(f"{what}: its FeatureOfInterest could not be read: "
+                               f"{exc.diag.message_primary}.") from None  # fmt: skip
     elif foi is None:
         if not has_location:
             raise InvalidInput(f"{what}: no FeatureOfInterest, and its Thing has no Location to "

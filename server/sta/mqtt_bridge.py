@@ -26,6 +26,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
+import psycopg_pool
 from paho.mqtt.enums import CallbackAPIVersion
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -183,21 +184,36 @@ class MqttBridge:
         return Reading(int(found.group(1)), body)
 
     async def _store(self, batch: list[Message]) -> list[Outcome]:
-        """Each message's outcome, once its batch is committed; a database that fails is tried
-        again (nothing acknowledged meanwhile: the broker keeps the readings)."""
+        """Each message's outcome, once its batch is committed. A database that is away is
+        tried again (nothing acknowledged meanwhile: the broker keeps the readings); a batch
+        the database refuses is stored reading by reading, so one that cannot be stored is
+        refused alone instead of holding up the session."""
         parsed = [self._reading(m) for m in batch]
         readings = [p for p in parsed if isinstance(p, Reading)]
+        try:
+            stored = iter(await self._ingest_retrying(readings) if readings else [])
+        except psycopg.Error as exc:
+            log.warning("MQTT batch refused by the database, storing one by one: %s", exc)
+            stored = iter([await self._one(r) for r in readings])
+        return [p if isinstance(p, Outcome) else next(stored) for p in parsed]
+
+    async def _ingest_retrying(self, readings: list[Reading]) -> list[Outcome]:
         backoff = 0.2
         while True:
             try:
                 async with self._pool.connection() as conn:
-                    stored = iter(await ingest(conn, INGEST, readings) if readings else [])
-                break
-            except psycopg.Error as exc:
+                    return await ingest(conn, INGEST, readings)
+            except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
                 log.warning("MQTT batch not stored, retrying in %.1f s: %s", backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5)
-        return [p if isinstance(p, Outcome) else next(stored) for p in parsed]
+
+    async def _one(self, reading: Reading) -> Outcome:
+        try:
+            (outcome,) = await self._ingest_retrying([reading])
+        except psycopg.Error as exc:
+            return Outcome(error=f"The reading could not be stored: {exc}")
+        return outcome
 
     async def _republish(self, client: mqtt.Client) -> None:
         async for event in self._events.subscribe(CHANNEL):
