@@ -132,7 +132,10 @@ class Ingest:
     """The server's MQTT ingest (MqttBridge) on an event loop in a thread of its own, with its
     own pool and NOTIFY listener, as a server process has."""
 
-    def __init__(self, settings: Settings, mqtt_settings: MqttSettings) -> None:
+    def __init__(
+        self, settings: Settings, mqtt_settings: MqttSettings, bridge: type[MqttBridge] = MqttBridge
+    ) -> None:
+        self._bridge_class = bridge
         self._settings = settings.model_copy(
             update={"database": settings.database.for_server(), "mqtt": mqtt_settings}
         )
@@ -151,7 +154,7 @@ class Ingest:
             await pool.open(wait=True)
             events = EventBroker(s.database.app_libpq_url)
             await events.start()
-            self.bridge = MqttBridge(s.mqtt, pool, events, "http://testserver")
+            self.bridge = self._bridge_class(s.mqtt, pool, events, "http://testserver")
             task = asyncio.create_task(self.bridge.run())
             await self.bridge.connected.wait()
             await asyncio.sleep(0.3)  # subscribed
@@ -167,7 +170,7 @@ class Ingest:
         def thread() -> None:
             asyncio.set_event_loop(loop)
             self._task = loop.create_task(main())
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 loop.run_until_complete(self._task)
             loop.close()
 

@@ -12,8 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from starlette.testclient import TestClient
 
+from geo.services.sensor_ingest import Outcome
 from server.kernel.auth.tokens import TokenService
 from server.kernel.settings import Settings
+from server.sta.mqtt_bridge import Message, MqttBridge
 from tests.mqtt_helpers import Broker, Client, Ingest, connect, private_broker, stored, wait_until
 from tests.sta_helpers import create, datastreams_of, staff, station
 
@@ -134,3 +136,35 @@ def test_a_broker_restart_loses_and_repeats_nothing(
         device.close()
     finally:
         ingest.kill()
+
+
+class CrashAfterCommit(MqttBridge):
+    """Dies between its first batch's commit and the PUBACKs: the worst moment."""
+
+    async def _store(self, batch: list[Message]) -> list[Outcome]:
+        await super()._store(batch)
+        raise RuntimeError("crashed between the commit and the PUBACK")
+
+
+def test_a_reading_stored_but_not_acknowledged_is_stored_once(
+    client: TestClient, tokens: TokenService, database_url: str, broker: Broker, settings: Settings
+) -> None:
+    ds, (user, password) = _gauge(client, tokens, database_url, broker, "restart gauge 4")
+    device = _device(broker, user, password)
+    publisher = Publisher(device, ds, 200)
+    crashing = Ingest(settings, broker.settings, bridge=CrashAfterCommit)
+    crashing.start()
+    publisher.start()
+    publisher.all_acked()
+    wait_until(lambda: len(stored(database_url, ds)) > 0, what="a first batch")
+    crashing.kill()
+    committed = len(stored(database_url, ds))
+    ingest = Ingest(settings, broker.settings)
+    ingest.start()  # the broker redelivers the batch that was stored but not acknowledged
+    try:
+        _exactly(database_url, ds, 200)
+        assert ingest.bridge is not None
+        assert ingest.bridge.counts["duplicate"] >= committed > 0
+    finally:
+        ingest.kill()
+        device.close()
