@@ -74,6 +74,8 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--publishers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=2000, help="ONEMAP_MQTT_BATCH_SIZE")
+    parser.add_argument("--republish-qos", type=int, default=1, choices=(0, 1))
     args = parser.parse_args()
 
     from geo import migrate
@@ -100,7 +102,10 @@ def main() -> None:
             streams = dict(conn.execute("SELECT thing_id, id FROM sta_datastreams").fetchall())
         with tempfile.TemporaryDirectory() as tmp, private_broker(Path(tmp), url) as broker:
             creds = [[*broker.device(t), streams[t]] for t in things]
-            ingest = Ingest(settings_for(url), broker.settings)
+            tuned = broker.settings.model_copy(
+                update={"batch_size": args.batch, "republish_qos": args.republish_qos}
+            )
+            ingest = Ingest(settings_for(url), tuned)
             ingest.start()
             share = [creds[i :: args.publishers] for i in range(args.publishers)]
             procs = [subprocess.Popen([sys.executable, "-m", "bench.sensors.mqtt_quick",
@@ -122,7 +127,9 @@ def main() -> None:
         first = next(t for t, n in samples if n > 0)
         last = next(t for t, n in samples if n >= samples[-1][1])
         rates = [round((n2 - n1) / (t2 - t1)) for (t1, n1), (t2, n2) in itertools.pairwise(samples)]
-        print(json.dumps({"devices": args.devices, "sent": sum(r["sent"] for r in results),
+        print(json.dumps({"devices": args.devices, "batch": args.batch,
+                          "republish_qos": args.republish_qos,
+                          "sent": sum(r["sent"] for r in results),
                           "acked": acked, "stored": samples[-1][1],
                           "lost": acked - samples[-1][1],
                           "stored_per_s": round(samples[-1][1] / (last - first)),
