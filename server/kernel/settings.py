@@ -563,6 +563,15 @@ class SensorSettings(BaseSettings):
         default=3, ge=0, le=36,
         description="Monthly observation partitions made ahead at each start of the server.",
     )  # fmt: skip
+    default_period_seconds: float = Field(
+        default=300.0, gt=0, le=7 * 86_400,
+        description="Seconds between a Datastream's readings when its properties.period "
+        "does not say (offline detection).",
+    )  # fmt: skip
+    offline_missed_periods: int = Field(
+        default=3, ge=1, le=1_000,
+        description="A Datastream that missed this many periods is offline (the sweep).",
+    )  # fmt: skip
 
 
 class Settings(BaseModel):
