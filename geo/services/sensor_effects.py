@@ -81,8 +81,8 @@ async def apply(
             change = "cleared"
         else:
             await conn.execute(
-                "UPDATE sensor_alarms SET level = %(l)s, peak_level = CASE WHEN %(l)s = 'alarm' "
-                "THEN 'alarm' ELSE peak_level END WHERE id = %(id)s",
+                "UPDATE sensor_alarms SET level = %(l)s::text, peak_level = CASE "
+                "WHEN %(l)s::text = 'alarm' THEN 'alarm' ELSE peak_level END WHERE id = %(id)s",
                 {"l": new.value, "id": ctx["alarm_id"]},
             )
             await _comment(conn, ctx, f"{_NAMES[old]}→{_NAMES[new]}：读数 {value:g}。")
@@ -127,8 +127,8 @@ async def _open(
 ) -> None:  # fmt: skip
     """A new alarm row, or the one cleared within ``rearm_s`` reopened."""
     cur = await conn.execute(
-        "UPDATE sensor_alarms a SET cleared_at = NULL, level = %(level)s, "
-        "peak_level = CASE WHEN %(level)s = 'alarm' THEN 'alarm' ELSE a.peak_level END, "
+        "UPDATE sensor_alarms a SET cleared_at = NULL, level = %(level)s::text, "
+        "peak_level = CASE WHEN %(level)s::text = 'alarm' THEN 'alarm' ELSE a.peak_level END, "
         "last_at = %(at)s, last_value = %(v)s, peak_value = GREATEST(a.peak_value, %(v)s) "
         "WHERE a.id = (SELECT id FROM sensor_alarms WHERE datastream_id = %(ds)s "
         "AND rule_id = %(rule)s AND cleared_at >= %(at)s - make_interval(secs => %(rearm)s) "
@@ -140,7 +140,7 @@ async def _open(
         cur = await conn.execute(
             "INSERT INTO sensor_alarms (datastream_id, thing_id, rule_id, level, peak_level, "
             "raised_at, last_at, last_value, peak_value) VALUES (%(ds)s, %(thing)s, %(rule)s, "
-            "%(level)s, %(level)s, %(at)s, %(at)s, %(v)s, %(v)s) "
+            "%(level)s::text, %(level)s::text, %(at)s, %(at)s, %(v)s, %(v)s) "
             "RETURNING id, case_id, peak_value, told_value",
             {"ds": ds, "thing": thing, "rule": rule_id, "level": level, "at": at, "v": value},
         )
