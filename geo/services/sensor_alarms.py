@@ -159,6 +159,7 @@ async def evaluate(
     cur = await conn.execute(_READ, {"ids": list(batch)})
     machines: list[Machine] = []
     states: dict[int, tuple[int, str | None, str | None]] = {}
+    parsed: dict[int, list[tuple[datetime, float]]] = {}
     for row in await cur.fetchall():
         ds, thing, ds_level, ds_state, rule_id = row[:5]
         states[ds] = (thing, ds_level, ds_state)
@@ -183,7 +184,9 @@ async def evaluate(
             last_time,
             last_value,
         )
-        for at, value in _readings(batch[ds]):
+        if ds not in parsed:
+            parsed[ds] = _readings(batch[ds])
+        for at, value in parsed[ds]:
             machine.step(at, value)
         machines.append(machine)
     if machines:
