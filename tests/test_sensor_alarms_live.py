@@ -94,6 +94,25 @@ def test_a_rate_of_change_rule_raises_on_a_fast_rise(
         assert off["updateSensorRule"]["enabled"] is False
 
 
+def test_switching_a_rule_off_clears_its_open_alarms(
+    client: TestClient, admin: dict[str, str], dispatcher: dict[str, str], database_url: str
+) -> None:
+    observed = name("vault humidity")
+    fields = _rule(observedProperty=observed, kind="threshold", warningLevel=80.0,
+                   alarmLevel=90.0, minReadings=1)  # fmt: skip
+    rule_id = data(client, admin, "CreateSensorRule", input=fields)["createSensorRule"]["id"]
+    thing, ds = gauge(client, admin, a_point(database_url, 15), observed=observed,
+                      properties={"period": 60})  # fmt: skip
+    post_one(client, admin, ds, times(1)[0], 95.0)
+    (alarm,) = alarms_of(client, dispatcher, thing)
+    assert (alarm["level"], alarm["state"]) == ("ALARM", "ALARM")
+    data(client, admin, "UpdateSensorRule", id=rule_id, input={"enabled": False})
+    (alarm,) = alarms_of(client, dispatcher, thing)
+    assert (alarm["active"], alarm["state"]) == (False, "NORMAL")
+    case = data(client, dispatcher, "AlarmCase", id=alarm["caseId"])["case"]
+    assert "规则停用" in case["events"][-1]["note"]
+
+
 def _sweep(database_url: str) -> None:
     env = {**os.environ, "ONEMAP_LOG_LEVEL": "WARNING", "ONEMAP_DATABASE_URL": database_url}
     done = subprocess.run([ONEMAP, "sweep", "--once"], capture_output=True, text=True, env=env,

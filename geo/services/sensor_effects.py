@@ -236,3 +236,34 @@ async def set_states(
                          "change": "offline" if state == "offline" else
                          "online" if was_offline else "state"}
                         for ds, thing, state, was_offline in changed])  # fmt: skip
+
+
+async def retire(conn: AsyncConnection[Any], rule_id: int) -> None:
+    """A rule switched off: its open alarms cleared (their cases told), its states normal, and
+    the Datastreams' map states recomputed from their other rules."""
+    cur = await conn.execute(
+        "UPDATE sensor_alarms SET cleared_at = now() WHERE rule_id = %s AND cleared_at IS NULL "
+        "RETURNING id, datastream_id, thing_id, case_id",
+        (rule_id,),
+    )
+    closed = await cur.fetchall()
+    await conn.execute("UPDATE sensor_rule_states SET level = 'normal', pending_since = NULL, "
+                       "pending_count = 0 WHERE rule_id = %s", (rule_id,))  # fmt: skip
+    for alarm_id, _, _, case_id in closed:
+        await _comment(conn, {"case_id": case_id}, f"规则停用：告警 {alarm_id} 解除。")
+    if not closed:
+        return
+    cur = await conn.execute(
+        "SELECT d.id, d.thing_id, coalesce((SELECT s.level FROM sensor_rule_states s "
+        "JOIN sensor_rules r ON r.id = s.rule_id AND r.enabled WHERE s.datastream_id = d.id "
+        "ORDER BY array_position(ARRAY['normal', 'warning', 'alarm'], s.level) DESC LIMIT 1), "
+        "'normal'), x.state FROM sta_datastreams d "
+        "JOIN sensor_datastream_states x ON x.datastream_id = d.id WHERE d.id = ANY(%s)",
+        (sorted({row[1] for row in closed}),),
+    )
+    changed = [(ds, thing, L(level), False) for ds, thing, level, state in await cur.fetchall()
+               if state not in (level, "offline")]  # fmt: skip
+    if changed:
+        await set_states(conn, changed)
+    await notify(conn, [{"alarm_id": a, "datastream_id": ds, "thing_id": t, "change": "cleared",
+                         "level": "normal"} for a, ds, t, _ in closed])  # fmt: skip

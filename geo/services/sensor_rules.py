@@ -20,7 +20,7 @@ from geo.access import Capability, Principal
 from geo.enums import CasePriority, SensorRuleKind
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.sensor_alarm_models import FIELDS
-from geo.services import audit
+from geo.services import audit, sensor_effects
 
 RULE_COLUMNS = (
     "id, name, observed_property, kind, reference, warning_level, alarm_level, hysteresis, "
@@ -102,7 +102,11 @@ async def update_rule(
     current = await get_rule(conn, rule_id)
     changes = {k: v for k, v in vars(given).items() if v is not None}
     rule = {k: current[k] for k in (*FIELDS, "rearm_s", "enabled")} | changes
-    return await _write(conn, principal, _check(rule), rule_id)
+    async with conn.transaction():
+        written = await _write(conn, principal, _check(rule), rule_id)
+        if current["enabled"] and not written["enabled"]:
+            await sensor_effects.retire(conn, rule_id)
+    return written
 
 
 async def _write(
