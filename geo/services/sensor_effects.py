@@ -106,7 +106,9 @@ async def _follow(
 ) -> None:  # fmt: skip
     """The open alarm's last and peak values; its case told when the peak moved enough."""
     at, last = readings[-1]
-    peak = max([v for _, v in readings] + [ctx["peak_value"] or last])
+    peak = max(v for _, v in readings)
+    if ctx["peak_value"] is not None:
+        peak = max(peak, ctx["peak_value"])
     told = ctx.get("told_value")
     tell = ctx["level"] == L.ALARM.value and ctx["case_id"] is not None and (
         told is None or abs(peak - told) >= ctx["update_step"])  # fmt: skip
