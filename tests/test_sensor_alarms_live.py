@@ -171,3 +171,30 @@ def test_a_subscriber_receives_the_alarm_as_it_is_raised_and_cleared(
         cleared = _receive_until(ws, "cleared", ds)
         assert cleared["alarm"]["active"] is False and cleared["state"] == "NORMAL"
         ws.send_json({"id": "1", "type": "complete"})
+
+
+def test_a_subscriber_without_read_sensors_hears_nothing_of_a_critical_device(
+    client: TestClient, tokens: TokenService, admin: dict[str, str], database_url: str
+) -> None:
+    """A citizen's feed: the critical gauge's alarm (raised first) never arrives; the public
+    gauge's (raised after it) does."""
+    _, hidden = gauge(client, admin, a_point(database_url, 16), critical=True)
+    _, public = gauge(client, admin, a_point(database_url, 17))
+    citizen = staff(tokens, database_url, "citizen")["Authorization"]
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init", "payload": {"Authorization": citizen}})
+        assert ws.receive_json()["type"] == "connection_ack"
+        ws.send_json({"id": "1", "type": "subscribe", "payload": {
+            "query": OPS, "operationName": "SensorAlarmFeed"}})  # fmt: skip
+        time.sleep(0.3)
+        at = times(5)
+        post_batch(client, admin, hidden, [(t, 2.6) for t in at[:4]])
+        post_batch(client, admin, public, [(t, 2.6) for t in at[:4]])
+        message = ws.receive_json()
+        assert message["payload"]["data"]["sensorAlarms"]["datastreamId"] == str(public)
+        assert (
+            message["payload"]["data"]["sensorAlarms"]["alarm"]["caseId"] is None
+        )  # no read_cases
+        ws.send_json({"id": "1", "type": "complete"})
+    post_one(client, admin, hidden, at[4], 1.0)
+    post_one(client, admin, public, at[4], 1.0)
