@@ -547,8 +547,8 @@ class HotlineSettings(BaseSettings):
 
 
 class SensorSettings(BaseSettings):
-    """The SensorThings API (``ONEMAP_STA_…``, docs/sensors.md): page sizes, bodies, and how
-    far ahead observations' monthly partitions are made."""
+    """The SensorThings API (``ONEMAP_STA_…``, docs/sensors.md): page sizes, bodies, how far
+    ahead observations' monthly partitions are made, and when a quiet device is offline."""
 
     model_config = _config("ONEMAP_STA_")
 
