@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
@@ -35,6 +36,8 @@ from tests.mapview_helpers import (
     vocab,
 )
 from tests.running_server import running_server
+from tests.sensor_alarm_helpers import name, times
+from tests.sta_helpers import STA, staff, station
 from tests.test_mapview_browser import (
     CENTRE,
     DISPATCHER,
@@ -338,5 +341,35 @@ def test_the_live_feed_reads_as_words(
     actor = one(database_url, "SELECT display_name FROM users WHERE phone = %s", DISPATCHER[0])[0]
     assert actor in text  # who acted
     readable(page.inner_text("#tab-feed"))
+    page.click("[data-tab=layers]")
+    assert console.errors == []
+
+
+def test_a_sensor_alarm_enters_the_live_feed(
+    dispatcher: tuple[Page, Console], site: str, tokens: Any, database_url: str
+) -> None:
+    """Water over a gauge's warning line, posted through the SensorThings API: the dispatcher's
+    feed says a sensor alarm was raised, where, under which rule, and the case it made."""
+    page, console = dispatcher
+    page.click("[data-tab=feed]")
+    thing = name("下立交水位计")
+    body = station(thing, lon=CENTRE[0], lat=CENTRE[1])
+    body["Datastreams"][0]["properties"] = {"warningLine": 2.0}
+    with httpx.Client(base_url=site, headers=staff(tokens, database_url, "admin")) as http:
+        made = http.post(f"{STA}/Things", json=body)
+        assert made.status_code == 201, made.text
+        thing_id = int(made.headers["Location"].rsplit("(", 1)[1].rstrip(")"))
+        ds = http.get(f"{STA}/Things({thing_id})/Datastreams").json()["value"][0]["@iot.id"]
+        posted = http.post(f"{STA}/CreateObservations", json=[{
+            "Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"],
+            "dataArray": [[t, 2.6] for t in times(4)]}])  # fmt: skip
+        assert posted.status_code == 201, posted.text
+    item = element(page, "#feed li[data-sensor-alarm-id][data-change='raised']", 15000)
+    text = readable(item.inner_text())
+    public_id = one(database_url, "SELECT c.public_id FROM sensor_alarms a JOIN cases c "
+                    "ON c.id = a.case_id WHERE a.thing_id = %s", thing_id)[0]  # fmt: skip
+    for words in ("传感器报警", thing, "water level over the warning line", "告警", "0.6",
+                  public_id):  # fmt: skip
+        assert words in text, (words, text)
     page.click("[data-tab=layers]")
     assert console.errors == []

@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 
 from geo.access import Principal, sensor_writer
 from geo.errors import InvalidInput
+from geo.services import sensor_alarms
 from geo.services import sensor_values as v
 from geo.services.sensors import feature_of_interest, require_id
 
@@ -144,6 +145,7 @@ async def _insert(
 ) -> list[int]:
     cur = await conn.execute(_INSERT, {"ds": ds_id, "rows": Jsonb(rows)})
     ids = [int(r[0]) for r in await cur.fetchall()]
+    await sensor_alarms.evaluate(conn, {ds_id: rows})  # rules → alarms → cases, per batch
     if critical:
         await conn.execute(
             "UPDATE sta_features_of_interest SET internal = true WHERE id = ANY(%(f)s) "

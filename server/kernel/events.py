@@ -19,7 +19,7 @@ import psycopg
 log = logging.getLogger("onemap.events")
 
 CHANNELS = ("onemap_case_events", "onemap_camera_status", "onemap_sessions", "onemap_tile_changes",
-            "onemap_staff_notifications")  # fmt: skip
+            "onemap_staff_notifications", "onemap_sensor_alarms")  # fmt: skip
 QUEUE_SIZE = 1_000
 
 

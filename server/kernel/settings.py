@@ -536,8 +536,8 @@ class HotlineSettings(BaseSettings):
 
 
 class SensorSettings(BaseSettings):
-    """The SensorThings API (``ONEMAP_STA_…``, docs/sensors.md): page sizes, bodies, and how
-    far ahead observations' monthly partitions are made."""
+    """The SensorThings API (``ONEMAP_STA_…``, docs/sensors.md): page sizes, bodies, how far
+    ahead observations' monthly partitions are made, and when a quiet device is offline."""
 
     model_config = _config("ONEMAP_STA_")
 
@@ -551,6 +551,15 @@ class SensorSettings(BaseSettings):
     partitions_ahead_months: int = Field(
         default=3, ge=0, le=36,
         description="Monthly observation partitions made ahead at each start of the server.",
+    )  # fmt: skip
+    default_period_seconds: float = Field(
+        default=300.0, gt=0, le=7 * 86_400,
+        description="Seconds between a Datastream's readings when its properties.period "
+        "does not say (offline detection).",
+    )  # fmt: skip
+    offline_missed_periods: int = Field(
+        default=3, ge=1, le=1_000,
+        description="A Datastream that missed this many periods is offline (the sweep).",
     )  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 // Live updates while logged in (graphql-transport-ws, map_view.graphql): a case event recolours
 // the case on the map (feature-state on its tile feature), marks it, and enters the feed; a
-// camera status change recolours the camera.
+// sensor alarm's raise, change of level or clear enters the feed; a camera status change
+// recolours the camera.
 import { el } from "./dom.js";
 import { closeSubscriptions, subscribe } from "./gql.js";
 import { formatTime, name, t } from "./i18n.js";
@@ -55,6 +56,23 @@ function onCase(map, notice) {
   document.dispatchEvent(new CustomEvent("onemap:case-event", { detail: { caseId: c.id } })); // the cockpit
 }
 
+const SENSOR_CHANGES = new Set(["raised", "escalated", "eased", "cleared"]);
+
+function onSensor(notice) {
+  const { change, alarm: a } = notice.sensorAlarms;
+  if (!a || !SENSOR_CHANGES.has(change)) return; // peaks and offline/online: the map's, not the feed's
+  const feed = document.getElementById("feed");
+  const level = change === "cleared" ? "normal" : lower(a.level);
+  const item = el("li", { dataset: { sensorAlarmId: a.id, change } },
+    el("time", {}, formatTime(a.lastAt)), " ",
+    el("strong", {}, t(`sensor_${change}`)), " · ", `${a.thingName} · ${a.ruleName}`,
+    " → ", t(`sensor_level_${level}`), ` (${Number(a.lastValue.toPrecision(3))})`,
+    a.casePublicId ? el("span", { class: "sub" }, ` ${t("sensor_case")} ${a.casePublicId}`) : null);
+  feed.querySelector(".empty")?.remove();
+  feed.prepend(item);
+  while (feed.children.length > FEED_SIZE) feed.lastElementChild.remove();
+}
+
 function onCamera(map, notice) {
   const n = notice.cameraStatus;
   cameraStates.set(Number(n.cameraId), lower(n.status));
@@ -74,6 +92,7 @@ export async function start(map) {
   stops = await Promise.all([
     subscribe("map_view.graphql", "MapCaseEvents", {}, (d) => onCase(map, d), unavailable),
     subscribe("map_view.graphql", "MapCameraStatus", {}, (d) => onCamera(map, d), () => {}),
+    subscribe("map_view.graphql", "MapSensorAlarms", {}, (d) => onSensor(d), () => {}),
   ]);
 }
 
