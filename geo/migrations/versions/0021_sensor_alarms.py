@@ -9,8 +9,8 @@
 - ``sensor_datastream_states``: the map's state of a Datastream (normal, warning, alarm,
   offline).
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-11-30 18:27:29
 """
 
@@ -21,8 +21,8 @@ from alembic import op
 
 from geo.sensor_alarm_models import insert_defaults
 
-revision: str = "0020"
-down_revision: str | Sequence[str] | None = "0019"
+revision: str = "0021"
+down_revision: str | Sequence[str] | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
