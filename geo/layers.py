@@ -69,8 +69,22 @@ CASES = LayerView(
     tile_key="tile_key",
 )  # fmt: skip
 
-PUBLIC_VIEWS = {v.name: v for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES_PUBLIC, CASES_PUBLIC)}
-INTERNAL_VIEWS = {v.name: v for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES, CAMERAS, CASES)}
+#: Sensor devices (SensorThings Things, migration 0022): where each stands, what it senses and
+#: its state on the map — the worst of its Datastreams' (alarm, warning, offline, normal).
+#: The public never sees a device of critical infrastructure (docs/sensors.md).
+SENSORS_PUBLIC = LayerView(
+    "sensors", "sta_things", "Point", ("name", "kind", "state", "grid_cell_id", "facility_id"),
+    row_filter="NOT t.critical AND t.geom IS NOT NULL",
+)  # fmt: skip
+SENSORS = LayerView(
+    "sensors", "sta_things", "Point", ("name", "kind", "state", "grid_cell_id", "facility_id"),
+    row_filter="t.geom IS NOT NULL", internal=True,
+)  # fmt: skip
+
+PUBLIC_VIEWS = {
+    v.name: v for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES_PUBLIC, CASES_PUBLIC, SENSORS_PUBLIC)
+}
+INTERNAL_VIEWS = {v.name: v for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES, CAMERAS, CASES, SENSORS)}
 
 
 def view(name: str, *, internal: bool) -> LayerView | None:

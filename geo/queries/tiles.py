@@ -40,7 +40,7 @@ AGGREGATE_BINS = 64
 #: Zooms up to this one may aggregate hundreds of thousands of points in one tile.
 BIG_GROUPS_BELOW = 12
 #: The column an aggregated cell counts by value, per layer.
-BREAKDOWN = {"cases": "status", "facilities": "category", "cameras": "status"}
+BREAKDOWN = {"cases": "status", "facilities": "category", "cameras": "status", "sensors": "state"}
 
 
 @dataclass(frozen=True, slots=True)
