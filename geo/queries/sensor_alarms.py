@@ -49,6 +49,8 @@ class StateRow:
     since: datetime | None
     latest_time: datetime | None
     latest_result: Any
+    #: The device's state on the map: the worst of its Datastreams' (migration 0022).
+    thing_state: str
 
 
 _ALARMS = """
@@ -93,7 +95,7 @@ def sensor_states(
     not normal first."""
     statement = sql.SQL(
         "SELECT d.id, d.name, t.id, t.name, coalesce(s.state, 'normal'), s.since, "
-        "d.latest_phenomenon_time, d.latest_result FROM sta_datastreams d "
+        "d.latest_phenomenon_time, d.latest_result, t.state FROM sta_datastreams d "
         "JOIN sta_things t ON t.id = d.thing_id "
         "LEFT JOIN sensor_datastream_states s ON s.datastream_id = d.id "
         "WHERE ({scope}) AND (%(states)s::text[] IS NULL "

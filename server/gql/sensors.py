@@ -201,6 +201,10 @@ class SensorAlarmNotice:
                                    "without an alarm, offline, online, state.")  # fmt: skip
     datastream_id: strawberry.ID
     state: SensorState
+    thing_id: strawberry.ID
+    thing_state: SensorState = strawberry.field(
+        description="The device's state on the map: the worst of its Datastreams' states."
+    )
     alarm: SensorAlarm | None
 
 
@@ -227,4 +231,7 @@ class SensorSubscription:
                 alarm = SensorAlarm.from_row(found[0], cases) if found else None
             yield SensorAlarmNotice(change=str(note["change"]),
                                     datastream_id=strawberry.ID(str(ds)),
-                                    state=SensorState(seen[0].state), alarm=alarm)  # fmt: skip
+                                    state=SensorState(seen[0].state),
+                                    thing_id=strawberry.ID(str(seen[0].thing_id)),
+                                    thing_state=SensorState(seen[0].thing_state),
+                                    alarm=alarm)  # fmt: skip
