@@ -25,7 +25,7 @@ from typing import Any
 
 from geo.enums import Role
 from geo.errors import Forbidden, InvalidInput, Unauthorized
-from geo.layers import CAMERAS, CASES, FACILITIES, PUBLIC_VIEWS, LayerView
+from geo.layers import CAMERAS, CASES, FACILITIES, PUBLIC_VIEWS, SENSORS, LayerView
 
 
 class Capability(StrEnum):
@@ -581,6 +581,7 @@ INTERNAL_LAYERS: Mapping[str, tuple[LayerView, Capability, DataClass]] = {
     "facilities": (FACILITIES, C.READ_INTERNAL, DataClass.INTERNAL),
     "cameras": (CAMERAS, C.READ_CAMERAS, DataClass.INTERNAL),
     "cases": (CASES, C.READ_CASES, DataClass.RESTRICTED),
+    "sensors": (SENSORS, C.READ_SENSORS, DataClass.INTERNAL),
 }
 
 

@@ -234,6 +234,30 @@ class UserStatus(StrEnum):
     DISABLED = "disabled"
 
 
+class SensorRuleKind(StrEnum):
+    THRESHOLD = (
+        "threshold"  # the reading itself (less a per-device reference, if the rule names one)
+    )
+    RATE = "rate"  # its change per minute since the previous reading
+
+
+class SensorLevel(StrEnum):
+    """What a rule makes of a Datastream's readings (geo.services.sensor_alarms)."""
+
+    NORMAL = "normal"
+    WARNING = "warning"  # recorded and shown; no case
+    ALARM = "alarm"  # one case, routed like any other
+
+
+class SensorState(StrEnum):
+    """A Datastream's state on the map: its rules' highest level, or offline."""
+
+    NORMAL = "normal"
+    WARNING = "warning"
+    ALARM = "alarm"
+    OFFLINE = "offline"  # missed its expected readings (the sweep); back on its next one
+
+
 def sql_in(enum: type[StrEnum]) -> str:
     """The ``IN (…)`` list of a CHECK constraint for an enumeration (values are our constants)."""
     return "(" + ", ".join(f"'{member.value}'" for member in enum) + ")"

@@ -20,6 +20,9 @@ class LayerView:
     columns: tuple[str, ...]  # properties, in output order
     row_filter: str = "TRUE"  # a fixed SQL predicate on alias t (our constant, never input)
     internal: bool = False
+    #: The column holding each row's level-24 quadkey, when the table has one (cases:
+    #: aggregated tiles are counted from it, geo.queries.tile_keys).
+    tile_key: str | None = None
 
 
 _hidden = ", ".join(f"'{c.value}'" for c in sorted(INTERNAL_FACILITY_CATEGORIES))
@@ -55,6 +58,7 @@ CAMERAS = LayerView(
 CASES_PUBLIC = LayerView(
     "cases", "cases_public", "Point",
     ("public_id", "category", "status", "priority", "grid_cell_id", "reported_at", "closed_at"),
+    tile_key="tile_key",
 )  # fmt: skip
 CASES = LayerView(
     "cases", "cases", "Point",
@@ -62,10 +66,25 @@ CASES = LayerView(
      "grid_cell_id", "department_id", "assignee_id", "duplicate_of", "reported_at",
      "dispatched_at", "due_at", "resolved_at", "closed_at"),
     internal=True,
+    tile_key="tile_key",
 )  # fmt: skip
 
-PUBLIC_VIEWS = {v.name: v for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES_PUBLIC, CASES_PUBLIC)}
-INTERNAL_VIEWS = {v.name: v for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES, CAMERAS, CASES)}
+#: Sensor devices (SensorThings Things, migration 0022): where each stands, what it senses and
+#: its state on the map — the worst of its Datastreams' (alarm, warning, offline, normal).
+#: The public never sees a device of critical infrastructure (docs/sensors.md).
+SENSORS_PUBLIC = LayerView(
+    "sensors", "sta_things", "Point", ("name", "kind", "state", "grid_cell_id", "facility_id"),
+    row_filter="NOT t.critical AND t.geom IS NOT NULL",
+)  # fmt: skip
+SENSORS = LayerView(
+    "sensors", "sta_things", "Point", ("name", "kind", "state", "grid_cell_id", "facility_id"),
+    row_filter="t.geom IS NOT NULL", internal=True,
+)  # fmt: skip
+
+PUBLIC_VIEWS = {
+    v.name: v for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES_PUBLIC, CASES_PUBLIC, SENSORS_PUBLIC)
+}
+INTERNAL_VIEWS = {v.name: v for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES, CAMERAS, CASES, SENSORS)}
 
 
 def view(name: str, *, internal: bool) -> LayerView | None:

@@ -302,6 +302,19 @@ class Case(Base):
             postgresql_using="gist",
             postgresql_where=text(PUBLIC_ROWS),
         ),
+        # An aggregated tile counts its cases from one range of these (migration 0020),
+        # filtered by the columns the map filters on, without reading the table.
+        Index(
+            "ix_cases_tile_key",
+            "tile_key",
+            postgresql_include=["status", "category", "reported_at", "district_id"],
+        ),
+        Index(
+            "ix_cases_public_tile_key",
+            "public_tile_key",
+            postgresql_include=["status", "category", "public_reported_at"],
+            postgresql_where=text(PUBLIC_ROWS),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -335,6 +348,14 @@ class Case(Base):
     )
     public_reported_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), Computed(PUBLIC_TIME_SQL.format("reported_at"), persisted=True)
+    )
+    #: The level-24 Web Mercator cell of the position and of the public position, as a
+    #: quadkey in Morton order (``onemap_tile_key``, migration 0020): every tile is one range.
+    tile_key: Mapped[int] = mapped_column(
+        BigInteger, Computed("onemap_tile_key(geom)", persisted=True)
+    )
+    public_tile_key: Mapped[int | None] = mapped_column(
+        BigInteger, Computed(f"onemap_tile_key({PUBLIC_GEOM_SQL})", persisted=True)
     )
     #: The community, street and district of the case's grid cell, stamped by a trigger
     #: (migration 0004): jurisdictions filter on them directly (``geo.access.case_scope``).
@@ -1184,4 +1205,5 @@ class CaseCheck(Base):
 
 
 # The SensorThings tables live in their own module (registered on the same metadata).
+from geo import sensor_alarm_models as _sensor_alarm_models  # noqa: E402, F401
 from geo import sensor_models as _sensor_models  # noqa: E402, F401

@@ -17,17 +17,20 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Identity,
     Index,
     PrimaryKeyConstraint,
+    String,
     Text,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from geo.enums import SensorState, sql_in
 from geo.models import SRID, Base
 
 #: The observation types of the standard (O&M 2.0) a Datastream may declare.
@@ -61,6 +64,10 @@ class StaThing(Base):
     the public does not see them, their Locations or their readings (docs/sensors.md)."""
 
     __tablename__ = "sta_things"
+    __table_args__ = (
+        CheckConstraint(f"state IN {sql_in(SensorState)}", name="state"),
+        Index("idx_sta_things_geom", "geom", postgresql_using="gist"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
@@ -71,6 +78,15 @@ class StaThing(Base):
     grid_cell_id: Mapped[int | None] = mapped_column(ForeignKey("grid_cells.id"), index=True)
     facility_id: Mapped[int | None] = mapped_column(
         ForeignKey("facilities.id", ondelete="SET NULL"), index=True
+    )
+    #: The map's view of the Thing (migration 0022, kept by triggers): the point of its first
+    #: current Location, the worst of its Datastreams' states, its ``properties.kind``.
+    geom: Mapped[Any] = mapped_column(
+        Geometry("POINT", srid=SRID, spatial_index=False), nullable=True
+    )
+    state: Mapped[str] = mapped_column(String(16), server_default=text("'normal'"))
+    kind: Mapped[str | None] = mapped_column(
+        Text, Computed("properties ->> 'kind'", persisted=True)
     )
 
 
@@ -210,7 +226,7 @@ class StaObservation(Base):
 
 
 class StaMqttAccount(Base):
-    """An account of the MQTT broker made from the registry (migration 0020): a device's (one
+    """An account of the MQTT broker made from the registry (migration 0023): a device's (one
     per Thing: it may publish to its Datastreams' topics only) or a reader's (``public``: the
     topics of non-critical Datastreams; ``internal``: all). The password is kept only as its
     Mosquitto ``$7$`` (PBKDF2-SHA512) hash, what the broker's password_file holds."""

@@ -24,6 +24,7 @@ from geo.access import default_scope
 from geo.enums import Role
 from geo.passwords import hash_password
 from geo.queries.stage_limits import HANDLE_DEFAULT_SQL
+from geo.sensor_alarm_models import insert_defaults
 from geo.services import case_facts
 from seed import catalogue, vocab
 from seed.generate import (
@@ -200,6 +201,7 @@ def _load_base(conn: psycopg.Connection[Any], city: City) -> int:
         conn.execute("UPDATE case_categories SET requires_check = true WHERE code = ANY(%s)",
                      (list(vocab.CHECKED_CATEGORIES),))  # fmt: skip
         _stage_limits(conn)
+        conn.execute(insert_defaults())  # the sensors' default rules, for these categories
         users: list[tuple[Any, ...]] = []
         for phone, name, role, dept_code in staff_accounts():
             users.append((phone, name, [role.value], hash_password(DEMO_PASSWORD),

@@ -1,7 +1,9 @@
 """The test harness: a fresh PostGIS database per session, migrated and seeded once.
 
 The server comes from ``ONEMAP_DATABASE_URL`` (the README's test command provisions one); the
-session creates its own database on it, named ``onemap_test_<pid>``, and drops it at the end.
+session creates its own database on it, named ``onemap_test_<pid>_…``, and drops it at the end.
+Under pytest-xdist (the default, pyproject.toml) every worker is a session of its own: its own
+database, its own app; a test file runs whole in one worker.
 
 Two logins, as in production (docs/deploy.md): the URL is the admin's, which migrates and
 seeds and which the ``db`` fixture uses to set up data; the app (``client``, ``pool``) logs in

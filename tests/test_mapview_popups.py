@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
@@ -35,6 +36,8 @@ from tests.mapview_helpers import (
     vocab,
 )
 from tests.running_server import running_server
+from tests.sensor_alarm_helpers import name, times
+from tests.sta_helpers import STA, staff, station
 from tests.test_mapview_browser import (
     CENTRE,
     DISPATCHER,
@@ -340,3 +343,117 @@ def test_the_live_feed_reads_as_words(
     readable(page.inner_text("#tab-feed"))
     page.click("[data-tab=layers]")
     assert console.errors == []
+
+
+def test_a_sensor_alarm_enters_the_live_feed(
+    dispatcher: tuple[Page, Console], site: str, tokens: Any, database_url: str
+) -> None:
+    """Water over a gauge's warning line, posted through the SensorThings API: the dispatcher's
+    feed says a sensor alarm was raised, where, under which rule, and the case it made."""
+    page, console = dispatcher
+    page.click("[data-tab=feed]")
+    thing = name("下立交水位计")
+    body = station(thing, lon=CENTRE[0], lat=CENTRE[1])
+    body["Datastreams"][0]["properties"] = {"warningLine": 2.0}
+    with httpx.Client(base_url=site, headers=staff(tokens, database_url, "admin")) as http:
+        made = http.post(f"{STA}/Things", json=body)
+        assert made.status_code == 201, made.text
+        thing_id = int(made.headers["Location"].rsplit("(", 1)[1].rstrip(")"))
+        ds = http.get(f"{STA}/Things({thing_id})/Datastreams").json()["value"][0]["@iot.id"]
+        posted = http.post(f"{STA}/CreateObservations", json=[{
+            "Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"],
+            "dataArray": [[t, 2.6] for t in times(4)]}])  # fmt: skip
+        assert posted.status_code == 201, posted.text
+    item = element(page, "#feed li[data-sensor-alarm-id][data-change='raised']", 15000)
+    text = readable(item.inner_text())
+    # the notice recolours the device on the map at once (feature-state), before any tile
+    state = "window.onemap.map.getFeatureState({source: 'sensors', sourceLayer: 'sensors', "
+    assert until(page, f"{state}id: {thing_id}}}).state === 'alarm'")
+    public_id = one(database_url, "SELECT c.public_id FROM sensor_alarms a JOIN cases c "
+                    "ON c.id = a.case_id WHERE a.thing_id = %s", thing_id)[0]  # fmt: skip
+    for words in ("传感器报警", thing, "water level over the warning line", "告警", "0.6",
+                  public_id):  # fmt: skip
+        assert words in text, (words, text)
+    page.click("[data-tab=layers]")
+    assert console.errors == []
+
+
+def _device(site: str, headers: dict[str, str], label: str, point: list[float], *,
+            critical: bool = False, readings: list[tuple[str, float]]) -> int:  # fmt: skip
+    """A water-level gauge (warning line 2.0 m) made and fed through the SensorThings API."""
+    body = station(label, lon=point[0], lat=point[1], critical=critical)
+    body["Datastreams"][0]["properties"] = {"warningLine": 2.0}
+    with httpx.Client(base_url=site, headers=headers) as http:
+        made = http.post(f"{STA}/Things", json=body)
+        assert made.status_code == 201, made.text
+        thing_id = int(made.headers["Location"].rsplit("(", 1)[1].rstrip(")"))
+        ds = http.get(f"{STA}/Things({thing_id})/Datastreams").json()["value"][0]["@iot.id"]
+        posted = http.post(f"{STA}/CreateObservations", json=[{
+            "Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"],
+            "dataArray": [[t, v] for t, v in readings]}])  # fmt: skip
+        assert posted.status_code == 201, posted.text
+    return thing_id
+
+
+def _drawn(page: Page, thing_id: int) -> Any:
+    """The device's feature as the map draws it (None when it is not drawn)."""
+    return page.evaluate(
+        "window.onemap.map.queryRenderedFeatures({layers: ['sensors']})"
+        f".filter(f => f.id === {thing_id}).map(f => f.properties)[0] || null"
+    )
+
+
+def test_a_sensor_popup_shows_its_state_latest_reading_and_last_day(
+    public: tuple[Page, Console], site: str, tokens: Any, database_url: str
+) -> None:
+    """A gauge whose water rose over its warning line minutes ago is drawn as an alarm; its
+    popup names it, says 告警, gives the latest level with its unit and draws the day's
+    readings (older ones are not in the chart)."""
+    page, console = public
+    point = [CENTRE[0] + 0.004, CENTRE[1] - 0.003]
+    label = name("下立交水位计")
+    day = [(t, 1.0 + i / 100) for i, t in enumerate(times(12, start_minutes_ago=360, step_s=1800))]
+    old = [(t, 0.5) for t in times(3, start_minutes_ago=60 * 30, step_s=600)]  # 30 h ago
+    rise = [(t, 2.5) for t in times(4, start_minutes_ago=10, step_s=60)]  # after the day
+    thing_id = _device(site, staff(tokens, database_url, "admin"), label, point,
+                       readings=old + day + rise)  # fmt: skip
+    jump(page, point, 16)
+    until(page, "window.onemap.map.queryRenderedFeatures({layers: ['sensors']})"
+          f".some(f => f.id === {thing_id})")  # fmt: skip
+    assert _drawn(page, thing_id)["state"] == "alarm"
+    click_feature(page, "sensors", 16, f"f.id === {thing_id}")
+    element(page, ".popup-sensor .sensor-readings[data-loaded=true]")
+    text = popup_text(page, ".popup-sensor")
+    for words in (label, "水位计", "告警", "water level", "2.5 m", "近24小时"):
+        assert words in text, (words, text)
+    chart = page.locator(".popup-sensor svg.sensor-chart")
+    assert chart.get_attribute("data-points") == str(len(day) + len(rise))
+    assert "16 个读数" in (chart.get_attribute("aria-label") or "")
+    page.click(".maplibregl-popup-close-button")
+    assert console.errors == []
+
+
+def test_a_critical_device_is_drawn_and_read_for_staff_only(
+    public: tuple[Page, Console], dispatcher: tuple[Page, Console], site: str, tokens: Any,
+    database_url: str,
+) -> None:  # fmt: skip
+    """A cable-temperature sensor of a substation is internal: the public map does not draw
+    it; the dispatcher's does, and its popup reads the readings with the dispatcher's token."""
+    point = [CENTRE[0] - 0.004, CENTRE[1] + 0.002]
+    label = name("变电站电缆测温")
+    readings = [(t, 1.2) for t in times(6, start_minutes_ago=120, step_s=1200)]
+    thing_id = _device(site, staff(tokens, database_url, "admin"), label, point, critical=True,
+                       readings=readings)  # fmt: skip
+    staff_page, staff_console = dispatcher
+    jump(staff_page, point, 16)
+    until(staff_page, "window.onemap.map.queryRenderedFeatures({layers: ['sensors']})"
+          f".some(f => f.id === {thing_id})")  # fmt: skip
+    click_feature(staff_page, "sensors", 16, f"f.id === {thing_id}")
+    element(staff_page, ".popup-sensor .sensor-readings[data-loaded=true]")
+    text = popup_text(staff_page, ".popup-sensor")
+    assert label in text and "正常" in text and "1.2 m" in text, text
+    staff_page.click(".maplibregl-popup-close-button")
+    page, console = public
+    jump(page, point, 16)
+    assert _drawn(page, thing_id) is None
+    assert console.errors == [] and staff_console.errors == []

@@ -37,7 +37,9 @@ TABLES = {
     "sta_things", "sta_locations", "sta_thing_locations", "sta_historical_locations",
     "sta_historical_location_locations", "sta_sensors", "sta_observed_properties",
     "sta_datastreams", "sta_features_of_interest", "sta_observations",
-    # 0020: the MQTT broker's accounts
+    # 0021: sensor rules, alarms and states
+    "sensor_rules", "sensor_rule_states", "sensor_alarms", "sensor_datastream_states",
+    # 0023: the MQTT broker's accounts
     "sta_mqtt_accounts",
 }  # fmt: skip
 

@@ -24,6 +24,7 @@ COUNTS = {
     "grid_cells": "SELECT count(*) FROM grid_cells",
     "facilities": "SELECT count(*) FROM facilities WHERE category <> 'hazard_source'",
     "cases": "SELECT count(*) FROM cases_public",
+    "sensors": "SELECT count(*) FROM sta_things WHERE NOT critical AND geom IS NOT NULL",
 }
 BOX = (121.45, 31.20, 121.50, 31.25)
 

@@ -109,7 +109,9 @@ def test_the_ogc_document_declares_every_route(
                 if (method, _TEMPLATE.sub("{}", path) or "/") not in declared:
                     undeclared.append((method, path))
     assert {(m, p.split("/")[2]) for m, p in undeclared} == {
-        (m, c) for m in ("POST", "PUT", "DELETE") for c in ("admin_areas", "grid_cells", "cases")
+        (m, c)
+        for m in ("POST", "PUT", "DELETE")
+        for c in ("admin_areas", "grid_cells", "cases", "sensors")
     }
     admin = auth(tokens, user_with_role(database_url, "admin"), "admin")
     for method, path in undeclared:

@@ -24,7 +24,7 @@ TYPES: dict[str, str] = {
     "priority": "string", "source": "string", "department_id": "integer",
     "assignee_id": "integer", "duplicate_of": "integer", "reported_at": "datetime",
     "dispatched_at": "datetime", "due_at": "datetime", "resolved_at": "datetime",
-    "closed_at": "datetime",
+    "closed_at": "datetime", "kind": "string", "state": "string", "facility_id": "integer",
 }  # fmt: skip
 
 _FACILITY_PUBLIC = [
@@ -42,6 +42,7 @@ ENUMS: dict[tuple[str, str], list[str]] = {
     ("cases_public", "status"): [v.value for v in enums.CaseStatus if v != "duplicate"],
     ("cases", "priority"): [v.value for v in enums.CasePriority],
     ("cases", "source"): [v.value for v in enums.CaseSource],
+    ("sensors", "state"): [v.value for v in enums.SensorState],
 }
 
 #: The primary instant of a layer (``datetime=`` filters on it).

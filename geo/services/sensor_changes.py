@@ -111,7 +111,7 @@ async def update(
             await audit_write(conn, principal, "update", entity_set, entity_id)
     except psycopg.errors.InternalError_ as exc:
         raise InvalidInput(f"A geometry could not be read: {exc.diag.message_primary}.") from None
-    except psycopg.errors.UniqueViolation:  # one Observation per Datastream and time (0020)
+    except psycopg.errors.UniqueViolation:  # one Observation per Datastream and time (0023)
         raise Conflict(
             f"{what}: its Datastream has an Observation at that phenomenonTime "
             "already; one reading per Datastream and time."

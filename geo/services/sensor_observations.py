@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 
 from geo.access import Principal, sensor_writer
 from geo.errors import InvalidInput
+from geo.services import sensor_alarms
 from geo.services import sensor_values as v
 from geo.services.sensors import feature_of_interest, require_id
 
@@ -184,6 +185,11 @@ async def insert_rows(
         else:
             out.append((old[key], False))
     fresh = [i for i, is_new in out if is_new]
+    batch: dict[int, list[dict[str, Any]]] = {}
+    for row, (_, is_new) in zip(rows, out, strict=True):
+        if is_new:  # a reading stored before was evaluated then
+            batch.setdefault(int(row["datastream_id"]), []).append(row)
+    await sensor_alarms.evaluate(conn, batch)  # rules → alarms → cases, REST and MQTT alike
     if critical:
         await conn.execute(
             "UPDATE sta_features_of_interest SET internal = true WHERE id = ANY(%(f)s) "

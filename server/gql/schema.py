@@ -26,6 +26,7 @@ from server.gql.hotline import HotlineMutation, HotlineQuery
 from server.gql.mutations import Mutation as CaseMutation
 from server.gql.queries import Query as MapQuery
 from server.gql.scalars import GEOJSON_SCALAR, GeoJSON
+from server.gql.sensors import SensorMutation, SensorQuery, SensorSubscription
 from server.gql.subscriptions import Subscription as CaseSubscription
 from server.gql.supervision import (
     SupervisionMutation,
@@ -36,18 +37,21 @@ from server.kernel.settings import GraphQLSettings
 
 
 @strawberry.type
-class Query(MapQuery, SupervisionQuery, HotlineQuery):
-    """The map, the cases, the supervision of their time limits and the hotline's lists."""
+class Query(MapQuery, SupervisionQuery, HotlineQuery, SensorQuery):
+    """The map, the cases, the supervision of their time limits, the hotline's lists and the
+    sensors' alarms."""
 
 
 @strawberry.type
-class Mutation(CaseMutation, SupervisionMutation, CollaborationMutation, HotlineMutation):
-    """The case workflow, supervision (督办), collaboration and the hotline."""
+class Mutation(
+    CaseMutation, SupervisionMutation, CollaborationMutation, HotlineMutation, SensorMutation
+):
+    """The case workflow, supervision (督办), collaboration, the hotline and sensor rules."""
 
 
 @strawberry.type
-class Subscription(CaseSubscription, SupervisionSubscription):
-    """Case events, camera status, staff notifications."""
+class Subscription(CaseSubscription, SupervisionSubscription, SensorSubscription):
+    """Case events, camera status, staff notifications, sensor alarms."""
 
 
 class OneMapSchema(strawberry.Schema):

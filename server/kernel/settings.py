@@ -6,7 +6,6 @@ passes the result down to :func:`server.app.create_app`.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from datetime import date, time
@@ -23,6 +22,7 @@ from geo.services.clocks import ClockRules
 from geo.services.workdays import Calendar
 from geo.services.worktime import WorkingTime
 from server.kernel.cors import origin_of
+from server.kernel.once_files import read_or_create
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -148,19 +148,8 @@ class DatabaseSettings(BaseSettings):
 
 def _read_or_make_secret(path: Path) -> str:
     """A random secret kept in ``path`` (mode 0600), made by whichever process comes first."""
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    secret = secrets.token_urlsafe(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as out:
-        out.write(secret + "\n")
-    return secret
+    made = read_or_create(path, lambda: (secrets.token_urlsafe(32) + "\n").encode())
+    return made.decode().strip()
 
 
 class ServerSettings(BaseSettings):
@@ -547,8 +536,8 @@ class HotlineSettings(BaseSettings):
 
 
 class SensorSettings(BaseSettings):
-    """The SensorThings API (``ONEMAP_STA_…``, docs/sensors.md): page sizes, bodies, and how
-    far ahead observations' monthly partitions are made."""
+    """The SensorThings API (``ONEMAP_STA_…``, docs/sensors.md): page sizes, bodies, how far
+    ahead observations' monthly partitions are made, and when a quiet device is offline."""
 
     model_config = _config("ONEMAP_STA_")
 
@@ -562,6 +551,15 @@ class SensorSettings(BaseSettings):
     partitions_ahead_months: int = Field(
         default=3, ge=0, le=36,
         description="Monthly observation partitions made ahead at each start of the server.",
+    )  # fmt: skip
+    default_period_seconds: float = Field(
+        default=300.0, gt=0, le=7 * 86_400,
+        description="Seconds between a Datastream's readings when its properties.period "
+        "does not say (offline detection).",
+    )  # fmt: skip
+    offline_missed_periods: int = Field(
+        default=3, ge=1, le=1_000,
+        description="A Datastream that missed this many periods is offline (the sweep).",
     )  # fmt: skip
     retention_months: int = Field(
         default=0, ge=0, le=1200,

@@ -16,6 +16,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from geo.services.sensor_offline import sweep_offline
 from geo.services.sweep import SweepReport, sweep
 from server.kernel.settings import Settings
 
@@ -23,8 +24,14 @@ log = logging.getLogger("onemap.sweep")
 
 
 async def sweep_once(conn: AsyncConnection[Any], settings: Settings) -> SweepReport:
-    return await sweep(conn, datetime.now(UTC), settings.clock.rules(),
-                       settings.supervision.rules())  # fmt: skip
+    """The supervision sweep, then the sensors' offline detection (each under its own lock)."""
+    now = datetime.now(UTC)
+    report = await sweep(conn, now, settings.clock.rules(), settings.supervision.rules())
+    offline = await sweep_offline(conn, now, default_period_s=settings.sta.default_period_seconds,
+                                  missed_periods=settings.sta.offline_missed_periods)  # fmt: skip
+    if offline:
+        log.info("%d datastreams went offline", offline)
+    return report
 
 
 async def run_sweeps(pool: AsyncConnectionPool[AsyncConnection[Any]], settings: Settings) -> None:

@@ -33,13 +33,17 @@ TITLES: dict[str, tuple[str, str]] = {
     "cameras": ("Cameras (视频监控)",
                 "Camera positions, heading, field of view and status (never their stream)."),
     "cases": ("Cases (城市管理案件)", "City-management cases: discover → dispatch → close."),
+    "sensors": ("Sensors (物联感知设备)",
+                "Smoke, gas, water-level and cable-temperature devices with their state: normal, "
+                "warning, alarm or offline. Readings: the SensorThings API at /sta/v1.1."),
 }  # fmt: skip
 PUBLIC_NOTES = {
     "facilities": " Internal categories (hazard sources) are not published.",
     "cases": " Anonymised: category, status, priority, times, grid cell and location only.",
+    "sensors": " Devices of critical infrastructure (hazard sources, substations) are internal.",
 }
 TITLE_FIELD = {"admin_areas": "name_zh", "grid_cells": "name", "facilities": "name_zh",
-               "cameras": "name", "cases": "public_id"}  # fmt: skip
+               "cameras": "name", "cases": "public_id", "sensors": "name"}  # fmt: skip
 
 
 def base_url(settings: Settings) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
+from server.kernel.once_files import read_or_create
 from server.kernel.settings import AuthSettings
 
 DEV_KEY_NAME = "jwt-es256.pem"
@@ -63,30 +63,25 @@ def _load_public(path: Path) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def _generate_dev_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
+def _dev_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """The development key kept in the data dir, made by whichever process comes first."""
+    read_or_create(path, _new_key_pem)
+    return _load_private(path)
+
+
+def _new_key_pem() -> bytes:
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Created with mode 0600 from the start: never readable by others, not even briefly.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-    return key
 
 
 def load_keys(settings: AuthSettings, data_dir: Path) -> KeySet:
     if settings.private_key_file is not None:
         private = _load_private(settings.private_key_file)
     else:
-        path = data_dir / "keys" / DEV_KEY_NAME
-        try:
-            private = _load_private(path)
-        except FileNotFoundError:
-            private = _generate_dev_key(path)
+        private = _dev_key(data_dir / "keys" / DEV_KEY_NAME)
     current = private.public_key()
     public = {thumbprint(current): current}
     for retired_path in settings.retired_public_key_files:

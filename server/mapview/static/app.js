@@ -10,6 +10,7 @@ import { areaLabels } from "./labels.js";
 import * as legend from "./legend.js";
 import * as live from "./live.js";
 import { casePopup } from "./case_popup.js";
+import { sensorPopup } from "./sensor_popup.js";
 import * as cockpit from "./cockpit.js";
 import { LocateControl } from "./locate.js";
 import { areaPopup, cameraPopup, cellPopup, closePopup, facilityPopup } from "./popups.js";
@@ -18,7 +19,7 @@ import { accessFor, authHeaders, login, logout, onSession, session } from "./ses
 import { CITY_BOUNDS, buildStyle } from "./style.js";
 
 const $ = (id) => document.getElementById(id);
-const CLICKABLE = ["cameras", "live", "cases", "case-cells", "facilities", "incident-points"];
+const CLICKABLE = ["sensors", "cameras", "live", "cases", "case-cells", "facilities", "incident-points"];
 let collections = new Set();
 let internal = new Set(); // layers in their internal view (the server's policy says which)
 
@@ -61,7 +62,8 @@ async function loadStyle() {
     live.reapply(map);
     incident.redraw(map);
   });
-  legend.render(map, { internal: internal.has("facilities"), cameras: collections.has("cameras") });
+  legend.render(map, { internal: internal.has("facilities"), cameras: collections.has("cameras"),
+    sensors: collections.has("sensors") });
   viewNote();
 }
 
@@ -88,6 +90,7 @@ map.on("click", (event) => {
   if (f.layer.id === "facilities") facilityPopup(map, f, at);
   else if (f.layer.id === "cases" || f.layer.id === "live") casePopup(map, { ...f, id: f.id ?? f.properties.id }, at);
   else if (f.layer.id === "case-cells") cellPopup(map, f, at);
+  else if (f.layer.id === "sensors") sensorPopup(map, f, at);
   else if (f.layer.id === "cameras") cameraPopup(map, f.id, { ...f.properties, status: f.state?.status || f.properties.status }, at);
   else if (f.layer.id === "incident-points" && f.properties.kind === "camera") {
     cameraPopup(map, f.properties.id, { name: f.properties.name, code: "", status: "" }, at);
@@ -174,7 +177,8 @@ for (const button of document.querySelectorAll("[role=tab]")) {
 
 $("lang").addEventListener("click", () => setLanguage(language() === "zh" ? "en" : "zh"));
 onLanguage(() => {
-  legend.render(map, { internal: internal.has("facilities"), cameras: collections.has("cameras") });
+  legend.render(map, { internal: internal.has("facilities"), cameras: collections.has("cameras"),
+    sensors: collections.has("sensors") });
   incident.redraw(map);
   cockpit.redraw();
   viewNote();

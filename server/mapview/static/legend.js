@@ -7,7 +7,7 @@ import { bothNames, name, t, tf } from "./i18n.js";
 import { swatch } from "./popups.js";
 import { tileUrl } from "./style.js";
 import {
-  CAMERA_STATUSES, CASE_CATEGORIES, CASE_STATUSES, FACILITY_CATEGORIES, OPEN_STATUSES,
+  CAMERA_STATUSES, CASE_CATEGORIES, CASE_STATUSES, FACILITY_CATEGORIES, OPEN_STATUSES, SENSOR_STATES,
 } from "./vocab.js";
 
 const choice = {
@@ -19,6 +19,7 @@ const choice = {
   to: "",
   caseMode: "heat",
   cameras: new Set(Object.keys(CAMERA_STATUSES)),
+  sensors: new Set(Object.keys(SENSOR_STATES)),
 };
 
 const BASE_LAYERS = {
@@ -54,6 +55,7 @@ export function apply(map) {
     if (map.getLayer(id)) map.setLayerZoomRange(id, choice.caseMode === "points" ? 10 : 13, 24);
   }
   filter(map, "cameras", ["in", ["get", "status"], ["literal", [...choice.cameras]]]);
+  filter(map, "sensors", ["all", ["!", ["has", "count"]], ["in", ["get", "state"], ["literal", [...choice.sensors]]]]);
 }
 
 function item(text, title, colour, checked, onChange, testId) {
@@ -99,6 +101,11 @@ export function render(map, collections) {
     ...Object.entries(CAMERA_STATUSES).map(([code, [, , colour]]) =>
       item(name(CAMERA_STATUSES, code), bothNames(CAMERA_STATUSES, code), colour,
         choice.cameras.has(code), toggleSet(choice.cameras, code, map), `camera:${code}`)));
+  document.getElementById("sensor-legend").hidden = !collections.sensors;
+  document.getElementById("legend-sensors").replaceChildren(
+    ...Object.entries(SENSOR_STATES).map(([code, [, , colour]]) =>
+      item(name(SENSOR_STATES, code), bothNames(SENSOR_STATES, code), colour,
+        choice.sensors.has(code), toggleSet(choice.sensors, code, map), `sensor:${code}`)));
 }
 
 /** The date range: applied when both ends make sense; otherwise it says what to change. */

@@ -1,6 +1,7 @@
 // Live updates while logged in (graphql-transport-ws, map_view.graphql): a case event recolours
 // the case on the map (feature-state on its tile feature), marks it, and enters the feed; a
-// camera status change recolours the camera.
+// sensor alarm's raise, change of level or clear enters the feed and every notice recolours the
+// device; a camera status change recolours the camera.
 import { el } from "./dom.js";
 import { closeSubscriptions, subscribe } from "./gql.js";
 import { formatTime, name, t } from "./i18n.js";
@@ -11,6 +12,7 @@ const LIVE_SIZE = 500;
 const live = new Map(); // case id → GeoJSON feature of a case changed while we watched
 const caseStates = new Map(); // case id → status, re-applied after a style change
 const cameraStates = new Map();
+const sensorStates = new Map(); // device (Thing) id → its state, from the alarm notices
 let stops = [];
 
 const lower = (v) => (v ? String(v).toLowerCase() : v);
@@ -25,6 +27,9 @@ export function reapply(map) {
   drawLive(map);
   for (const [id, status] of caseStates) {
     if (map.getSource("cases")) map.setFeatureState({ source: "cases", sourceLayer: "cases", id }, { status, live: true });
+  }
+  for (const [id, state] of sensorStates) {
+    if (map.getSource("sensors")) map.setFeatureState({ source: "sensors", sourceLayer: "sensors", id }, { state });
   }
   for (const [id, status] of cameraStates) {
     if (map.getSource("cameras")) map.setFeatureState({ source: "cameras", sourceLayer: "cameras", id }, { status });
@@ -55,6 +60,25 @@ function onCase(map, notice) {
   document.dispatchEvent(new CustomEvent("onemap:case-event", { detail: { caseId: c.id } })); // the cockpit
 }
 
+const SENSOR_CHANGES = new Set(["raised", "escalated", "eased", "cleared"]);
+
+function onSensor(map, notice) {
+  const { change, alarm: a, thingId, thingState } = notice.sensorAlarms;
+  sensorStates.set(Number(thingId), lower(thingState));
+  reapply(map);
+  if (!a || !SENSOR_CHANGES.has(change)) return; // peaks and offline/online: the map's, not the feed's
+  const feed = document.getElementById("feed");
+  const level = change === "cleared" ? "normal" : lower(a.level);
+  const item = el("li", { dataset: { sensorAlarmId: a.id, change } },
+    el("time", {}, formatTime(a.lastAt)), " ",
+    el("strong", {}, t(`sensor_${change}`)), " · ", `${a.thingName} · ${a.ruleName}`,
+    " → ", t(`sensor_level_${level}`), ` (${Number(a.lastValue.toPrecision(3))})`,
+    a.casePublicId ? el("span", { class: "sub" }, ` ${t("sensor_case")} ${a.casePublicId}`) : null);
+  feed.querySelector(".empty")?.remove();
+  feed.prepend(item);
+  while (feed.children.length > FEED_SIZE) feed.lastElementChild.remove();
+}
+
 function onCamera(map, notice) {
   const n = notice.cameraStatus;
   cameraStates.set(Number(n.cameraId), lower(n.status));
@@ -74,6 +98,7 @@ export async function start(map) {
   stops = await Promise.all([
     subscribe("map_view.graphql", "MapCaseEvents", {}, (d) => onCase(map, d), unavailable),
     subscribe("map_view.graphql", "MapCameraStatus", {}, (d) => onCamera(map, d), () => {}),
+    subscribe("map_view.graphql", "MapSensorAlarms", {}, (d) => onSensor(map, d), () => {}),
   ]);
 }
 
@@ -84,5 +109,6 @@ export function stop() {
   live.clear();
   caseStates.clear();
   cameraStates.clear();
+  sensorStates.clear();
   document.getElementById("live").hidden = true;
 }

@@ -100,7 +100,7 @@ export async function logout() {
   if (refreshToken) await post("auth/logout", { refresh_token: refreshToken }).catch(() => {});
 }
 
-const SCOPED = ["ogc/", "graphql", "streams/", "api/v1/staff/"].map((p) => new URL(`../../${p}`, import.meta.url).href);
+const SCOPED = ["ogc/", "graphql", "streams/", "api/v1/staff/", "sta/"].map((p) => new URL(`../../${p}`, import.meta.url).href);
 
 /** The Authorization header for our own /ogc, /graphql, /streams and staff API URLs only. */
 export function authHeaders(url) {

@@ -1,7 +1,7 @@
 // The map's style: the city's own layers as the base (no online base map), from the vector tiles
 // at /ogc/collections/{c}/tiles/WebMercatorQuad/{z}/{y}/{x}. No `glyphs` URL: MapLibre draws
 // label text with the browser's own fonts (TinySDF), so Chinese needs no glyph server.
-import { CAMERA_STATUSES, CASE_STATUSES, FACILITY_CATEGORIES } from "./vocab.js";
+import { CAMERA_STATUSES, CASE_STATUSES, FACILITY_CATEGORIES, SENSOR_STATES } from "./vocab.js";
 
 const OGC = new URL("../../ogc/", import.meta.url);
 /** Tiles are cut up to this zoom and over-zoomed beyond (their points are exact anyway). */
@@ -51,13 +51,15 @@ const stateFlag = (flag) => ["boolean", ["feature-state", flag], false];
 // A live update sets feature-state "status" on a case; the tile's own status is the fallback.
 const caseStatus = ["coalesce", ["feature-state", "status"], ["get", "status"]];
 const cameraStatus = ["coalesce", ["feature-state", "status"], ["get", "status"]];
+// A sensor alarm notice sets feature-state "state" on its device; the tile's state otherwise.
+const sensorState = ["coalesce", ["feature-state", "state"], ["get", "state"]];
 
 /**
  * The style for a set of visible collections (the public ones, or what a staff token may see).
  */
 export function buildStyle(collections) {
   const sources = {};
-  for (const c of ["admin_areas", "grid_cells", "facilities", "cases", "cameras"]) {
+  for (const c of ["admin_areas", "grid_cells", "facilities", "cases", "cameras", "sensors"]) {
     if (collections.has(c)) sources[c] = tiles(c);
   }
   // One point per area (labels.js), filled once the page has them.
@@ -122,6 +124,17 @@ export function buildStyle(collections) {
         ...Object.entries(CAMERA_STATUSES).flatMap(([code, e]) => [code, e[2]]), "#555"],
       "circle-radius": ["interpolate", ["linear"], ["zoom"], 11, 2.5, 15, 5.5, 17, 8],
       "circle-stroke-color": "#111111", "circle-stroke-width": 1.2 } },
+    // A dot in its state's colour with a white ring, larger the worse the state, so an alarm
+    // stands out among the facilities and cases around it.
+    { id: "sensors", type: "circle", source: "sensors", "source-layer": "sensors", minzoom: 11,
+      filter: ["!", ["has", "count"]],
+      paint: { "circle-color": ["match", sensorState,
+        ...Object.entries(SENSOR_STATES).flatMap(([code, e]) => [code, e[2]]), "#555"],
+      // zoom must lead the expression (MapLibre): the state scales each stop
+      "circle-radius": ["interpolate", ["linear"], ["zoom"],
+        ...[[11, 2.5], [15, 5], [17, 7]].flatMap(([z, r]) =>
+          [z, ["*", r, ["match", sensorState, "alarm", 1.6, "warning", 1.3, 1]]])],
+      "circle-stroke-color": "#ffffff", "circle-stroke-width": 2 } },
     { id: "live", type: "circle", source: "live",
       paint: { "circle-color": ["match", ["get", "status"],
         ...Object.entries(CASE_STATUSES).flatMap(([code, e]) => [code, e[2]]), "#555"],

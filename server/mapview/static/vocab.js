@@ -99,6 +99,22 @@ export const CAMERA_STATUSES = {
   unknown: ["未知", "Unknown", "#8d99ae"],
 };
 
+/** A sensor device's state on the map (geo.enums.SensorState), with its colour. */
+export const SENSOR_STATES = {
+  normal: ["正常", "Normal", "#2b9348"],
+  warning: ["预警", "Warning", "#f77f00"],
+  alarm: ["告警", "Alarm", "#d00000"],
+  offline: ["离线", "Offline", "#8d99ae"],
+};
+
+/** What a sensor device senses (its Thing's properties.kind); other kinds show their code. */
+export const SENSOR_KINDS = {
+  smoke_detector: ["烟感探测器", "Smoke detector"],
+  gas_detector: ["可燃气体探测器", "Gas detector"],
+  water_level: ["水位计", "Water-level gauge"],
+  cable_temperature: ["电缆测温", "Cable temperature"],
+};
+
 export const ADMIN_LEVELS = {
   district: ["区", "District"], street: ["街道", "Street"], community: ["社区", "Community"],
 };

@@ -8,8 +8,8 @@
   Thing) or a reader's. Only the password's hash is kept, in Mosquitto's own PBKDF2-SHA512
   ``$7$`` form, so ``onemap mqtt config`` writes the broker's password_file from it.
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-11-30 18:40:00
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020"
-down_revision: str | Sequence[str] | None = "0019"
+revision: str = "0023"
+down_revision: str | Sequence[str] | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
