@@ -51,6 +51,8 @@ export const CASE_CATEGORIES = {
   power_outage: ["停电", "Power outage"],
   sewage_overflow: ["污水冒溢", "Sewage overflow"],
   elderly_help: ["独居老人求助", "Elderly living alone needs help"],
+  gas_leak: ["燃气泄漏", "Gas leak"],
+  cable_overheat: ["电缆过热", "Cable overheating"],
 };
 
 export const CASE_PRIORITIES = {
