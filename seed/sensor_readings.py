@@ -17,6 +17,10 @@ Times are seconds since the epoch, the hours of the cycles China Standard Time (
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -87,3 +91,45 @@ def _air(times: NDArray[np.int64]) -> Floats:
     ~28 °C in late July."""
     day = (times // DAY) % 365.2425
     return 17 - 11 * np.cos(2 * np.pi * (day - 20) / 365.2425)
+
+
+@dataclass
+class Series:
+    """A chunk's readings: COPY text of ``sta_observations`` rows, and each Datastream's
+    (first time, last time, latest result as JSON)."""
+
+    copy_text: str = ""
+    count: int = 0
+    extents: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+
+
+def readings(
+    devices: Sequence[tuple[Any, ...]], streams: list[int], fois: list[int], now: int,
+    u: NDArray[np.float64], z: NDArray[np.float64], where: NDArray[np.float64],
+) -> Series:  # fmt: skip
+    """The readings of ``devices`` (seed.sensors: row in the chunk first, kind second; their
+    Datastreams and FeaturesOfInterest by position) up to ``now``, a kind at a time. The
+    chunk's draws by row: ``u[:, 1:]`` the models' parameters, ``z`` the noise, ``where[:, 2]``
+    the phase within the period."""
+    out = Series()
+    lines: list[str] = []
+    by_kind: dict[int, tuple[Kind, list[int]]] = {}
+    for k, device in enumerate(devices):
+        by_kind.setdefault(id(device[1]), (device[1], []))[1].append(k)
+    for kind, members in by_kind.values():
+        rows = np.array([devices[k][0] for k in members])
+        phase = (where[rows, 2] * kind.period).astype(np.int64)
+        times = slot_times(now, kind.period, phase)
+        vals = values(kind, times, u[rows, 1:], z[rows, : times.shape[1]])
+        stamps = np.char.add(np.datetime_as_string(times.astype("datetime64[s]")), "+00")
+        for j, k in enumerate(members):
+            head = f"{streams[k]}\t{fois[k]}\t"
+            text = list(map(repr, vals[j].tolist()))  # a float's repr is its JSON
+            times_j = stamps[j].tolist()
+            lines.extend(map("".join, zip([head] * len(text), times_j, ["\t"] * len(text),
+                                          times_j, ["\t"] * len(text), text,
+                                          ["\n"] * len(text), strict=True)))  # fmt: skip
+            out.extents[streams[k]] = (times_j[0], times_j[-1], text[-1])
+        out.count += times.size
+    out.copy_text = "".join(lines)
+    return out

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,8 +34,8 @@ from psycopg import sql
 from geo.services.sensors import STAMP_CELLS
 from seed.generate import FACILITIES, REFERENCE_TIME, Refs
 from seed.geography import SEED, City
-from seed.sensor_kinds import CATEGORIES, KINDS, Kind, placed
-from seed.sensor_readings import slot_times, values, warning_line
+from seed.sensor_kinds import CATEGORIES, KINDS, placed
+from seed.sensor_readings import readings, warning_line
 
 SENSORS = "sensors"
 READINGS = "readings"
@@ -147,6 +146,26 @@ def _one(conn: psycopg.Connection[Any], query: str, params: Sequence[Any]) -> An
     return None if row is None else row[0]
 
 
+def _devices(
+    conn: psycopg.Connection[Any], chunk: int, lo: int, hi: int, u: NDArray[np.float64]
+) -> list[tuple[Any, ...]]:
+    """The devices of facility rows ``lo``..``hi``: (row in the chunk, kind, facility id, code,
+    names, grid cell, lon, lat), by code; ``u`` the chunk's placement draws."""
+    rows = conn.execute(
+        "SELECT id, code, category, name_zh, name_en, grid_cell_id, ST_X(geom), ST_Y(geom), "
+        "coalesce(attributes, '{}'::jsonb) FROM facilities WHERE code BETWEEN %s AND %s "
+        "AND code ~ '^F[0-9]{7}$' AND category = ANY(%s) ORDER BY code",
+        (f"F{lo + 1:07d}", f"F{hi:07d}", [str(c) for c in CATEGORIES]),
+    ).fetchall()
+    devices = []
+    for fid, code, category, name_zh, name_en, cell, x, y, attrs in rows:
+        i = int(code[1:]) - 1 - chunk * FACILITIES.chunk
+        kind = placed(category, attrs, float(u[i]))
+        if kind is not None:
+            devices.append((i, kind, fid, code, name_zh, name_en, cell, x, y))
+    return devices
+
+
 def _chunk(
     conn: psycopg.Connection[Any],
     chunk: int,
@@ -163,18 +182,7 @@ def _chunk(
     z = rng.standard_normal((size, 48))  # the readings' noise (at most 48 a day)
     where = rng.random((size, 3))  # offset angle and distance, phase within the period
     installed_days = rng.uniform(30, 720, size)
-    rows = conn.execute(
-        "SELECT id, code, category, name_zh, name_en, grid_cell_id, ST_X(geom), ST_Y(geom), "
-        "coalesce(attributes, '{}'::jsonb) FROM facilities WHERE code BETWEEN %s AND %s "
-        "AND code ~ '^F[0-9]{7}$' AND category = ANY(%s) ORDER BY code",
-        (f"F{lo + 1:07d}", f"F{hi:07d}", [str(c) for c in CATEGORIES]),
-    ).fetchall()
-    devices = []
-    for fid, code, category, name_zh, name_en, cell, x, y, attrs in rows:
-        i = int(code[1:]) - 1 - chunk * size
-        kind = placed(category, attrs, float(u[i, 0]))
-        if kind is not None:
-            devices.append((i, kind, fid, code, name_zh, name_en, cell, x, y))
+    devices = _devices(conn, chunk, lo, hi, u[:, 0])
     if not devices:
         return 0, 0
     n = len(devices)
@@ -184,8 +192,8 @@ def _chunk(
     ref = min(REFERENCE_TIME, datetime.fromtimestamp(now, UTC) - timedelta(days=1))
     points = _points(devices, where, cells)
     things, locations, fois, streams, history = [], [], [], [], []
-    series = _series(devices, ids["sta_datastreams"], ids["sta_features_of_interest"], now, u,
-                     z, where)  # fmt: skip
+    series = readings(devices, ids["sta_datastreams"], ids["sta_features_of_interest"], now, u,
+                      z, where)  # fmt: skip
     for k, (i, kind, fid, code, name_zh, name_en, _cell, _x, _y) in enumerate(devices):
         tid, lid, did, foi = (
             ids[t][k]
@@ -239,46 +247,6 @@ STREAM_COLUMNS = ("id", "name", "description", "observation_type", "unit_of_meas
                   "properties", "thing_id", "sensor_id", "observed_property_id",
                   "phenomenon_time_start", "phenomenon_time_end", "result_time_start",
                   "result_time_end", "latest_phenomenon_time", "latest_result")  # fmt: skip
-
-
-@dataclass
-class Series:
-    """A chunk's readings: COPY text of ``sta_observations`` rows, and each Datastream's
-    (first time, last time, latest result as JSON)."""
-
-    copy_text: str = ""
-    count: int = 0
-    extents: dict[int, tuple[str, str, str]] = field(default_factory=dict)
-
-
-def _series(
-    devices: Sequence[tuple[Any, ...]], streams: list[int], fois: list[int], now: int,
-    u: NDArray[np.float64], z: NDArray[np.float64], where: NDArray[np.float64],
-) -> Series:  # fmt: skip
-    """The readings of ``devices`` (their Datastreams and FeaturesOfInterest by position),
-    computed a kind at a time."""
-    out = Series()
-    lines: list[str] = []
-    by_kind: dict[int, tuple[Kind, list[int]]] = {}
-    for k, device in enumerate(devices):
-        by_kind.setdefault(id(device[1]), (device[1], []))[1].append(k)
-    for kind, members in by_kind.values():
-        rows = np.array([devices[k][0] for k in members])
-        phase = (where[rows, 2] * kind.period).astype(np.int64)
-        times = slot_times(now, kind.period, phase)
-        vals = values(kind, times, u[rows, 1:], z[rows, : times.shape[1]])
-        stamps = np.char.add(np.datetime_as_string(times.astype("datetime64[s]")), "+00")
-        for j, k in enumerate(members):
-            head = f"{streams[k]}\t{fois[k]}\t"
-            text = list(map(repr, vals[j].tolist()))  # a float's repr is its JSON
-            times_j = stamps[j].tolist()
-            lines.extend(map("".join, zip([head] * len(text), times_j, ["\t"] * len(text),
-                                          times_j, ["\t"] * len(text), text,
-                                          ["\n"] * len(text), strict=True)))  # fmt: skip
-            out.extents[streams[k]] = (times_j[0], times_j[-1], text[-1])
-        out.count += times.size
-    out.copy_text = "".join(lines)
-    return out
 
 
 def _points(
