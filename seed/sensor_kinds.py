@@ -44,9 +44,9 @@ SMOKE = Kind(
      "description": "Photoelectric point smoke detector (GB 4715) reporting its obscuration "
                     "hourly over NB-IoT",
      "encodingType": "text/html",
-     "metadata": "https://en.wikipedia.org/wiki/Smoke_detector#Photoelectric"},
+     "metadata": "https://en.wikipedia.org/wiki/Smoke_detector"},
     {"name": "smoke obscuration",
-     "definition": "https://en.wikipedia.org/wiki/Smoke_detector#Sensitivity",
+     "definition": "https://en.wikipedia.org/wiki/Smoke_detector",
      "description": "烟雾减光率: light lost to smoke per metre of air in the detector's chamber"},
     {"name": "percent per metre", "symbol": "%/m", "definition": "https://ucum.org/ucum"},
 )  # fmt: skip
@@ -68,7 +68,7 @@ WATER = Kind(
     {"name": "超声波积水监测仪",
      "description": "Ultrasonic gauge of the water standing on the road surface",
      "encodingType": "text/html",
-     "metadata": "https://en.wikipedia.org/wiki/Level_sensor#Ultrasonic_level_sensors"},
+     "metadata": "https://en.wikipedia.org/wiki/Level_sensor"},
     {"name": "water level",
      "definition": "http://vocab.nerc.ac.uk/collection/P01/current/ASLVZZ01/",
      "description": "路面积水深度: depth of water over the road surface at the gauge; the rule "
