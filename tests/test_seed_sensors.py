@@ -13,12 +13,13 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 
+from geo import migrate
 from geo.enums import SensorRuleKind
 from geo.services.sensor_alarms import Machine
 from seed.load import seed
 from seed.sensor_kinds import KINDS
 from server.kernel.auth.tokens import TokenService
-from tests.conftest import TEST_SCALE
+from tests.conftest import TEST_SCALE, sqlalchemy_url
 from tests.sta_helpers import MEASUREMENT, STA, staff
 
 Conn = psycopg.Connection[Any]
@@ -251,3 +252,26 @@ def test_a_second_seed_adds_nothing(database_url: str) -> None:
         after = _rows(conn, count)[0]
     assert report.added["sensors"] == report.added["readings"] == 0
     assert before == after
+
+
+def test_an_older_city_gets_the_same_devices_on_its_next_seed(empty_database_url: str) -> None:
+    """A city seeded before the devices existed (no ``sensors`` step, no SensorThings rows)
+    gets them on its next ``onemap seed``: the same facilities, kinds and parameters as a
+    fresh seed (they come from the facilities' own chunks), and only once."""
+    devices = ("SELECT t.facility_id, t.properties, d.properties "
+               "FROM sta_things t JOIN sta_datastreams d ON d.thing_id = t.id "
+               "ORDER BY t.facility_id")  # fmt: skip
+    migrate.upgrade(sqlalchemy_url(empty_database_url))
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        fresh = seed(conn, 0.01)
+        before = _rows(conn, devices)
+        conn.execute("TRUNCATE sta_things, sta_locations, sta_features_of_interest, "
+                     "sta_sensors, sta_observed_properties CASCADE")  # fmt: skip
+        conn.execute("DELETE FROM seed_progress WHERE layer = 'sensors'")
+        older = seed(conn, 0.01)
+        after = _rows(conn, devices)
+        again = seed(conn, 0.01)
+    assert {k: n for k, n in older.added.items() if n} == {
+        "sensors": fresh.added["sensors"], "readings": fresh.added["readings"]}  # fmt: skip
+    assert after == before and len(before) == fresh.added["sensors"] > 0
+    assert again.total_added == 0
