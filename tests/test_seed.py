@@ -156,7 +156,13 @@ def test_seeding_is_idempotent_and_scales_up_by_prefix(empty_database_url: str) 
         first = seed(conn, 0.01)
         assert first.added["cases"] == CASES.target(0.01) == 125
         grown = seed(conn, 0.02)
-        assert grown.added == {"facilities": 200, "cameras": 20, "cases": 308 - 125}
+        devices = _one(conn, "SELECT count(*) FROM sta_things")
+        assert 0 < first.added["sensors"] < devices == first.added["sensors"] + grown.added[
+            "sensors"]  # fmt: skip
+        readings = _one(conn, "SELECT count(*) FROM sta_observations")
+        assert first.added["readings"] + grown.added["readings"] == readings
+        assert {k: v for k, v in grown.added.items() if k not in ("sensors", "readings")} == {
+            "facilities": 200, "cameras": 20, "cases": 308 - 125}  # fmt: skip
         # each case has its evaluation facts (geo.services.case_facts)
         assert _one(conn, "SELECT count(*) FROM cases c WHERE NOT EXISTS "
                     "(SELECT 1 FROM case_facts f WHERE f.case_id = c.id)") == 0  # fmt: skip
