@@ -111,10 +111,11 @@ export const SENSOR_STATES = {
 
 /** What a sensor device senses (its Thing's properties.kind); other kinds show their code. */
 export const SENSOR_KINDS = {
-  smoke_detector: ["烟感探测器", "Smoke detector"],
+  smoke_detector: ["感烟火灾探测器", "Smoke detector"],
   gas_detector: ["可燃气体探测器", "Gas detector"],
+  water_level_gauge: ["积水监测仪", "Waterlogging gauge"],
   water_level: ["水位计", "Water-level gauge"],
-  cable_temperature: ["电缆测温", "Cable temperature"],
+  cable_temperature_sensor: ["电缆测温", "Cable temperature sensor"],
 };
 
 export const ADMIN_LEVELS = {
