@@ -118,6 +118,14 @@ export const SENSOR_KINDS = {
   cable_temperature_sensor: ["电缆测温", "Cable temperature sensor"],
 };
 
+/** What a Datastream measures (its ObservedProperty's name, as the sensors' rules match it). */
+export const SENSOR_PROPERTIES = {
+  "smoke obscuration": ["烟雾遮光率", "Smoke obscuration"],
+  "gas concentration": ["可燃气体浓度", "Gas concentration"],
+  "water level": ["积水水位", "Water level"],
+  "cable temperature": ["电缆温度", "Cable temperature"],
+};
+
 export const ADMIN_LEVELS = {
   district: ["区", "District"], street: ["街道", "Street"], community: ["社区", "Community"],
 };
