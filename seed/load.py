@@ -24,9 +24,9 @@ from geo.access import default_scope
 from geo.enums import Role
 from geo.passwords import hash_password
 from geo.queries.stage_limits import HANDLE_DEFAULT_SQL
-from geo.sensor_alarm_models import insert_defaults
+from geo.sensor_alarm_models import MOVED_RULES, insert_defaults
 from geo.services import case_facts
-from seed import catalogue, vocab
+from seed import catalogue, sensors, vocab
 from seed.generate import (
     CALLBACK_COLUMNS,
     CALLER_COLUMNS,
@@ -113,6 +113,8 @@ def seed(
         say(BASE, 1, 1)
     if added := _later_accounts(conn):  # demo accounts of later roles, for older databases
         report.added["staff"] = added
+    if added := _later_categories(conn):  # categories made after, for older databases
+        report.added["categories"] = added
     if _loaded(conn, catalogue.CATALOGUE) == 0:  # its own step: older databases get it too
         with conn.transaction():
             report.added[catalogue.CATALOGUE] = catalogue.load(conn)
@@ -125,6 +127,9 @@ def seed(
     case_facts.rebuild(
         conn, missing_only=True, progress=lambda done, total: say(FACTS, done, total)
     )
+    # The sensor devices of the facilities loaded (a step of its own: older databases get it).
+    for name, count in sensors.load(conn, city, refs, _may_skip_triggers(conn), say).items():
+        report.added[name] = count
     report.seconds = time.perf_counter() - started
     return report
 
@@ -172,17 +177,47 @@ def _copy(
             copy.write_row(row)
 
 
-def _stage_limits(conn: psycopg.Connection[Any]) -> None:
+def _stage_limits(conn: psycopg.Connection[Any], codes: Sequence[str] | None = None) -> None:
     """Each category's time limits (geo.services.clocks): two working hours to dispatch, the
     category's own limit to handle (working hours under a day, else working days), one working
-    day to check and close."""
+    day to check and close. ``codes``: only these categories' (default: all)."""
     statement = (
         "INSERT INTO case_stage_limits (category, stage, amount, unit) "  # noqa: S608 - constants
-        "SELECT code, 'dispatch', 2, 'working_hours' FROM case_categories "
-        "UNION ALL SELECT code, 'check', 1, 'working_days' FROM case_categories "
-        f"UNION ALL SELECT cc.code, 'handle', {HANDLE_DEFAULT_SQL} FROM case_categories cc"
-    )
-    conn.execute(statement)
+        "SELECT code, 'dispatch', 2, 'working_hours' FROM case_categories cc WHERE {w} "
+        "UNION ALL SELECT code, 'check', 1, 'working_days' FROM case_categories cc WHERE {w} "
+        f"UNION ALL SELECT cc.code, 'handle', {HANDLE_DEFAULT_SQL} FROM case_categories cc "
+        "WHERE {w}"
+    ).replace("{w}", "(%(codes)s::text[] IS NULL OR cc.code = ANY(%(codes)s))")
+    conn.execute(statement, {"codes": list(codes) if codes is not None else None})
+
+
+def _category_rows(dept: dict[str, int], codes: Sequence[str] | None = None) -> list[Any]:
+    return [(c.code, c.name_zh, c.name_en, dept[c.department], c.time_limit_hours,
+             c.citizen_reportable, c.sensitive) for c in vocab.CASE_CATEGORIES
+            if codes is None or c.code in codes]  # fmt: skip
+
+
+CATEGORY_COLUMNS = ("code", "name_zh", "name_en", "department_id", "time_limit_hours",
+                    "citizen_reportable", "sensitive")  # fmt: skip
+
+
+def _later_categories(conn: psycopg.Connection[Any]) -> int:
+    """The categories of :data:`vocab.LATER_CATEGORIES` a database seeded before them lacks,
+    with their time limits; the sensors' rules move to them (or are made, where missing)."""
+    have = {r[0] for r in conn.execute("SELECT code FROM case_categories WHERE code = ANY(%s)",
+                                       (list(vocab.LATER_CATEGORIES),))}  # fmt: skip
+    missing = [c for c in vocab.LATER_CATEGORIES if c not in have]
+    if not missing:
+        return 0
+    with conn.transaction():
+        dept = dict(conn.execute("SELECT code, id FROM departments").fetchall())
+        _copy(conn, "case_categories", CATEGORY_COLUMNS, _category_rows(dept, missing))
+        _stage_limits(conn, missing)
+        for rule, old, new in MOVED_RULES:
+            conn.execute("UPDATE sensor_rules SET category = %s, updated_at = now() "
+                         "WHERE name = %s AND category = %s", (new, rule, old))  # fmt: skip
+        conn.execute(insert_defaults())
+    return len(missing)
 
 
 def _load_base(conn: psycopg.Connection[Any], city: City) -> int:
@@ -190,14 +225,7 @@ def _load_base(conn: psycopg.Connection[Any], city: City) -> int:
     with conn.transaction():
         _copy(conn, "departments", ("code", "name_zh", "name_en", "phone"), vocab.DEPARTMENTS)
         dept = dict(conn.execute("SELECT code, id FROM departments").fetchall())
-        _copy(
-            conn,
-            "case_categories",
-            ("code", "name_zh", "name_en", "department_id", "time_limit_hours",
-             "citizen_reportable", "sensitive"),
-            [(c.code, c.name_zh, c.name_en, dept[c.department], c.time_limit_hours,
-              c.citizen_reportable, c.sensitive) for c in vocab.CASE_CATEGORIES],
-        )  # fmt: skip
+        _copy(conn, "case_categories", CATEGORY_COLUMNS, _category_rows(dept))
         conn.execute("UPDATE case_categories SET requires_check = true WHERE code = ANY(%s)",
                      (list(vocab.CHECKED_CATEGORIES),))  # fmt: skip
         _stage_limits(conn)

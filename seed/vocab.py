@@ -829,7 +829,33 @@ CASE_CATEGORIES: tuple[CaseCategorySpec, ...] = (
         ),
         sensitive=True,
     ),
+    # Raised by devices (the sensors' rules, geo/sensor_alarm_models.py), so the seeded city has
+    # none of them (weight 0); a citizen may report a gas smell, nobody a cable's heat.
+    CaseCategorySpec(
+        "gas_leak",
+        "燃气泄漏",
+        "Gas Leak",
+        "fire_rescue",
+        2,
+        True,
+        0.0,
+        ("{road}餐饮店内闻到浓烈燃气味。", "{road}地下管廊可燃气体浓度超标。"),
+    ),
+    CaseCategorySpec(
+        "cable_overheat",
+        "电缆过热",
+        "Cable Overheating",
+        "power_grid",
+        4,
+        False,
+        0.0,
+        ("{road}变电站电缆接头温度异常升高。",),
+    ),
 )
+
+#: Categories added after the first cities were seeded: ``onemap seed`` adds them (with their
+#: time limits and the sensors' rules that route to them) to a database seeded before.
+LATER_CATEGORIES = ("gas_leak", "cable_overheat")
 
 # --------------------------------------------------------------------------------------------
 # Facility kinds

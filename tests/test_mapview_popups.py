@@ -424,7 +424,7 @@ def test_a_sensor_popup_shows_its_state_latest_reading_and_last_day(
     click_feature(page, "sensors", 16, f"f.id === {thing_id}")
     element(page, ".popup-sensor .sensor-readings[data-loaded=true]")
     text = popup_text(page, ".popup-sensor")
-    for words in (label, "水位计", "告警", "water level", "2.5 m", "近24小时"):
+    for words in (label, "水位计", "告警", "积水水位", "2.5 m", "近24小时"):
         assert words in text, (words, text)
     chart = page.locator(".popup-sensor svg.sensor-chart")
     assert chart.get_attribute("data-points") == str(len(day) + len(rise))

@@ -11,8 +11,10 @@ import pytest
 from geo import migrate
 from geo.enums import Role
 from geo.passwords import verify_password
+from geo.sensor_alarm_models import MOVED_RULES
 from seed.generate import CAMERAS, CASES, FACILITIES
 from seed.load import DEMO_PASSWORD, seed, staff_accounts
+from seed.vocab import LATER_CATEGORIES
 from tests.conftest import ROOT, TEST_SCALE, sqlalchemy_url
 
 Conn = psycopg.Connection[Any]
@@ -154,7 +156,13 @@ def test_seeding_is_idempotent_and_scales_up_by_prefix(empty_database_url: str) 
         first = seed(conn, 0.01)
         assert first.added["cases"] == CASES.target(0.01) == 125
         grown = seed(conn, 0.02)
-        assert grown.added == {"facilities": 200, "cameras": 20, "cases": 308 - 125}
+        devices = _one(conn, "SELECT count(*) FROM sta_things")
+        assert 0 < first.added["sensors"] < devices == first.added["sensors"] + grown.added[
+            "sensors"]  # fmt: skip
+        readings = _one(conn, "SELECT count(*) FROM sta_observations")
+        assert first.added["readings"] + grown.added["readings"] == readings
+        assert {k: v for k, v in grown.added.items() if k not in ("sensors", "readings")} == {
+            "facilities": 200, "cameras": 20, "cases": 308 - 125}  # fmt: skip
         # each case has its evaluation facts (geo.services.case_facts)
         assert _one(conn, "SELECT count(*) FROM cases c WHERE NOT EXISTS "
                     "(SELECT 1 FROM case_facts f WHERE f.case_id = c.id)") == 0  # fmt: skip
@@ -181,3 +189,27 @@ def test_demo_accounts_match_the_readme_and_log_in(db: Conn) -> None:
         assert roles == [role]
         assert verify_password(password_hash, DEMO_PASSWORD)
         assert not verify_password(password_hash, "wrong")
+
+
+def test_an_older_city_gets_the_later_categories_and_its_rules_move(db: Conn) -> None:
+    """A database seeded before the sensor categories existed (made so here, in a transaction
+    the fixture rolls back): the next seed adds them with their time limits, and the default
+    gas and cable rules leave the categories they were first routed to."""
+    for rule, old, _new in MOVED_RULES:
+        db.execute("UPDATE sensor_rules SET category = %s WHERE name = %s", (old, rule))
+    db.execute("DELETE FROM case_stage_limits WHERE category = ANY(%s)", (list(LATER_CATEGORIES),))
+    db.execute("DELETE FROM case_categories WHERE code = ANY(%s)", (list(LATER_CATEGORIES),))
+    report = seed(db, TEST_SCALE)
+    assert report.added.get("categories") == len(LATER_CATEGORIES)
+    later = list(LATER_CATEGORIES)
+    routed = dict(db.execute(
+        "SELECT c.code, d.code FROM case_categories c JOIN departments d ON d.id = "
+        "c.department_id WHERE c.code = ANY(%s)", (later,)).fetchall())  # fmt: skip
+    assert routed == {"gas_leak": "fire_rescue", "cable_overheat": "power_grid"}
+    limits = db.execute("SELECT count(*) FROM case_stage_limits WHERE category = ANY(%s)",
+                        (list(LATER_CATEGORIES),)).fetchone()  # fmt: skip
+    assert limits == (3 * len(LATER_CATEGORIES),)  # dispatch, handle, check
+    rules = dict(db.execute("SELECT name, category FROM sensor_rules WHERE name = ANY(%s)",
+                            ([r for r, _, _ in MOVED_RULES],)).fetchall())  # fmt: skip
+    assert rules == {rule: new for rule, _old, new in MOVED_RULES}
+    assert "categories" not in seed(db, TEST_SCALE).added  # once

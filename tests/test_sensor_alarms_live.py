@@ -58,13 +58,15 @@ def test_only_an_admin_keeps_rules_and_bad_ones_are_refused(
               input=_rule(observedProperty="x", warningLevel=5.0))  # fmt: skip
     assert "warning_level must not be above alarm_level" in bad["errors"][0]["message"]
     unknown = gql(client, admin, "CreateSensorRule",
-                  input=_rule(observedProperty="x", category="gas_leak"))  # fmt: skip
-    assert "Unknown case category 'gas_leak'" in unknown["errors"][0]["message"]
+                  input=_rule(observedProperty="x", category="volcano"))  # fmt: skip
+    assert "Unknown case category 'volcano'" in unknown["errors"][0]["message"]
     rules = data(client, admin, "SensorRules")["sensorRules"]
     defaults = {r["name"]: r for r in rules}
     assert defaults["water level over the warning line"]["reference"] == "warningLine"
-    assert {"smoke obscuration", "gas concentration (% LEL)", "cable temperature",
-            "cable temperature rise (°C/min)"} <= set(defaults)  # fmt: skip
+    routed = {name: rule["category"] for name, rule in defaults.items()}
+    assert {"smoke obscuration": "fire_hazard", "gas concentration (% LEL)": "gas_leak",
+            "cable temperature": "cable_overheat", "cable temperature rise (°C/min)":
+            "cable_overheat"}.items() <= routed.items()  # fmt: skip
     assert "x" not in {r["observedProperty"] for r in rules}  # nothing half-written
 
 

@@ -51,6 +51,10 @@ WHERE r.id = %(rule)s
 """
 
 
+#: State changes of one statement told one by one; more are told as one "many" notice.
+MAX_NOTICES = 100
+
+
 async def notify(conn: AsyncConnection[Any], payloads: Sequence[dict[str, Any]]) -> None:
     await conn.execute("SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p",
                        (CHANNEL, [json.dumps(p) for p in payloads]))  # fmt: skip
@@ -234,6 +238,12 @@ async def set_states(
         "'offline' THEN sensor_datastream_states.level ELSE excluded.level END",
         ([c[0] for c in changed], [str(c[2]) for c in changed]),
     )
+    if len(changed) > MAX_NOTICES:
+        # A city's worth at once (the seeded devices going quiet together): one notice, not
+        # tens of thousands for every process and subscriber; the map's tiles hear of it from
+        # the Things' own trigger (migration 0022).
+        await notify(conn, [{"change": "many", "count": len(changed)}])
+        return
     await notify(conn, [{"datastream_id": ds, "thing_id": thing, "level": str(state),
                          "change": "offline" if state == "offline" else
                          "online" if was_offline else "state"}

@@ -125,15 +125,18 @@ async def set_locations(conn: AsyncConnection[Any], thing_id: int, locations: li
     await stamp_cells(conn, [thing_id])
 
 
+#: Each Thing's grid cell from its first Location (the seed's bulk loader runs it too).
+STAMP_CELLS = (
+    "UPDATE sta_things t SET grid_cell_id = (SELECT g.id FROM sta_thing_locations tl "
+    "JOIN sta_locations l ON l.id = tl.location_id JOIN grid_cells g "
+    "ON ST_Intersects(g.geom, ST_PointOnSurface(l.geom)) WHERE tl.thing_id = t.id "
+    "ORDER BY tl.location_id, g.id LIMIT 1) WHERE t.id = ANY(%(ids)s::bigint[])"
+)
+
+
 async def stamp_cells(conn: AsyncConnection[Any], thing_ids: list[int]) -> None:
     """Each Thing's grid cell: the cell containing its first Location (none outside the grid)."""
-    await conn.execute(
-        "UPDATE sta_things t SET grid_cell_id = (SELECT g.id FROM sta_thing_locations tl "
-        "JOIN sta_locations l ON l.id = tl.location_id JOIN grid_cells g "
-        "ON ST_Intersects(g.geom, ST_PointOnSurface(l.geom)) WHERE tl.thing_id = t.id "
-        "ORDER BY tl.location_id, g.id LIMIT 1) WHERE t.id = ANY(%(ids)s::bigint[])",
-        {"ids": thing_ids},
-    )
+    await conn.execute(STAMP_CELLS, {"ids": thing_ids})
 
 
 async def location(

@@ -220,6 +220,8 @@ class SensorSubscription:
             ctx.require()
         cases = ctx.can(Capability.READ_CASES)
         async for note in while_signed_in(ctx, "onemap_sensor_alarms"):
+            if "datastream_id" not in note:
+                continue  # many states at once ("many"): the map's tiles carry them
             ds = int(note["datastream_id"])
             seen = await ctx.fetch(sensor_states(ctx.principal, states=None, datastream_id=ds,
                                                  limit=1))  # fmt: skip

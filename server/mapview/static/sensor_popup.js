@@ -5,7 +5,7 @@ import { el } from "./dom.js";
 import { formatTime, name, t, tf } from "./i18n.js";
 import { authHeaders } from "./session.js";
 import { show, swatch } from "./popups.js";
-import { SENSOR_KINDS, SENSOR_STATES } from "./vocab.js";
+import { SENSOR_KINDS, SENSOR_PROPERTIES, SENSOR_STATES } from "./vocab.js";
 
 const STA = new URL("../../sta/v1.1/", import.meta.url);
 const DAY_MS = 24 * 3600 * 1000;
@@ -63,7 +63,8 @@ function reading(stream, colour) {
   const unit = stream.unitOfMeasurement?.symbol || "";
   const value = latest ? `${typeof latest.result === "object" ? JSON.stringify(latest.result) : round(latest.result)} ${unit}`.trim() : t("sensor_no_reading");
   return el("section", { class: "sensor-stream", dataset: { datastreamId: stream["@iot.id"] } },
-    el("h4", {}, stream.ObservedProperty?.name || stream.name),
+    el("h4", {}, stream.ObservedProperty ? name(SENSOR_PROPERTIES, stream.ObservedProperty.name.toLowerCase())
+      : stream.name),
     el("p", { class: "sensor-latest" }, el("strong", {}, value),
       latest ? el("span", { class: "sub" }, ` · ${formatTime(latest.phenomenonTime)}`) : null),
     chart(list, colour));

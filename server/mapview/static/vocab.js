@@ -51,6 +51,8 @@ export const CASE_CATEGORIES = {
   power_outage: ["停电", "Power outage"],
   sewage_overflow: ["污水冒溢", "Sewage overflow"],
   elderly_help: ["独居老人求助", "Elderly living alone needs help"],
+  gas_leak: ["燃气泄漏", "Gas leak"],
+  cable_overheat: ["电缆过热", "Cable overheating"],
 };
 
 export const CASE_PRIORITIES = {
@@ -109,10 +111,19 @@ export const SENSOR_STATES = {
 
 /** What a sensor device senses (its Thing's properties.kind); other kinds show their code. */
 export const SENSOR_KINDS = {
-  smoke_detector: ["烟感探测器", "Smoke detector"],
+  smoke_detector: ["感烟火灾探测器", "Smoke detector"],
   gas_detector: ["可燃气体探测器", "Gas detector"],
+  water_level_gauge: ["积水监测仪", "Waterlogging gauge"],
   water_level: ["水位计", "Water-level gauge"],
-  cable_temperature: ["电缆测温", "Cable temperature"],
+  cable_temperature_sensor: ["电缆测温", "Cable temperature sensor"],
+};
+
+/** What a Datastream measures (its ObservedProperty's name, as the sensors' rules match it). */
+export const SENSOR_PROPERTIES = {
+  "smoke obscuration": ["烟雾遮光率", "Smoke obscuration"],
+  "gas concentration": ["可燃气体浓度", "Gas concentration"],
+  "water level": ["积水水位", "Water level"],
+  "cable temperature": ["电缆温度", "Cable temperature"],
 };
 
 export const ADMIN_LEVELS = {
