@@ -12,6 +12,9 @@ import psycopg
 
 from server.kernel.settings import Settings
 
+#: The scenario's devices named in the report, at most.
+LISTED = 20
+
 
 def _settings(ctx: click.Context) -> Settings:
     settings = ctx.obj
@@ -140,7 +143,10 @@ def _report(fleet: object, scenario: str, district: str | None, ran: float, sent
     click.echo(f"scenario {scenario}{where}: {len(ep.members)} device(s); rise {ep.rise:.0f} s, "
                f"over the alarm level {ep.hold:.0f} s, fall {ep.fall:.0f} s "
                "(real time)")  # fmt: skip
-    for i, peak in zip(ep.members.tolist(), ep.peak.tolist(), strict=True):
+    shown = list(zip(ep.members.tolist(), ep.peak.tolist(), strict=True))
+    for i, peak in shown[:LISTED]:
         d = fleet.devices[i]
         click.echo(f"  Thing {d.thing_id} (Datastream {d.datastream_id}) {d.name}: "
                    f"peak {peak:.2f}")  # fmt: skip
+    if len(shown) > LISTED:
+        click.echo(f"  … and {len(shown) - LISTED:,} more")

@@ -36,9 +36,11 @@ from tests.conftest import (
     sqlalchemy_url,
 )
 from tests.gql_helpers import operation
+from tests.mapview_helpers import chromium, element, readable, signed_in
 from tests.mobile_helpers import auth, user_with_role
 from tests.mqtt_helpers import private_broker, wait_until
 from tests.running_server import running_server
+from tests.test_mapview_browser import DISPATCHER, until
 
 OPS = operation("sensor_alarms")
 ONEMAP = str(Path(sys.executable).with_name("onemap"))
@@ -126,6 +128,14 @@ WHERE t.properties ->> 'kind' = 'water_level_gauge' ORDER BY dist.code, t.id
 """
 
 
+def _districts(live: Live) -> dict[str, dict[int, int]]:
+    """Each district's gauges: {Thing id: grid cell id}."""
+    by_district: dict[str, dict[int, int]] = {}
+    for code, thing, cell in _rows(live.database_url, GAUGES):
+        by_district.setdefault(code, {})[thing] = cell
+    return by_district
+
+
 def _finish(proc: subprocess.Popen[str], timeout: float = 90) -> str:
     out, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, err
@@ -136,11 +146,11 @@ def test_a_rainstorm_raises_routed_alarms_that_clear_when_the_water_falls(live: 
     rule = next(r for r in live.gql("SensorRules", live.admin)["sensorRules"]
                 if r["observedProperty"] == "water level")  # fmt: skip
     live.gql("UpdateSensorRule", live.admin, id=rule["id"], input={"minDurationS": 10})
-    by_district: dict[str, dict[int, int]] = {}
-    for code, thing, cell in _rows(live.database_url, GAUGES):
-        by_district.setdefault(code, {})[thing] = cell
+    by_district = _districts(live)
     # the district with the fewest gauges, two at least; another district stays dry
-    district, gauges = min(((d, g) for d, g in by_district.items() if len(g) >= 2),
+    busiest = max(by_district, key=lambda d: len(by_district[d]))  # the browser test's
+    district, gauges = min(((d, g) for d, g in by_district.items()
+                            if len(g) >= 2 and d != busiest),
                            key=lambda dg: len(dg[1]))  # fmt: skip
     dry = next(t for d, g in by_district.items() if d != district for t in g)
 
@@ -180,6 +190,31 @@ def test_a_rainstorm_raises_routed_alarms_that_clear_when_the_water_falls(live: 
     assert len(cases) == len(gauges)
     assert live.alarms(dry) == []
     assert time.monotonic() - started < 90
+
+
+def test_the_dispatchers_feed_shows_the_rainstorm(live: Live) -> None:
+    """The map view signed in as the dispatcher: while the storm runs, its feed lists each
+    gauge's 传感器报警 as it is raised, the map colours it, and the clears follow."""
+    # another district than the test above's (its gauges' cases are still open)
+    district, gauges = max(_districts(live).items(), key=lambda dg: len(dg[1]))
+    first = min(gauges)
+    with chromium() as browser:
+        page, console = signed_in(browser, live.url, *DISPATCHER)
+        page.click("[data-tab=feed]")
+        proc = live.simulate("--scenario", "rainstorm", "--speed", "600", "--district", district,
+                             "--devices", "2")  # the first two gauges, nothing else  # fmt: skip
+        raised = "#feed li[data-sensor-alarm-id][data-change='raised']"
+        element(page, raised, 60000)
+        state = "window.onemap.map.getFeatureState({source: 'sensors', sourceLayer: 'sensors', "
+        assert until(page, f"{state}id: {first}}}).state === 'alarm'", 30)
+        text = readable(page.inner_text("#feed"))
+        assert "传感器报警" in text and "water level over the warning line" in text
+        name = _rows(live.database_url, "SELECT name FROM sta_things WHERE id = %s", first)[0][0]
+        assert until(page, f"document.querySelector('#feed').innerText.includes({name!r})", 30)
+        _finish(proc)
+        element(page, "#feed li[data-sensor-alarm-id][data-change='cleared']", 20000)
+        assert console.errors == []
+        page.context.close()
 
 
 def test_a_gas_leak_makes_one_gas_leak_case(live: Live) -> None:
