@@ -4,6 +4,7 @@ main command in ``server.cli``."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections import Counter
 
@@ -12,6 +13,7 @@ import psycopg
 
 from server.kernel.settings import Settings
 
+log = logging.getLogger("onemap.simulate")
 #: The scenario's devices named in the report, at most.
 LISTED = 20
 
@@ -124,9 +126,14 @@ def simulate_sensors(ctx: click.Context, scenario: str, speed: float, duration: 
     click.echo(f"simulating {len(devices):,} devices ("
                + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items()))
                + f") at speed {speed:g} on {publisher.where}", err=True)  # fmt: skip
+    log.info("simulation started", extra={"devices": len(devices), "speed": speed,
+                                          "scenario": scenario, "district": district})  # fmt: skip
     ran = run(fleet, publisher, duration, quiet)
     publisher.close()
-    _report(fleet, scenario, district, ran, publisher.counts.sent, publisher.counts.acknowledged)
+    sent, acked = publisher.counts.sent, publisher.counts.acknowledged
+    log.info("simulation finished",
+             extra={"seconds": round(ran, 1), "sent": sent, "acknowledged": acked})  # fmt: skip
+    _report(fleet, scenario, district, ran, sent, acked)
 
 
 def _report(fleet: object, scenario: str, district: str | None, ran: float, sent: int,
