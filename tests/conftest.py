@@ -35,7 +35,13 @@ from server.app import create_app
 from server.gql.schema import contract_schema
 from server.kernel.auth.tokens import TokenService
 from server.kernel.provision import admin_url, ensure_roles, provision
-from server.kernel.settings import DatabaseSettings, DataSettings, Settings, SupervisionSettings
+from server.kernel.settings import (
+    DatabaseSettings,
+    DataSettings,
+    OgcSettings,
+    Settings,
+    SupervisionSettings,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The session's city: 1,000 facilities, 100 cameras, 1,015 cases on the full geography.
@@ -97,6 +103,8 @@ def sqlalchemy_url(url: str) -> str:
 def settings_for(url: str) -> Settings:
     return Settings(
         database=DatabaseSettings(url=url, pool_min_size=1, pool_max_size=4),
+        # small, like the servers the tests start (tests/running_server.py: SMALL_POOLS)
+        ogc=OgcSettings(pool_size=4, sync_pool_size=2),
         data=DataSettings(dir=ROOT / ".data" / "test"),
         # No background sweep: the supervision tests sweep at the times they choose.
         supervision=SupervisionSettings(sweep_seconds=0),
