@@ -204,8 +204,9 @@ class StaObservation(Base):
     __tablename__ = "sta_observations"
     __table_args__ = (
         PrimaryKeyConstraint("id", "phenomenon_time", name="pk_sta_observations"),
-        Index("ix_sta_observations_datastream_id_phenomenon_time", "datastream_id",
-              "phenomenon_time"),
+        # One reading per Datastream and time: a redelivered or retried one is stored once.
+        Index("uq_sta_observations_datastream_id_phenomenon_time", "datastream_id",
+              "phenomenon_time", unique=True),
         {"postgresql_partition_by": "RANGE (phenomenon_time)"},
     )  # fmt: skip
 
@@ -222,3 +223,29 @@ class StaObservation(Base):
     feature_of_interest_id: Mapped[int] = mapped_column(
         _cascade("sta_features_of_interest.id"), index=True
     )
+
+
+class StaMqttAccount(Base):
+    """An account of the MQTT broker made from the registry (migration 0023): a device's (one
+    per Thing: it may publish to its Datastreams' topics only) or a reader's (``public``: the
+    topics of non-critical Datastreams; ``internal``: all). The password is kept only as its
+    Mosquitto ``$7$`` (PBKDF2-SHA512) hash, what the broker's password_file holds."""
+
+    __tablename__ = "sta_mqtt_accounts"
+    __table_args__ = (
+        CheckConstraint(
+            "(thing_id IS NULL) <> (reader IS NULL) AND "
+            "(reader IS NULL OR reader IN ('public', 'internal'))",
+            name="kind",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    username: Mapped[str] = mapped_column(Text, unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    thing_id: Mapped[int | None] = mapped_column(_cascade("sta_things.id"), unique=True)
+    reader: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()")
+    )
+    rotated_at: Mapped[datetime | None] = _ts_null()

@@ -36,6 +36,7 @@ from server.ogc import html as ogc_html
 from server.ogc.core import OgcService
 from server.ogc.routes import ogc_app
 from server.reference import routes as reference_routes
+from server.sta import lead as sensor_lead
 from server.sta import routes as sta_routes
 from server.streams import routes as stream_routes
 from server.streams.service import StreamService
@@ -67,6 +68,8 @@ def create_app(settings: Settings) -> Starlette:
         streams.start()
         await broker.start()
         sweeps = sweeper.start(pool, settings)  # supervision (督办): one process at a time
+        # MQTT ingest, broker ACLs, observation retention: one process at a time
+        sensors_lead = sensor_lead.start(pool, settings, broker)
         try:
             yield
         finally:
@@ -74,6 +77,7 @@ def create_app(settings: Settings) -> Starlette:
                 sweeps.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeps
+            await sensor_lead.stop(sensors_lead)
             await broker.stop()
             await streams.close()  # ends every viewing session: every peer connection closed
             await ogc.close()

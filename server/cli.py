@@ -603,3 +603,13 @@ def audit_export(ctx: click.Context, /, **filters: Any) -> None:
         writer.writerow(audit_q.COLUMNS)
         for rows in audit_log.stream_sync(conn, audit_q.export(where)):
             writer.writerows(audit_q.csv_record(r) for r in rows)
+
+
+def _register() -> None:
+    from server.cli_sensors import mqtt, sensors
+
+    main.add_command(mqtt)
+    main.add_command(sensors)
+
+
+_register()

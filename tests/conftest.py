@@ -38,7 +38,9 @@ from server.kernel.provision import admin_url, ensure_roles, provision
 from server.kernel.settings import (
     DatabaseSettings,
     DataSettings,
+    MqttSettings,
     OgcSettings,
+    SensorSettings,
     Settings,
     SupervisionSettings,
 )
@@ -108,6 +110,9 @@ def settings_for(url: str) -> Settings:
         data=DataSettings(dir=ROOT / ".data" / "test"),
         # No background sweep: the supervision tests sweep at the times they choose.
         supervision=SupervisionSettings(sweep_seconds=0),
+        # No MQTT ingest nor retention sweep: the MQTT tests start theirs (tests/mqtt_helpers.py).
+        sta=SensorSettings(retention_sweep_hours=0),
+        mqtt=MqttSettings(enabled=False),
     )
 
 

@@ -39,6 +39,8 @@ TABLES = {
     "sta_datastreams", "sta_features_of_interest", "sta_observations",
     # 0021: sensor rules, alarms and states
     "sensor_rules", "sensor_rule_states", "sensor_alarms", "sensor_datastream_states",
+    # 0023: the MQTT broker's accounts
+    "sta_mqtt_accounts",
 }  # fmt: skip
 
 

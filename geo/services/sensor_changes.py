@@ -17,7 +17,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from geo.access import Principal, sensor_writer
-from geo.errors import InvalidInput, NotFound
+from geo.errors import Conflict, InvalidInput, NotFound
 from geo.queries.sensors_schema import ENTITY_SETS
 from geo.services import sensor_values as v
 from geo.services.sensor_observations import refresh_datastreams
@@ -111,6 +111,11 @@ async def update(
             await audit_write(conn, principal, "update", entity_set, entity_id)
     except psycopg.errors.InternalError_ as exc:
         raise InvalidInput(f"A geometry could not be read: {exc.diag.message_primary}.") from None
+    except psycopg.errors.UniqueViolation:  # one Observation per Datastream and time (0023)
+        raise Conflict(
+            f"{what}: its Datastream has an Observation at that phenomenonTime "
+            "already; one reading per Datastream and time."
+        ) from None
 
 
 async def _update(

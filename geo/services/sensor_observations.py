@@ -10,6 +10,8 @@ critical Thing becomes internal (``access.sensor_scope``).
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -106,26 +108,29 @@ async def _foi(conn: AsyncConnection[Any], item: Any, ds_id: int) -> int:
     return await feature_of_interest(conn, v.entity_object(item, "FeatureOfInterest"))
 
 
-#: The batch's newest reading is the Datastream's latest (ties: the later one posted wins).
+#: Each Datastream's newest reading in the batch is its latest (ties: the later one posted wins).
 _NEWER = "(d.latest_phenomenon_time IS NULL OR top.phenomenon_time >= d.latest_phenomenon_time)"
 _INSERT = (
     "WITH ins AS (INSERT INTO sta_observations (datastream_id, feature_of_interest_id, "
     "phenomenon_time, phenomenon_time_end, result_time, valid_time_start, valid_time_end, "
-    "result, result_quality, parameters) SELECT %(ds)s, r.feature_of_interest_id, "
+    "result, result_quality, parameters) SELECT r.datastream_id, r.feature_of_interest_id, "
     "r.phenomenon_time, r.phenomenon_time_end, r.result_time, r.valid_time_start, "
     "r.valid_time_end, r.result, r.result_quality, r.parameters "
-    "FROM jsonb_to_recordset(%(rows)s) AS r(feature_of_interest_id bigint, "
+    "FROM jsonb_to_recordset(%(rows)s) AS r(datastream_id bigint, feature_of_interest_id bigint, "
     "phenomenon_time timestamptz, phenomenon_time_end timestamptz, result_time timestamptz, "
     "valid_time_start timestamptz, valid_time_end timestamptz, result jsonb, "
     "result_quality jsonb, parameters jsonb) "
-    "RETURNING id, phenomenon_time, phenomenon_time_end, result_time, result), "
-    # The batch's extents and newest reading folded into the Datastream's (LEAST and GREATEST
+    # A reading stored before (same Datastream and phenomenon time: a QoS 1 redelivery, a
+    # retried POST) is not stored again (docs/sensors.md).
+    "ON CONFLICT (datastream_id, phenomenon_time) DO NOTHING "
+    "RETURNING id, datastream_id, phenomenon_time, phenomenon_time_end, result_time, result), "
+    # Each batch's extents and newest reading folded into its Datastream's (LEAST and GREATEST
     # skip NULLs): no scan of the Datastream's earlier Observations on the ingest path.
-    "agg AS (SELECT min(phenomenon_time) AS pmin, "
+    "agg AS (SELECT datastream_id, min(phenomenon_time) AS pmin, "
     "max(coalesce(phenomenon_time_end, phenomenon_time)) AS pmax, min(result_time) AS rmin, "
-    "max(result_time) AS rmax FROM ins), "
-    "top AS (SELECT id, phenomenon_time, result FROM ins "
-    "ORDER BY phenomenon_time DESC, id DESC LIMIT 1), "
+    "max(result_time) AS rmax FROM ins GROUP BY datastream_id), "
+    "top AS (SELECT DISTINCT ON (datastream_id) datastream_id, id, phenomenon_time, result "
+    "FROM ins ORDER BY datastream_id, phenomenon_time DESC, id DESC), "
     "upd AS (UPDATE sta_datastreams d SET "
     "phenomenon_time_start = LEAST(d.phenomenon_time_start, agg.pmin), "
     "phenomenon_time_end = GREATEST(d.phenomenon_time_end, agg.pmax), "
@@ -135,24 +140,71 @@ _INSERT = (
     "latest_phenomenon_time = CASE WHEN {newer} THEN top.phenomenon_time "
     "ELSE d.latest_phenomenon_time END, "
     "latest_result = CASE WHEN {newer} THEN top.result ELSE d.latest_result END "
-    "FROM agg, top WHERE d.id = %(ds)s) "
-    "SELECT id FROM ins"
+    "FROM agg JOIN top USING (datastream_id) WHERE d.id = agg.datastream_id) "
+    "SELECT id, datastream_id, phenomenon_time FROM ins"
 ).replace("{newer}", _NEWER)
+_STORED = (
+    "SELECT o.id, o.datastream_id, o.phenomenon_time FROM sta_observations o "
+    "JOIN unnest(%(ds)s::bigint[], %(t)s::timestamptz[]) AS k(ds, t) "
+    "ON o.datastream_id = k.ds AND o.phenomenon_time = k.t"
+)
+#: Who hears of new Observations (the MQTT bridge republishes them: server/sta/mqtt_bridge.py).
+CHANNEL = "onemap_sta_observations"
+_NOTIFY_IDS = 800  # ids per notification (PostgreSQL's payload is at most 8,000 bytes)
 
 
 async def _insert(
     conn: AsyncConnection[Any], ds_id: int, rows: list[dict[str, Any]], critical: bool
 ) -> list[int]:
-    cur = await conn.execute(_INSERT, {"ds": ds_id, "rows": Jsonb(rows)})
-    ids = [int(r[0]) for r in await cur.fetchall()]
-    await sensor_alarms.evaluate(conn, {ds_id: rows})  # rules → alarms → cases, per batch
+    stored = await insert_rows(conn, [{**r, "datastream_id": ds_id} for r in rows],
+                               critical={ds_id} if critical else set())  # fmt: skip
+    return [i for i, _ in stored]
+
+
+async def insert_rows(
+    conn: AsyncConnection[Any], rows: list[dict[str, Any]], *, critical: set[int]
+) -> list[tuple[int, bool]]:
+    """Store checked rows (``_row``'s columns, ``datastream_id`` and
+    ``feature_of_interest_id``) of any Datastreams in one statement — the one writer of
+    Observations, for REST and MQTT alike. Per row, in order: its id and whether it is new
+    (False: the same Datastream and phenomenon time was stored before; the id is that one's).
+    ``critical``: the Datastreams of critical Things (their FeaturesOfInterest turn internal)."""
+    cur = await conn.execute(_INSERT, {"rows": Jsonb(rows)})
+    new = {(int(r[1]), r[2]): int(r[0]) for r in await cur.fetchall()}
+    keys = [(int(r["datastream_id"]), datetime.fromisoformat(r["phenomenon_time"])) for r in rows]
+    old: dict[tuple[int, Any], int] = {}
+    if len(new) < len(rows):
+        missing = [k for k in keys if k not in new]
+        cur = await conn.execute(_STORED, {"ds": [k[0] for k in missing],
+                                           "t": [k[1] for k in missing]})  # fmt: skip
+        old = {(int(r[1]), r[2]): int(r[0]) for r in await cur.fetchall()}
+    out: list[tuple[int, bool]] = []
+    first: set[tuple[int, Any]] = set()
+    for key in keys:
+        if key in new and key not in first:
+            first.add(key)
+            out.append((new[key], True))
+        else:  # stored before, or earlier in this batch (the first of them wins)
+            out.append((new.get(key) or old[key], False))
+    fresh = [i for i, is_new in out if is_new]
+    batch: dict[int, list[dict[str, Any]]] = {}
+    for row, (_, is_new) in zip(rows, out, strict=True):
+        if is_new:  # a reading stored before was evaluated then
+            batch.setdefault(int(row["datastream_id"]), []).append(row)
+    await sensor_alarms.evaluate(conn, batch)  # rules → alarms → cases, REST and MQTT alike
     if critical:
         await conn.execute(
             "UPDATE sta_features_of_interest SET internal = true WHERE id = ANY(%(f)s) "
             "AND NOT internal",
-            {"f": sorted({r["feature_of_interest_id"] for r in rows})},
-        )
-    return ids
+            {"f": sorted({r["feature_of_interest_id"] for r in rows
+                          if r["datastream_id"] in critical})},
+        )  # fmt: skip
+    if fresh:
+        chunks = [json.dumps({"ids": fresh[i : i + _NOTIFY_IDS]})
+                  for i in range(0, len(fresh), _NOTIFY_IDS)]  # fmt: skip
+        await conn.execute("SELECT pg_notify(%(c)s, p) FROM unnest(%(p)s::text[]) AS p",
+                           {"c": CHANNEL, "p": chunks})  # fmt: skip
+    return out
 
 
 async def refresh_datastreams(conn: AsyncConnection[Any], ids: list[int]) -> None:

@@ -561,6 +561,68 @@ class SensorSettings(BaseSettings):
         default=3, ge=1, le=1_000,
         description="A Datastream that missed this many periods is offline (the sweep).",
     )  # fmt: skip
+    retention_months: int = Field(
+        default=0, ge=0, le=1200,
+        description="Whole months of Observations kept (older monthly partitions are dropped "
+        "by the daily sweep, docs/sensors.md); 0 keeps every one.",
+    )  # fmt: skip
+    retention_sweep_hours: float = Field(
+        default=24, ge=0, description="Hours between retention sweeps; 0 runs none (use "
+        "`onemap sensors retention`).",
+    )  # fmt: skip
+
+
+def _mqtt_password_file() -> Path:
+    return DataSettings().dir / "secrets" / "mqtt-server-password"
+
+
+class MqttSettings(BaseSettings):
+    """MQTT ingest through Mosquitto (``ONEMAP_MQTT_…``, docs/sensors.md): where the broker is,
+    the server's own account, how observations are batched, where the generated password and
+    ACL files go."""
+
+    model_config = _config("ONEMAP_MQTT_")
+
+    enabled: bool = Field(default=False, description="Run the MQTT ingest (one process does).")
+    host: str = Field(default="127.0.0.1", description="The broker's main listener.")
+    port: int = Field(default=1883, ge=1, le=65535)
+    device_port: int = Field(
+        default=1884, ge=1, le=65535,
+        description="The devices' listener (its topics mounted under `device_prefix`).",
+    )  # fmt: skip
+    device_prefix: str = Field(
+        default="devices/", description="The mount_point of the devices' listener."
+    )
+    username: str = Field(default="onemap-server", description="The server's broker account.")
+    password: SecretStr | None = Field(
+        default=None, description="Its password; unset: read (or made) in `password_file`."
+    )
+    password_file: Path = Field(default_factory=_mqtt_password_file)
+    client_id: str = Field(
+        default="onemap-ingest", description="Fixed: the broker keeps its session while away."
+    )
+    batch_size: int = Field(default=5000, ge=1, le=50_000, description="Readings per statement.")
+    flush_ms: float = Field(
+        default=20, gt=0, le=5000, description="A batch is stored after this long at the latest."
+    )
+    config_dir: Path | None = Field(
+        default=None, description="Where the server keeps Mosquitto's password_file and "
+        "acl_file up to date (unset: only `onemap mqtt config` writes them).",
+    )  # fmt: skip
+    broker_pid_file: Path | None = Field(
+        default=None, description="A Mosquitto the server manages: sent SIGHUP after the files "
+        "change, so it reloads them.",
+    )  # fmt: skip
+    refresh_s: float = Field(default=10, gt=0, description="Seconds between ACL refreshes.")
+    republish_qos: int = Field(
+        default=1, ge=0, le=1, description="QoS of the stored Observations republished to "
+        "subscribers (0: cheaper; an offline subscriber's session then queues none).",
+    )  # fmt: skip
+
+    def login_password(self) -> str:
+        if self.password is not None:
+            return self.password.get_secret_value()
+        return _read_or_make_secret(self.password_file)
 
 
 class Settings(BaseModel):
@@ -580,6 +642,7 @@ class Settings(BaseModel):
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
     hotline: HotlineSettings = Field(default_factory=HotlineSettings)
     sta: SensorSettings = Field(default_factory=SensorSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
 
     @classmethod
     def from_env(cls) -> Settings:
