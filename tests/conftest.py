@@ -39,6 +39,7 @@ from server.kernel.settings import (
     DatabaseSettings,
     DataSettings,
     MqttSettings,
+    OgcSettings,
     SensorSettings,
     Settings,
     SupervisionSettings,
@@ -104,6 +105,8 @@ def sqlalchemy_url(url: str) -> str:
 def settings_for(url: str) -> Settings:
     return Settings(
         database=DatabaseSettings(url=url, pool_min_size=1, pool_max_size=4),
+        # small, like the servers the tests start (tests/running_server.py: SMALL_POOLS)
+        ogc=OgcSettings(pool_size=4, sync_pool_size=2),
         data=DataSettings(dir=ROOT / ".data" / "test"),
         # No background sweep: the supervision tests sweep at the times they choose.
         supervision=SupervisionSettings(sweep_seconds=0),

@@ -143,6 +143,7 @@ class Ingest:
         self._task: asyncio.Future[Any] | None = None
         self._thread: threading.Thread | None = None
         self.bridge: MqttBridge | None = None
+        self.error: BaseException | None = None
 
     def start(self) -> None:
         ready = threading.Event()
@@ -170,8 +171,12 @@ class Ingest:
         def thread() -> None:
             asyncio.set_event_loop(loop)
             self._task = loop.create_task(main())
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 loop.run_until_complete(self._task)
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:
+                self.error = exc
             loop.close()
 
         self._thread = threading.Thread(target=thread, daemon=True)
@@ -180,7 +185,7 @@ class Ingest:
 
     def kill(self) -> None:
         """Cancel the task abruptly: whatever it had not acknowledged, the broker redelivers."""
-        if self._loop is not None and self._task is not None:
+        if self._loop is not None and self._task is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._task.cancel)
         if self._thread is not None:
             self._thread.join(15)

@@ -15,6 +15,12 @@ import httpx
 
 from tests.conftest import ROOT
 
+#: A test server's connections: the suite runs in one worker per core, each with its servers,
+#: beside whatever else uses the PostgreSQL server (100 connections by default); production
+#: sizes (16 + 16 + 4) for two servers at once came close to it. A test may ask for more.
+SMALL_POOLS = {"ONEMAP_DATABASE_POOL_MAX_SIZE": "8", "ONEMAP_OGC_POOL_SIZE": "6",
+               "ONEMAP_OGC_SYNC_POOL_SIZE": "2"}  # fmt: skip
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -30,7 +36,7 @@ def running_server(database_url: str, *, log_file: Path | None = None, **env: st
     developer would (the development sender's one-time codes)."""
     port = free_port()
     full_env = {**os.environ, "ONEMAP_DATABASE_URL": database_url, "ONEMAP_LOG_LEVEL": "WARNING",
-                "ONEMAP_DATA_DIR": str(ROOT / ".data" / "test"), **env}  # fmt: skip
+                "ONEMAP_DATA_DIR": str(ROOT / ".data" / "test"), **SMALL_POOLS, **env}  # fmt: skip
     onemap = str(Path(sys.executable).with_name("onemap"))
     log = log_file.open("wb") if log_file is not None else None
     proc = subprocess.Popen(

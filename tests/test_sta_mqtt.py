@@ -117,6 +117,12 @@ def test_the_same_reading_twice_is_stored_once_on_both_paths(
     again = client.post(f"{STA}/Datastreams({ds})/Observations",
                         json={"result": 1.0, "phenomenonTime": at}, headers=admin)  # fmt: skip
     assert again.json()["@iot.id"] == first.json()["@iot.id"]
+    # The same reading twice in one CreateObservations set, and once more: one stored.
+    twice = [{"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"],
+              "dataArray": [[at, 1.0], [at, 1.0]]}]  # fmt: skip
+    links = client.post(f"{STA}/CreateObservations", json=twice, headers=admin)
+    assert links.status_code == 201, links.text
+    assert links.json() == [first.headers["Location"]] * 2
     device = connect(broker.settings.device_port, user, password)
     try:
         device.publish(TOPIC.format(ds), {"result": 1.0, "phenomenonTime": at}).wait_for_publish(5)
@@ -267,3 +273,31 @@ def test_a_public_reader_hears_no_critical_device(
             public.take(1, timeout=1)
     finally:
         public.close()
+
+
+def test_mqtt_readings_raise_alarms_once(
+    client: TestClient, admin: dict[str, str], broker: Broker, ingest: Ingest, database_url: str,
+    tokens: TokenService,
+) -> None:  # fmt: skip
+    """The rules see MQTT readings as they see REST's (one writer), and a reading sent twice
+    is evaluated once."""
+    from tests.mobile_helpers import a_point
+    from tests.sensor_alarm_helpers import alarms_of, gauge, times
+
+    thing, ds = gauge(client, admin, a_point(database_url, 7))
+    device = connect(broker.settings.device_port, *broker.device(thing))
+    at = times(5)
+    try:
+        for when, level in [(at[0], 1.8), (at[1], 2.3), (at[2], 2.35), (at[2], 2.35),
+                            (at[3], 2.4)]:  # fmt: skip
+            payload = {"result": level, "phenomenonTime": when}
+            device.publish(TOPIC.format(ds), payload).wait_for_publish(5)
+        wait_until(lambda: len(stored(database_url, ds)) == 4 or ingest.error is not None,
+                   what="four readings")  # fmt: skip
+        assert ingest.error is None, repr(ingest.error)
+    finally:
+        device.close()
+    dispatcher = staff(tokens, database_url, "dispatcher")
+    (alarm,) = alarms_of(client, dispatcher, thing)
+    assert (alarm["level"], alarm["active"]) == ("ALARM", True)
+    assert alarm["lastValue"] == pytest.approx(0.4)

@@ -179,11 +179,13 @@ async def insert_rows(
                                            "t": [k[1] for k in missing]})  # fmt: skip
         old = {(int(r[1]), r[2]): int(r[0]) for r in await cur.fetchall()}
     out: list[tuple[int, bool]] = []
+    first: set[tuple[int, Any]] = set()
     for key in keys:
-        if key in new:
-            out.append((new.pop(key), True))
-        else:
-            out.append((old[key], False))
+        if key in new and key not in first:
+            first.add(key)
+            out.append((new[key], True))
+        else:  # stored before, or earlier in this batch (the first of them wins)
+            out.append((new.get(key) or old[key], False))
     fresh = [i for i, is_new in out if is_new]
     batch: dict[int, list[dict[str, Any]]] = {}
     for row, (_, is_new) in zip(rows, out, strict=True):

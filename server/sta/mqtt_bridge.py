@@ -192,8 +192,8 @@ class MqttBridge:
         readings = [p for p in parsed if isinstance(p, Reading)]
         try:
             stored = iter(await self._ingest_retrying(readings) if readings else [])
-        except psycopg.Error as exc:
-            log.warning("MQTT batch refused by the database, storing one by one: %s", exc)
+        except Exception:  # the database refused it, or a bug: find the culprit, go on
+            log.exception("MQTT batch not stored, storing it one by one")
             stored = iter([await self._one(r) for r in readings])
         return [p if isinstance(p, Outcome) else next(stored) for p in parsed]
 
@@ -211,8 +211,8 @@ class MqttBridge:
     async def _one(self, reading: Reading) -> Outcome:
         try:
             (outcome,) = await self._ingest_retrying([reading])
-        except psycopg.Error as exc:
-            return Outcome(error=f"The reading could not be stored: {exc}")
+        except Exception as exc:
+            return Outcome(error=f"The reading could not be stored: {exc!r}")
         return outcome
 
     async def _republish(self, client: mqtt.Client) -> None:
