@@ -12,7 +12,7 @@ the time of a 1M-case city. Without the privilege the triggers run and it is mer
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from geo.queries.stage_limits import HANDLE_DEFAULT_SQL
 from geo.sensor_alarm_models import MOVED_RULES, insert_defaults
 from geo.services import case_facts
 from seed import catalogue, sensors, vocab
+from seed.copy import copy_rows, reserve_ids
 from seed.generate import (
     CALLBACK_COLUMNS,
     CALLER_COLUMNS,
@@ -166,17 +167,6 @@ def _mark(conn: psycopg.Connection[Any], layer: str, rows: int) -> None:
     )
 
 
-def _copy(
-    conn: psycopg.Connection[Any], table: str, columns: Sequence[str], rows: Iterable[Any]
-) -> None:
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    with conn.cursor().copy(stmt) as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
 def _stage_limits(conn: psycopg.Connection[Any], codes: Sequence[str] | None = None) -> None:
     """Each category's time limits (geo.services.clocks): two working hours to dispatch, the
     category's own limit to handle (working hours under a day, else working days), one working
@@ -211,7 +201,7 @@ def _later_categories(conn: psycopg.Connection[Any]) -> int:
         return 0
     with conn.transaction():
         dept = dict(conn.execute("SELECT code, id FROM departments").fetchall())
-        _copy(conn, "case_categories", CATEGORY_COLUMNS, _category_rows(dept, missing))
+        copy_rows(conn, "case_categories", CATEGORY_COLUMNS, _category_rows(dept, missing))
         _stage_limits(conn, missing)
         for rule, old, new in MOVED_RULES:
             conn.execute("UPDATE sensor_rules SET category = %s, updated_at = now() "
@@ -223,9 +213,9 @@ def _later_categories(conn: psycopg.Connection[Any]) -> int:
 def _load_base(conn: psycopg.Connection[Any], city: City) -> int:
     """Departments, routing, staff and citizens, the admin areas and the grid: one transaction."""
     with conn.transaction():
-        _copy(conn, "departments", ("code", "name_zh", "name_en", "phone"), vocab.DEPARTMENTS)
+        copy_rows(conn, "departments", ("code", "name_zh", "name_en", "phone"), vocab.DEPARTMENTS)
         dept = dict(conn.execute("SELECT code, id FROM departments").fetchall())
-        _copy(conn, "case_categories", CATEGORY_COLUMNS, _category_rows(dept))
+        copy_rows(conn, "case_categories", CATEGORY_COLUMNS, _category_rows(dept))
         conn.execute("UPDATE case_categories SET requires_check = true WHERE code = ANY(%s)",
                      (list(vocab.CHECKED_CATEGORIES),))  # fmt: skip
         _stage_limits(conn)
@@ -248,8 +238,19 @@ def _load_base(conn: psycopg.Connection[Any], city: City) -> int:
             roles = [Role.CITIZEN.value]
             users.append((f"1370{c:07d}", vocab.person_name(5000 + c), roles, None, None,
                           default_scope(roles)))  # fmt: skip
-        _copy(conn, "users", ("phone", "display_name", "roles", "password_hash", "department_id",
-                              "jurisdiction_scope"), users)  # fmt: skip
+        copy_rows(
+            conn,
+            "users",
+            (
+                "phone",
+                "display_name",
+                "roles",
+                "password_hash",
+                "department_id",
+                "jurisdiction_scope",
+            ),
+            users,
+        )
 
         area_ids: list[int] = []
         for a in city.areas:
@@ -271,13 +272,23 @@ def _load_base(conn: psycopg.Connection[Any], city: City) -> int:
         workers = dict(
             conn.execute("SELECT phone, id FROM users WHERE phone LIKE '1390%%'").fetchall()
         )
-        _copy(
+        copy_rows(
             conn,
             "grid_cells",
             ("code", "name", "community_id", "worker_id", "population", "health_risk", "geom"),
-            [(c.code, c.name, area_ids[c.community], workers[f"1390{c.worker:07d}"], c.population,
-              c.health_risk, c.geom.wkb_hex) for c in city.cells],
-        )  # fmt: skip
+            [
+                (
+                    c.code,
+                    c.name,
+                    area_ids[c.community],
+                    workers[f"1390{c.worker:07d}"],
+                    c.population,
+                    c.health_risk,
+                    c.geom.wkb_hex,
+                )
+                for c in city.cells
+            ],
+        )
         _mark(conn, BASE, 1)
     return len(users) + len(city.areas) + len(city.cells)
 
@@ -358,9 +369,9 @@ def _load_chunk(
     hi: int,
 ) -> None:
     if layer is FACILITIES:
-        _copy(conn, "facilities", FACILITY_COLUMNS, facility_rows(city, refs, chunk)[lo:hi])
+        copy_rows(conn, "facilities", FACILITY_COLUMNS, facility_rows(city, refs, chunk)[lo:hi])
     elif layer is CAMERAS:
-        _copy(conn, "cameras", CAMERA_COLUMNS, camera_rows(city, refs, chunk)[lo:hi])
+        copy_rows(conn, "cameras", CAMERA_COLUMNS, camera_rows(city, refs, chunk)[lo:hi])
     else:
         n = layer.chunk
         # Rows of this chunk that an earlier, smaller run loaded keep their ids (a duplicate
@@ -387,7 +398,7 @@ def _load_chunk(
         ids = [earlier[chunk * n + i] for i in range(lo)] + fresh + [0] * (n - hi)
         rows = case_rows(city, refs, chunk, ids)
         kept = set(fresh)
-        _copy(conn, "cases", CASE_COLUMNS, rows.cases[lo:hi])
+        copy_rows(conn, "cases", CASE_COLUMNS, rows.cases[lo:hi])
         _load_history(conn, rows, kept)
 
 
@@ -396,14 +407,21 @@ def _load_history(conn: psycopg.Connection[Any], rows: CaseChunk, kept: set[int]
     ratings. Task ids are reserved from the sequence (events name them); a callback is joined
     to its case's caller and close event."""
     tasks = [k for k in rows.tasks if k[1] in kept]
-    task_ids = dict(zip((k[0] for k in tasks), _reserve(conn, "case_tasks", len(tasks)),
+    task_ids = dict(zip((k[0] for k in tasks), reserve_ids(conn, "case_tasks", len(tasks)),
                         strict=True))  # fmt: skip
-    _copy(conn, "case_tasks", TASK_COLUMNS, ((task_ids[k[0]], *k[1:]) for k in tasks))
-    _copy(conn, "case_events", EVENT_COLUMNS,
-          ((*e[:-1], None if e[-1] is None else task_ids[e[-1]])
-           for e in rows.events if e[0] in kept))  # fmt: skip
-    _copy(conn, "case_callers", CALLER_COLUMNS, (r for r in rows.callers if r[0] in kept))
-    _copy(conn, "ratings", RATING_COLUMNS, (r for r in rows.ratings if r[1] in kept))
+    copy_rows(conn, "case_tasks", TASK_COLUMNS, ((task_ids[k[0]], *k[1:]) for k in tasks))
+    copy_rows(
+        conn,
+        "case_events",
+        EVENT_COLUMNS,
+        (
+            (*e[:-1], None if e[-1] is None else task_ids[e[-1]])
+            for e in rows.events
+            if e[0] in kept
+        ),
+    )
+    copy_rows(conn, "case_callers", CALLER_COLUMNS, (r for r in rows.callers if r[0] in kept))
+    copy_rows(conn, "ratings", RATING_COLUMNS, (r for r in rows.ratings if r[1] in kept))
     callbacks = [r for r in rows.callbacks if r[0] in kept]
     if not callbacks:
         return
@@ -412,7 +430,7 @@ def _load_history(conn: psycopg.Connection[Any], rows: CaseChunk, kept: set[int]
         "satisfaction text, note text, done_by bigint, done_at timestamptz, "
         "created_at timestamptz) ON COMMIT DROP"
     )
-    _copy(conn, "seed_callbacks", CALLBACK_COLUMNS, callbacks)
+    copy_rows(conn, "seed_callbacks", CALLBACK_COLUMNS, callbacks)
     conn.execute(
         "INSERT INTO case_callbacks (case_id, caller_id, close_event_id, status, attempts, "
         "satisfaction, note, done_by, done_at, created_at) "
@@ -422,13 +440,3 @@ def _load_history(conn: psycopg.Connection[Any], rows: CaseChunk, kept: set[int]
         "JOIN case_events e ON e.case_id = s.case_id AND e.event_type = 'closed'"
     )
     conn.execute("DROP TABLE seed_callbacks")
-
-
-def _reserve(conn: psycopg.Connection[Any], table: str, count: int) -> list[int]:
-    """``count`` ids from ``table``'s id sequence."""
-    if not count:
-        return []
-    return [r[0] for r in conn.execute(
-        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-        (table, count),
-    )]  # fmt: skip

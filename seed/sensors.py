@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 from psycopg import sql
 
 from geo.services.sensors import STAMP_CELLS
+from seed.copy import copy_rows, reserve_ids
 from seed.generate import FACILITIES, REFERENCE_TIME, Refs
 from seed.geography import SEED, City
 from seed.sensor_kinds import CATEGORIES, KINDS, placed
@@ -186,7 +187,7 @@ def _chunk(
     if not devices:
         return 0, 0
     n = len(devices)
-    ids = {t: _reserve(conn, t, n) for t in ("sta_things", "sta_locations", "sta_datastreams",
+    ids = {t: reserve_ids(conn, t, n) for t in ("sta_things", "sta_locations", "sta_datastreams",
                                              "sta_features_of_interest",
                                              "sta_historical_locations")}  # fmt: skip
     ref = min(REFERENCE_TIME, datetime.fromtimestamp(now, UTC) - timedelta(days=1))
@@ -219,19 +220,41 @@ def _chunk(
                         MEASUREMENT, json.dumps(kind.unit),
                         json.dumps({"period": kind.period, "synthetic": True}), tid, sensor, prop,
                         first, last, first, last, last, latest))  # fmt: skip
-    _copy(conn, "sta_things", ("id", "name", "description", "properties", "critical",
-                               "facility_id"), things)  # fmt: skip
-    _copy(conn, "sta_locations", ("id", "name", "description", "encoding_type", "properties",
-                                  "geom"), locations)  # fmt: skip
-    _copy(conn, "sta_thing_locations", ("thing_id", "location_id"),
-          [(t[0], loc[0]) for t, loc in zip(things, locations, strict=True)])  # fmt: skip
-    _copy(conn, "sta_historical_locations", ("id", "thing_id", "time"), [h[:3] for h in history])
-    _copy(conn, "sta_historical_location_locations", ("historical_location_id", "location_id"),
-          [(h[0], h[3]) for h in history])  # fmt: skip
+    copy_rows(
+        conn,
+        "sta_things",
+        ("id", "name", "description", "properties", "critical", "facility_id"),
+        things,
+    )
+    copy_rows(
+        conn,
+        "sta_locations",
+        ("id", "name", "description", "encoding_type", "properties", "geom"),
+        locations,
+    )
+    copy_rows(
+        conn,
+        "sta_thing_locations",
+        ("thing_id", "location_id"),
+        [(t[0], loc[0]) for t, loc in zip(things, locations, strict=True)],
+    )
+    copy_rows(
+        conn, "sta_historical_locations", ("id", "thing_id", "time"), [h[:3] for h in history]
+    )
+    copy_rows(
+        conn,
+        "sta_historical_location_locations",
+        ("historical_location_id", "location_id"),
+        [(h[0], h[3]) for h in history],
+    )
     conn.execute(STAMP_CELLS, {"ids": ids["sta_things"]})
-    _copy(conn, "sta_features_of_interest", ("id", "name", "description", "encoding_type",
-                                             "properties", "internal", "geom"), fois)  # fmt: skip
-    _copy(conn, "sta_datastreams", STREAM_COLUMNS, streams)
+    copy_rows(
+        conn,
+        "sta_features_of_interest",
+        ("id", "name", "description", "encoding_type", "properties", "internal", "geom"),
+        fois,
+    )
+    copy_rows(conn, "sta_datastreams", STREAM_COLUMNS, streams)
     stmt = "COPY sta_observations (datastream_id, feature_of_interest_id, phenomenon_time, "
     with conn.cursor().copy(stmt + "result_time, result) FROM STDIN") as copy:
         copy.write(series.copy_text)
@@ -268,21 +291,3 @@ def _points(
     x, y = np.where(inside, x, x0), np.where(inside, y, y0)
     pts = shapely.set_srid(shapely.points(x, y), 4326)
     return list(shapely.to_wkb(pts, hex=True, include_srid=True))
-
-
-def _reserve(conn: psycopg.Connection[Any], table: str, count: int) -> list[int]:
-    return [r[0] for r in conn.execute(
-        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-        (table, count),
-    )]  # fmt: skip
-
-
-def _copy(
-    conn: psycopg.Connection[Any], table: str, columns: Sequence[str], rows: Sequence[Any]
-) -> None:
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    with conn.cursor().copy(stmt) as copy:
-        for row in rows:
-            copy.write_row(row)
