@@ -116,6 +116,19 @@ def settings_for(url: str) -> Settings:
     )
 
 
+#: Workers of ``--numprocesses=auto`` at most (``ONEMAP_TEST_WORKERS`` sets it): each worker's
+#: app and servers use about 25 connections at peak, and PostgreSQL allows 100 by default.
+MAX_WORKERS = 3
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """One worker per core, at most MAX_WORKERS (or ONEMAP_TEST_WORKERS)."""
+    wanted = os.environ.get("ONEMAP_TEST_WORKERS")
+    if wanted:
+        return max(1, int(wanted))
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _one_app_password() -> Iterator[None]:
     """One app-role password for the session and every process it starts (`onemap migrate`
