@@ -354,7 +354,9 @@ def test_a_sensor_alarm_enters_the_live_feed(
     page.click("[data-tab=feed]")
     thing = name("下立交水位计")
     body = station(thing, lon=CENTRE[0], lat=CENTRE[1])
-    body["Datastreams"][0]["properties"] = {"warningLine": 2.0}
+    # its readings are half an hour old: a period of an hour keeps the sweep from calling it
+    # offline while the feed and the map are read
+    body["Datastreams"][0]["properties"] = {"warningLine": 2.0, "period": 3600}
     with httpx.Client(base_url=site, headers=staff(tokens, database_url, "admin")) as http:
         made = http.post(f"{STA}/Things", json=body)
         assert made.status_code == 201, made.text
@@ -380,9 +382,10 @@ def test_a_sensor_alarm_enters_the_live_feed(
 
 def _device(site: str, headers: dict[str, str], label: str, point: list[float], *,
             critical: bool = False, readings: list[tuple[str, float]]) -> int:  # fmt: skip
-    """A water-level gauge (warning line 2.0 m) made and fed through the SensorThings API."""
+    """A water-level gauge (warning line 2.0 m, reporting every 30 min: the server's sweep must
+    not find it offline while the test reads it) made and fed through the SensorThings API."""
     body = station(label, lon=point[0], lat=point[1], critical=critical)
-    body["Datastreams"][0]["properties"] = {"warningLine": 2.0}
+    body["Datastreams"][0]["properties"] = {"warningLine": 2.0, "period": 1800}
     with httpx.Client(base_url=site, headers=headers) as http:
         made = http.post(f"{STA}/Things", json=body)
         assert made.status_code == 201, made.text
