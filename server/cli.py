@@ -14,22 +14,12 @@ import psycopg
 from pydantic import ValidationError
 
 from geo.access import JURISDICTION_SYNTAX
+from server.cli_common import fail as _fail
+from server.cli_common import settings_of as _settings
 from server.kernel.settings import DatabaseSettings, Settings
 
 if TYPE_CHECKING:
     from geo.migrate import DatabaseRoles
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
-
-
-def _fail(message: str) -> None:
-    """Exit non-zero with a one-line reason, no traceback."""
-    click.echo(f"onemap: {message}", err=True)
-    sys.exit(2)
 
 
 def _first_line(exc: BaseException) -> str:

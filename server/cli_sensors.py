@@ -14,15 +14,9 @@ import psycopg
 
 from geo.access import Capability, system
 from geo.errors import OneMapError
-from server.kernel.settings import Settings
+from server.cli_common import settings_of as _settings
 
 ADMIN = system(Capability.MANAGE_SENSORS)
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
 
 
 def _run(ctx: click.Context, work: Any) -> Any:

@@ -5,28 +5,17 @@ main command in ``server.cli``."""
 from __future__ import annotations
 
 import logging
-import sys
 from collections import Counter
 
 import click
 import psycopg
 
-from server.kernel.settings import Settings
+from server.cli_common import fail as _fail
+from server.cli_common import settings_of as _settings
 
 log = logging.getLogger("onemap.simulate")
 #: The scenario's devices named in the report, at most.
 LISTED = 20
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
-
-
-def _fail(message: str) -> None:
-    click.echo(f"onemap: {message}", err=True)
-    sys.exit(2)
 
 
 @click.group()
