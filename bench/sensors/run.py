@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import tempfile
@@ -39,6 +40,7 @@ from websockets.sync.client import connect
 
 from bench import loadgen
 from bench.loadgen import Request
+from bench.sensors import cpu
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPIC = "v1.1/Datastreams({})/Observations"
@@ -98,11 +100,12 @@ def _publisher(port: int, user: str, password: str, ds: int, path: Path) -> subp
 
 
 def ingest(url: str, port: int, creds: list[tuple[str, str, int]], per_stream: int,
-           folder: Path, timeout_s: float) -> dict[str, Any]:  # fmt: skip
+           folder: Path, timeout_s: float, meter: cpu.Meter) -> dict[str, Any]:  # fmt: skip
     """Every device publishes its file; the stored count sampled until all are in."""
     before = _count(url)
     files = _files(folder, [ds for _u, _p, ds in creds], per_stream)
     total = len(creds) * per_stream
+    meter.start()
     began = time.monotonic()
     procs = [
         _publisher(port, user, password, ds, path)
@@ -110,20 +113,23 @@ def ingest(url: str, port: int, creds: list[tuple[str, str, int]], per_stream: i
     ]
     samples = [(began, 0)]
     while time.monotonic() - began < timeout_s:
-        time.sleep(0.25)
+        time.sleep(0.5)  # a count is a scan of what is stored: sampled twice a second
         samples.append((time.monotonic(), _count(url) - before))
         if samples[-1][1] >= total and all(p.poll() is not None for p in procs):
             break
     failed = [p.communicate()[1].decode()[-200:] for p in procs if p.wait(30) != 0]
+    spent = meter.stop()
     stored = samples[-1][1]
     last = next(t for t, n in samples if n >= stored)  # from the first publish to the last row
     windows = [(n2 - n1) / (t2 - t1)
-               for (t1, n1), (t2, n2) in zip(samples, samples[4:], strict=False)]  # fmt: skip
+               for (t1, n1), (t2, n2) in zip(samples, samples[2:], strict=False)]  # fmt: skip
     return {"sent": total, "publishers_failed": len(failed), "errors": failed[:3],
             "stored": stored, "lost": total - stored if not failed else None,
             "stored_per_s": stored / max(last - began, 1e-9),
             "peak_1s_per_s": max(windows, default=0.0),
-            "publish_s": max(t for t, _ in samples) - began}  # fmt: skip
+            "publish_s": max(t for t, _ in samples) - began,
+            "cpu_us_per_reading": {k: v * 1e6 / max(stored, 1)
+                                   for k, v in spent.items()}}  # fmt: skip
 
 
 def alarm_latency(
@@ -230,8 +236,12 @@ def main() -> None:
                    "ONEMAP_DATABASE_POOL_MAX_SIZE": "16", "ONEMAP_OGC_POOL_SIZE": "4"}  # fmt: skip
             with running_server(url, **env) as base:
                 time.sleep(2)  # the lead takes the ingest
+                assert broker.process is not None
+                meter = cpu.Meter(
+                    cpu.children_of(os.getpid()), broker.process.pid, "onemap_bench_sensors"
+                )
                 out["ingest"] = ingest(url, s.device_port, creds, args.readings, Path(tmp),
-                                       timeout_s=300)  # fmt: skip
+                                       timeout_s=300, meter=meter)  # fmt: skip
                 keys = load_keys(AuthSettings(), ROOT / ".data" / "test")
                 with psycopg.connect(url) as conn:
                     row = conn.execute(
@@ -266,6 +276,7 @@ def report(out: dict[str, Any], path: Path | None) -> None:
         f"| {out['copy_ceiling_per_s']:,.0f} |",
         f"| ingest ÷ COPY ceiling | {i['stored_per_s'] / out['copy_ceiling_per_s']:.2f} |",
         f"| readings sent / stored / lost | {i['sent']:,} / {i['stored']:,} / {i['lost']} |",
+        *_cpu_rows(i["cpu_us_per_reading"]),
         f"| alarm reading → case event in the subscription, p50 / p99 (n = {len(a)}) "
         f"| {statistics.median(a) * 1000:.0f} ms / {p99 * 1000:.0f} ms |",
         f"| `Datastreams(id)/Observations?$top=100&$orderby=phenomenonTime desc` req/s "
@@ -276,6 +287,17 @@ def report(out: dict[str, Any], path: Path | None) -> None:
     print(json.dumps(out, default=str))
     if path is not None:
         path.write_text(text)
+
+
+def _cpu_rows(us: dict[str, float]) -> list[str]:
+    """CPU per stored reading by part, and the rate the machine's cores would allow if the
+    parts shared them perfectly (cores ÷ total CPU per reading)."""
+    total = sum(us.values())
+    cores = os.cpu_count() or 1
+    parts = ", ".join(f"{k} {v:.0f}" for k, v in us.items())
+    return [f"| CPU per stored reading, µs ({parts}) | {total:.0f} |",
+            f"| rate the {cores} cores allow at that cost (cores ÷ CPU per reading) "
+            f"| {cores * 1e6 / max(total, 1e-9):,.0f}/s |"]  # fmt: skip
 
 
 def _argv(args: dict[str, Any]) -> list[str]:
