@@ -88,7 +88,8 @@ async def _place(
             raise InvalidInput(f"The reach around an area is 0 to {MAX_RADIUS_M:g} m, got "
                                f"{reach}.", field="reachM")  # fmt: skip
     try:
-        found = await fetch(conn, place_check(geojson))
+        async with conn.transaction():  # a savepoint in a caller's transaction
+            found = await fetch(conn, place_check(geojson))
     except psycopg.errors.InternalError_ as exc:  # PostGIS could not read the GeoJSON
         raise InvalidInput(f"The area is not a geometry PostGIS can read: {exc}.",
                            field="area") from None  # fmt: skip
