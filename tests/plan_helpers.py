@@ -64,7 +64,7 @@ def draft(conn: psycopg.Connection[Any], tag: str = "v1", change_note: str = "")
 
 
 def count(conn: psycopg.Connection[Any], table: str) -> int:
-    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 (our names)
+    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
     assert row is not None
     return int(row[0])
 

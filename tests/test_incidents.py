@@ -4,6 +4,7 @@ independent PostGIS queries), tasks, level changes, closing, access and bad inpu
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,7 +44,7 @@ async def _flood_plan(conn: Conn) -> int:
 
 
 async def _count(conn: Conn, table: str) -> int:
-    cur = await conn.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 (our names)
+    cur = await conn.execute(f"SELECT count(*) FROM {table}")
     row = await cur.fetchone()
     assert row is not None
     return int(row[0])
@@ -60,8 +61,9 @@ async def test_a_revision_is_a_new_version_and_activation_uses_it(
     conn: Conn, db: psycopg.Connection[Any]
 ) -> None:
     manager, dispatcher = principal(db, "plan_manager"), principal(db, "dispatcher")
-    plan_id = await plans.create_plan(conn, manager, number=unique_number(),
-                                      hazard_type=HazardType.FLOOD, draft=draft(db), now=NOW)  # fmt: skip
+    plan_id = await plans.create_plan(
+        conn, manager, number=unique_number(), hazard_type=HazardType.FLOOD, draft=draft(db),
+        now=NOW)  # fmt: skip
     with pytest.raises(InvalidInput, match="changeNote"):  # a revision says what changed
         await plans.revise_plan(conn, manager, plan_id, draft=draft(db, "v2"), now=NOW)
     version = await plans.revise_plan(
@@ -87,7 +89,7 @@ def _near(db: psycopg.Connection[Any], table: str, where: str, lon: float, lat: 
           reach: float) -> list[int]:  # fmt: skip
     """Ids within ``reach`` metres, nearest first: PostGIS straight, not the code under test."""
     rows = db.execute(
-        f"SELECT id FROM {table} WHERE {where} AND ST_DWithin(geom::geography, "  # noqa: S608
+        f"SELECT id FROM {table} WHERE {where} AND ST_DWithin(geom::geography, "
         "ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, %s) ORDER BY "
         "ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography), id",
         (lon, lat, reach, lon, lat),
@@ -240,9 +242,8 @@ async def test_bad_input_is_refused_and_writes_nothing(
         await _activate(conn, dispatcher, plan_id, "II", 100.0, 20.0)
     with pytest.raises(InvalidInput, match="reach"):
         await _activate(conn, dispatcher, plan_id, "II", lon, lat, reach_m=-5)
-    bowtie = ('{"type": "Polygon", "coordinates": [[[%s, %s], [%s, %s], [%s, %s], [%s, %s], '
-              '[%s, %s]]]}') % (lon, lat, lon + 0.01, lat + 0.01, lon + 0.01, lat, lon,
-                                lat + 0.01, lon, lat)  # fmt: skip
+    ring = [[lon, lat], [lon + 0.01, lat + 0.01], [lon + 0.01, lat], [lon, lat + 0.01], [lon, lat]]
+    bowtie = json.dumps({"type": "Polygon", "coordinates": [ring]})
     with pytest.raises(InvalidInput, match="not a valid polygon"):
         await incidents.activate(conn, dispatcher, plan_id=plan_id, level="II", point=None,
                                  area=bowtie, reach_m=None, weather=WEATHER, now=NOW)  # fmt: skip
@@ -256,8 +257,9 @@ async def test_bad_input_is_refused_and_writes_nothing(
     incomplete = draft(db)
     incomplete.levels.pop(next(iter(incomplete.levels)))
     with pytest.raises(InvalidInput, match="level"):
-        await plans.create_plan(conn, manager, number=unique_number(),
-                                hazard_type=HazardType.FLOOD, draft=incomplete, now=NOW)  # fmt: skip
+        await plans.create_plan(
+            conn, manager, number=unique_number(), hazard_type=HazardType.FLOOD,
+            draft=incomplete, now=NOW)  # fmt: skip
     with pytest.raises(Conflict, match="already registered"):
         await plans.create_plan(conn, manager, number=FLOOD_NUMBER,
                                 hazard_type=HazardType.FLOOD, draft=draft(db), now=NOW)  # fmt: skip
