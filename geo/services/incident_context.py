@@ -26,7 +26,7 @@ from geo.weather import WeatherProvider
 CAMERAS_KEPT = 20
 CASES_KEPT = 200
 ALARMS_KEPT = 100
-_CELL_KEYS = ("id", "code", "name", "community_id", "population", "health_risk")
+_CELL_KEYS = ("id", "code", "name", "community_id", "worker_id", "population", "health_risk")
 _FACILITY_KEYS = ("id", "code", "category", "name_zh", "name_en", "address", "capacity",
                   "grid_cell_id", "lon", "lat", "distance_m")  # fmt: skip
 
