@@ -92,7 +92,7 @@ class PlanVersion(Base):
     valid_to: Mapped[date | None] = mapped_column(Date)
     scope_text: Mapped[str] = mapped_column(Text)
     scope_area: Mapped[Any | None] = mapped_column(
-        Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False)
+        Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True)
     )
     #: What this revision changed (empty for the first version).
     change_note: Mapped[str] = mapped_column(Text, server_default=text("''"))

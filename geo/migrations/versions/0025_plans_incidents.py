@@ -114,6 +114,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("plan_id", "version", name=op.f("uq_plan_versions_plan_id_version")),
     )
     op.create_index(op.f("ix_plan_versions_plan_id"), "plan_versions", ["plan_id"], unique=False)
+    op.create_geospatial_index(
+        "idx_plan_versions_scope_area",
+        "plan_versions",
+        ["scope_area"],
+        unique=False,
+        postgresql_using="gist",
+        postgresql_ops={},
+    )
     op.create_geospatial_table(
         "incidents",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -362,6 +370,12 @@ def downgrade() -> None:
         "ix_incidents_geom", table_name="incidents", postgresql_using="gist", column_name="geom"
     )
     op.drop_geospatial_table("incidents")
+    op.drop_geospatial_index(
+        "idx_plan_versions_scope_area",
+        table_name="plan_versions",
+        postgresql_using="gist",
+        column_name="scope_area",
+    )
     op.drop_index(op.f("ix_plan_versions_plan_id"), table_name="plan_versions")
     op.drop_geospatial_table("plan_versions")
     op.drop_index(op.f("ix_plans_hazard_type"), table_name="plans")
