@@ -11,17 +11,23 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from starlette.testclient import TestClient
+from strawberry import Schema
 
-from geo.access import Jurisdiction, Scope
+from geo.access import CITY, Jurisdiction, Principal, Scope
 from server.kernel.auth.tokens import TokenService
-from tests.gql_helpers import operation
+from tests.gql_helpers import operation, run
 from tests.plan_helpers import FLOOD_NUMBER, count, department, unique_number, user_id
 from tests.plan_helpers import waterlogging_point as wl_point
 
 PLANS = operation("plans")
 INCIDENTS = operation("incidents")
 PROTOCOL = "graphql-transport-ws"
+Pool = AsyncConnectionPool[AsyncConnection[Any]]
+#: EmergencyIncident: the incident, plan, version, users, departments, tasks, timeline, cases.
+STATEMENTS = 9
 
 
 class Seat:
@@ -230,3 +236,45 @@ def test_the_timeline_reaches_a_subscriber(
         assert event["incidentId"] == made["id"]
         assert ws.receive_json()["payload"]["data"]["incidentEvents"]["type"] == "TASK_ASSIGNED"
         ws.send_json({"id": "1", "type": "complete"})
+
+
+@pytest.mark.anyio
+async def test_an_area_incident_and_the_statements_its_page_takes(
+    schema: Schema, pool: Pool, database_url: str
+) -> None:
+    with psycopg.connect(database_url) as db:
+        lon, lat = wl_point(db, 1000)
+        dispatcher = Principal(user_id(db, "dispatcher"), frozenset({"dispatcher"}), "t", CITY)
+    d = 0.008
+    ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d],
+            [lon - d, lat - d]]  # fmt: skip
+    area = {"type": "Polygon", "coordinates": [ring]}
+    out = await run(schema, pool, INCIDENTS, {"planId": await _flood_plan_id(pool),
+                    "level": "III", "area": area}, principal=dispatcher,
+                    operation_name="ActivatePlan")  # fmt: skip
+    assert out.errors == [], out.errors
+    made = out.data["activatePlan"]["incident"]
+    assert made["geometry"]["type"] == "Polygon" and made["reachM"] == 0
+    assert all(u["distanceM"] == 0 for u in made["context"]["affectedUnits"])
+    assert len(made["tasks"]) == 4  # the flood plan's level III
+    page = await run(schema, pool, INCIDENTS, {"id": made["id"]}, principal=dispatcher,
+                     operation_name="EmergencyIncident")  # fmt: skip
+    assert page.errors == []
+    assert page.data["emergencyIncident"] == made
+    # The incident, its plan, version, users, departments, tasks, timeline, open cases:
+    # one statement each, whatever the number of rows.
+    assert page.statements <= STATEMENTS, page.statements
+    far = {"type": "Polygon", "coordinates": [[[100, 20], [100.1, 20], [100.1, 20.1],
+                                               [100, 20.1], [100, 20]]]}  # fmt: skip
+    out = await run(schema, pool, INCIDENTS, {"planId": await _flood_plan_id(pool),
+                    "level": "III", "area": far}, principal=dispatcher,
+                    operation_name="ActivatePlan")  # fmt: skip
+    assert out.data["activatePlan"]["code"] == "OUTSIDE_CITY"
+
+
+async def _flood_plan_id(pool: Pool) -> str:
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT id FROM plans WHERE number = %s", (FLOOD_NUMBER,))
+        row = await cur.fetchone()
+    assert row is not None
+    return str(row[0])

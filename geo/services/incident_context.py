@@ -21,7 +21,7 @@ from geo.access import Principal
 from geo.enums import FacilityCategory
 from geo.queries import fetch
 from geo.queries import incident as q
-from geo.weather import WeatherProvider
+from geo.weather import Weather
 
 CAMERAS_KEPT = 20
 CASES_KEPT = 200
@@ -49,11 +49,11 @@ def stream_path(camera_id: int) -> str:
 
 
 async def gather(
-    conn: AsyncConnection[Any], actor: Principal, place: q.Place, centre: tuple[float, float],
-    weather: WeatherProvider, now: datetime,
+    conn: AsyncConnection[Any], actor: Principal, place: q.Place, weather: Weather,
+    now: datetime,
 ) -> dict[str, Any]:  # fmt: skip
     """The context as stored (JSON): lists nearest first, distances in metres from the place
-    (0 inside an area)."""
+    (0 inside an area); the weather as the provider gave it (asked before the transaction)."""
     cells = await fetch(conn, q.cells_near(place))
     affected = await fetch(conn, q.facilities_near(place, q.AFFECTED))
     hazards = await fetch(conn, q.facilities_near(place, [FacilityCategory.HAZARD_SOURCE]))
@@ -64,7 +64,6 @@ async def gather(
     cases = await fetch(conn, q.open_cases_near(place, CASES_KEPT, access.case_scope(actor)))
     sensor_scope = access.sensor_scope(actor, "Things", "t")
     alarms = await fetch(conn, q.live_alarms_near(place, ALARMS_KEPT, sensor_scope))
-    now_weather = await weather.current(centre[0], centre[1], now)
     population = sum(int(c["population"] or 0) for c in cells)
     return {
         "gathered_at": now.isoformat(),
@@ -79,5 +78,5 @@ async def gather(
         "cameras": [{**c, "stream_url": stream_path(int(c["id"]))} for c in _keep(cameras)],
         "open_cases": _keep(cases),
         "sensor_alarms": _keep(alarms),
-        "weather": now_weather.to_json(),
+        "weather": weather.to_json(),
     }

@@ -58,7 +58,8 @@ async def append(
     ids = [int(r[0]) for r in await cur.fetchall()]
     await audit.record_many(conn, [
         audit.Entry(actor.user_id, actor.audit_role, f"incident.{e.event_type.value}", "incident",
-                    incident_id, None, {"event": i, "task": e.task_id, "level": e.level})
+                    incident_id, audit.REQUEST_CLIENT.get(),
+                    {"event": i, "task": e.task_id, "level": e.level})
         for i, e in zip(ids, events, strict=True)
     ])  # fmt: skip
     # Small payloads (PostgreSQL's limit is 8,000 bytes): subscribers load what they may see.

@@ -153,10 +153,12 @@ async def activate(
     if title is not None:
         _text(title, "title")
     place, centre = await _place(conn, point, area, reach_m, lv)
+    # Asked before the transaction: a real provider is a network call.
+    now_weather = await weather.current(centre[0], centre[1], now)
     async with conn.transaction():
         version_id, plan_title = await _current_version(conn, plan_id, place, now)
-        context = await incident_context.gather(conn, actor, place, centre, weather, now)
-        number = f"YJ{now.astimezone(CITY_TIME):%Y%m%d}-{secrets.token_hex(3).upper()}"
+        context = await incident_context.gather(conn, actor, place, now_weather, now)
+        number = f"YJ{now.astimezone(CITY_TIME):%Y%m%d}-{secrets.token_hex(4).upper()}"
         cur = await conn.execute(
             "INSERT INTO incidents (number, plan_id, plan_version_id, level, status, geom, "
             "reach_m, title, context, started_at, started_by) VALUES (%s, %s, %s, %s, 'active', "
