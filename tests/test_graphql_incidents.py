@@ -172,6 +172,15 @@ def test_a_level_two_flood_incident_from_activation_to_close(
     assert final["timeline"][-1]["type"] == "CLOSED"
     again = dispatcher(INCIDENTS, "CloseIncident", id=incident["id"], summary="again")
     assert again["data"]["closeIncident"]["code"] == "ILLEGAL_TRANSITION"
+    closed_list = dispatcher(INCIDENTS, "Incidents", status="CLOSED", first=1)["data"]
+    assert [n["id"] for n in closed_list["incidents"]["nodes"]] == [incident["id"]]
+    active = dispatcher(INCIDENTS, "Incidents", status="ACTIVE", first=1000)["data"]["incidents"]
+    assert incident["id"] not in {n["id"] for n in active["nodes"]}
+    page = dispatcher(INCIDENTS, "Incidents", first=1)["data"]["incidents"]
+    following = dispatcher(INCIDENTS, "Incidents", first=1,
+                           after=page["pageInfo"]["endCursor"])["data"]["incidents"]  # fmt: skip
+    assert page["pageInfo"]["hasNextPage"] == bool(following["nodes"])
+    assert all(int(n["id"]) < int(page["nodes"][0]["id"]) for n in following["nodes"])
 
     # An analyst reads the stored incident through their own rights: no cameras.
     read = seats["analyst"](INCIDENTS, "EmergencyIncident", id=incident["id"])
