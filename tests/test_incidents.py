@@ -5,7 +5,8 @@ independent PostGIS queries), tasks, level changes, closing, access and bad inpu
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
@@ -285,3 +286,30 @@ async def test_an_area_incident_gathers_what_lies_in_the_area(
     assert {u["id"] for u in row.context["affected_units"]} == {r[0] for r in inside}
     assert all(u["distance_m"] == 0 for u in row.context["affected_units"])
     assert '"Polygon"' in row.geometry
+
+
+async def test_a_plan_out_of_its_validity_or_scope_is_not_activated(
+    conn: Conn, db: psycopg.Connection[Any]
+) -> None:
+    manager, dispatcher = principal(db, "plan_manager"), principal(db, "dispatcher")
+    lon, lat = waterlogging_point(db, 500)
+    expired = replace(draft(db), valid_from=date(2020, 1, 1), valid_to=date(2021, 12, 31))
+    old = await plans.create_plan(conn, manager, number=unique_number(),
+                                  hazard_type=HazardType.FLOOD, draft=expired, now=NOW)  # fmt: skip
+    with pytest.raises(Conflict, match="valid from 2020-01-01 to 2021-12-31"):
+        await _activate(conn, dispatcher, old, "II", lon, lat)
+    # A scope area around the waterlogging point farthest from this one.
+    row = db.execute(
+        "SELECT ST_X(geom), ST_Y(geom) FROM facilities WHERE category = 'waterlogging_point' "
+        "ORDER BY geom <-> ST_SetSRID(ST_MakePoint(%s, %s), 4326) DESC LIMIT 1", (lon, lat)
+    ).fetchone()  # fmt: skip
+    assert row is not None
+    x, y, d = row[0], row[1], 0.002
+    ring = [[x - d, y - d], [x + d, y - d], [x + d, y + d], [x - d, y + d], [x - d, y - d]]
+    far = json.dumps({"type": "Polygon", "coordinates": [ring]})
+    scoped = await plans.create_plan(conn, manager, number=unique_number(),
+                                     hazard_type=HazardType.FLOOD,
+                                     draft=replace(draft(db), scope_area=far), now=NOW)  # fmt: skip
+    with pytest.raises(InvalidInput, match=r"outside plan \d+'s scope area"):
+        await _activate(conn, dispatcher, scoped, "II", lon, lat)
+    assert await _activate(conn, dispatcher, scoped, "II", x, y)
