@@ -56,6 +56,9 @@ class Capability(StrEnum):
     READ_SENSORS = "read_sensors"  # SensorThings: critical devices, their positions and readings
     MANAGE_SENSORS = "manage_sensors"  # SensorThings: create, update, delete any entity
     INGEST_OBSERVATIONS = "ingest_observations"  # SensorThings: post Observations (dataArray)
+    READ_PLANS = "read_plans"  # emergency plans (预案) and incidents: context, tasks, timeline
+    MANAGE_PLANS = "manage_plans"  # write and revise plans (a revision is a new version)
+    COMMAND_INCIDENTS = "command_incidents"  # activate a plan, change the level, close; any task
 
 
 C = Capability
@@ -70,22 +73,24 @@ ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     Role.DISPATCHER: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES,
        C.READ_PERSONAL, C.READ_PHOTOS, C.CREATE_CASES, C.DISPATCH, C.HANDLE, C.COMMENT,
-       C.PAUSE_CLOCKS, C.EVALUATE, C.READ_SENSORS},
+       C.PAUSE_CLOCKS, C.EVALUATE, C.READ_SENSORS, C.READ_PLANS, C.COMMAND_INCIDENTS},
     Role.DEPARTMENT_STAFF: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.HANDLE, C.COMMENT,
-       C.HANDLE_APPLICATIONS, C.EVALUATE, C.READ_SENSORS},
+       C.HANDLE_APPLICATIONS, C.EVALUATE, C.READ_SENSORS, C.READ_PLANS},
     Role.VERIFIER: _STAFF_BASE | {C.VERIFY_HEALTH_CODES},
     Role.HEALTH_OFFICER: _STAFF_BASE | {C.VERIFY_HEALTH_CODES, C.READ_HEALTH, C.MANAGE_HEALTH},
     Role.CAMERA_VIEWER: _STAFF_BASE | {C.READ_CAMERAS, C.WATCH_VIDEO},
-    Role.ANALYST: _STAFF_BASE | {C.READ_INTERNAL, C.EVALUATE, C.READ_SENSORS},
+    Role.ANALYST: _STAFF_BASE | {C.READ_INTERNAL, C.EVALUATE, C.READ_SENSORS, C.READ_PLANS},
     Role.AUDITOR: _STAFF_BASE | {C.READ_AUDIT},
     Role.SUPERVISOR: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.COMMENT, C.SUPERVISE, C.EVALUATE,
-       C.CHECK_ON_SITE, C.READ_SENSORS},
+       C.CHECK_ON_SITE, C.READ_SENSORS, C.READ_PLANS},
     # 市民热线: the city's call centre — takes calls into cases, reads them to answer callers,
     # keeps and reads the callers' contact, calls them back after the close.
     Role.HOTLINE_OPERATOR: _STAFF_BASE
     | {C.READ_CASES, C.READ_PERSONAL, C.CREATE_CASES, C.COMMENT, C.CALLBACK},
+    # 预案管理: writes and revises the plans; activating one is the commanders' (dispatchers').
+    Role.PLAN_MANAGER: _STAFF_BASE | {C.READ_INTERNAL, C.READ_PLANS, C.MANAGE_PLANS},
     Role.ADMIN: frozenset(Capability) - {C.REPORT},
 }  # fmt: skip
 ANONYMOUS_CAPABILITIES = frozenset({C.READ_PUBLIC})
@@ -289,7 +294,8 @@ ANONYMOUS = Principal()
 _STAFF_NAMES = frozenset(r.value for r in Role if r is not Role.CITIZEN)
 _AUDIT_ORDER = tuple(r.value for r in (
     Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.HEALTH_OFFICER, Role.DEPARTMENT_STAFF,
-    Role.GRID_WORKER, Role.HOTLINE_OPERATOR, Role.CAMERA_VIEWER, Role.VERIFIER, Role.ANALYST,
+    Role.GRID_WORKER, Role.HOTLINE_OPERATOR, Role.PLAN_MANAGER, Role.CAMERA_VIEWER, Role.VERIFIER,
+    Role.ANALYST,
     Role.AUDITOR,
     Role.CITIZEN))  # fmt: skip
 
@@ -495,6 +501,16 @@ def takes_task(principal: Principal, task_department_id: int) -> bool:
     if j.scope is Scope.DEPARTMENT:
         return task_department_id in j.ids
     return True
+
+
+def takes_incident_task(principal: Principal, task_department_id: int) -> bool:
+    """Whether the principal may move an incident's task (accept, refuse, mark done): the
+    commanders (COMMAND_INCIDENTS) any task; a department's staff (HANDLE, a department
+    jurisdiction) their own department's."""
+    if principal.can(C.COMMAND_INCIDENTS):
+        return True
+    j = principal.jurisdiction
+    return principal.can(C.HANDLE) and j.scope is Scope.DEPARTMENT and task_department_id in j.ids
 
 
 def notification_scope(principal: Principal, n: str = "n", c: str = "c") -> str:

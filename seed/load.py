@@ -26,7 +26,7 @@ from geo.passwords import hash_password
 from geo.queries.stage_limits import HANDLE_DEFAULT_SQL
 from geo.sensor_alarm_models import MOVED_RULES, insert_defaults
 from geo.services import case_facts
-from seed import catalogue, sensors, vocab
+from seed import catalogue, plans, sensors, vocab
 from seed.copy import copy_rows, reserve_ids
 from seed.generate import (
     CALLBACK_COLUMNS,
@@ -97,6 +97,7 @@ LATER_ROLES = {
     f"{STAFF_PHONE_PREFIX}0012": Role.AUDITOR,
     f"{STAFF_PHONE_PREFIX}0013": Role.SUPERVISOR,
     f"{STAFF_PHONE_PREFIX}0015": Role.HOTLINE_OPERATOR,
+    f"{STAFF_PHONE_PREFIX}0016": Role.PLAN_MANAGER,
 }
 
 
@@ -120,6 +121,10 @@ def seed(
         with conn.transaction():
             report.added[catalogue.CATALOGUE] = catalogue.load(conn)
             _mark(conn, catalogue.CATALOGUE, report.added[catalogue.CATALOGUE])
+    if _loaded(conn, plans.PLANS_STEP) == 0:  # the emergency plans (older databases too)
+        with conn.transaction():
+            report.added[plans.PLANS_STEP] = plans.load(conn)
+            _mark(conn, plans.PLANS_STEP, report.added[plans.PLANS_STEP])
     refs = _refs(conn, city)
     for layer in (FACILITIES, CAMERAS, CASES):
         report.added[layer.name] = _load_layer(conn, city, refs, layer, scale, say)

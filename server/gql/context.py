@@ -24,6 +24,7 @@ from geo.layers import LayerView
 from geo.queries import Query, fetch
 from geo.services.clock_states import SupervisionRules
 from geo.services.clocks import ClockRules
+from geo.weather import SyntheticWeather, WeatherProvider
 from server.kernel.events import EventBroker
 from server.kernel.settings import GraphQLSettings, HotlineSettings
 
@@ -44,6 +45,8 @@ class Context:
     supervision: SupervisionRules = field(default_factory=SupervisionRules)
     #: Similar-case suggestions and callbacks (ONEMAP_HOTLINE_…).
     hotline: HotlineSettings = field(default_factory=HotlineSettings)
+    #: Where an incident's weather comes from (ONEMAP_EMERGENCY_WEATHER_PROVIDER).
+    weather: WeatherProvider = field(default_factory=SyntheticWeather)
     _cache: dict[str, Any] = field(default_factory=dict)
 
     async def fetch[T](self, query: Query[T]) -> T:

@@ -64,6 +64,22 @@ LIST_ROWS: Mapping[tuple[str, str], int] = {
     ("Incident", "cameras"): 50,
     ("Incident", "openCases"): 100,
     ("StaffUser", "roles"): 3,
+    # Plans and incidents: bounded by the plan (4 levels, a few measures each) and the reach.
+    ("Query", "plans"): 50,
+    ("Plan", "versions"): 10,
+    ("PlanVersion", "levels"): 4,
+    ("PlanLevel", "measures"): 10,
+    ("PlanMeasure", "resources"): 3,
+    ("IncidentTask", "resources"): 3,
+    ("EmergencyIncident", "tasks"): 40,
+    ("EmergencyIncident", "timeline"): 60,
+    ("IncidentContext", "gridCells"): 50,
+    ("IncidentContext", "affectedUnits"): 100,
+    ("IncidentContext", "hazards"): 20,
+    ("IncidentContext", "cameras"): 20,
+    ("IncidentContext", "openCases"): 100,
+    ("IncidentContext", "sensorAlarms"): 20,
+    ("WeatherReport", "warnings"): 2,
 }
 #: A list nothing above describes.
 OTHER_LIST_ROWS = 100

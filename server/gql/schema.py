@@ -23,7 +23,9 @@ from server.gql.collaboration import CollaborationMutation
 from server.gql.cost import CostLimiter
 from server.gql.errors import DomainErrorCodes, should_mask_error
 from server.gql.hotline import HotlineMutation, HotlineQuery
+from server.gql.incidents import IncidentMutation, IncidentQuery, IncidentSubscription
 from server.gql.mutations import Mutation as CaseMutation
+from server.gql.plans import PlanMutation, PlanQuery
 from server.gql.queries import Query as MapQuery
 from server.gql.scalars import GEOJSON_SCALAR, GeoJSON
 from server.gql.sensors import SensorMutation, SensorQuery, SensorSubscription
@@ -37,21 +39,25 @@ from server.kernel.settings import GraphQLSettings
 
 
 @strawberry.type
-class Query(MapQuery, SupervisionQuery, HotlineQuery, SensorQuery):
-    """The map, the cases, the supervision of their time limits, the hotline's lists and the
-    sensors' alarms."""
+class Query(MapQuery, SupervisionQuery, HotlineQuery, SensorQuery, PlanQuery, IncidentQuery):
+    """The map, the cases, the supervision of their time limits, the hotline's lists, the
+    sensors' alarms, the emergency plans and incidents."""
 
 
 @strawberry.type
 class Mutation(
-    CaseMutation, SupervisionMutation, CollaborationMutation, HotlineMutation, SensorMutation
-):
-    """The case workflow, supervision (督办), collaboration, the hotline and sensor rules."""
+    CaseMutation, SupervisionMutation, CollaborationMutation, HotlineMutation, SensorMutation,
+    PlanMutation, IncidentMutation,
+):  # fmt: skip
+    """The case workflow, supervision (督办), collaboration, the hotline, sensor rules, plans
+    and incidents."""
 
 
 @strawberry.type
-class Subscription(CaseSubscription, SupervisionSubscription, SensorSubscription):
-    """Case events, camera status, staff notifications, sensor alarms."""
+class Subscription(
+    CaseSubscription, SupervisionSubscription, SensorSubscription, IncidentSubscription
+):
+    """Case events, camera status, staff notifications, sensor alarms, incident timelines."""
 
 
 class OneMapSchema(strawberry.Schema):

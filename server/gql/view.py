@@ -35,6 +35,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.types import ExecutionResult
 
 from geo.errors import Unauthorized
+from geo.weather import provider as weather_provider
 from server.gql.context import Context
 from server.gql.schema import make_schema
 from server.kernel.auth.principal import principal_of
@@ -72,6 +73,7 @@ class OneMapGraphQL(GraphQL[Context, None]):
         self.clock_rules = settings.clock.rules()
         self.supervision_rules = settings.supervision.rules()
         self.hotline_settings = settings.hotline
+        self.weather = weather_provider(settings.emergency.weather_provider)
 
     def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
         """A page on another origin opens the socket only if the app's CORS policy allows that
@@ -165,6 +167,7 @@ class OneMapGraphQL(GraphQL[Context, None]):
             clocks=self.clock_rules,
             supervision=self.supervision_rules,
             hotline=self.hotline_settings,
+            weather=self.weather,
             principal=principal_of(request.scope),
             request=request,
             response=response,

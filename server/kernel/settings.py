@@ -535,6 +535,18 @@ class HotlineSettings(BaseSettings):
     )  # fmt: skip
 
 
+class EmergencySettings(BaseSettings):
+    """Emergency command (``ONEMAP_EMERGENCY_…``, docs/emergency.md)."""
+
+    model_config = _config("ONEMAP_EMERGENCY_")
+
+    weather_provider: Literal["synthetic"] = Field(
+        default="synthetic",
+        description="Where an incident's weather comes from (geo.weather.PROVIDERS): the "
+        "deterministic synthetic demo provider; a real one implements geo.weather's Protocol.",
+    )
+
+
 class SensorSettings(BaseSettings):
     """The SensorThings API (``ONEMAP_STA_…``, docs/sensors.md): page sizes, bodies, how far
     ahead observations' monthly partitions are made, and when a quiet device is offline."""
@@ -643,6 +655,7 @@ class Settings(BaseModel):
     hotline: HotlineSettings = Field(default_factory=HotlineSettings)
     sta: SensorSettings = Field(default_factory=SensorSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    emergency: EmergencySettings = Field(default_factory=EmergencySettings)
 
     @classmethod
     def from_env(cls) -> Settings:
