@@ -1,6 +1,6 @@
 """Enumerations of emergency plans (预案) and the incidents activated from them (issue 16).
 
-The database enforces each with a CHECK constraint (migration 0025).
+The database enforces each with a CHECK constraint (migration 0024).
 """
 
 from __future__ import annotations

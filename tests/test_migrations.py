@@ -41,7 +41,7 @@ TABLES = {
     "sensor_rules", "sensor_rule_states", "sensor_alarms", "sensor_datastream_states",
     # 0023: the MQTT broker's accounts
     "sta_mqtt_accounts",
-    # 0025: emergency plans and incidents
+    # 0024: emergency plans and incidents
     "plans", "plan_versions", "plan_measures", "incidents", "incident_tasks", "incident_events",
 }  # fmt: skip
 

@@ -8,7 +8,7 @@
   app role holds SELECT and INSERT only).
 - The ``plan_manager`` role joins the roles a user may hold.
 
-Revision ID: 0025
+Revision ID: 0024
 Revises: 0023
 Create Date: 2026-11-30 21:10:13
 """
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 
 from geo.migrate import migration_roles, quote_ident
 
-revision: str = "0025"
+revision: str = "0024"
 down_revision: str | Sequence[str] | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -352,7 +352,7 @@ def downgrade() -> None:
     op.execute(
         "DO $$ BEGIN IF EXISTS (SELECT 1 FROM users WHERE 'plan_manager' = ANY(roles)) THEN "
         "RAISE EXCEPTION 'accounts with the plan_manager role exist: change their roles "
-        "before downgrading below 0025'; END IF; END $$"
+        "before downgrading below 0024'; END IF; END $$"
     )
     _roles_check(ROLES_BEFORE)
     op.execute("DROP TRIGGER IF EXISTS incident_events_append_only ON incident_events")
