@@ -56,6 +56,7 @@ class Capability(StrEnum):
     READ_SENSORS = "read_sensors"  # SensorThings: critical devices, their positions and readings
     MANAGE_SENSORS = "manage_sensors"  # SensorThings: create, update, delete any entity
     INGEST_OBSERVATIONS = "ingest_observations"  # SensorThings: post Observations (dataArray)
+    ISSUE_WARNINGS = "issue_warnings"  # 预警发布: issue, update, cancel CAP warnings to citizens
 
 
 C = Capability
@@ -86,6 +87,8 @@ ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     # keeps and reads the callers' contact, calls them back after the close.
     Role.HOTLINE_OPERATOR: _STAFF_BASE
     | {C.READ_CASES, C.READ_PERSONAL, C.CREATE_CASES, C.COMMENT, C.CALLBACK},
+    # 预警发布: the city's warning desk issues CAP alerts to citizens in an area (docs/warnings.md).
+    Role.WARNING_OFFICER: _STAFF_BASE | {C.READ_INTERNAL, C.ISSUE_WARNINGS},
     Role.ADMIN: frozenset(Capability) - {C.REPORT},
 }  # fmt: skip
 ANONYMOUS_CAPABILITIES = frozenset({C.READ_PUBLIC})
@@ -290,7 +293,7 @@ _STAFF_NAMES = frozenset(r.value for r in Role if r is not Role.CITIZEN)
 _AUDIT_ORDER = tuple(r.value for r in (
     Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.HEALTH_OFFICER, Role.DEPARTMENT_STAFF,
     Role.GRID_WORKER, Role.HOTLINE_OPERATOR, Role.CAMERA_VIEWER, Role.VERIFIER, Role.ANALYST,
-    Role.AUDITOR,
+    Role.AUDITOR, Role.WARNING_OFFICER,
     Role.CITIZEN))  # fmt: skip
 
 

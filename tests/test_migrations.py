@@ -41,6 +41,8 @@ TABLES = {
     "sensor_rules", "sensor_rule_states", "sensor_alarms", "sensor_datastream_states",
     # 0023: the MQTT broker's accounts
     "sta_mqtt_accounts",
+    # 0026: CAP warnings and their Web Push
+    "warnings", "push_subscriptions", "warning_deliveries",
 }  # fmt: skip
 
 
