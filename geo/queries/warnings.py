@@ -68,7 +68,7 @@ _CURRENT = "s.id IS NULL AND w.expires > now()"
 _PUBLIC = "w.status = 'Actual' AND w.scope = 'Public'"
 #: A citizen's places (see the module's text), as a subquery of points for user %(user)s.
 _PLACES = """
-  SELECT p.geom FROM push_subscriptions p WHERE p.user_id = {user} AND p.geom IS NOT NULL
+  SELECT ps.geom FROM push_subscriptions ps WHERE ps.user_id = {user} AND ps.geom IS NOT NULL
   UNION ALL
   (SELECT f.geom FROM health_checkins h JOIN facilities f ON f.id = h.facility_id
    WHERE h.user_id = {user} ORDER BY h.at DESC LIMIT 1)
