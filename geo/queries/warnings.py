@@ -107,11 +107,12 @@ def feed(limit: int) -> Query[list[CapMessage]]:
     return _messages(f"{_CURRENT} AND {_PUBLIC}", {}, limit)
 
 
-def listing(active: bool | None, limit: int) -> Query[list[CapMessage]]:
-    """Every status, for staff: active (current and not a Cancel), the others, or all."""
+def listing(active: bool | None, public: bool, limit: int) -> Query[list[CapMessage]]:
+    """Active (current and not a Cancel), the others, or all (None); ``public``: Actual and
+    Public only (callers who do not issue warnings)."""
     live = f"{_CURRENT} AND w.msg_type <> 'Cancel'"
     where = {True: live, False: f"NOT ({live})", None: "TRUE"}[active]
-    return _messages(where, {}, limit)
+    return _messages(f"({where}) AND {_PUBLIC}" if public else where, {}, limit)
 
 
 def at_point(lon: float, lat: float, limit: int) -> Query[list[CapMessage]]:

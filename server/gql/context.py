@@ -24,8 +24,11 @@ from geo.layers import LayerView
 from geo.queries import Query, fetch
 from geo.services.clock_states import SupervisionRules
 from geo.services.clocks import ClockRules
+from geo.services.warnings import Issuer
 from server.kernel.events import EventBroker
 from server.kernel.settings import GraphQLSettings, HotlineSettings
+from server.kernel.warning_settings import WarningSettings
+from server.kernel.webpush import Pusher
 
 
 @dataclass
@@ -44,6 +47,9 @@ class Context:
     supervision: SupervisionRules = field(default_factory=SupervisionRules)
     #: Similar-case suggestions and callbacks (ONEMAP_HOTLINE_…).
     hotline: HotlineSettings = field(default_factory=HotlineSettings)
+    #: Warnings: who they come from (ONEMAP_WARNINGS_…), and their Web Push after a write.
+    issuer: Issuer = field(default_factory=lambda: WarningSettings().issuer())
+    pusher: Pusher | None = None
     _cache: dict[str, Any] = field(default_factory=dict)
 
     async def fetch[T](self, query: Query[T]) -> T:

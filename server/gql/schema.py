@@ -33,20 +33,27 @@ from server.gql.supervision import (
     SupervisionQuery,
     SupervisionSubscription,
 )
+from server.gql.warnings import WarningMutation, WarningQuery
 from server.kernel.settings import GraphQLSettings
 
 
 @strawberry.type
-class Query(MapQuery, SupervisionQuery, HotlineQuery, SensorQuery):
-    """The map, the cases, the supervision of their time limits, the hotline's lists and the
-    sensors' alarms."""
+class Query(MapQuery, SupervisionQuery, HotlineQuery, SensorQuery, WarningQuery):
+    """The map, the cases, the supervision of their time limits, the hotline's lists, the
+    sensors' alarms and the warnings."""
 
 
 @strawberry.type
 class Mutation(
-    CaseMutation, SupervisionMutation, CollaborationMutation, HotlineMutation, SensorMutation
+    CaseMutation,
+    SupervisionMutation,
+    CollaborationMutation,
+    HotlineMutation,
+    SensorMutation,
+    WarningMutation,
 ):
-    """The case workflow, supervision (督办), collaboration, the hotline and sensor rules."""
+    """The case workflow, supervision (督办), collaboration, the hotline, sensor rules and
+    warnings (预警发布)."""
 
 
 @strawberry.type
