@@ -64,6 +64,7 @@ LIST_ROWS: Mapping[tuple[str, str], int] = {
     ("Incident", "cameras"): 50,
     ("Incident", "openCases"): 100,
     ("StaffUser", "roles"): 3,
+    ("Warning", "info"): 2,  # one info block per language (zh-CN, en-US)
 }
 #: A list nothing above describes.
 OTHER_LIST_ROWS = 100
