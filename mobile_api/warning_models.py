@@ -24,7 +24,7 @@ class WarningText(Body):
     sender_name: Text = ""
 
 
-class Area(Body):
+class WarningArea(Body):
     """A GeoJSON Polygon or MultiPolygon in lon/lat, every ring closed."""
 
     type: Literal["Polygon", "MultiPolygon"]
@@ -44,7 +44,7 @@ class WarningIn(Body):
         description='{"zh-CN": {…}, "en-US": {…}}: both languages'
     )
     area_desc: Annotated[str, Field(max_length=500)]
-    area: Area
+    area: WarningArea
     incident_id: int | None = None
 
 
