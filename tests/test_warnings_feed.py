@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import feedparser
+import psycopg
 import pytest
 from capparselib.parsers import CAPParser
 from starlette.testclient import TestClient
@@ -109,7 +110,7 @@ def test_an_issued_warning_is_in_the_atom_index_and_parses_as_cap(
 
 
 def test_update_and_cancel_reference_the_original_and_the_feed_follows(
-    client: TestClient, officer: dict[str, str], ring: list[list[float]]
+    client: TestClient, officer: dict[str, str], ring: list[list[float]], database_url: str
 ) -> None:
     first = issue(client, officer, warning_body(ring))
     ident = first["identifier"]
@@ -153,6 +154,19 @@ def test_update_and_cancel_reference_the_original_and_the_feed_follows(
     assert entry_for(feed, third["identifier"]) is not None  # readers learn of the Cancel
     # the replaced messages stay readable as CAP
     assert cap_alert(client, ident)["cap_id"] == ident
+    # each message is on the audit trail, with who wrote it
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT a.action, a.actor_role FROM audit_log a JOIN warnings w "
+            "ON a.object_type = 'warning' AND a.object_id = w.id::text "
+            "WHERE w.identifier = ANY(%s) ORDER BY a.id",
+            ([ident, second["identifier"], third["identifier"]],),
+        ).fetchall()
+    assert rows == [
+        ("warning.alert", "warning_officer"),
+        ("warning.update", "warning_officer"),
+        ("warning.cancel", "warning_officer"),
+    ]
 
 
 def test_an_unknown_alert_is_a_clear_404(client: TestClient) -> None:
