@@ -91,5 +91,12 @@ def test_a_warning_is_drawn_in_its_colour_and_its_popup_reads_as_words(
     link = page.get_attribute(".popup-warning a", "href")
     assert link == f"{site}/cap/alerts/{made['identifier']}.xml"
     shot(page, "popup-warning")
+    page.click(".maplibregl-popup-close-button")
+    # the layers panel turns the warnings off and on
+    visibility = "window.onemap.map.getLayoutProperty('warnings-fill', 'visibility')"
+    page.uncheck("[data-layer='warnings']")
+    assert page.evaluate(visibility) == "none"
+    page.check("[data-layer='warnings']")
+    assert page.evaluate(visibility) == "visible"
     assert console.errors == []
     page.context.close()
