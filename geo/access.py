@@ -59,6 +59,7 @@ class Capability(StrEnum):
     READ_PLANS = "read_plans"  # emergency plans (预案) and incidents: context, tasks, timeline
     MANAGE_PLANS = "manage_plans"  # write and revise plans (a revision is a new version)
     COMMAND_INCIDENTS = "command_incidents"  # activate a plan, change the level, close; any task
+    ISSUE_WARNINGS = "issue_warnings"  # 预警发布: issue, update, cancel CAP warnings to citizens
 
 
 C = Capability
@@ -91,6 +92,8 @@ ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     | {C.READ_CASES, C.READ_PERSONAL, C.CREATE_CASES, C.COMMENT, C.CALLBACK},
     # 预案管理: writes and revises the plans; activating one is the commanders' (dispatchers').
     Role.PLAN_MANAGER: _STAFF_BASE | {C.READ_INTERNAL, C.READ_PLANS, C.MANAGE_PLANS},
+    # 预警发布: the city's warning desk issues CAP alerts to citizens in an area (docs/warnings.md).
+    Role.WARNING_OFFICER: _STAFF_BASE | {C.READ_INTERNAL, C.ISSUE_WARNINGS},
     Role.ADMIN: frozenset(Capability) - {C.REPORT},
 }  # fmt: skip
 ANONYMOUS_CAPABILITIES = frozenset({C.READ_PUBLIC})
@@ -295,8 +298,7 @@ _STAFF_NAMES = frozenset(r.value for r in Role if r is not Role.CITIZEN)
 _AUDIT_ORDER = tuple(r.value for r in (
     Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR, Role.HEALTH_OFFICER, Role.DEPARTMENT_STAFF,
     Role.GRID_WORKER, Role.HOTLINE_OPERATOR, Role.PLAN_MANAGER, Role.CAMERA_VIEWER, Role.VERIFIER,
-    Role.ANALYST,
-    Role.AUDITOR,
+    Role.ANALYST, Role.AUDITOR, Role.WARNING_OFFICER,
     Role.CITIZEN))  # fmt: skip
 
 

@@ -210,6 +210,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"  # 督查: watches time limits, supervises (督办) cases
     HOTLINE_OPERATOR = "hotline_operator"  # 市民热线 call-taker: intake and callbacks (回访)
     PLAN_MANAGER = "plan_manager"  # 预案管理: writes and revises the emergency plans
+    WARNING_OFFICER = "warning_officer"  # 预警发布: issues, updates and cancels CAP warnings
 
 
 STAFF_ROLES = frozenset(set(Role) - {Role.CITIZEN})

@@ -1209,3 +1209,4 @@ class CaseCheck(Base):
 from geo import plan_models as _plan_models  # noqa: E402, F401
 from geo import sensor_alarm_models as _sensor_alarm_models  # noqa: E402, F401
 from geo import sensor_models as _sensor_models  # noqa: E402, F401
+from geo import warning_models as _warning_models  # noqa: E402, F401

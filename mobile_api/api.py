@@ -27,6 +27,7 @@ from mobile_api import (
     search,
     services,
     staff,
+    warnings,
 )  # fmt: skip
 from mobile_api.contract import Endpoint, route
 from mobile_api.openapi import build
@@ -43,7 +44,7 @@ def endpoints() -> list[Endpoint]:
         *auth.endpoints, *reports.endpoints, *health_code.endpoints, *health_officers.endpoints,
         *services.endpoints,
         *staff.endpoints, *notifications.endpoints, *audit.endpoints, *locate.endpoints,
-        *search.endpoints, *case_photos.endpoints, *evaluation.endpoints,
+        *search.endpoints, *case_photos.endpoints, *evaluation.endpoints, *warnings.endpoints,
     ]  # fmt: skip
 
 

@@ -13,11 +13,13 @@ from psycopg_pool import AsyncConnectionPool
 from geo.queries import fetch
 from geo.queries.services import departments
 from geo.services.throttles import Limits
+from geo.services.warnings import Issuer
 from geo.services.workdays import Calendar
 from server.kernel.auth.derived import secret
 from server.kernel.auth.otp import OtpSender, sender_for
 from server.kernel.auth.tokens import TokenService
 from server.kernel.settings import HealthCodeSettings, MobileSettings, Settings
+from server.kernel.webpush import Pusher
 
 
 @dataclass
@@ -32,6 +34,9 @@ class MobileState:
     sender: OtpSender
     files_dir: Path
     jurisdiction: str
+    #: Warnings: who they come from, and their Web Push (mobile_api.warnings).
+    issuer: Issuer
+    pusher: Pusher
     #: The city's time zone (ONEMAP_CLOCK_TIMEZONE): evaluation's days.
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     departments: dict[int, Any] = field(default_factory=dict)  # id → Department, read once
@@ -73,6 +78,8 @@ class MobileState:
             files_dir=settings.data.dir / "files",
             zone=ZoneInfo(settings.clock.timezone),
             jurisdiction=settings.mobile.open311_jurisdiction,
+            issuer=settings.warnings.issuer(),
+            pusher=Pusher(settings, pool),
         )
 
     @property

@@ -19,6 +19,7 @@ from geo.migrate import head_revision
 from geo.services import case_facts, sensor_observations
 from geo.services.audit import GroupWriter
 from mobile_api import api as citizen_api
+from server.cap import routes as cap_routes
 from server.gql.view import OneMapGraphQL, graphql_routes
 from server.kernel import health, sweeper
 from server.kernel.auth import routes as auth_routes
@@ -94,6 +95,7 @@ def create_app(settings: Settings) -> Starlette:
         Mount("/ogc", app=ogc_app(ogc)),
         sta_routes.root_route(pool, sta_audit, settings.sta),  # SensorThings (docs/sensors.md)
         Mount(sta_routes.PREFIX, routes=sta_routes.routes(pool, sta_audit, settings.sta)),
+        Mount(cap_routes.PREFIX, routes=cap_routes.routes(settings, pool)),  # CAP warnings feed
         *graphql_routes(OneMapGraphQL(settings, pool, broker, tokens, cors)),
         *reference_routes.routes,  # /docs: the API reference pages
         *mapview_routes.routes,  # `/` and `/mapview`: last, so no other route is shadowed

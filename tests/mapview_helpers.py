@@ -38,7 +38,10 @@ DEPARTMENT_STAFF = ("13800000005", "onemap-demo")
 CITY = ZoneInfo("Asia/Shanghai")
 UNREADABLE = re.compile(r"\[object|\bundefined\b|\bnull\b|\bNaN\b")
 #: Every layer a click may open, in the page's order of preference (app.js CLICKABLE).
-CLICKABLE = "['sensors', 'cameras', 'live', 'cases', 'case-cells', 'facilities', 'incident-points']"
+CLICKABLE = (
+    "['sensors', 'cameras', 'live', 'cases', 'case-cells', 'facilities', 'incident-points', "
+    "'warnings-fill']"
+)
 
 
 def readable(text: str) -> str:

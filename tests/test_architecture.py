@@ -27,6 +27,7 @@ PARTS = {
     "server.mapview": "surface",
     "server.reference": "surface",
     "server.sta": "surface",
+    "server.cap": "surface",
     "mobile_api": "surface",
 }
 #: Which parts each part may import (besides itself and third-party packages).

@@ -276,6 +276,7 @@ REACHED = [
     "admin",
     "grid",
     "risk",
+    "warnings",
     "facility:hospital",
     "case-mode",
     "case-category",

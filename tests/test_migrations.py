@@ -43,6 +43,8 @@ TABLES = {
     "sta_mqtt_accounts",
     # 0024: emergency plans and incidents
     "plans", "plan_versions", "plan_measures", "incidents", "incident_tasks", "incident_events",
+    # 0025: CAP warnings and their Web Push
+    "warnings", "push_subscriptions", "warning_deliveries",
 }  # fmt: skip
 
 

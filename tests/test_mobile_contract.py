@@ -26,6 +26,7 @@ DEPARTMENT = {"department_staff", "admin"}
 PHOTO_READERS = {"grid_worker", "dispatcher", "department_staff", "supervisor", "admin"}
 CHECKERS = {"grid_worker", "supervisor", "admin"}  # check_on_site: the on-site check's photos
 EVALUATORS = {"dispatcher", "department_staff", "analyst", "supervisor", "admin"}
+WARNERS = {"warning_officer", "admin"}
 
 #: Who may call what — written out here, independently of the code's declarations.
 MATRIX: dict[str, str | set[str]] = {
@@ -52,6 +53,10 @@ MATRIX: dict[str, str | set[str]] = {
     "GET /me/notifications": CITIZEN, "PUT /me/notifications/read": CITIZEN,
     "GET /audit": {"auditor", "admin"}, "GET /audit/export": {"auditor", "admin"},
     "GET /locate": EVERYONE, "GET /search": EVERYONE, "GET /evaluation": EVALUATORS,
+    "GET /warnings": CITIZEN, "GET /warnings/active": EVERYONE, "POST /warnings": WARNERS,
+    "POST /warnings/{identifier}/update": WARNERS, "POST /warnings/{identifier}/cancel": WARNERS,
+    "GET /push-subscriptions/key": EVERYONE, "POST /push-subscriptions": CITIZEN,
+    "DELETE /push-subscriptions": CITIZEN,
 }  # fmt: skip
 ROLES = [r.value for r in Role]
 
@@ -77,6 +82,7 @@ def test_the_served_document_is_openapi_3_1_and_covers_every_route(client: TestC
 def _call(client: TestClient, operation: str, headers: dict[str, str]) -> int:
     method, path = operation.split(" ", 1)
     url = "/api/v1" + path.replace("{id}", "x1").replace("{code}", "x1").replace("{photo_id}", "1")
+    url = url.replace("{identifier}", "x1")
     return client.request(method, url, headers=headers).status_code
 
 

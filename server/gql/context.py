@@ -24,9 +24,12 @@ from geo.layers import LayerView
 from geo.queries import Query, fetch
 from geo.services.clock_states import SupervisionRules
 from geo.services.clocks import ClockRules
+from geo.services.warnings import Issuer
 from geo.weather import SyntheticWeather, WeatherProvider
 from server.kernel.events import EventBroker
 from server.kernel.settings import GraphQLSettings, HotlineSettings
+from server.kernel.warning_settings import WarningSettings
+from server.kernel.webpush import Pusher
 
 
 @dataclass
@@ -47,6 +50,9 @@ class Context:
     hotline: HotlineSettings = field(default_factory=HotlineSettings)
     #: Where an incident's weather comes from (ONEMAP_EMERGENCY_WEATHER_PROVIDER).
     weather: WeatherProvider = field(default_factory=SyntheticWeather)
+    #: Warnings: who they come from (ONEMAP_WARNINGS_…), and their Web Push after a write.
+    issuer: Issuer = field(default_factory=lambda: WarningSettings().issuer())
+    pusher: Pusher | None = None
     _cache: dict[str, Any] = field(default_factory=dict)
 
     async def fetch[T](self, query: Query[T]) -> T:

@@ -80,6 +80,7 @@ LIST_ROWS: Mapping[tuple[str, str], int] = {
     ("IncidentContext", "openCases"): 100,
     ("IncidentContext", "sensorAlarms"): 20,
     ("WeatherReport", "warnings"): 2,
+    ("Warning", "info"): 2,  # one info block per language (zh-CN, en-US)
 }
 #: A list nothing above describes.
 OTHER_LIST_ROWS = 100

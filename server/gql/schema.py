@@ -35,22 +35,25 @@ from server.gql.supervision import (
     SupervisionQuery,
     SupervisionSubscription,
 )
+from server.gql.warnings import WarningMutation, WarningQuery
 from server.kernel.settings import GraphQLSettings
 
 
 @strawberry.type
-class Query(MapQuery, SupervisionQuery, HotlineQuery, SensorQuery, PlanQuery, IncidentQuery):
+class Query(
+    MapQuery, SupervisionQuery, HotlineQuery, SensorQuery, PlanQuery, IncidentQuery, WarningQuery
+):
     """The map, the cases, the supervision of their time limits, the hotline's lists, the
-    sensors' alarms, the emergency plans and incidents."""
+    sensors' alarms, the emergency plans and incidents, the warnings."""
 
 
 @strawberry.type
 class Mutation(
     CaseMutation, SupervisionMutation, CollaborationMutation, HotlineMutation, SensorMutation,
-    PlanMutation, IncidentMutation,
+    PlanMutation, IncidentMutation, WarningMutation,
 ):  # fmt: skip
     """The case workflow, supervision (督办), collaboration, the hotline, sensor rules, plans
-    and incidents."""
+    and incidents, warnings (预警发布)."""
 
 
 @strawberry.type

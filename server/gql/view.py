@@ -44,6 +44,7 @@ from server.kernel.cors import CorsPolicy
 from server.kernel.errors import RETRY_AFTER_S
 from server.kernel.events import EventBroker
 from server.kernel.settings import Settings
+from server.kernel.webpush import Pusher
 
 #: The largest request body read (a document near the token limit with a large GeoJSON
 #: variable fits many times over).
@@ -74,6 +75,8 @@ class OneMapGraphQL(GraphQL[Context, None]):
         self.supervision_rules = settings.supervision.rules()
         self.hotline_settings = settings.hotline
         self.weather = weather_provider(settings.emergency.weather_provider)
+        self.issuer = settings.warnings.issuer()
+        self.pusher = Pusher(settings, pool)  # warnings to citizens' browsers
 
     def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
         """A page on another origin opens the socket only if the app's CORS policy allows that
@@ -168,6 +171,8 @@ class OneMapGraphQL(GraphQL[Context, None]):
             supervision=self.supervision_rules,
             hotline=self.hotline_settings,
             weather=self.weather,
+            issuer=self.issuer,
+            pusher=self.pusher,
             principal=principal_of(request.scope),
             request=request,
             response=response,

@@ -23,6 +23,7 @@ from geo.services.workdays import Calendar
 from geo.services.worktime import WorkingTime
 from server.kernel.cors import origin_of
 from server.kernel.once_files import read_or_create
+from server.kernel.warning_settings import WarningSettings
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -656,6 +657,7 @@ class Settings(BaseModel):
     sta: SensorSettings = Field(default_factory=SensorSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     emergency: EmergencySettings = Field(default_factory=EmergencySettings)
+    warnings: WarningSettings = Field(default_factory=WarningSettings)
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -17,9 +17,11 @@ import { areaPopup, cameraPopup, cellPopup, closePopup, facilityPopup } from "./
 import { setup as setupSearch } from "./search.js";
 import { accessFor, authHeaders, login, logout, onSession, session } from "./session.js";
 import { CITY_BOUNDS, buildStyle } from "./style.js";
+import * as warnings from "./warnings.js";
 
 const $ = (id) => document.getElementById(id);
-const CLICKABLE = ["sensors", "cameras", "live", "cases", "case-cells", "facilities", "incident-points"];
+const CLICKABLE = ["sensors", "cameras", "live", "cases", "case-cells", "facilities", "incident-points",
+  "warnings-fill"];
 let collections = new Set();
 let internal = new Set(); // layers in their internal view (the server's policy says which)
 
@@ -61,6 +63,7 @@ async function loadStyle() {
     legend.apply(map);
     live.reapply(map);
     incident.redraw(map);
+    warnings.redraw(map);
   });
   legend.render(map, { internal: internal.has("facilities"), cameras: collections.has("cameras"),
     sensors: collections.has("sensors") });
@@ -91,6 +94,7 @@ map.on("click", (event) => {
   else if (f.layer.id === "cases" || f.layer.id === "live") casePopup(map, { ...f, id: f.id ?? f.properties.id }, at);
   else if (f.layer.id === "case-cells") cellPopup(map, f, at);
   else if (f.layer.id === "sensors") sensorPopup(map, f, at);
+  else if (f.layer.id === "warnings-fill") warnings.warningPopup(map, f, event.lngLat);
   else if (f.layer.id === "cameras") cameraPopup(map, f.id, { ...f.properties, status: f.state?.status || f.properties.status }, at);
   else if (f.layer.id === "incident-points" && f.properties.kind === "camera") {
     cameraPopup(map, f.properties.id, { name: f.properties.name, code: "", status: "" }, at);
@@ -186,3 +190,4 @@ onLanguage(() => {
 
 incident.setup(map);
 loadStyle().catch((err) => toast(`${t("error")}: ${err.message}`, 10000));
+warnings.start(map, (err) => toast(`${t("error")}: ${err.message}`));

@@ -8,10 +8,11 @@ import { swatch } from "./popups.js";
 import { tileUrl } from "./style.js";
 import {
   CAMERA_STATUSES, CASE_CATEGORIES, CASE_STATUSES, FACILITY_CATEGORIES, OPEN_STATUSES, SENSOR_STATES,
+  WARNING_SEVERITIES,
 } from "./vocab.js";
 
 const choice = {
-  base: { admin: true, grid: true, risk: false },
+  base: { admin: true, grid: true, risk: false, warnings: true },
   facilities: new Set(Object.keys(FACILITY_CATEGORIES)),
   statuses: new Set(OPEN_STATUSES),
   category: "",
@@ -26,6 +27,7 @@ const BASE_LAYERS = {
   admin: ["districts-fill", "districts", "streets", "communities", "district-labels", "street-labels", "community-labels"],
   grid: ["grid-lines", "grid-labels"],
   risk: ["grid-risk"],
+  warnings: ["warnings-fill", "warnings-edge"], // 预警发布: the warnings in force (warnings.js)
 };
 
 function visible(map, id, on) {
@@ -76,6 +78,8 @@ export function render(map, collections) {
     item(t("admin_areas"), "", null, choice.base.admin, (on) => { choice.base.admin = on; apply(map); }, "admin"),
     item(t("grid_cells"), "", null, choice.base.grid, (on) => { choice.base.grid = on; apply(map); }, "grid"),
     item(t("grid_risk"), "", null, choice.base.risk, (on) => { choice.base.risk = on; apply(map); }, "risk"),
+    item(t("warnings"), t("warnings_help"), WARNING_SEVERITIES.SEVERE[2], choice.base.warnings,
+      (on) => { choice.base.warnings = on; apply(map); }, "warnings"),
   );
   const staffOnly = new Set(["hazard_source"]);
   document.getElementById("legend-facilities").replaceChildren(

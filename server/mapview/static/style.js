@@ -1,7 +1,7 @@
 // The map's style: the city's own layers as the base (no online base map), from the vector tiles
 // at /ogc/collections/{c}/tiles/WebMercatorQuad/{z}/{y}/{x}. No `glyphs` URL: MapLibre draws
 // label text with the browser's own fonts (TinySDF), so Chinese needs no glyph server.
-import { CAMERA_STATUSES, CASE_STATUSES, FACILITY_CATEGORIES, SENSOR_STATES } from "./vocab.js";
+import { CAMERA_STATUSES, CASE_STATUSES, FACILITY_CATEGORIES, SENSOR_STATES, WARNING_SEVERITIES } from "./vocab.js";
 
 const OGC = new URL("../../ogc/", import.meta.url);
 /** Tiles are cut up to this zoom and over-zoomed beyond (their points are exact anyway). */
@@ -66,6 +66,10 @@ export function buildStyle(collections) {
   sources.area_labels = { type: "geojson", data: { type: "FeatureCollection", features: [] } };
   sources.incident = { type: "geojson", data: { type: "FeatureCollection", features: [] } };
   sources.live = { type: "geojson", data: { type: "FeatureCollection", features: [] } };
+  // The warnings in force (warnings.js), public: every view has them.
+  sources.warnings = { type: "geojson", data: { type: "FeatureCollection", features: [] } };
+  const severityColour = ["match", ["get", "severity"],
+    ...Object.entries(WARNING_SEVERITIES).flatMap(([code, e]) => [code, e[2]]), "#8d99ae"];
 
   const statusColour = ["match", caseStatus,
     ...Object.entries(CASE_STATUSES).flatMap(([code, e]) => [code, e[2]]), "#555"];
@@ -91,6 +95,10 @@ export function buildStyle(collections) {
     { id: "districts", type: "line", source: "admin_areas", "source-layer": "admin_areas",
       filter: level("district"),
       paint: { "line-color": "#2f3e52", "line-width": ["interpolate", ["linear"], ["zoom"], 9, 1.2, 16, 3.5] } },
+    { id: "warnings-fill", type: "fill", source: "warnings",
+      paint: { "fill-color": severityColour, "fill-opacity": 0.22 } },
+    { id: "warnings-edge", type: "line", source: "warnings",
+      paint: { "line-color": severityColour, "line-width": 2.5 } },
     { id: "cases-heat", type: "heatmap", source: "cases", "source-layer": "cases", maxzoom: 15,
       paint: {
         "heatmap-radius": ["interpolate", ["linear"], ["zoom"], 10, 5, 14, 16],

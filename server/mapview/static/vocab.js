@@ -131,3 +131,13 @@ export const ADMIN_LEVELS = {
 };
 
 export const HEALTH_RISK = { low: ["低", "Low"], medium: ["中", "Medium"], high: ["高", "High"] };
+
+/** CAP severities (GraphQL's enum names), coloured like China's warning signals: red, orange,
+ * yellow, blue. */
+export const WARNING_SEVERITIES = {
+  EXTREME: ["特别严重", "Extreme", "#c1121f"],
+  SEVERE: ["严重", "Severe", "#f77f00"],
+  MODERATE: ["较重", "Moderate", "#e9c46a"],
+  MINOR: ["一般", "Minor", "#3a86ff"],
+  UNKNOWN: ["未知", "Unknown", "#8d99ae"],
+};
