@@ -1205,5 +1205,6 @@ class CaseCheck(Base):
 
 
 # The SensorThings tables live in their own module (registered on the same metadata).
+from geo import road_models as _road_models  # noqa: E402, F401
 from geo import sensor_alarm_models as _sensor_alarm_models  # noqa: E402, F401
 from geo import sensor_models as _sensor_models  # noqa: E402, F401
