@@ -41,6 +41,8 @@ TABLES = {
     "sensor_rules", "sensor_rule_states", "sensor_alarms", "sensor_datastream_states",
     # 0023: the MQTT broker's accounts
     "sta_mqtt_accounts",
+    # 0024: the road network and its conditions
+    "roads", "road_vertices", "road_conditions", "road_closures",
 }  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from server.gql.errors import DomainErrorCodes, should_mask_error
 from server.gql.hotline import HotlineMutation, HotlineQuery
 from server.gql.mutations import Mutation as CaseMutation
 from server.gql.queries import Query as MapQuery
+from server.gql.roads import RoadMutation, RoadQuery
 from server.gql.scalars import GEOJSON_SCALAR, GeoJSON
 from server.gql.sensors import SensorMutation, SensorQuery, SensorSubscription
 from server.gql.subscriptions import Subscription as CaseSubscription
@@ -37,16 +38,22 @@ from server.kernel.settings import GraphQLSettings
 
 
 @strawberry.type
-class Query(MapQuery, SupervisionQuery, HotlineQuery, SensorQuery):
-    """The map, the cases, the supervision of their time limits, the hotline's lists and the
-    sensors' alarms."""
+class Query(MapQuery, SupervisionQuery, HotlineQuery, SensorQuery, RoadQuery):
+    """The map, the cases, the supervision of their time limits, the hotline's lists, the
+    sensors' alarms, and the roads with routing."""
 
 
 @strawberry.type
 class Mutation(
-    CaseMutation, SupervisionMutation, CollaborationMutation, HotlineMutation, SensorMutation
+    CaseMutation,
+    SupervisionMutation,
+    CollaborationMutation,
+    HotlineMutation,
+    SensorMutation,
+    RoadMutation,
 ):
-    """The case workflow, supervision (督办), collaboration, the hotline and sensor rules."""
+    """The case workflow, supervision (督办), collaboration, the hotline, sensor rules and
+    road conditions (路况)."""
 
 
 @strawberry.type

@@ -1,0 +1,229 @@
+"""Routing on the road network (issue 16): drive-time nearest agrees with a brute-force
+Dijkstra written here; routes respect one-way streets, closures and congestion, and say so
+when there is none; closing a road is a dispatcher's, not a citizen's. Data a test changes is
+changed in a rolled-back transaction or put back."""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from starlette.testclient import TestClient
+from strawberry import Schema
+
+from geo.access import CITY, Principal
+from geo.errors import Conflict, Forbidden, InvalidInput
+from geo.params import LonLat
+from geo.queries import fetch
+from geo.queries.routing import drive_time_nearest, route
+from geo.services import roads as road_service
+from server.kernel.auth.tokens import TokenService
+from tests.gql_helpers import run
+from tests.mobile_helpers import auth, user_with_role
+
+pytestmark = pytest.mark.anyio
+
+ORIGINS = [(121.47, 31.23), (121.43, 31.19), (121.53, 31.28), (121.50, 31.205)]
+SNAP = "(SELECT v.id FROM road_vertices v ORDER BY v.geom <-> {g} LIMIT 1)"
+
+
+def dijkstra(db: psycopg.Connection[Any], start: int) -> dict[int, float]:
+    """Seconds from ``start`` to every vertex, by the textbook algorithm over every road."""
+    graph: dict[int, list[tuple[int, float]]] = {}
+    for source, target, cost, reverse in db.execute(
+        "SELECT source, target, cost_s, reverse_cost_s FROM roads"
+    ):
+        graph.setdefault(source, []).append((target, cost))
+        if reverse >= 0:
+            graph.setdefault(target, []).append((source, reverse))
+    best = {start: 0.0}
+    todo = [(0.0, start)]
+    while todo:
+        d, v = heapq.heappop(todo)
+        if d > best[v]:
+            continue
+        for w, c in graph.get(v, []):
+            if d + c < best.get(w, float("inf")):
+                best[w] = d + c
+                heapq.heappush(todo, (d + c, w))
+    return best
+
+
+def principal(database_url: str, role: str) -> Principal:
+    return Principal(user_with_role(database_url, role), frozenset({role}), None, CITY)
+
+
+@pytest.mark.parametrize("category", ["hospital", "fire_station", "school"])
+async def test_drive_time_nearest_is_the_brute_force_answer(
+    conn: AsyncConnection[Any], db: psycopg.Connection[Any], category: str
+) -> None:
+    snapped = dict(db.execute(
+        f"SELECT f.id, {SNAP.format(g='f.geom')} FROM facilities f WHERE f.category = %s",
+        (category,)).fetchall())  # fmt: skip
+    for lon, lat in ORIGINS:
+        start = db.execute(SNAP.format(g="ST_SetSRID(ST_MakePoint(%s, %s), 4326)"),
+                           (lon, lat)).fetchone()  # fmt: skip
+        assert start is not None
+        seconds = dijkstra(db, start[0])
+        # (facilities at one junction tie: both orders are right)
+        truth = sorted((round(seconds[v], 6), f) for f, v in snapped.items() if v in seconds)
+        found = await fetch(conn, drive_time_nearest(LonLat(lon, lat), [category], 5))
+        assert sorted((round(r.drive_s, 6), r.id) for r in found) == truth[:5]
+        for r in found:  # nobody beats the expressways' speed limit
+            assert r.drive_m <= r.drive_s * 80 / 3.6 + 1e-6
+
+
+def _vertex_point(db: psycopg.Connection[Any], vertex: int) -> LonLat:
+    row = db.execute("SELECT ST_X(geom), ST_Y(geom) FROM road_vertices WHERE id = %s",
+                     (vertex,)).fetchone()  # fmt: skip
+    assert row is not None
+    return LonLat(float(row[0]), float(row[1]))
+
+
+async def test_a_route_takes_a_one_way_street_only_its_way(
+    conn: AsyncConnection[Any], db: psycopg.Connection[Any]
+) -> None:
+    road = db.execute(
+        "SELECT id, source, target, cost_s, name_zh FROM roads WHERE one_way "
+        "AND road_class = 'local' ORDER BY length_m DESC LIMIT 1"
+    ).fetchone()
+    assert road is not None
+    road_id, source, target, cost, name = road
+    a, b = _vertex_point(db, source), _vertex_point(db, target)
+    forward = await fetch(conn, route(a, b))
+    assert forward.found and forward.road_ids == (road_id,)
+    assert forward.duration_s == pytest.approx(cost)
+    assert forward.road_names_zh == (name,)
+    backward = await fetch(conn, route(b, a))
+    assert backward.found and road_id not in backward.road_ids
+    assert backward.duration_s is not None and backward.duration_s > cost
+    assert backward.geometry is not None and '"LineString"' in backward.geometry
+
+
+async def test_closing_a_road_on_the_route_reroutes_and_reopening_restores_it(
+    conn: AsyncConnection[Any], database_url: str
+) -> None:
+    a, b = LonLat(121.44, 31.21), LonLat(121.50, 31.25)
+    before = await fetch(conn, route(a, b))
+    assert before.found and len(before.road_ids) > 10
+    assert before.duration_s is not None and before.length_m is not None
+    assert before.length_m > 7000  # about 7 km apart in a straight line
+    dispatcher = principal(database_url, "dispatcher")
+    closed = before.road_ids[len(before.road_ids) // 2]
+    closure = await road_service.close_road(conn, dispatcher, closed, "burst water main")
+    assert closure["ends_at"] is None and closure["created_by"] == dispatcher.user_id
+    with pytest.raises(Conflict):
+        await road_service.close_road(conn, dispatcher, closed, "again")
+    detour = await fetch(conn, route(a, b))
+    assert detour.found and closed not in detour.road_ids
+    assert detour.duration_s is not None and detour.duration_s > before.duration_s
+    ended = await road_service.reopen_road(conn, dispatcher, closed)
+    assert [c["id"] for c in ended] == [closure["id"]]
+    again = await fetch(conn, route(a, b))
+    assert again.road_ids == before.road_ids
+    assert again.duration_s == pytest.approx(before.duration_s)
+    # congestion: the same road at a tenth of its speed costs ten times as long, or is avoided
+    await road_service.set_congestion(conn, dispatcher, closed, 0.1)
+    slow = await fetch(conn, route(a, b))
+    assert slow.duration_s is not None and slow.duration_s > before.duration_s
+    cur = await conn.execute("SELECT action FROM audit_log WHERE object_type = 'road' AND "
+                             "object_id = %s ORDER BY id", (str(closed),))  # fmt: skip
+    assert [r[0] for r in await cur.fetchall()] == ["road.close", "road.reopen",
+                                                    "road.congestion"]  # fmt: skip
+
+
+async def test_no_route_is_said_plainly(
+    conn: AsyncConnection[Any], db: psycopg.Connection[Any], database_url: str
+) -> None:
+    # An island: close every road of the neighbours of a junction but those to the junction.
+    row = db.execute("SELECT v.id FROM road_vertices v WHERE (SELECT count(*) FROM roads r "
+                     "WHERE NOT r.one_way AND (r.source = v.id OR r.target = v.id)) >= 3 "
+                     "ORDER BY v.geom <-> ST_SetSRID(ST_MakePoint(121.47, 31.23), 4326) "
+                     "LIMIT 1").fetchone()  # fmt: skip
+    assert row is not None
+    island = row[0]
+    around = [r[0] for r in db.execute(
+        "WITH n AS (SELECT CASE WHEN source = %(v)s THEN target ELSE source END AS id "
+        "FROM roads WHERE %(v)s IN (source, target)) "
+        "SELECT r.id FROM roads r JOIN n ON n.id IN (r.source, r.target) "
+        "WHERE %(v)s NOT IN (r.source, r.target)", {"v": island})]  # fmt: skip
+    dispatcher = principal(database_url, "dispatcher")
+    for road_id in around:
+        await road_service.close_road(conn, dispatcher, road_id, "flooded underpass")
+    there = _vertex_point(db, island)
+    answer = await fetch(conn, route(LonLat(121.52, 31.27), there))
+    assert (answer.found, answer.duration_s, answer.geometry) == (False, None, None)
+    near = await fetch(conn, drive_time_nearest(there, ["hospital"], 3))
+    assert near == []  # nothing is reachable from the island
+
+
+async def test_closures_are_checked_before_anything_is_written(
+    conn: AsyncConnection[Any], database_url: str
+) -> None:
+    citizen = principal(database_url, "citizen")
+    with pytest.raises(Forbidden):
+        await road_service.close_road(conn, citizen, 1, "my street")
+    dispatcher = principal(database_url, "dispatcher")
+    for reason in ("", " ", "x" * 501):
+        with pytest.raises(InvalidInput):
+            await road_service.close_road(conn, dispatcher, 1, reason)
+    with pytest.raises(InvalidInput):
+        await road_service.set_congestion(conn, dispatcher, 1, 0)
+    with pytest.raises(Conflict):
+        await road_service.reopen_road(conn, dispatcher, 1)
+
+
+CLOSE = """mutation($id: ID!) { closeRoad(roadId: $id, reason: "parade") { id roadId endsAt } }"""
+REOPEN = """mutation($id: ID!) { reopenRoad(roadId: $id) { id endsAt } }"""
+
+
+def test_a_citizen_may_not_close_a_road_a_dispatcher_may(
+    client: TestClient, tokens: TokenService, database_url: str, db: psycopg.Connection[Any]
+) -> None:
+    road = "7"
+    citizen = auth(tokens, user_with_role(database_url, "citizen"), "citizen")
+    refused = client.post("/graphql", json={"query": CLOSE, "variables": {"id": road}},
+                          headers=citizen).json()  # fmt: skip
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    anonymous = client.post("/graphql", json={"query": CLOSE, "variables": {"id": road}}).json()
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    dispatcher = auth(tokens, user_with_role(database_url, "dispatcher"), "dispatcher")
+    done = client.post("/graphql", json={"query": CLOSE, "variables": {"id": road}},
+                       headers=dispatcher).json()  # fmt: skip
+    try:
+        assert "errors" not in done, done
+        assert done["data"]["closeRoad"]["roadId"] == road
+        assert done["data"]["closeRoad"]["endsAt"] is None
+    finally:
+        reopened = client.post("/graphql", json={"query": REOPEN, "variables": {"id": road}},
+                               headers=dispatcher).json()  # fmt: skip
+    assert reopened["data"]["reopenRoad"][0]["endsAt"] is not None
+    open_now = db.execute("SELECT count(*) FROM road_closures WHERE ends_at IS NULL "
+                          "OR ends_at > now()").fetchone()  # fmt: skip
+    assert open_now == (0,)
+
+
+async def test_graphql_route_and_drive_time_nearest(
+    schema: Schema, pool: AsyncConnectionPool[Any]
+) -> None:
+    doc = """query { route(fromLon: 121.44, fromLat: 31.21, toLon: 121.50, toLat: 31.25) {
+        found durationS lengthM geometry roadNamesZh roadNamesEn }
+      driveTimeNearest(lon: 121.47, lat: 31.23, categories: ["hospital"], first: 3) {
+        id nameZh driveS driveM straightM } }"""
+    out = await run(schema, pool, doc)
+    assert not out.errors, out.errors
+    found = out.data["route"]
+    assert found["found"] and found["geometry"]["type"] == "LineString"
+    assert len(found["roadNamesZh"]) == len(found["roadNamesEn"]) >= 2
+    nearest = out.data["driveTimeNearest"]
+    assert len(nearest) == 3
+    assert [n["driveS"] for n in nearest] == sorted(n["driveS"] for n in nearest)
+    assert out.statements == 2
+    hidden = await run(schema, pool, doc.replace('"hospital"', '"hazard_source"'))
+    assert hidden.errors[0].extensions["code"] in ("UNAUTHENTICATED", "FORBIDDEN")
+    unknown = await run(schema, pool, doc.replace('"hospital"', '"castle"'))
+    assert unknown.errors[0].extensions["code"] == "BAD_USER_INPUT"
