@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from strawberry import Schema
 
 from geo.access import CITY, Principal
-from geo.errors import Conflict, Forbidden, InvalidInput
+from geo.errors import Conflict, Forbidden, InvalidInput, OutsideCity
 from geo.params import LonLat
 from geo.queries import fetch
 from geo.queries.routing import drive_time_nearest, route
@@ -227,3 +227,13 @@ async def test_graphql_route_and_drive_time_nearest(
     assert hidden.errors[0].extensions["code"] in ("UNAUTHENTICATED", "FORBIDDEN")
     unknown = await run(schema, pool, doc.replace('"hospital"', '"castle"'))
     assert unknown.errors[0].extensions["code"] == "BAD_USER_INPUT"
+
+
+async def test_points_away_from_the_roads_are_refused(conn: AsyncConnection[Any]) -> None:
+    in_city, at_sea = LonLat(121.47, 31.23), LonLat(122.2, 31.0)
+    with pytest.raises(OutsideCity, match="from the nearest road"):
+        await fetch(conn, route(in_city, at_sea))
+    with pytest.raises(OutsideCity):
+        await fetch(conn, route(at_sea, in_city))
+    with pytest.raises(OutsideCity):
+        await fetch(conn, drive_time_nearest(at_sea, ["hospital"], 3))

@@ -36,11 +36,14 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from geo.errors import OutsideCity
 from geo.params import LonLat
 from geo.queries import Query, Rows
 
 #: Degrees added around the box a query reads (≈ 1.5 km), plus a quarter of its size.
 MARGIN_DEG = 0.015
+#: How far from every road (metres) a point may be: farther, it is not in the city.
+MAX_SNAP_M = 1000.0
 #: The most facilities a drive-time query may ask for.
 MAX_NEAREST = 50
 
@@ -66,6 +69,15 @@ _BOX = "format(%(edges)s, ST_XMin({b}), ST_YMin({b}), ST_XMax({b}), ST_YMax({b})
 
 def _edges_in(box: str) -> sql.SQL:
     return sql.SQL(_BOX.replace("{b}", box))
+
+
+def _near_a_road(point: LonLat, snap_m: float | None) -> None:
+    """OutsideCity for a point farther than :data:`MAX_SNAP_M` from every road."""
+    if snap_m is not None and snap_m > MAX_SNAP_M:
+        raise OutsideCity(
+            f"({point.lon}, {point.lat}) is {snap_m:,.0f} m from the nearest road; routing "
+            f"takes points within {MAX_SNAP_M:,.0f} m of the city's roads."
+        )
 
 
 def candidates(n: int) -> int:
@@ -94,7 +106,9 @@ def drive_time_nearest(point: LonLat, categories: list[str], n: int) -> Query[li
     first (the caller has checked the categories against the principal's access)."""
     statement = sql.SQL("""
 WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g),
-origin AS (SELECT {snap_pt} AS id FROM pt),
+origin AS (
+  SELECT v.id, ST_Distance(v.geom::geography, pt.g::geography) AS snap_m
+  FROM pt JOIN road_vertices v ON v.id = {snap_pt}),
 cand AS MATERIALIZED (
   SELECT f.id, f.code, f.category, f.name_zh, f.name_en, f.geom,
          ST_Distance(f.geom::geography, pt.g::geography) AS straight_m,
@@ -115,10 +129,12 @@ reached AS (
   SELECT p.end_vid AS vid, sum(p.cost) AS s, sum(r.length_m) AS m
   FROM paths p JOIN roads r ON r.id = p.edge GROUP BY p.end_vid
   UNION ALL SELECT origin.id, 0, 0 FROM origin)
-SELECT c.id, c.code, c.category, c.name_zh, c.name_en, ST_X(c.geom), ST_Y(c.geom),
-       x.s, x.m, c.straight_m
-FROM cand c JOIN reached x ON x.vid = c.vid
-ORDER BY x.s, c.straight_m, c.id LIMIT %(n)s
+SELECT o.snap_m, f.* FROM origin o LEFT JOIN LATERAL (
+  SELECT c.id, c.code, c.category, c.name_zh, c.name_en, ST_X(c.geom), ST_Y(c.geom),
+         x.s, x.m, c.straight_m
+  FROM cand c JOIN reached x ON x.vid = c.vid
+  ORDER BY x.s, c.straight_m, c.id LIMIT %(n)s) f ON true
+ORDER BY f.s, f.straight_m, f.id
 """).format(
         snap_pt=_SNAP.format(g=sql.SQL("pt.g")),
         snap_f=_SNAP.format(g=sql.SQL("f.geom")),
@@ -128,8 +144,11 @@ ORDER BY x.s, c.straight_m, c.id LIMIT %(n)s
               "k": candidates(n), "margin": MARGIN_DEG, "edges": _EDGES}  # fmt: skip
 
     def decode(rows: Rows) -> list[Reached]:
-        return [Reached(int(r[0]), r[1], r[2], r[3], r[4], float(r[5]), float(r[6]),
-                        float(r[7]), float(r[8]), float(r[9])) for r in rows]  # fmt: skip
+        if rows:
+            _near_a_road(point, rows[0][0])
+        return [Reached(int(r[1]), r[2], r[3], r[4], r[5], float(r[6]), float(r[7]),
+                        float(r[8]), float(r[9]), float(r[10])) for r in rows
+                if r[1] is not None]  # fmt: skip
 
     return Query(statement, params, decode)
 
@@ -173,7 +192,12 @@ steps AS (
   SELECT s.path_seq, s.cost, r.id, r.length_m, r.name_zh, r.name_en,
          CASE WHEN s.node = r.source THEN r.geom ELSE ST_Reverse(r.geom) END AS g
   FROM (SELECT * FROM near UNION ALL SELECT * FROM far) s JOIN roads r ON r.id = s.edge)
-SELECT (SELECT a = b FROM ends), count(*), sum(cost), sum(length_m),
+SELECT (SELECT a = b FROM ends),
+       (SELECT ST_Distance(v.geom::geography, ST_SetSRID(ST_MakePoint(%(x0)s, %(y0)s), 4326)
+        ::geography) FROM ends JOIN road_vertices v ON v.id = ends.a),
+       (SELECT ST_Distance(v.geom::geography, ST_SetSRID(ST_MakePoint(%(x1)s, %(y1)s), 4326)
+        ::geography) FROM ends JOIN road_vertices v ON v.id = ends.b),
+       count(*), sum(cost), sum(length_m),
        ST_AsGeoJSON(ST_MakeLine(g ORDER BY path_seq), 6),
        array_agg(name_zh ORDER BY path_seq), array_agg(name_en ORDER BY path_seq),
        array_agg(id ORDER BY path_seq),
@@ -190,7 +214,9 @@ FROM steps
               "margin": MARGIN_DEG, "edges": _EDGES}  # fmt: skip
 
     def decode(rows: Rows) -> Route:
-        same, steps, seconds, metres, geometry, zh, en, ids, here = rows[0]
+        same, snap_a, snap_b, steps, seconds, metres, geometry, zh, en, ids, here = rows[0]
+        _near_a_road(origin, snap_a)
+        _near_a_road(destination, snap_b)
         if steps:
             return Route(True, float(seconds), float(metres), geometry, _stretches(zh),
                          _stretches(en), tuple(int(i) for i in ids))  # fmt: skip
