@@ -129,7 +129,8 @@ def seed(
         conn, missing_only=True, progress=lambda done, total: say(FACTS, done, total)
     )
     # The road network (a step of its own: older databases get it; a bigger scale its lanes).
-    report.added[roads.ROADS] = roads.load(conn, city, scale, say)
+    if added := roads.load(conn, city, scale, say):
+        report.added[roads.ROADS] = added
     # The sensor devices of the facilities loaded (a step of its own: older databases get it).
     for name, count in sensors.load(conn, city, refs, _may_skip_triggers(conn), say).items():
         report.added[name] = count
