@@ -5,6 +5,7 @@ zoom, GraphQL roads by box."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -155,3 +156,24 @@ async def test_graphql_roads_by_box_with_their_conditions(
     assert out.statements == 1
     bad = await run(schema, pool, doc, {"b": {**box, "minLon": 200}})
     assert bad.errors and bad.errors[0].extensions["code"] == "BAD_USER_INPUT"
+
+
+def test_the_roads_download_as_a_geopackage_of_linestrings(
+    client: TestClient, db: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    box = "121.46,31.22,121.48,31.24"
+    r = client.get("/ogc/collections/roads/items", params={"f": "gpkg", "bbox": box,
+                                                           "one_way": "true"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    path = tmp_path / "roads.gpkg"
+    path.write_bytes(r.content)
+    meta, _fids, geometry, fields = pyogrio.raw.read(path)
+    assert meta["geometry_type"] == "LineString"
+    values = dict(zip(meta["fields"], fields, strict=True))
+    expected = one(db, "SELECT count(*) FROM roads WHERE one_way AND ST_Intersects(geom, "
+                   "ST_MakeEnvelope(121.46, 31.22, 121.48, 31.24, 4326))")  # fmt: skip
+    assert len(geometry) == expected > 3
+    assert set(values["one_way"]) == {True} and all(v > 0 for v in values["length_m"])
+    assert all(values["name_zh"])
+    bad = client.get("/ogc/collections/roads/items", params={"one_way": "perhaps"})
+    assert bad.status_code == 400 and "true or false" in bad.text
