@@ -18,7 +18,7 @@ Built from the city's own geography, so the roads agree with its areas and grid:
 The graph is noded here (each edge runs between two vertices and is split wherever it meets
 another road it has a junction with), so pgRouting reads ``source``/``target`` as written.
 Some local streets are one-way; the network stays strongly connected (every vertex reaches
-every other), checked by :func:`_strong_components` as it is drawn. Deterministic: a fixed
+every other), checked as it is drawn (seed.road_graph). Deterministic: a fixed
 seed, and no randomness that depends on the scale.
 """
 
@@ -33,6 +33,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from seed.geography import CENTER, KX, SEED, City
+from seed.road_graph import XY, Edge, Graph, keep_strongly_connected
 
 LAYER_NUMBER = 5  # mixes into the random seed (facilities 1, cameras 2, cases 3, sensors 4)
 ARTERIAL_SPACING = 0.011  # degrees of latitude (x: the same in km-like units): ≈ 1.2 km
@@ -54,19 +55,6 @@ EXPRESSWAY_NAMES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Edge:
-    source: int  # vertex index
-    target: int
-    coords: tuple[tuple[float, float], ...]  # lon, lat from source to target
-    road_class: str
-    speed_kmh: int
-    lanes: int
-    name_zh: str
-    name_en: str
-    one_way: bool = False  # only source → target
-
-
 @dataclass
 class Network:
     vertices: list[tuple[float, float]]
@@ -79,33 +67,6 @@ class Network:
         """(edges, vertices) of the network at ``scale``."""
         cells = round(len(self.lane_cells) * min(1.0, max(0.0, (scale - 1) / 9)))
         return self.lane_cells[cells - 1] if cells else (self.base_edges, self.base_vertices)
-
-
-class _Graph:
-    def __init__(self) -> None:
-        self.ids: dict[tuple[float, float], int] = {}
-        self.vertices: list[tuple[float, float]] = []
-        self.edges: list[Edge] = []
-
-    def vertex(self, xy: tuple[float, float]) -> int:
-        key = (round(xy[0], 9), round(xy[1], 9))
-        found = self.ids.get(key)
-        if found is None:
-            found = self.ids[key] = len(self.vertices)
-            self.vertices.append(key)
-        return found
-
-    def add(self, coords: list[tuple[float, float]], kind: tuple[str, int, int],
-            names: tuple[str, str], one_way: bool = False) -> None:  # fmt: skip
-        a, b = self.vertex(coords[0]), self.vertex(coords[-1])
-        if a == b:
-            return  # a sliver where two junctions fall within a nanodegree
-        pts = (self.vertices[a], *((round(x, 9), round(y, 9)) for x, y in coords[1:-1]),
-               self.vertices[b])  # fmt: skip
-        self.edges.append(Edge(a, b, pts, kind[0], kind[1], kind[2], *names, one_way))
-
-
-XY = tuple[float, float]
 
 
 def _split(line: BaseGeometry, points: list[XY]) -> list[list[XY]]:
@@ -243,7 +204,7 @@ def build_network(city: City, road_names: tuple[tuple[str, str], ...]) -> Networ
         cuts_exp.setdefault(i, []).append(p)
         cuts_exp.setdefault(j, []).append(p)
 
-    g = _Graph()
+    g = Graph()
     for i, (line, name) in enumerate(express):
         for piece in _split(line, cuts_exp.get(i, [])):
             g.add(piece, EXPRESSWAY, EXPRESSWAY_NAMES[name])
@@ -256,13 +217,13 @@ def build_network(city: City, road_names: tuple[tuple[str, str], ...]) -> Networ
         for piece in _split(local_lines[i], cuts_local.get(i, [])):
             coords = piece[::-1] if flip[i] else piece
             g.add(coords, LOCAL, _names(city, cell), bool(one_way[i]))
-    _keep_strongly_connected(g)
+    keep_strongly_connected(g)
     network = Network(g.vertices, g.edges, len(g.edges), len(g.vertices), [])
     _add_lanes(city, g, network, art_lines)
     return network
 
 
-def _add_lanes(city: City, g: _Graph, network: Network, arterials: list[BaseGeometry]) -> None:
+def _add_lanes(city: City, g: Graph, network: Network, arterials: list[BaseGeometry]) -> None:
     tree = shapely.STRtree(arterials)
     for i, cell in enumerate(city.cells):
         part = shapely.get_parts(cell.geom)[0]
@@ -281,73 +242,3 @@ def _add_lanes(city: City, g: _Graph, network: Network, arterials: list[BaseGeom
                    f"Lane {i % 97 + 1}-{n}, {word_en.removesuffix(' Community')}"))  # fmt: skip
         network.lane_cells.append((len(g.edges), len(g.vertices)))
     network.vertices, network.edges = g.vertices, g.edges
-
-
-def _strong_components(n: int, edges: list[Edge]) -> list[int]:
-    """The strongly connected component of each vertex (Kosaraju, iterative)."""
-    out: list[list[int]] = [[] for _ in range(n)]
-    back: list[list[int]] = [[] for _ in range(n)]
-    for e in edges:
-        out[e.source].append(e.target)
-        back[e.target].append(e.source)
-        if not e.one_way:
-            out[e.target].append(e.source)
-            back[e.source].append(e.target)
-    order: list[int] = []
-    seen = [False] * n
-    for s in range(n):
-        if seen[s]:
-            continue
-        seen[s] = True
-        stack = [(s, 0)]
-        while stack:
-            v, k = stack[-1]
-            if k < len(out[v]):
-                stack[-1] = (v, k + 1)
-                w = out[v][k]
-                if not seen[w]:
-                    seen[w] = True
-                    stack.append((w, 0))
-            else:
-                stack.pop()
-                order.append(v)
-    comp = [-1] * n
-    for c, s in enumerate(reversed(order)):
-        if comp[s] != -1:
-            continue
-        comp[s] = c
-        todo = [s]
-        while todo:
-            v = todo.pop()
-            for w in back[v]:
-                if comp[w] == -1:
-                    comp[w] = c
-                    todo.append(w)
-    return comp
-
-
-def _keep_strongly_connected(g: _Graph) -> None:
-    """Two-way again for the one-way streets that would leave a vertex unable to reach the
-    rest (or be reached), until every vertex reaches every other."""
-    while True:
-        comp = _strong_components(len(g.vertices), g.edges)
-        broken = [
-            k for k, e in enumerate(g.edges) if e.one_way and comp[e.source] != comp[e.target]
-        ]
-        if not broken:
-            break
-        for k in broken:
-            e = g.edges[k]
-            g.edges[k] = Edge(e.source, e.target, e.coords, e.road_class, e.speed_kmh, e.lanes,
-                              e.name_zh, e.name_en, False)  # fmt: skip
-    # What remains apart is a piece no junction joins (an arterial running along the outline's
-    # own street): left out, with its vertices.
-    giant = max(set(comp), key=comp.count)
-    kept = [e for e in g.edges if comp[e.source] == giant]
-    g.ids, g.vertices, old = {}, [], g.edges
-    g.edges = []
-    for e in kept:
-        a, b = g.vertex(e.coords[0]), g.vertex(e.coords[-1])
-        g.edges.append(Edge(a, b, e.coords, e.road_class, e.speed_kmh, e.lanes, e.name_zh,
-                            e.name_en, e.one_way))  # fmt: skip
-    del old
