@@ -205,6 +205,8 @@ def test_a_citizen_may_not_close_a_road_a_dispatcher_may(
     open_now = db.execute("SELECT count(*) FROM road_closures WHERE ends_at IS NULL "
                           "OR ends_at > now()").fetchone()  # fmt: skip
     assert open_now == (0,)
+    with psycopg.connect(database_url, autocommit=True) as admin:  # the history row too
+        admin.execute("DELETE FROM road_closures WHERE road_id = %s", (int(road),))
 
 
 async def test_graphql_route_and_drive_time_nearest(
