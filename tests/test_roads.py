@@ -19,7 +19,7 @@ from geo.queries.tiles import BUFFER, EXTENT
 from seed.geography import build_city
 from seed.road_network import build_network
 from seed.vocab import ROADS
-from tests.gql_helpers import run
+from tests.gql_helpers import operation, run
 from tests.running_server import running_server
 from tests.tile_helpers import features, tile_at, url
 
@@ -144,17 +144,17 @@ def test_a_roads_tile_holds_the_roads_and_a_low_zoom_one_the_major_roads(
 async def test_graphql_roads_by_box_with_their_conditions(
     schema: Schema, pool: AsyncConnectionPool[Any]
 ) -> None:
-    doc = """query($b: BBoxInput!) { roads(bbox: $b, classes: [EXPRESSWAY, ARTERIAL], first: 500) {
-      id nameZh nameEn roadClass speedKmh oneWay lengthM speedFactor closed geometry } }"""
     box = {"minLon": 121.45, "minLat": 31.20, "maxLon": 121.50, "maxLat": 31.25}
-    out = await run(schema, pool, doc, {"b": box})
+    wanted = {"bbox": box, "classes": ["EXPRESSWAY", "ARTERIAL"], "first": 500}
+    out = await run(schema, pool, operation("roads"), wanted, operation_name="RoadsInView")
     assert not out.errors, out.errors
     roads = out.data["roads"]
     assert roads and {r["roadClass"] for r in roads} <= {"EXPRESSWAY", "ARTERIAL"}
     assert all(r["geometry"]["type"] == "LineString" and r["nameZh"] for r in roads)
     assert {r["speedKmh"] for r in roads} == {50, 80}
     assert out.statements == 1
-    bad = await run(schema, pool, doc, {"b": {**box, "minLon": 200}})
+    bad = await run(schema, pool, operation("roads"), {**wanted, "bbox": {**box, "minLon": 200}},
+                    operation_name="RoadsInView")  # fmt: skip
     assert bad.errors and bad.errors[0].extensions["code"] == "BAD_USER_INPUT"
 
 

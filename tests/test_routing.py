@@ -22,7 +22,7 @@ from geo.queries import fetch
 from geo.queries.routing import drive_time_nearest, route
 from geo.services import roads as road_service
 from server.kernel.auth.tokens import TokenService
-from tests.gql_helpers import run
+from tests.gql_helpers import operation, run
 from tests.mobile_helpers import auth, user_with_role
 
 pytestmark = pytest.mark.anyio
@@ -177,58 +177,71 @@ async def test_closures_are_checked_before_anything_is_written(
         await road_service.reopen_road(conn, dispatcher, 1)
 
 
-CLOSE = """mutation($id: ID!) { closeRoad(roadId: $id, reason: "parade") { id roadId endsAt } }"""
-REOPEN = """mutation($id: ID!) { reopenRoad(roadId: $id) { id endsAt } }"""
+ROADS = operation("roads")
+
+
+def _post(client: TestClient, name: str, variables: dict[str, Any],
+          headers: dict[str, str] | None = None) -> Any:  # fmt: skip
+    body = {"query": ROADS, "operationName": name, "variables": variables}
+    return client.post("/graphql", json=body, headers=headers).json()
 
 
 def test_a_citizen_may_not_close_a_road_a_dispatcher_may(
     client: TestClient, tokens: TokenService, database_url: str, db: psycopg.Connection[Any]
 ) -> None:
-    road = "7"
+    road = {"roadId": "7", "reason": "parade"}
     citizen = auth(tokens, user_with_role(database_url, "citizen"), "citizen")
-    refused = client.post("/graphql", json={"query": CLOSE, "variables": {"id": road}},
-                          headers=citizen).json()  # fmt: skip
+    refused = _post(client, "CloseRoad", road, citizen)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    anonymous = client.post("/graphql", json={"query": CLOSE, "variables": {"id": road}}).json()
-    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert _post(client, "CloseRoad", road)["errors"][0]["extensions"]["code"] == (
+        "UNAUTHENTICATED"
+    )
     dispatcher = auth(tokens, user_with_role(database_url, "dispatcher"), "dispatcher")
-    done = client.post("/graphql", json={"query": CLOSE, "variables": {"id": road}},
-                       headers=dispatcher).json()  # fmt: skip
+    done = _post(client, "CloseRoad", road, dispatcher)
     try:
         assert "errors" not in done, done
-        assert done["data"]["closeRoad"]["roadId"] == road
-        assert done["data"]["closeRoad"]["endsAt"] is None
+        closure = done["data"]["closeRoad"]
+        assert (closure["roadId"], closure["reason"], closure["endsAt"]) == ("7", "parade", None)
+        listed = _post(client, "RoadClosures", {})["data"]["roadClosures"]  # public
+        assert [(c["id"], c["roadNameZh"]) for c in listed] == [
+            (closure["id"], closure["roadNameZh"])
+        ]
+        again = _post(client, "CloseRoad", road, dispatcher)
+        assert again["errors"][0]["extensions"]["code"] == "CONFLICT"
     finally:
-        reopened = client.post("/graphql", json={"query": REOPEN, "variables": {"id": road}},
-                               headers=dispatcher).json()  # fmt: skip
+        reopened = _post(client, "ReopenRoad", {"roadId": "7"}, dispatcher)
     assert reopened["data"]["reopenRoad"][0]["endsAt"] is not None
-    open_now = db.execute("SELECT count(*) FROM road_closures WHERE ends_at IS NULL "
-                          "OR ends_at > now()").fetchone()  # fmt: skip
-    assert open_now == (0,)
+    assert _post(client, "RoadClosures", {})["data"]["roadClosures"] == []
     with psycopg.connect(database_url, autocommit=True) as admin:  # the history row too
-        admin.execute("DELETE FROM road_closures WHERE road_id = %s", (int(road),))
+        admin.execute("DELETE FROM road_closures WHERE road_id = 7")
 
 
 async def test_graphql_route_and_drive_time_nearest(
     schema: Schema, pool: AsyncConnectionPool[Any]
 ) -> None:
-    doc = """query { route(fromLon: 121.44, fromLat: 31.21, toLon: 121.50, toLat: 31.25) {
-        found durationS lengthM geometry roadNamesZh roadNamesEn }
-      driveTimeNearest(lon: 121.47, lat: 31.23, categories: ["hospital"], first: 3) {
-        id nameZh driveS driveM straightM } }"""
-    out = await run(schema, pool, doc)
+    trip = {"fromLon": 121.44, "fromLat": 31.21, "toLon": 121.50, "toLat": 31.25}
+    out = await run(schema, pool, ROADS, trip, operation_name="Route")
     assert not out.errors, out.errors
     found = out.data["route"]
     assert found["found"] and found["geometry"]["type"] == "LineString"
     assert len(found["roadNamesZh"]) == len(found["roadNamesEn"]) >= 2
+    assert out.statements == 1
+    ask = {"lon": 121.47, "lat": 31.23, "categories": ["hospital"], "first": 3}
+    out = await run(schema, pool, ROADS, ask, operation_name="DriveTimeNearest")
+    assert not out.errors, out.errors
     nearest = out.data["driveTimeNearest"]
-    assert len(nearest) == 3
+    assert len(nearest) == 3 and all(n["nameZh"] and n["category"] == "hospital" for n in nearest)
     assert [n["driveS"] for n in nearest] == sorted(n["driveS"] for n in nearest)
-    assert out.statements == 2
-    hidden = await run(schema, pool, doc.replace('"hospital"', '"hazard_source"'))
-    assert hidden.errors[0].extensions["code"] in ("UNAUTHENTICATED", "FORBIDDEN")
-    unknown = await run(schema, pool, doc.replace('"hospital"', '"castle"'))
+    assert out.statements == 1
+    hidden = await run(schema, pool, ROADS, {**ask, "categories": ["hazard_source"]},
+                       operation_name="DriveTimeNearest")  # fmt: skip
+    assert hidden.errors[0].extensions["code"] == "UNAUTHENTICATED"
+    unknown = await run(schema, pool, ROADS, {**ask, "categories": ["castle"]},
+                        operation_name="DriveTimeNearest")  # fmt: skip
     assert unknown.errors[0].extensions["code"] == "BAD_USER_INPUT"
+    at_sea = await run(schema, pool, ROADS, {**trip, "toLon": 122.2},
+                       operation_name="Route")  # fmt: skip
+    assert at_sea.errors[0].extensions["code"] == "OUTSIDE_CITY"
 
 
 async def test_points_away_from_the_roads_are_refused(conn: AsyncConnection[Any]) -> None:

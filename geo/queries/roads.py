@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from psycopg import sql
 
@@ -44,3 +45,24 @@ def roads_in(bbox: BBox, classes: list[str], limit: int) -> Query[list[RoadRow]]
                         float(r[7]), float(r[8]), bool(r[9]), r[10]) for r in rows]  # fmt: skip
 
     return Query(statement, params, decode)
+
+
+#: A closure's columns as every reader and the writer give them (alias c, its road r).
+CLOSURE_COLUMNS = (
+    "c.id, c.road_id, c.reason, c.starts_at, c.ends_at, c.created_by, c.created_at, "
+    "c.reopened_by, r.name_zh AS road_name_zh, r.name_en AS road_name_en"
+)
+
+
+def closures_in_force(limit: int) -> Query[list[dict[str, Any]]]:
+    """The closures in force now, newest first (at most ``limit``)."""
+    statement = sql.SQL(
+        f"SELECT {CLOSURE_COLUMNS} FROM road_closures c JOIN roads r ON r.id = c.road_id "  # noqa: S608
+        f"WHERE {IN_FORCE} ORDER BY c.starts_at DESC, c.id DESC LIMIT %(n)s"
+    )
+    names = [c.rsplit(" ", 1)[-1].removeprefix("c.") for c in CLOSURE_COLUMNS.split(", ")]
+
+    def decode(rows: Rows) -> list[dict[str, Any]]:
+        return [dict(zip(names, r, strict=True)) for r in rows]
+
+    return Query(statement, {"n": limit}, decode)

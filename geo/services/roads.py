@@ -19,10 +19,9 @@ from psycopg.rows import dict_row
 from geo import access
 from geo.access import Capability, Principal
 from geo.errors import Conflict, InvalidInput, NotFound
+from geo.queries.roads import CLOSURE_COLUMNS
 from geo.queries.routing import IN_FORCE
 from geo.services import audit
-
-CLOSURE_COLUMNS = "id, road_id, reason, starts_at, ends_at, created_by, created_at, reopened_by"
 
 
 async def _road(conn: AsyncConnection[Any], road_id: int) -> dict[str, Any]:
@@ -73,8 +72,9 @@ async def close_road(
             raise Conflict(f"Road {road_id} ({road['name_zh']}) is closed already.")
         async with conn.cursor(row_factory=dict_row) as dcur:
             await dcur.execute(
-                "INSERT INTO road_closures (road_id, reason, ends_at, created_by) "  # noqa: S608
-                f"VALUES (%s, %s, %s, %s) RETURNING {CLOSURE_COLUMNS}",
+                "WITH c AS (INSERT INTO road_closures (road_id, reason, ends_at, created_by) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s) RETURNING *) "
+                f"SELECT {CLOSURE_COLUMNS} FROM c JOIN roads r ON r.id = c.road_id",
                 (road_id, reason, until, principal.user_id),
             )
             closure = await dcur.fetchone()
@@ -94,9 +94,9 @@ async def reopen_road(
         await _road(conn, road_id)
         async with conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(
-                "UPDATE road_closures c SET ends_at = greatest(now(), c.starts_at), "  # noqa: S608
-                f"reopened_by = %s WHERE c.road_id = %s AND {IN_FORCE} "
-                f"RETURNING {CLOSURE_COLUMNS}",
+                "WITH c AS (UPDATE road_closures c SET ends_at = greatest(now(), c.starts_at), "  # noqa: S608
+                f"reopened_by = %s WHERE c.road_id = %s AND {IN_FORCE} RETURNING c.*) "
+                f"SELECT {CLOSURE_COLUMNS} FROM c JOIN roads r ON r.id = c.road_id ORDER BY c.id",
                 (principal.user_id, road_id),
             )
             ended = [dict(r) for r in await cur.fetchall()]

@@ -11,7 +11,7 @@ import strawberry
 
 from geo import access
 from geo.params import BBox, LonLat
-from geo.queries.roads import RoadRow, roads_in
+from geo.queries.roads import RoadRow, closures_in_force, roads_in
 from geo.queries.routing import MAX_NEAREST, Reached, drive_time_nearest
 from geo.queries.routing import route as route_query
 from geo.road_models import RoadClass
@@ -84,6 +84,8 @@ class DriveTimeFacility:
 class RoadClosure:
     id: strawberry.ID
     road_id: strawberry.ID
+    road_name_zh: str
+    road_name_en: str
     reason: str
     starts_at: datetime
     ends_at: datetime | None
@@ -91,6 +93,7 @@ class RoadClosure:
     @classmethod
     def from_row(cls, r: dict[str, Any]) -> RoadClosure:
         return cls(id=strawberry.ID(str(r["id"])), road_id=strawberry.ID(str(r["road_id"])),
+                   road_name_zh=r["road_name_zh"], road_name_en=r["road_name_en"],
                    reason=r["reason"], starts_at=r["starts_at"], ends_at=r["ends_at"])  # fmt: skip
 
 
@@ -114,6 +117,12 @@ class RoadQuery:
         box = BBox(bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat)
         found = await ctx.fetch(roads_in(box, wanted, limit))
         return [Road.from_row(r) for r in found]
+
+    @strawberry.field(description="The road closures in force now, newest first.")
+    async def road_closures(self, info: Info, first: int | None = None) -> list[RoadClosure]:
+        ctx = info.context
+        limit = page_size(first, ctx.settings.default_first, ctx.settings.max_first)
+        return [RoadClosure.from_row(r) for r in await ctx.fetch(closures_in_force(limit))]
 
     @strawberry.field(description="The fastest route by road from one point to another.")
     async def route(
