@@ -31,11 +31,13 @@ ORIGINS = [(121.47, 31.23), (121.43, 31.19), (121.53, 31.28), (121.50, 31.205)]
 SNAP = "(SELECT v.id FROM road_vertices v ORDER BY v.geom <-> {g} LIMIT 1)"
 
 
-def dijkstra(db: psycopg.Connection[Any], start: int) -> dict[int, float]:
-    """Seconds from ``start`` to every vertex, by the textbook algorithm over every road."""
+def dijkstra(db: psycopg.Connection[Any], start: int, towards: bool = False) -> dict[int, float]:
+    """Seconds from ``start`` to every vertex (``towards``: from every vertex to ``start``), by
+    the textbook algorithm over every road."""
     graph: dict[int, list[tuple[int, float]]] = {}
+    ends = "target, source" if towards else "source, target"
     for source, target, cost, reverse in db.execute(
-        "SELECT source, target, cost_s, reverse_cost_s FROM roads"
+        f"SELECT {ends}, cost_s, reverse_cost_s FROM roads"
     ):
         graph.setdefault(source, []).append((target, cost))
         if reverse >= 0:
@@ -57,9 +59,11 @@ def principal(database_url: str, role: str) -> Principal:
     return Principal(user_with_role(database_url, role), frozenset({role}), None, CITY)
 
 
-@pytest.mark.parametrize("category", ["hospital", "fire_station", "school"])
+@pytest.mark.parametrize(
+    ("category", "towards"), [("hospital", False), ("fire_station", True), ("school", False)]
+)
 async def test_drive_time_nearest_is_the_brute_force_answer(
-    conn: AsyncConnection[Any], db: psycopg.Connection[Any], category: str
+    conn: AsyncConnection[Any], db: psycopg.Connection[Any], category: str, towards: bool
 ) -> None:
     snapped = dict(db.execute(
         f"SELECT f.id, {SNAP.format(g='f.geom')} FROM facilities f WHERE f.category = %s",
@@ -68,9 +72,9 @@ async def test_drive_time_nearest_is_the_brute_force_answer(
         start = db.execute(SNAP.format(g="ST_SetSRID(ST_MakePoint(%s, %s), 4326)"),
                            (lon, lat)).fetchone()  # fmt: skip
         assert start is not None
-        seconds = dijkstra(db, start[0])
+        seconds = dijkstra(db, start[0], towards)
         truth = {f: round(seconds[v], 6) for f, v in snapped.items() if v in seconds}
-        found = await fetch(conn, drive_time_nearest(LonLat(lon, lat), [category], 5))
+        found = await fetch(conn, drive_time_nearest(LonLat(lon, lat), [category], 5, towards))
         # the five best times, each facility at its true time (facilities at one junction tie,
         # and any of them may come first)
         assert [round(r.drive_s, 6) for r in found] == sorted(truth.values())[:5]

@@ -67,6 +67,11 @@ _SNAP = sql.SQL(
 _BOX = "format(%(edges)s, ST_XMin({b}), ST_YMin({b}), ST_XMax({b}), ST_YMax({b}))"
 
 
+#: The same graph with every road turned round: a search from a point over it finds the
+#: fastest ways *to* the point (a one-way street counts in the direction one drives it).
+_EDGES_TOWARDS = _EDGES.replace("r.source, r.target", "r.target AS source, r.source AS target")
+
+
 def _edges_in(box: str) -> sql.SQL:
     return sql.SQL(_BOX.replace("{b}", box))
 
@@ -101,9 +106,13 @@ class Reached:
     straight_m: float
 
 
-def drive_time_nearest(point: LonLat, categories: list[str], n: int) -> Query[list[Reached]]:
+def drive_time_nearest(
+    point: LonLat, categories: list[str], n: int, towards: bool = False
+) -> Query[list[Reached]]:
     """The ``n`` facilities of ``categories`` nearest to ``point`` by drive time, fastest
-    first (the caller has checked the categories against the principal's access)."""
+    first (the caller has checked the categories against the principal's access): driving
+    from the point to them, or with ``towards`` from each of them to the point (a fire engine
+    going to an incident; one-way streets make the two differ)."""
     statement = sql.SQL("""
 WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g),
 origin AS (
@@ -141,7 +150,8 @@ ORDER BY f.s, f.straight_m, f.id
         edges=_edges_in("area.b"),
     )
     params = {"lon": point.lon, "lat": point.lat, "cats": categories, "n": n,
-              "k": candidates(n), "margin": MARGIN_DEG, "edges": _EDGES}  # fmt: skip
+              "k": candidates(n), "margin": MARGIN_DEG,
+              "edges": _EDGES_TOWARDS if towards else _EDGES}  # fmt: skip
 
     def decode(rows: Rows) -> list[Reached]:
         if rows:

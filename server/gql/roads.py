@@ -5,7 +5,7 @@ are geo.queries.roads and geo.queries.routing; writes geo.services.roads."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -140,12 +140,24 @@ class RoadQuery:
     @strawberry.field(description="The nearest facilities of the categories by drive time, "
                       "fastest first (hazard sources: read_internal).")  # fmt: skip
     async def drive_time_nearest(
-        self, info: Info, lon: float, lat: float, categories: list[str], first: int = 10
+        self,
+        info: Info,
+        lon: float,
+        lat: float,
+        categories: list[str],
+        first: int = 10,
+        towards: Annotated[
+            bool,
+            strawberry.argument(
+                description="true: the time from each facility to the point (resources going "
+                "to an incident); false: from the point to each facility."
+            ),
+        ] = False,
     ) -> list[DriveTimeFacility]:
         ctx = info.context
         wanted = access.facility_categories(ctx.principal, categories)
         n = page_size(first, 10, MAX_NEAREST)
-        found = await ctx.fetch(drive_time_nearest(LonLat(lon, lat), wanted, n))
+        found = await ctx.fetch(drive_time_nearest(LonLat(lon, lat), wanted, n, towards))
         return [DriveTimeFacility.from_row(r) for r in found]
 
 
