@@ -74,8 +74,10 @@ def test_the_network_is_the_same_every_run_and_grows_with_scale(
     assert one(db, "SELECT count(*) FROM road_vertices") == vertices
     bigger = network.target(10)
     assert bigger[0] > 1.8 * edges  # every cell's lanes
-    # lanes only add: the edges of scale 1 are the first edges of scale 10
-    assert all(e.road_class == "lane" for e in network.edges[edges : bigger[0]])
+    # lanes only add: the edges of scale 1 are the first edges of scale 10, and a lane runs
+    # from a new vertex (its cell's centre) to one there was before it
+    lanes = network.edges[edges : bigger[0]]
+    assert all(e.road_class == "lane" and e.target < vertices <= e.source for e in lanes)
     first = db.execute("SELECT id, source, target, name_zh FROM roads WHERE id <= 3 ORDER BY id")
     assert [tuple(r) for r in first] == [
         (i + 1, e.source + 1, e.target + 1, e.name_zh) for i, e in enumerate(network.edges[:3])
