@@ -644,6 +644,15 @@ def editable(principal: Principal, layer: str) -> LayerView:
 # -- roads ------------------------------------------------------------------------------------
 
 
+def visible_categories(principal: Principal) -> frozenset[str]:
+    """The facility categories whose facilities the principal may see (internal ones, hazard
+    sources, only with READ_INTERNAL)."""
+    every = frozenset(c.value for c in FacilityCategory)
+    if principal.can(C.READ_INTERNAL):
+        return every
+    return every - {c.value for c in INTERNAL_FACILITY_CATEGORIES}
+
+
 def facility_categories(principal: Principal, categories: Iterable[str]) -> list[str]:
     """The facility categories a principal may search by position (drive-time nearest):
     ``categories`` as given, InvalidInput for an unknown one, Forbidden for an internal one

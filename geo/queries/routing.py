@@ -11,8 +11,9 @@ network costs most of a query (a scale-1 one-to-many Dijkstra over the 8,900 roa
 ~20 ms, nearly all of it building the graph), so each query reads a box around what it
 needs: the start and the candidates, with a margin for detours (:data:`MARGIN_DEG` plus a
 quarter of the box's size). A route first tries its box and falls back to the whole city in
-the same statement when the box holds no path (a one-time filter skips the second search
-when the first found one).
+the same statement when the box holds no path, or when its path might not be the fastest:
+a way out of the box drives at least each end's distance to the box's edge at the city's
+highest speed limit, and a box path slower than that is checked against the whole city.
 
 **Snapping.** A point joins the network at the nearest vertex that has at least one usable
 (not closed) road, by the GiST index's KNN order in degrees (at the city's latitude a degree
@@ -187,7 +188,11 @@ def _stretches(names: list[str] | None) -> tuple[str, ...]:
 
 
 def route(origin: LonLat, destination: LonLat) -> Query[Route]:
-    """The fastest route by road from ``origin`` to ``destination``."""
+    """The fastest route by road from ``origin`` to ``destination``. The box around the two
+    is searched first; its answer stands only when no way out of the box could beat it — a
+    way leaving the box drives at least from one end to the box's edge and back to the other,
+    at no more than the fastest road's speed limit — else the whole city is searched (same
+    statement)."""
     statement = sql.SQL("""
 WITH ends AS (
   SELECT {snap_a} AS a, {snap_b} AS b, ST_Expand(ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s,
@@ -195,13 +200,25 @@ WITH ends AS (
          ST_MakeEnvelope(-180, -90, 180, 90, 4326) AS everywhere),
 near AS MATERIALIZED (
   SELECT p.* FROM ends, pgr_dijkstra({in_box}, ends.a, ends.b, true) p),
+bound AS (
+  -- Seconds a way leaving the box takes at least: each end's metres to the box's edge (a
+  -- degree of longitude shrinks with the latitude), at the fastest speed limit in the city.
+  SELECT (least((ST_X(va.geom) - ST_XMin(e.box)) * k.x, (ST_XMax(e.box) - ST_X(va.geom)) * k.x,
+                (ST_Y(va.geom) - ST_YMin(e.box)) * k.y, (ST_YMax(e.box) - ST_Y(va.geom)) * k.y)
+        + least((ST_X(vb.geom) - ST_XMin(e.box)) * k.x, (ST_XMax(e.box) - ST_X(vb.geom)) * k.x,
+                (ST_Y(vb.geom) - ST_YMin(e.box)) * k.y, (ST_YMax(e.box) - ST_Y(vb.geom)) * k.y))
+         / (SELECT max(speed_kmh) / 3.6 FROM roads) AS s
+  FROM ends e JOIN road_vertices va ON va.id = e.a JOIN road_vertices vb ON vb.id = e.b,
+       LATERAL (SELECT 111320 * cos(radians(ST_YMax(e.box))) AS x, 110574 AS y) k),
 far AS MATERIALIZED (
   SELECT p.* FROM ends, pgr_dijkstra({everywhere}, ends.a, ends.b, true) p
-  WHERE NOT EXISTS (SELECT FROM near)),
+  WHERE NOT EXISTS (SELECT FROM near)
+     OR (SELECT max(agg_cost) FROM near) > (SELECT coalesce(max(s), 0) FROM bound)),
 steps AS (
   SELECT s.path_seq, s.cost, r.id, r.length_m, r.name_zh, r.name_en,
          CASE WHEN s.node = r.source THEN r.geom ELSE ST_Reverse(r.geom) END AS g
-  FROM (SELECT * FROM near UNION ALL SELECT * FROM far) s JOIN roads r ON r.id = s.edge)
+  FROM (SELECT * FROM near WHERE NOT EXISTS (SELECT FROM far) UNION ALL SELECT * FROM far) s
+  JOIN roads r ON r.id = s.edge)
 SELECT (SELECT a = b FROM ends),
        (SELECT ST_Distance(v.geom::geography, ST_SetSRID(ST_MakePoint(%(x0)s, %(y0)s), 4326)
         ::geography) FROM ends JOIN road_vertices v ON v.id = ends.a),
