@@ -26,7 +26,9 @@ from server.gql.hotline import HotlineMutation, HotlineQuery
 from server.gql.incidents import IncidentMutation, IncidentQuery, IncidentSubscription
 from server.gql.mutations import Mutation as CaseMutation
 from server.gql.plans import PlanMutation, PlanQuery
+from server.gql.plots import PlotMutation, PlotQuery
 from server.gql.queries import Query as MapQuery
+from server.gql.replay import ReplayQuery
 from server.gql.scalars import GEOJSON_SCALAR, GeoJSON
 from server.gql.sensors import SensorMutation, SensorQuery, SensorSubscription
 from server.gql.subscriptions import Subscription as CaseSubscription
@@ -41,19 +43,20 @@ from server.kernel.settings import GraphQLSettings
 
 @strawberry.type
 class Query(
-    MapQuery, SupervisionQuery, HotlineQuery, SensorQuery, PlanQuery, IncidentQuery, WarningQuery
-):
+    MapQuery, SupervisionQuery, HotlineQuery, SensorQuery, PlanQuery, IncidentQuery, WarningQuery,
+    PlotQuery, ReplayQuery,
+):  # fmt: skip
     """The map, the cases, the supervision of their time limits, the hotline's lists, the
-    sensors' alarms, the emergency plans and incidents, the warnings."""
+    sensors' alarms, the emergency plans and incidents, the warnings, plots and the replay."""
 
 
 @strawberry.type
 class Mutation(
     CaseMutation, SupervisionMutation, CollaborationMutation, HotlineMutation, SensorMutation,
-    PlanMutation, IncidentMutation, WarningMutation,
+    PlanMutation, IncidentMutation, WarningMutation, PlotMutation,
 ):  # fmt: skip
     """The case workflow, supervision (督办), collaboration, the hotline, sensor rules, plans
-    and incidents, warnings (预警发布)."""
+    and incidents, warnings (预警发布), shared plotting (指挥标绘)."""
 
 
 @strawberry.type
