@@ -72,7 +72,7 @@ def test_a_seat_draws_moves_and_removes_a_plot(
     now = d.data(PLOTS, "IncidentPlots", incidentId=incident)["incidentPlots"]
     assert [p["symbol"] for p in now] == ["EVACUATION_ROUTE"]
     kept = d.data(PLOTS, "IncidentPlots", incidentId=incident, includeRemoved=True)
-    assert [p["id"] for p in kept["incidentPlots"]][0] == plot["id"]
+    assert [p["id"] for p in kept["incidentPlots"]] == [plot["id"], now[0]["id"]]
     again = d.data(PLOTS, "UpdatePlot", id=plot["id"], expectedVersion=4,
                    label="x")["updatePlot"]  # fmt: skip
     assert again["code"] == "CONFLICT" and "removed" in again["message"]
