@@ -6,16 +6,36 @@ graphql-transport-ws."""
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import psycopg
 import pytest
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from starlette.testclient import TestClient
 
+from geo.errors import Conflict
+from geo.params import LonLat
+from geo.queries import fetch
+from geo.queries.plots import plot as plot_q
+from geo.services import incidents, plots
+from geo.weather import SyntheticWeather
 from server.kernel.auth.tokens import TokenService
-from tests.plan_helpers import waterlogging_point
-from tests.plot_helpers import INCIDENTS, PLOTS, PROTOCOL, Seat, activate, counts, make_seats
+from tests.plan_helpers import principal, waterlogging_point
+from tests.plot_helpers import (
+    INCIDENTS,
+    PLOTS,
+    PROTOCOL,
+    Seat,
+    activate,
+    counts,
+    flood_plan,
+    make_seats,
+)
 
 Ws = Any
 
@@ -182,3 +202,47 @@ def test_a_second_seat_sees_each_plot_change_live(
                 [[round(x, 7), round(y, 7)] for x, y in moved_area["coordinates"][0]]]  # fmt: skip
             assert (updated["plot"]["version"], removed["plot"]["version"]) == (2, 3)
             ws.send_json({"id": "1", "type": "complete"})
+
+
+@pytest.mark.anyio
+async def test_two_seats_moving_one_plot_at_once_one_wins(
+    pool: AsyncConnectionPool[AsyncConnection[Any]], database_url: str
+) -> None:
+    """The same version sent by two seats at the same moment: one move is written, the other
+    is a Conflict naming the version the first made — never two version-2 plots."""
+    with psycopg.connect(database_url) as db:
+        lon, lat = waterlogging_point(db, 500)
+        commander = principal(db, "dispatcher")
+        plan = flood_plan(db)
+    now = datetime.now(UTC)
+
+    def at(dx: float) -> str:
+        return json.dumps({"type": "Point", "coordinates": [lon + dx, lat]})
+
+    async with pool.connection() as conn:
+        incident = await incidents.activate(
+            conn, commander, plan_id=plan, level="IV", point=LonLat(lon, lat), area=None,
+            reach_m=None, weather=SyntheticWeather(), now=now)  # fmt: skip
+        plot = await plots.add(conn, commander, incident, symbol="rescue_team", geometry=at(0),
+                               now=now)  # fmt: skip
+    outcomes: list[object] = []
+
+    async def move(dx: float) -> None:
+        async with pool.connection() as conn:
+            try:
+                await plots.update(conn, commander, plot, expected_version=1, geometry=at(dx),
+                                   now=datetime.now(UTC))  # fmt: skip
+                outcomes.append(dx)
+            except Conflict as exc:
+                outcomes.append(exc.detail["current_version"])
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(move, 0.001)
+        tg.start_soon(move, 0.002)
+    assert len(outcomes) == 2
+    assert [o for o in outcomes if isinstance(o, int)] == [2]  # the other told of version 2
+    won = next(o for o in outcomes if isinstance(o, float))
+    async with pool.connection() as conn:
+        stored = await fetch(conn, plot_q(plot))
+    assert stored is not None and stored.version == 2
+    assert json.loads(stored.geometry)["coordinates"] == [round(lon + won, 7), round(lat, 7)]

@@ -97,6 +97,8 @@ class ReplayQuery:
     ) -> list[ReplayEntry]:  # fmt: skip
         principal = access.reads_incident_replay(info.context.require())
         incident_id = to_id(id)
+        if since is not None and until is not None and since > until:
+            raise errors.InvalidInput("`from` is after `to`.", field="from")
         await _exists(info, incident_id)
         found = await info.context.fetch(
             q.for_reader(principal, incident_id, since=since, until=until)
