@@ -270,3 +270,39 @@ def test_who_reads_the_replay_and_its_video(
     case = next(e for e in analyst if e["kind"] == "case_reported" and story["case"]
                 in e["summaryZh"])  # fmt: skip
     assert case["actorRole"] == "citizen"
+
+
+def test_the_report_page_over_rest(
+    story: Steps, client: TestClient, tokens: TokenService, database_url: str
+) -> None:
+    """``GET /api/v1/incidents/{id}/report``: the page a browser opens to print, the CSV, and
+    problem+json refusals that read (and audit) nothing."""
+    path = f"/api/v1/incidents/{story['id']}/report"
+    dispatcher = auth(tokens, user_with_role(database_url, "dispatcher"), "dispatcher")
+    reads = _report_reads(database_url, story["id"])
+    page = client.get(path, headers=dispatcher)
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.headers["content-disposition"].startswith('inline; filename="YJ')
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert "响应级别由IV级调整为III级" in page.text and escape(story["headline"]) in page.text
+    assert story["phone"] not in page.text and story["name"] not in page.text
+    sheet = client.get(path, params={"format": "csv"}, headers=dispatcher)
+    assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/csv")
+    assert sheet.headers["content-disposition"].startswith("attachment;")
+    assert story["headline"] in sheet.text
+    assert _report_reads(database_url, story["id"]) == reads + 2
+
+    citizen = auth(tokens, user_with_role(database_url, "citizen"), "citizen")
+    refusals = [
+        (path, citizen, {}, 403),
+        (path, {}, {}, 401),
+        (path, dispatcher, {"format": "pdf"}, 400),
+        ("/api/v1/incidents/987654321/report", dispatcher, {}, 404),
+        ("/api/v1/incidents/abc/report", dispatcher, {}, 404),
+    ]
+    for url, headers, params, status in refusals:
+        r = client.get(url, headers=headers, params=params)
+        assert r.status_code == status, (url, params, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    assert _report_reads(database_url, story["id"]) == reads + 2

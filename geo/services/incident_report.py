@@ -1,7 +1,7 @@
 """An incident's report (复盘报告): what the printable report shows — the plan, the place and
 times, the level history, the timeline as the reader may see it, the tasks with their outcomes
 and the summary — read once and audited (``incident.report.read``), since it gathers who did
-what. Rendering it (HTML, CSV) is the surface's (server/gql/incident_report.py)."""
+what. Rendered by geo/incident_report_format.py (HTML, CSV) for GraphQL and the REST API."""
 
 from __future__ import annotations
 

@@ -14,12 +14,12 @@ from typing import Annotated
 import strawberry
 
 from geo import access, errors
+from geo.incident_report_format import filename, render_csv, render_html
 from geo.queries import incidents as incidents_q
 from geo.queries import replay as q
 from geo.queries.replay_state import state_at
 from geo.services import incident_report
 from server.gql.context import Info
-from server.gql.incident_report import render_csv, render_html
 from server.gql.inputs import to_id
 from server.gql.plots import PlotState
 from server.gql.scalars import GeoJSON
@@ -134,10 +134,9 @@ class ReplayQuery:
         async with info.context.pool.connection() as conn:
             info.context.statements += 1
             data = await incident_report.read(conn, principal, incident_id, fmt=format.value)
-        made = datetime.now(UTC)
-        name = f"{data.incident.number}-report"
+        name = filename(data, format.value)
         if format is ReportFormat.CSV:
-            return IncidentReport(filename=f"{name}.csv", media_type="text/csv; charset=utf-8",
+            return IncidentReport(filename=name, media_type="text/csv; charset=utf-8",
                                   content=render_csv(data))  # fmt: skip
-        return IncidentReport(filename=f"{name}.html", media_type="text/html; charset=utf-8",
-                              content=render_html(data, made))  # fmt: skip
+        return IncidentReport(filename=name, media_type="text/html; charset=utf-8",
+                              content=render_html(data, datetime.now(UTC)))  # fmt: skip
