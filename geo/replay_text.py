@@ -72,8 +72,12 @@ def _warning(kind: str, f: dict[str, Any]) -> tuple[str, str]:
             "warning_updated": ("更新预警", "Warning updated"),
             "warning_cancelled": ("解除预警", "Warning cancelled")}[kind]  # fmt: skip
     severity, area = f.get("severity"), f.get("area")
-    return (f"{verb[0]}：{f.get('headline_zh')}（{severity}，{area}）",
-            f"{verb[1]}: {f.get('headline_en')} ({severity}, {area})")  # fmt: skip
+    # Exercises and tests never reach citizens: the replay says so.
+    drill = {"Exercise": ("【演练】", "[Exercise] "), "Test": ("【测试】", "[Test] ")}.get(
+        str(f.get("status")), ("", "")
+    )
+    return (f"{drill[0]}{verb[0]}：{f.get('headline_zh')}（{severity}，{area}）",
+            f"{drill[1]}{verb[1]}: {f.get('headline_en')} ({severity}, {area})")  # fmt: skip
 
 
 def _video(kind: str, f: dict[str, Any]) -> tuple[str, str]:

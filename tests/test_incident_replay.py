@@ -20,13 +20,16 @@ import anyio
 import psycopg
 import pytest
 from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from starlette.testclient import TestClient
+from strawberry import Schema
 
 from geo.access import Jurisdiction, Scope
 from geo.params import LonLat
 from geo.services import audit, incidents, plots
 from geo.weather import SyntheticWeather
 from server.kernel.auth.tokens import TokenService
+from tests.gql_helpers import run
 from tests.mobile_helpers import auth, key, user_with_role
 from tests.plan_helpers import principal, user_id, waterlogging_point
 from tests.plot_helpers import PLOTS, Seat, flood_plan, make_seats
@@ -306,3 +309,22 @@ def test_the_report_page_over_rest(
         assert r.status_code == status, (url, params, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
     assert _report_reads(database_url, story["id"]) == reads + 2
+
+
+@pytest.mark.anyio
+async def test_the_replay_operations_take_few_statements(
+    story: Steps, schema: Schema, pool: AsyncConnectionPool[AsyncConnection[Any]],
+    database_url: str,
+) -> None:  # fmt: skip
+    """However long the timeline: the incident check and one statement for the replay, the
+    state at a moment, the plots (and their authors, one DataLoader batch)."""
+    with psycopg.connect(database_url) as db:
+        reader = principal(db, "dispatcher")
+    for name, variables, most in (
+        ("IncidentReplay", {"id": story["id"]}, 2),
+        ("IncidentStateAt", {"id": story["id"], "at": T.isoformat()}, 2),
+        ("IncidentPlots", {"incidentId": story["id"], "includeRemoved": True}, 2),
+    ):
+        out = await run(schema, pool, PLOTS, variables, principal=reader, operation_name=name)
+        assert out.errors == [] and out.data, (name, out.errors)
+        assert out.statements <= most, (name, out.statements)
