@@ -154,6 +154,9 @@ def test_the_replay_lists_everything_in_time_order(story: Steps, seats: dict[str
     assert order == sorted(order), " | ".join(f"{e['at'][11:]} {e['kind']}" for e in entries)
     by_kind = {entries[i]["kind"]: entries[i] for i in order}
     assert by_kind["activated"]["summaryEn"] == "Plan activated at level IV"
+    # The activation is drawn at the incident's place.
+    assert by_kind["activated"]["geometry"]["coordinates"] == [
+        round(story["lon"], 7), round(story["lat"], 7)]  # fmt: skip
     assert by_kind["level_changed"]["summaryZh"] == "响应级别由IV级调整为III级：雨势增强"
     assert by_kind["plot_added"]["geometry"]["coordinates"] == [
         round(story["lon"], 7), round(story["lat"], 7)]  # fmt: skip

@@ -73,7 +73,8 @@ cams AS (
   SELECT DISTINCT (c->>'id') AS id FROM i, jsonb_array_elements(i.context->'cameras') c),
 rows AS (
   SELECT e.at, 'incident' AS source, e.event_type AS kind, e.actor_role,
-    ST_AsGeoJSON(e.geom, 7) AS geometry,
+    ST_AsGeoJSON(CASE WHEN e.event_type = 'activated' THEN (SELECT geom FROM i)
+                 ELSE e.geom END, 7) AS geometry,
     jsonb_build_object('level', e.level, 'from_level', e.from_level, 'note', e.note,
       'task', e.task_id, 'task_zh', k.text_zh, 'task_en', k.text_en, 'plot', e.plot_id)
       || coalesce(e.detail, '{{}}'::jsonb) AS facts, e.id AS ref
