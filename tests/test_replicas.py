@@ -192,6 +192,45 @@ def test_a_writer_reads_their_write_while_the_replica_is_paused(
         time.sleep(0.1)
 
 
+def test_ogc_features_read_from_the_replica(
+    app: TestClient, database_url: str, replica: Replica
+) -> None:
+    """OGC API - Features' GeoJSON items and item: a park added on the primary while the
+    replica is paused is not there for an anonymous reader, then is once it replays."""
+    with _paused(database_url, replica):
+        _until(app, lambda r: r["replay_paused"] and r["used"])
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            row = conn.execute(
+                "INSERT INTO facilities (code, category, name_zh, name_en, grid_cell_id, geom) "
+                "SELECT 'R' || substr(md5(random()::text), 1, 10), 'park', '副本公园', "
+                "'Replica Park', grid_cell_id, geom FROM facilities ORDER BY id LIMIT 1 "
+                "RETURNING id"
+            ).fetchone()
+        assert row is not None
+        fid = int(row[0])
+        try:
+            reads = _state(app)["reads"]
+            r = _fresh(app).get(f"/ogc/collections/facilities/items/{fid}?f=json")
+            assert r.status_code == 404, r.text  # the paused replica answered
+            page = app.get("/ogc/collections/facilities/items?f=json&limit=5").json()
+            assert len(page["features"]) == 5
+            assert _state(app)["reads"] >= reads + 2
+        except BaseException:
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                conn.execute("DELETE FROM facilities WHERE id = %s", [fid])
+            raise
+    try:
+        _until(app, lambda r: not r["replay_paused"] and r["used"])
+        deadline = time.monotonic() + 10
+        while (r := app.get(f"/ogc/collections/facilities/items/{fid}?f=json")).status_code != 200:
+            assert r.status_code == 404 and time.monotonic() < deadline, r.text
+            time.sleep(0.1)
+        assert r.json()["properties"]["name_en"] == "Replica Park", r.text
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("DELETE FROM facilities WHERE id = %s", [fid])
+
+
 def test_beyond_the_bound_the_primary_answers(
     database_url: str, replica: Replica, db: psycopg.Connection[Any], tokens: TokenService
 ) -> None:

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
+from typing import Any
 
 import psycopg
+from psycopg import AsyncConnection
 from psycopg_pool import PoolTimeout
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,7 +36,7 @@ from geo.errors import OneMapError
 from geo.queries import fetch
 from geo.queries.replication import current_lsn, lsn_text, lsn_value
 from server.kernel.auth.principal import principal_of
-from server.kernel.replicas import ReadRouter, Replica
+from server.kernel.replicas import Pool, ReadRouter, Replica
 
 log = logging.getLogger("onemap.replicas")
 
@@ -63,6 +66,18 @@ def reads_of(scope: Scope) -> Reads | None:
     """The request's :class:`Reads`, when replicas are configured."""
     found = scope.get(_KEY)
     return found if isinstance(found, Reads) else None
+
+
+async def lag_tolerant[T](
+    scope: Scope, pool: Pool, work: Callable[[AsyncConnection[Any]], Awaitable[T]]
+) -> T:
+    """``work`` (plain reads, nothing written) on a replica this request may read from, else
+    on ``pool`` (the surface's primary pool), which also answers when the replica fails."""
+    reads = reads_of(scope)
+    if reads is None:
+        async with pool.connection() as conn:
+            return await work(conn)
+    return await reads.router.run(reads.replica(), work, primary=pool)
 
 
 def mark_write(scope: Scope) -> None:

@@ -140,8 +140,13 @@ class ReadRouter:
         return await self.run(replica, lambda conn: fetch(conn, query))
 
     async def run[T](
-        self, replica: Replica | None, work: Callable[[AsyncConnection[Any]], Awaitable[T]]
+        self,
+        replica: Replica | None,
+        work: Callable[[AsyncConnection[Any]], Awaitable[T]],
+        primary: Pool | None = None,
     ) -> T:
+        """``work`` with a connection of ``replica``; on the primary (``primary``, else the
+        app's pool) when None or when the replica cannot be reached."""
         if replica is not None:
             try:
                 async with replica.pool.connection() as conn:
@@ -153,7 +158,7 @@ class ReadRouter:
                     raise
                 replica.failures += 1
                 self._mark_down(replica, str(exc))
-        async with self.primary.connection() as conn:
+        async with (primary or self.primary).connection() as conn:
             return await work(conn)
 
     async def check(self) -> None:
