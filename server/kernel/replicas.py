@@ -26,12 +26,14 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import AsyncConnection
+from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from geo.errors import OneMapError
 from geo.queries import Query, fetch
 from geo.queries.replication import current_lsn, standby_status
 from server.kernel.db import make_pool
+from server.kernel.errors import connection_lost
 from server.kernel.settings import DatabaseSettings
 
 log = logging.getLogger("onemap.replicas")
@@ -153,11 +155,14 @@ class ReadRouter:
                     found = await work(conn)
                 replica.reads += 1
                 return found
-            except (psycopg.OperationalError, OneMapError, PoolTimeout) as exc:
-                if not _unreachable(exc):
-                    raise
+            except (psycopg.Error, OneMapError, PoolTimeout) as exc:
+                cause = exc.__cause__ if isinstance(exc, OneMapError) else exc
+                if cause is not None and connection_lost(cause):
+                    self._mark_down(replica, str(cause))
+                elif not isinstance(cause, pg_errors.SerializationFailure):
+                    raise  # the statement's own failure (a time-out, bad input): not the replica's
+                # Unreachable, or a read cancelled by a conflict with replay: the primary answers.
                 replica.failures += 1
-                self._mark_down(replica, str(exc))
         async with (primary or self.primary).connection() as conn:
             return await work(conn)
 
@@ -208,14 +213,6 @@ class ReadRouter:
 
     def describe(self) -> list[dict[str, Any]]:
         return [r.describe() for r in self.replicas]
-
-
-def _unreachable(exc: BaseException) -> bool:
-    from server.kernel.errors import connection_lost
-
-    if isinstance(exc, OneMapError):
-        return exc.code == "unavailable"
-    return connection_lost(exc)
 
 
 def _display(url: str) -> str:
