@@ -29,6 +29,8 @@ import psycopg
 BIN = Path("/usr/lib/postgresql/15/bin")
 #: The primary's replication slot of a test replica: prefix, test process id, random part.
 SLOT_PREFIX = "onemap_test_replica_"
+#: How long a new replica may take to replay what the primary wrote while it was copied.
+CATCH_UP_S = 120.0
 
 
 class ReplicaUnavailable(RuntimeError):
@@ -169,7 +171,9 @@ def make_replica(primary_url: str) -> Replica:
         replica = Replica(directory, port, url, 0.0, primary_url, slot)
         with psycopg.connect(primary_url, autocommit=True) as primary:
             lsn = str(primary.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
-        replica.wait_for(lsn)
+        # Caught up with the primary as it was once the copy ran: the WAL written meanwhile
+        # (the shared server is busy) is replayed first.
+        replica.wait_for(lsn, timeout_s=CATCH_UP_S)
     except BaseException:
         if (directory / "postmaster.pid").exists():
             _pg_ctl(directory, "stop", "-m", "immediate")
