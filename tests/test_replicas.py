@@ -192,6 +192,36 @@ def test_a_writer_reads_their_write_while_the_replica_is_paused(
         time.sleep(0.1)
 
 
+def test_the_lsn_header_carries_a_write_to_another_worker(
+    app: TestClient,
+    database_url: str,
+    replica: Replica,
+    db: psycopg.Connection[Any],
+    tokens: TokenService,
+) -> None:
+    """Two app instances (two workers): a write through the first; a read through the second,
+    which never saw it, goes to the primary when the client echoes X-OneMap-LSN, and to the
+    paused replica when it does not."""
+    worker, lon, lat = _worker(db, tokens)
+    dispatcher = _dispatcher(db, tokens)
+    with _app(database_url, replica, 30.0) as other, _paused(database_url, replica):
+        _until(other, lambda r: r["replay_paused"] and r["used"])
+        case_id, text, answer = _create(_fresh(app), worker, lon, lat)
+        lsn = answer.headers[HEADER]
+        query = {"query": READ, "variables": {"id": case_id}}
+        echoed = _fresh(other).post(
+            "/graphql", headers={**_bearer(dispatcher), HEADER: lsn}, json=query
+        )
+        assert echoed.json()["data"]["case"]["description"] == text, echoed.text
+        plain = _fresh(other).post("/graphql", headers=_bearer(dispatcher), json=query)
+        assert plain.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND", plain.text
+        # A malformed header is ignored, not an error.
+        bad = _fresh(other).post(
+            "/graphql", headers={**_bearer(dispatcher), HEADER: "not-an-lsn"}, json=query
+        )
+        assert bad.status_code == 200 and bad.json()["data"] is None, bad.text
+
+
 def test_ogc_features_read_from_the_replica(
     app: TestClient, database_url: str, replica: Replica
 ) -> None:
