@@ -59,7 +59,7 @@ def create_app(settings: Settings) -> Starlette:
     broker = EventBroker(settings.database.app_libpq_url)
     streams = StreamService(settings.streams, settings.data.dir, pool, broker)
     # its own async + sync pools (OGC session settings); its tile cache hears of changes
-    ogc = OgcService(settings, broker)
+    ogc = OgcService(settings, broker, reads)
     sta_audit = GroupWriter(pool)  # reads of internal sensor data (server/sta/audit.py)
     cors = CorsPolicy.of(settings.server)  # which other origins' pages may call us
 

@@ -225,8 +225,9 @@ def test_the_lsn_header_carries_a_write_to_another_worker(
 def test_ogc_features_read_from_the_replica(
     app: TestClient, database_url: str, replica: Replica
 ) -> None:
-    """OGC API - Features' GeoJSON items and item: a park added on the primary while the
-    replica is paused is not there for an anonymous reader, then is once it replays."""
+    """OGC API - Features' GeoJSON items and item, and the HTML item page pygeoapi renders: a
+    park added on the primary while the replica is paused is not there for an anonymous
+    reader, then is once it replays."""
     with _paused(database_url, replica):
         _until(app, lambda r: r["replay_paused"] and r["used"])
         with psycopg.connect(database_url, autocommit=True) as conn:
@@ -242,6 +243,9 @@ def test_ogc_features_read_from_the_replica(
             reads = _state(app)["reads"]
             r = _fresh(app).get(f"/ogc/collections/facilities/items/{fid}?f=json")
             assert r.status_code == 404, r.text  # the paused replica answered
+            # The HTML page (pygeoapi's provider, its own sync pools) reads the replica too.
+            html = _fresh(app).get(f"/ogc/collections/facilities/items/{fid}?f=html")
+            assert html.status_code == 404, html.text[:300]
             page = app.get("/ogc/collections/facilities/items?f=json&limit=5").json()
             assert len(page["features"]) == 5
             assert _state(app)["reads"] >= reads + 2
@@ -256,6 +260,8 @@ def test_ogc_features_read_from_the_replica(
             assert r.status_code == 404 and time.monotonic() < deadline, r.text
             time.sleep(0.1)
         assert r.json()["properties"]["name_en"] == "Replica Park", r.text
+        html = app.get(f"/ogc/collections/facilities/items/{fid}?f=html")
+        assert html.status_code == 200 and "Replica Park" in html.text
     finally:
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute("DELETE FROM facilities WHERE id = %s", [fid])
