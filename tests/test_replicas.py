@@ -10,6 +10,7 @@ reads (/readyz) goes up.
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ from geo.access import Jurisdiction, Scope
 from server.app import create_app
 from server.kernel.auth.tokens import TokenService
 from server.kernel.read_your_writes import COOKIE, HEADER
+from server.kernel.replicas import login_url
+from server.kernel.settings import DatabaseSettings
 from tests.conftest import settings_for
 from tests.replica_helpers import Replica
 
@@ -39,13 +42,18 @@ def _replica_url(replica: Replica) -> str:
 
 
 @contextmanager
-def _app(database_url: str, replica: Replica, max_lag_s: float) -> Iterator[TestClient]:
+def _app(
+    database_url: str, replica: Replica, max_lag_s: float, tile_cache_mb: int | None = None
+) -> Iterator[TestClient]:
     settings = settings_for(database_url)
     database = settings.database.model_copy(
         update={"replica_urls": [_replica_url(replica)], "replica_max_lag_s": max_lag_s,
                 "replica_check_s": 0.2}
     )  # fmt: skip
-    app = create_app(settings.model_copy(update={"database": database}))
+    ogc = settings.ogc
+    if tile_cache_mb is not None:
+        ogc = ogc.model_copy(update={"tile_cache_mb": tile_cache_mb})
+    app = create_app(settings.model_copy(update={"database": database, "ogc": ogc}))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
@@ -267,6 +275,31 @@ def test_ogc_features_read_from_the_replica(
             conn.execute("DELETE FROM facilities WHERE id = %s", [fid])
 
 
+def _tile_path(lon: float, lat: float, z: int) -> str:
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return f"/ogc/collections/facilities/tiles/WebMercatorQuad/{z}/{y}/{x}"
+
+
+def test_tiles_read_from_the_replica_only_without_a_tile_cache(
+    app: TestClient, database_url: str, replica: Replica
+) -> None:
+    """Without a tile cache a tile is the replica's; with one, a miss is built on the primary
+    (a replica's tile could predate the change whose notice emptied the cache)."""
+    path = _tile_path(121.49, 31.24, 13)
+    with _app(database_url, replica, 30.0, tile_cache_mb=0) as uncached:
+        _until(uncached, lambda r: r["used"])
+        reads = _state(uncached)["reads"]
+        r = uncached.get(path)
+        assert r.status_code == 200 and r.headers["X-Cache"] == "bypass" and r.content
+        assert _state(uncached)["reads"] == reads + 1
+    reads = _state(app)["reads"]
+    r = app.get(path)
+    assert r.status_code == 200 and r.headers["X-Cache"] in {"miss", "hit"}, r.headers
+    assert _state(app)["reads"] == reads  # built on (or kept from) the primary
+
+
 def test_beyond_the_bound_the_primary_answers(
     database_url: str, replica: Replica, db: psycopg.Connection[Any], tokens: TokenService
 ) -> None:
@@ -315,3 +348,26 @@ def test_a_stopped_replica_leaves_the_reads_to_the_primary(
 def client_ready(client: TestClient) -> dict[str, Any]:
     body: dict[str, Any] = client.get("/readyz").json()
     return body
+
+
+def test_replica_settings_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "ONEMAP_DATABASE_REPLICA_URLS",
+        "postgresql://10.0.0.12:5432/onemap, postgresql://reader@10.0.0.13/onemap",
+    )
+    monkeypatch.setenv("ONEMAP_DATABASE_REPLICA_MAX_LAG_S", "2.5")
+    database = DatabaseSettings()
+    assert database.replica_urls == [
+        "postgresql://10.0.0.12:5432/onemap",
+        "postgresql://reader@10.0.0.13/onemap",
+    ]
+    assert database.replica_max_lag_s == 2.5
+    # Without a user, the server's own login; with one, the URL as given.
+    app = "postgresql://onemap_app:s%40cret@primary:5432/onemap"
+    assert login_url(database.replica_urls[0], app) == (
+        "postgresql://onemap_app:s%40cret@10.0.0.12:5432/onemap"
+    )
+    assert login_url(database.replica_urls[1], app) == "postgresql://reader@10.0.0.13/onemap"
+    monkeypatch.setenv("ONEMAP_DATABASE_REPLICA_URLS", "mysql://10.0.0.12/onemap")
+    with pytest.raises(ValueError, match="must be a postgresql:// URL"):
+        DatabaseSettings()

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import AsyncConnection
@@ -50,10 +50,10 @@ def login_url(replica_url: str, app_url: str) -> str:
     parts = urlsplit("postgresql://" + replica_url.split("://", 1)[1])
     if parts.username:
         return parts.geturl()
-    app = urlsplit(app_url)
-    user = quote(app.username or "", safe="")
-    password = f":{quote(app.password, safe='')}" if app.password else ""
-    return urlunsplit(parts._replace(netloc=f"{user}{password}@{parts.netloc}"))
+    userinfo = urlsplit(app_url).netloc.rpartition("@")[0]  # as written: already quoted
+    return urlunsplit(
+        parts._replace(netloc=f"{userinfo}@{parts.netloc}" if userinfo else parts.netloc)
+    )
 
 
 @dataclass
