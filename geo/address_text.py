@@ -59,7 +59,9 @@ _EN_ROOM = re.compile(r"\b(?:room|rm\.?|flat|apt\.?|unit|floor)\s*\d+\b")
 _EN_NUMBER = re.compile(r"(?:\bno\.?|\bnumber|#)\s*(\d+)\b")
 _EN_BARE = re.compile(r"\b(\d+)\b")
 _EN_ROAD_WORDS = re.compile(r"\b(road|street|lane|branch)\b")
-_EN_ADMIN = re.compile(r"\b[a-z']+\s+(?:district|subdistrict|new area)\b|\b(?:district|subdistrict)\b")
+_EN_ADMIN = re.compile(
+    r"\b[a-z']+\s+(?:district|subdistrict|new area)\b|\b(?:district|subdistrict)\b"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from mobile_api import (
     auth,
     case_photos,
     evaluation,
+    geocode,
     health_code,
     health_officers,
     locate,
@@ -45,6 +46,7 @@ def endpoints() -> list[Endpoint]:
         *services.endpoints,
         *staff.endpoints, *notifications.endpoints, *audit.endpoints, *locate.endpoints,
         *search.endpoints, *case_photos.endpoints, *evaluation.endpoints, *warnings.endpoints,
+        *geocode.endpoints,
     ]  # fmt: skip
 
 

@@ -19,8 +19,13 @@ from seed.geography import SEED
 
 LAYER_NUMBER = 7
 #: Characters people swap for one that sounds alike (a pinyin input method's slip).
-HOMOPHONES = dict(zip("华京东海中山路新安平和园光阳金桥康乐福春西南北江宁长", 
-                      "化经冬还忠衫陆心按苹河圆广杨今乔糠了富椿希难背将凝常", strict=True))  # fmt: skip
+HOMOPHONES = dict(
+    zip(
+        "华京东海中山路新安平和园光阳金桥康乐福春西南北江宁长",
+        "化经冬还忠衫陆心按苹河圆广杨今乔糠了富椿希难背将凝常",
+        strict=True,
+    )
+)
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 CN_DIGITS = "零一二三四五六七八九"
 FILLERS = ("附近", "门口", "旁边", "对面")
@@ -134,8 +139,9 @@ def _write(door: Door, kind: str, rng: np.random.Generator) -> str:
         case "en_typo":
             return f"{n} {_typo_en(d.road_en, rng)}"
         case "variant":
-            return (f"{road[:-1]}大道{n}号" if road.endswith("路") and not road.endswith("支路")
-                    else f"{road[:-1]}大街{n}号" if road.endswith("街") else f"{road}{n}號")  # fmt: skip
+            if road.endswith("路") and not road.endswith("支路"):
+                return f"{road[:-1]}大道{n}号"
+            return f"{road[:-1]}大街{n}号" if road.endswith("街") else f"{road}{n}號"
         case _:
             where = f"{d.building_en}, " if d.building_en else ""
             return f"{where}{n} {_en_short(d.road_en, rng)}, {d.district_en}"

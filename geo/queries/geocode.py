@@ -60,7 +60,7 @@ LIMIT %(limit)s
 
 def _statement(template: str, key: str) -> sql.SQL:
     columns = _ADDRESS_COLUMNS.format(key=f"r.{key}")
-    return sql.SQL(template.format(key=key, columns=columns, joins=_JOINS))  # type: ignore[arg-type]
+    return sql.SQL(template.format(key=key, columns=columns, joins=_JOINS))
 
 
 #: (template, key column) → statement; the key column is one of two names, never input.

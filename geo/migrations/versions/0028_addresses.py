@@ -63,9 +63,10 @@ def upgrade() -> None:
             ["street_id"], ["admin_areas.id"], name=op.f("fk_addresses_street_id_admin_areas")
         ),
         sa.ForeignKeyConstraint(
-            ["grid_cell_id"], ["grid_cells.id"],
+            ["grid_cell_id"],
+            ["grid_cells.id"],
             name=op.f("fk_addresses_grid_cell_id_grid_cells"),
-        ),  # fmt: skip
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_addresses")),
     )
     op.create_index("idx_addresses_geom", "addresses", ["geom"], postgresql_using="gist")

@@ -1,0 +1,159 @@
+"""Geocoding on the seeded address base: a corpus of addresses written the way people write
+them (precision and recall at the confidence threshold), reverse geocoding checked against
+PostGIS, and the surfaces that accept an address without coordinates: a hotline call, an
+Open311 request, both placed in the grid cell of the match; a doubtful address refused with
+its candidates and nothing written."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+from starlette.testclient import TestClient
+
+from geo.address_text import parse
+from geo.params import LonLat
+from geo.queries import fetch_sync
+from geo.queries.geocode import geocode, reverse_geocode
+from seed.address_corpus import corpus
+from seed.catalogue import DEMO_OPEN311_KEY
+from server.kernel.auth.tokens import TokenService
+from server.kernel.geocode_settings import GeocodeSettings
+from tests.case_helpers import staff_token
+
+THRESHOLD = GeocodeSettings().min_confidence
+CORPUS_SIZE = 280
+
+
+def _door(database_url: str, k: int = 0) -> tuple[int, str, str, int]:
+    """A door with a building: (id, road, label, grid cell id)."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT a.id, r.name_zh || a.number || '号', a.label_zh, a.grid_cell_id "
+            "FROM addresses a JOIN address_roads r ON r.id = a.road_id "
+            "ORDER BY md5(a.id::text || 'door') OFFSET %s LIMIT 1",
+            (k,),
+        ).fetchone()
+    assert row is not None
+    return row
+
+
+def test_corpus_precision_and_recall(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        entries = corpus(conn, CORPUS_SIZE)
+        assert len(entries) == CORPUS_SIZE
+        accepted = correct = 0
+        wrong = []
+        for e in entries:
+            found = fetch_sync(conn, geocode(parse(e.text), 5))
+            if found and found[0].confidence >= THRESHOLD:
+                accepted += 1
+                if found[0].address_id == e.address_id:
+                    correct += 1
+                else:
+                    wrong.append((e.text, found[0].label_zh))
+    precision, recall = correct / max(accepted, 1), correct / len(entries)
+    print(f"geocoding corpus: {len(entries)} addresses, {accepted} accepted at "
+          f"{THRESHOLD}, precision {precision:.3f}, recall {recall:.3f}")  # fmt: skip
+    assert precision >= 0.95, wrong
+    assert recall >= 0.85
+
+
+def test_reverse_geocoding_is_the_nearest_by_st_distance(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        for lon, lat in ((121.47, 31.23), (121.43, 31.2), (121.52, 31.27), (121.49, 31.21)):
+            (got,) = fetch_sync(conn, reverse_geocode(LonLat(lon, lat)))
+            want = conn.execute(
+                "SELECT id, ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)"
+                "::geography) AS m FROM addresses ORDER BY m, id LIMIT 1",
+                (lon, lat),
+            ).fetchone()
+            assert want is not None
+            assert got.id == want[0] and got.distance_m == pytest.approx(want[1], abs=0.01)
+
+
+def test_public_geocode_endpoints(client: TestClient, database_url: str) -> None:
+    door, text, label, _ = _door(database_url)
+    r = client.get("/api/v1/geocode", params={"q": f"{text}附近"})
+    assert r.status_code == 200, r.text
+    top = r.json()["items"][0]
+    assert top["address_id"] == door and top["label_zh"] == label
+    assert top["confidence"] >= THRESHOLD and "number" in top["matched"]
+    r = client.get("/api/v1/reverse-geocode", params={"lon": top["lon"], "lat": top["lat"]})
+    assert r.status_code == 200 and r.json()["address_id"] == door
+    assert r.json()["distance_m"] < 0.5
+    bad = client.get("/api/v1/reverse-geocode", params={"lon": "east", "lat": 31.2})
+    assert bad.status_code == 400
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert client.get("/api/v1/geocode").status_code == 400
+
+
+def _gql(client: TestClient, token: str, query: str, variables: dict[str, Any]) -> Any:
+    r = client.post("/graphql", json={"query": query, "variables": variables},
+                    headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+_CALL = """mutation Call($input: HotlineCaseInput!) { createHotlineCase(input: $input) {
+  __typename ... on CasePayload { case { id address } }
+  ... on CaseError { code message candidates { labelZh confidence lon lat } } } }"""
+
+
+def test_a_call_with_only_an_address_becomes_a_case_in_its_grid_cell(
+    client: TestClient, database_url: str, tokens: TokenService
+) -> None:
+    operator = staff_token(database_url, tokens, "'hotline_operator' = ANY(roles)")
+    _id, text, label, _cell = _door(database_url, 1)
+    said = f"井盖缺失 {uuid.uuid4().hex[:8]}"
+    body = _gql(client, operator, _CALL, {"input": {
+        "category": "manhole_cover", "description": said, "address": f"{text}门口",
+        "caller": {"name": "钱女士", "phone": "13812345678"}}})  # fmt: skip
+    made = body["data"]["createHotlineCase"]
+    assert made["__typename"] == "CasePayload", made
+    assert made["case"]["address"] == label
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT c.grid_cell_id, (SELECT g.id FROM grid_cells g WHERE ST_Contains(g.geom, "
+            "c.geom) ORDER BY g.id LIMIT 1) FROM cases c WHERE c.description = %s",
+            (said,),
+        ).fetchone()
+    assert row is not None and row[0] == row[1] == _cell
+
+
+def test_a_doubtful_address_is_refused_with_candidates_and_nothing_written(
+    client: TestClient, database_url: str, tokens: TokenService
+) -> None:
+    operator = staff_token(database_url, tokens, "'hotline_operator' = ANY(roles)")
+    said = f"路灯不亮 {uuid.uuid4().hex[:8]}"
+    body = _gql(client, operator, _CALL, {"input": {
+        "category": "manhole_cover", "description": said, "address": "北京希路181号",
+        "caller": {"name": "钱女士", "phone": "13812345678"}}})  # fmt: skip
+    refused = body["data"]["createHotlineCase"]
+    assert refused["code"] == "ADDRESS_UNCERTAIN", refused
+    assert len(refused["candidates"]) >= 2
+    assert all(c["confidence"] < THRESHOLD for c in refused["candidates"])
+    r = client.post("/open311/v2/requests.json", data={
+        "api_key": DEMO_OPEN311_KEY, "service_code": "road_damage", "description": said,
+        "address_string": "北京希路181号"})  # fmt: skip
+    assert r.status_code == 400
+    assert "Candidates:" in r.json()[0]["description"]
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM cases WHERE description = %s", (said,)).fetchone()
+    assert row == (0,)
+
+
+def test_open311_request_with_address_string_only(client: TestClient, database_url: str) -> None:
+    _id, text, _label, cell = _door(database_url, 2)
+    said = f"路面塌陷 {uuid.uuid4().hex[:8]}"
+    r = client.post("/open311/v2/requests.json", data={
+        "api_key": DEMO_OPEN311_KEY, "service_code": "road_damage", "description": said,
+        "address_string": text})  # fmt: skip
+    assert r.status_code == 201, r.text
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT c.address, c.grid_cell_id FROM cases c WHERE c.description = %s", (said,)
+        ).fetchone()
+    assert row == (text, cell)  # the words as sent; the case placed in the match's cell
