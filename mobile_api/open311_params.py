@@ -106,8 +106,8 @@ def point(f: dict[str, str]) -> LonLat | None:
         return LonLat(float(f["long"]), float(f["lat"]))
     except (KeyError, ValueError):
         raise InvalidInput(
-            "lat and long are numbers (WGS84); leave both out to place the request by "
-            "its address_string."
+            "lat and long are required numbers (WGS84), unless both are left out and an "
+            "address_string places the request."
         ) from None
 
 

@@ -22,6 +22,7 @@ from seed.catalogue import DEMO_OPEN311_KEY
 from server.kernel.auth.tokens import TokenService
 from server.kernel.geocode_settings import GeocodeSettings
 from tests.case_helpers import staff_token
+from tests.mobile_helpers import auth, key, user_with_role
 
 THRESHOLD = GeocodeSettings().min_confidence
 CORPUS_SIZE = 280
@@ -157,3 +158,29 @@ def test_open311_request_with_address_string_only(client: TestClient, database_u
             "SELECT c.address, c.grid_cell_id FROM cases c WHERE c.description = %s", (said,)
         ).fetchone()
     assert row == (text, cell)  # the words as sent; the case placed in the match's cell
+
+
+def test_a_citizen_report_with_only_an_address(
+    client: TestClient, database_url: str, tokens: TokenService
+) -> None:
+    citizen = auth(tokens, user_with_role(database_url, "citizen"), "citizen")
+    _id, text, label, cell = _door(database_url, 3)
+    said = f"垃圾满溢 {uuid.uuid4().hex[:8]}"
+    r = client.post("/api/v1/reports", headers={**citizen, "Idempotency-Key": key()},
+                    data={"category": "garbage_overflow", "description": said,
+                          "address": f"{text}附近"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert r.json()["address"] == label
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT grid_cell_id FROM cases WHERE description = %s", (said,))
+        assert row.fetchone() == (cell,)
+    doubtful = client.post("/api/v1/reports", headers={**citizen, "Idempotency-Key": key()},
+                           data={"category": "garbage_overflow", "description": said + "?",
+                                 "address": "北京希路181号"})  # fmt: skip
+    assert doubtful.status_code == 422, doubtful.text
+    problem = doubtful.json()
+    assert problem["type"].endswith("address_uncertain") and len(problem["candidates"]) >= 2
+    assert {"label_zh", "lon", "lat", "confidence"} <= set(problem["candidates"][0])
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM cases WHERE description = %s", (said + "?",))
+        assert row.fetchone() == (0,)

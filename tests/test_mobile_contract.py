@@ -57,6 +57,7 @@ MATRIX: dict[str, str | set[str]] = {
     "POST /warnings/{identifier}/update": WARNERS, "POST /warnings/{identifier}/cancel": WARNERS,
     "GET /push-subscriptions/key": EVERYONE, "POST /push-subscriptions": CITIZEN,
     "DELETE /push-subscriptions": CITIZEN,
+    "GET /geocode": EVERYONE, "GET /reverse-geocode": EVERYONE,
 }  # fmt: skip
 ROLES = [r.value for r in Role]
 
