@@ -30,6 +30,8 @@ _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四":
               "七": 7, "八": 8, "九": 9}  # fmt: skip
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百千]+)(?=\s*(?:号|弄|幢|栋|座|单元|室))")
+#: The shortest road name: two characters and its kind (新华路).
+MIN_ROAD = 3
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 # Chinese parts.
@@ -139,11 +141,12 @@ def _parse_zh(text: str) -> ParsedAddress:
     building_m = _ZH_BUILDING.search(after)
     building = building_m[0] if building_m else None
     pieces = _ZH_BUILDING_END.split(before)
-    if len(pieces) > 1:  # a building written before the road (金桥小区新华路12号)
+    if len(pieces) > 1 and len(pieces[-1]) >= MIN_ROAD:  # 金桥小区新华路12号; not 北苑路
         building = building or before[: len(before) - len(pieces[-1])][-8:]
         before = pieces[-1]
     road = before or after
-    ends = [m.end() for m in _ZH_ADMIN_END.finditer(road) if m.end() < len(road)]
+    # After the last 区/街道/镇 that leaves a road's name behind it (丰镇路 is a road).
+    ends = [m.end() for m in _ZH_ADMIN_END.finditer(road) if len(road) - m.end() >= MIN_ROAD]
     if ends:
         road = road[ends[-1] :]
     road = re.sub(r"\d+", "", road)

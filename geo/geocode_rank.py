@@ -35,6 +35,7 @@ AMBIGUOUS_CAP = 0.6
 #: ``LEAD_FLOOR`` similar) with the door's number: one character wrong in a short name.
 LEAD, LEAD_FLOOR = 0.2, 0.6
 NO_NUMBER_CAP = 0.6
+SWAPPED = 0.95
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,21 @@ def _ratio(a: str, b: str) -> float:
     return SequenceMatcher(None, a.replace(" ", ""), b.replace(" ", "")).ratio()
 
 
+def _letters(key: str) -> str:
+    """Each word's letters in order: a transposition (Tiayuan for Taiyuan) compares equal."""
+    return " ".join("".join(sorted(w)) for w in key.split())
+
+
+def _road(parsed: ParsedAddress, key: str) -> float:
+    """How like the road's key the road part is: difflib's ratio; in English also on each
+    word's sorted letters (two letters swapped are the commonest typo), a little discounted."""
+    best = max(_ratio(k, key) for k in parsed.road_keys)
+    if parsed.lang == "en":
+        swapped = max(_ratio(_letters(k), _letters(key)) for k in parsed.road_keys)
+        best = max(best, SWAPPED * swapped)
+    return best
+
+
 def _short(name: str, lang: str) -> str:
     if lang == "zh":
         return name.removesuffix("街道").removesuffix("新区").removesuffix("区")
@@ -110,7 +126,7 @@ def _building(parsed: ParsedAddress, row: Row) -> bool | None:
 def _score(parsed: ParsedAddress, row: Row, others: set[str]) -> Candidate:
     matched = []
     if parsed.road_keys:
-        road = max(_ratio(k, row.road_key) for k in parsed.road_keys)
+        road = _road(parsed, row.road_key)
     else:  # the search text alone: how much of the label the words cover
         label = row.label_zh if parsed.lang == "zh" else row.label_en.lower()
         road = _ratio(parsed.text, road_key(label))
