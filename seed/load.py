@@ -140,6 +140,7 @@ def seed(
     # The address base along the roads (its own step; a bigger scale adds doors between).
     if added := addresses.load(conn, scale, say):
         report.added[addresses.ADDRESSES] = added
+    addresses.readdress_facilities(conn)  # consistent with the address base (no rows added)
     # The sensor devices of the facilities loaded (a step of its own: older databases get it).
     for name, count in sensors.load(conn, city, refs, _may_skip_triggers(conn), say).items():
         report.added[name] = count

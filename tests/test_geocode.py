@@ -184,3 +184,43 @@ def test_a_citizen_report_with_only_an_address(
     with psycopg.connect(database_url) as conn:
         row = conn.execute("SELECT count(*) FROM cases WHERE description = %s", (said + "?",))
         assert row.fetchone() == (0,)
+
+
+_SIDES = """
+WITH d AS (SELECT a.id, a.number, a.geom, r.name_zh FROM addresses a
+           JOIN address_roads r ON r.id = a.road_id ORDER BY md5(a.id::text) LIMIT 300),
+near AS (SELECT d.*, x.geom AS line FROM d CROSS JOIN LATERAL (
+    SELECT geom FROM roads WHERE name_zh = d.name_zh ORDER BY geom <-> d.geom LIMIT 1) x),
+at AS (SELECT near.*, ST_LineLocatePoint(line, geom) AS f FROM near),
+pq AS (SELECT at.*, ST_LineInterpolatePoint(line, least(f, 0.999)) AS p,
+              ST_LineInterpolatePoint(line, least(f, 0.999) + 0.001) AS q FROM at)
+SELECT number % 2 = 1 AS odd,
+       (ST_X(q) - ST_X(p)) * (ST_Y(geom) - ST_Y(p)) - (ST_Y(q) - ST_Y(p)) * (ST_X(geom) - ST_X(p))
+           > 0 AS left_side,
+       ST_Distance(geom::geography, line::geography) AS m, f
+FROM pq
+"""
+
+
+def test_doors_lie_along_their_roads_odd_left_even_right(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(_SIDES).fetchall()
+        misplaced = conn.execute(
+            "SELECT count(*) FROM addresses a JOIN grid_cells g ON g.id = a.grid_cell_id "
+            "JOIN admin_areas c ON c.id = g.community_id "
+            "WHERE NOT ST_Intersects(g.geom, a.geom) OR c.parent_id <> a.street_id"
+        ).fetchone()
+        facility = conn.execute(
+            "SELECT f.address, (SELECT '上海市' || r.name_zh FROM addresses a JOIN address_roads "
+            "r ON r.id = a.road_id ORDER BY a.geom <-> f.geom LIMIT 1) FROM facilities f "
+            "ORDER BY f.id LIMIT 1"
+        ).fetchone()
+    assert len(rows) == 300 and misplaced == (0,)
+    assert all(m < 13 for _, _, m, _ in rows)
+    # A door 12 m off the inside of its nearest piece was laid along it (near a corner, the
+    # nearest piece may be the next one, turned): its side follows its number's parity.
+    laid = [(odd, left) for odd, left, m, f in rows if abs(m - 12) < 0.5 and 0.02 < f < 0.98]
+    assert len(laid) > 0.8 * len(rows)
+    assert all(odd == left for odd, left in laid)
+    assert facility is not None and facility[0].startswith("上海市")
+    assert facility[1].removeprefix("上海市") in facility[0]
