@@ -100,11 +100,11 @@ def main() -> None:
     q = quality(args.url, entries, threshold)
     print(f"threshold {threshold}: accepted {q['accepted']}, correct {q['correct']}, "
           f"precision {q['precision']:.3f}, recall {q['recall']:.3f}")  # fmt: skip
-    print("| kind | n | accepted | correct |\n|---|---|---|---|")
+    print("\n| kind | n | accepted | correct |\n|---|---|---|---|")
     for kind, (n, acc, ok) in q["kinds"].items():
         print(f"| {kind} | {n} | {acc} | {ok} |")
     texts = [e.text for e in entries]
-    print("| threads | addresses/s | p50 ms (thread 1) | p95 ms |\n|---|---|---|---|")
+    print("\n| threads | addresses/s | p50 ms (thread 1) | p95 ms |\n|---|---|---|---|")
     for threads in (int(t) for t in args.threads.split(",")):
         per_s, lat = rate(args.url, texts, threads)
         p95 = sorted(lat)[int(0.95 * len(lat))]
