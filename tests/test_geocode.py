@@ -22,6 +22,7 @@ from seed.catalogue import DEMO_OPEN311_KEY
 from server.kernel.auth.tokens import TokenService
 from server.kernel.geocode_settings import GeocodeSettings
 from tests.case_helpers import staff_token
+from tests.gql_helpers import operation
 from tests.mobile_helpers import auth, key, user_with_role
 
 THRESHOLD = GeocodeSettings().min_confidence
@@ -91,16 +92,27 @@ def test_public_geocode_endpoints(client: TestClient, database_url: str) -> None
     assert client.get("/api/v1/geocode").status_code == 400
 
 
-def _gql(client: TestClient, token: str, query: str, variables: dict[str, Any]) -> Any:
-    r = client.post("/graphql", json={"query": query, "variables": variables},
-                    headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+def _gql(client: TestClient, token: str | None, name: str, variables: dict[str, Any]) -> Any:
+    """One operation of graphql/operations/geocode.graphql, as the front ends send it."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    r = client.post("/graphql", json={"query": operation("geocode"), "operationName": name,
+                                      "variables": variables}, headers=headers)  # fmt: skip
     assert r.status_code == 200, r.text
     return r.json()
 
 
-_CALL = """mutation Call($input: HotlineCaseInput!) { createHotlineCase(input: $input) {
-  __typename ... on CasePayload { case { id address } }
-  ... on CaseError { code message candidates { labelZh confidence lon lat } } } }"""
+_CALL = "CreateHotlineCaseByAddress"
+
+
+def test_graphql_geocode_and_reverse_geocode(client: TestClient, database_url: str) -> None:
+    door, text, label, _ = _door(database_url, 4)
+    found = _gql(client, None, "Geocode", {"q": text})["data"]["geocode"]
+    assert found[0]["addressId"] == str(door) and found[0]["labelZh"] == label
+    assert found[0]["confidence"] >= THRESHOLD
+    near = _gql(client, None, "ReverseGeocode", {"lon": found[0]["lon"], "lat": found[0]["lat"]})
+    assert near["data"]["reverseGeocode"]["addressId"] == str(door)
+    bad = _gql(client, None, "Geocode", {"q": "x"})
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 def test_a_call_with_only_an_address_becomes_a_case_in_its_grid_cell(
