@@ -1,0 +1,85 @@
+// The emergency mode on the map: the incident's place (its point and reach circle, or its
+// area), the affected units, hazard sources, cameras and sensor alarms as markers, and the grid
+// cells touched, highlighted and labelled with their population. Its own GeoJSON source and
+// layers, added on top of whatever style is loaded (after a style change too).
+import { circle } from "./incident.js";
+
+const SOURCE = "emergency";
+const EMPTY = { type: "FeatureCollection", features: [] };
+const FONT = ["Noto Sans Regular"]; // a name only: drawn with the browser's own fonts
+export const POINTS = "emergency-points";
+const KIND_COLOURS = ["centre", "#000000", "affected", "#1d4ed8", "hazard", "#9d0208",
+  "camera", "#6a4c93", "alarm", "#e63946"];
+
+let data = EMPTY;
+let cells = []; // the grid cells touched: [id, population]
+
+function ensure(map) {
+  if (map.getSource(SOURCE)) return true;
+  try {
+    map.addSource(SOURCE, { type: "geojson", data: EMPTY });
+  } catch (_) {
+    return false; // the style is still loading: app.js redraws on its style.load
+  }
+  map.addLayer({ id: "emergency-area", type: "fill", source: SOURCE, filter: ["==", ["get", "kind"], "area"],
+    paint: { "fill-color": "#d00000", "fill-opacity": 0.07 } });
+  map.addLayer({ id: "emergency-edge", type: "line", source: SOURCE, filter: ["==", ["get", "kind"], "area"],
+    paint: { "line-color": "#d00000", "line-width": 2.5, "line-dasharray": [3, 1] } });
+  if (map.getSource("grid_cells")) {
+    const cellLayer = { source: "grid_cells", "source-layer": "grid_cells", filter: ["in", ["id"], ["literal", []]] };
+    map.addLayer({ id: "emergency-cells", type: "line", ...cellLayer,
+      paint: { "line-color": "#d00000", "line-width": 2 } });
+    map.addLayer({ id: "emergency-cell-labels", type: "symbol", ...cellLayer,
+      layout: { "text-field": ["to-string", ["get", "population"]], "text-font": FONT, "text-size": 12 },
+      paint: { "text-color": "#7f1d1d", "text-halo-color": "#ffffff", "text-halo-width": 1.5 } });
+  }
+  map.addLayer({ id: POINTS, type: "circle", source: SOURCE, filter: ["!=", ["get", "kind"], "area"],
+    paint: { "circle-color": ["match", ["get", "kind"], ...KIND_COLOURS, "#444444"],
+      "circle-radius": ["match", ["get", "kind"], "centre", 8, 6],
+      "circle-stroke-color": ["match", ["get", "kind"], "centre", "#d00000", "#ffffff"],
+      "circle-stroke-width": ["match", ["get", "kind"], "centre", 3, 2] } });
+  return true;
+}
+
+function apply(map) {
+  if (!ensure(map)) return;
+  map.getSource(SOURCE).setData(data);
+  const ids = cells.map(([id]) => id);
+  for (const layer of ["emergency-cells", "emergency-cell-labels"]) {
+    if (map.getLayer(layer)) map.setFilter(layer, ["in", ["id"], ["literal", ids]]);
+  }
+}
+
+const marker = (kind, item, name) => ({ type: "Feature", geometry: item.geometry,
+  properties: { kind, id: String(item.id), name } });
+
+/** The place of an incident (or of one being chosen): its shape on the map. */
+export function place(geometry, reachM) {
+  if (geometry.type === "Point") {
+    return [{ type: "Feature", geometry: circle(geometry.coordinates, reachM), properties: { kind: "area" } },
+      { type: "Feature", geometry, properties: { kind: "centre", id: "", name: "" } }];
+  }
+  return [{ type: "Feature", geometry, properties: { kind: "area" } }];
+}
+
+/** Draw an incident (EmergencyIncident as GraphQL sends it), or only a place being chosen. */
+export function draw(map, incident, preview = null) {
+  if (incident) {
+    const c = incident.context;
+    data = { type: "FeatureCollection", features: [
+      ...place(incident.geometry, incident.reachM),
+      ...c.affectedUnits.map((f) => marker("affected", f, f.nameZh)),
+      ...c.hazards.map((f) => marker("hazard", f, f.nameZh)),
+      ...c.cameras.map((k) => marker("camera", k, k.name)),
+      ...c.sensorAlarms.map((a) => marker("alarm", a, a.thing)),
+    ] };
+    cells = c.gridCells.map((g) => [Number(g.id), g.population]);
+  } else {
+    data = preview ? { type: "FeatureCollection", features: place(preview.geometry, preview.reachM) } : EMPTY;
+    cells = [];
+  }
+  apply(map);
+}
+
+/** Draw again on a new style (the source and layers went with the old one). */
+export function redraw(map) { apply(map); }
