@@ -164,7 +164,8 @@ def test_a_dispatcher_activates_the_flood_plan_and_seats_follow_it_live(
     # the markers: every affected unit, and the place (its centre and the reach circle)
     kinds = (
         "(async () => { const d = await window.onemap.map.getSource('emergency').getData();"
-        " const k = d.features.map(f => f.properties.kind); return k.includes('affected') && k; })()"
+        " const k = d.features.map(f => f.properties.kind);"
+        " return k.includes('affected') && k; })()"
     )
     drawn = until(page, kinds)
     assert drawn.count("affected") == len(units) and drawn.count("centre") == 1

@@ -9,7 +9,7 @@
 // whose refusal is shown as it words it.
 import { el, fill, toast } from "./dom.js";
 import { query, subscribe } from "./gql.js";
-import { formatDistance, formatTime, name, t, tf } from "./i18n.js";
+import { formatDistance, formatTime, language, name, t, tf } from "./i18n.js";
 import { commandForms } from "./incident_forms.js";
 import * as drawing from "./incident_map.js";
 import { incidentPanel } from "./incident_panel.js";
@@ -28,6 +28,7 @@ let chosen = null; // {geometry, reachM}: the place picked for a new incident
 let current = null; // the open incident (EmergencyIncident)
 let unsubscribe = null;
 let reloadTimer = null;
+let following = 0; // the latest follow(): a subscription that opens after a newer one is closed
 
 function say(text) { $("em-state").textContent = text; }
 
@@ -134,7 +135,8 @@ async function step(task, status, note) {
   const moved = await mutate("UpdateIncidentTask", { id: task.id, status, note }, "updateIncidentTask");
   if (!moved) return;
   await reload();
-  say(tf("em_task_done", { text: task.textZh, status: name(TASK_STATUSES, lower(status)) }));
+  const text = language() === "zh" ? task.textZh : task.textEn;
+  say(tf("em_task_done", { text, status: name(TASK_STATUSES, lower(status)) }));
   $("em-state").focus();
 }
 
@@ -176,13 +178,15 @@ async function reload() {
 function follow(id) {
   if (unsubscribe) unsubscribe();
   unsubscribe = null;
+  $("em-live").textContent = "";
+  const mine = ++following;
   subscribe(DOC, "IncidentEvents", { incidentId: id }, (data) => {
     const e = data.incidentEvents;
     if (current?.id !== e.incidentId) return;
     $("em-live").textContent = tf("em_live", { what: `${t(`em_event_${lower(e.type)}`)} · ${formatTime(e.at)}` });
     clearTimeout(reloadTimer); // a burst of events (a level change and its tasks): one reload
     reloadTimer = setTimeout(() => reload().catch((err) => say(err.message)), 150);
-  }, (err) => toast(err.message)).then((stop) => { unsubscribe = stop; });
+  }, (err) => toast(err.message)).then((stop) => { if (mine === following) unsubscribe = stop; else stop(); });
 }
 
 async function open(id) {
@@ -199,7 +203,7 @@ async function open(id) {
 }
 
 function bounds(incident) {
-  const points = drawing.place(incident.geometry, incident.reachM)[0].geometry.coordinates.flat(2);
+  const points = drawing.place(incident.geometry, incident.reachM)[0].geometry.coordinates.flat(Infinity);
   const xs = points.filter((_, k) => k % 2 === 0);
   const ys = points.filter((_, k) => k % 2 === 1);
   return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
@@ -221,6 +225,7 @@ export function onFeature(_map, f, at) {
 }
 
 function reset() {
+  following += 1;
   if (unsubscribe) unsubscribe();
   unsubscribe = null;
   current = null;
