@@ -180,6 +180,19 @@ def test_a_dispatcher_activates_the_flood_plan_and_seats_follow_it_live(
     element(page, ".popup-facility")
     assert name in readable(page.inner_text(".popup-facility"))
 
+    # the open cases nearby (the 200 nearest): a click opens the case's own popup
+    open_cases = rows(
+        database_url,
+        "SELECT public_id FROM cases WHERE status IN ('reported', 'dispatched', 'in_progress',"
+        f" 'resolved') AND {WITHIN} ORDER BY ST_Distance(geom::geography, {PLACE}), id LIMIT 200",
+        **near,
+    )
+    shown = page.locator("#em-incident [data-section=em_cases] li .sub").all_inner_texts()
+    assert [s.split(" · ")[0] for s in shown] == [r[0] for r in open_cases] != []
+    page.locator("#em-incident [data-section=em_cases] li button.link").first.click()
+    element(page, ".popup-case[data-case-id] .timeline")
+    assert open_cases[0][0] in readable(page.inner_text(".popup-case"))
+
     # in English, the same panel in words
     page.click("#lang")
     text = readable(page.inner_text("#em-incident"))

@@ -3,6 +3,7 @@
 // sources, nearby cameras (▶ opens the map view's camera popup), population by grid cell, open
 // cases, sensor alarms, the weather, and the tasks by department with the steps the server
 // lists for this user (`allowedActions`). Level change and close are in incident_forms.js.
+import { casePopup } from "./case_popup.js";
 import { el, facts } from "./dom.js";
 import { formatDistance, formatTime, language, name, t, tf } from "./i18n.js";
 import { cameraPopup, facilityPopup } from "./popups.js";
@@ -116,8 +117,11 @@ export function incidentPanel(map, i, on, forms) {
   const cell = (g) => el("li", { dataset: { id: g.id } }, el("strong", {}, g.name),
     el("span", { class: "sub" }, `${g.code}${g.worker ? ` · ${t("worker")} ${g.worker.displayName}` : ""}`),
     el("span", { class: "em-people" }, tf("em_people", { n: g.population })));
-  const kase = (k) => el("li", { dataset: { id: k.id } }, el("strong", {}, name(CASE_CATEGORIES, k.category)),
-    el("span", { class: "sub" }, `${k.publicId} · ${name(CASE_STATUSES, lower(k.status))} · ${formatDistance(k.distanceM)}`));
+  const kase = (k) => row(k.id, name(CASE_CATEGORIES, k.category), () => {
+    fly(k.geometry);
+    casePopup(map, { id: k.id, properties: { category: k.category, public_id: k.publicId, status: lower(k.status),
+      priority: lower(k.priority), reported_at: k.reportedAt } }, k.geometry.coordinates);
+  }, `${k.publicId} · ${name(CASE_STATUSES, lower(k.status))} · ${formatDistance(k.distanceM)}`);
   const alarm = (a) => row(a.id, a.thing, () => fly(a.geometry),
     `${a.datastream} · ${name(ALARM_LEVELS, lower(a.level))} · ${a.lastValue} · ${formatTime(a.raisedAt)} · ${formatDistance(a.distanceM)}`);
   return [
