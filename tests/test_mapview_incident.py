@@ -255,6 +255,54 @@ def test_a_dispatcher_activates_the_flood_plan_and_seats_follow_it_live(
     page.context.close()
 
 
+def screen(page: Page, lon: float, lat: float, dx: float = 0, dy: float = 0) -> tuple[float, float]:
+    """Where [lon, lat] is on the screen, moved by (dx, dy) pixels."""
+    x, y = page.evaluate(
+        "(() => { const m = window.onemap.map; const c = m.getContainer().getBoundingClientRect();"
+        f" const p = m.project([{lon}, {lat}]); return [p.x + c.left, p.y + c.top]; }})()"
+    )
+    return x + dx, y + dy
+
+
+def test_an_area_drawn_on_the_map_is_the_incidents_place(
+    site: str, chrome: Browser, database_url: str
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        lon, lat = waterlogging_point(conn, 1000)
+    flood = rows(database_url, "SELECT id FROM plans WHERE number = %(n)s", n=FLOOD_NUMBER)[0][0]
+    page, console = signed_in(chrome, site, *DISPATCHER)
+    open_emergency(page)
+    until(page, "document.querySelectorAll('#em-plan option').length > 0")
+    page.select_option("#em-plan", str(flood))
+    page.select_option("#em-level", "III")
+    jump(page, [lon, lat], 14.5)
+    page.click("#em-draw")
+    for dx, dy in ((-180, -140), (200, -120)):
+        page.mouse.click(*screen(page, lon, lat, dx, dy))
+    assert "2 个顶点" in page.inner_text("#em-place")
+    page.click("#em-draw-done")
+    assert "至少需要 3 个顶点" in page.inner_text("#em-state")
+    page.mouse.click(*screen(page, lon, lat, 20, 190))
+    page.click("#em-draw-done")
+    assert "3 个顶点的多边形" in page.inner_text("#em-place")
+    page.click("#em-activate")
+    element(page, "#em-incident .em-head")
+    assert "划定范围内" in readable(page.inner_text("#em-incident .em-head"))
+    made = rows(database_url, "SELECT id, ST_NPoints(geom) FROM incidents ORDER BY id DESC LIMIT 1")
+    assert made[0][1] == 4  # a closed ring of three corners
+    inside = rows(
+        database_url,
+        "SELECT f.name_zh FROM facilities f, incidents i WHERE i.id = %(i)s"
+        " AND f.category = ANY(%(c)s) AND ST_Intersects(f.geom, i.geom)",
+        i=made[0][0],
+        c=list(AFFECTED),
+    )
+    assert inside and sorted(listed(page, "em_affected")) == sorted(r[0] for r in inside)
+    assert len(tasks_shown(page)) == len(measures(database_url, "III"))
+    assert console.errors == []
+    page.context.close()
+
+
 def test_the_keyboard_reaches_the_activation_and_activates_at_the_map_centre(
     site: str, chrome: Browser, database_url: str
 ) -> None:

@@ -11,7 +11,8 @@ export const POINTS = "emergency-points";
 const KIND_COLOURS = ["centre", "#000000", "affected", "#1d4ed8", "hazard", "#9d0208",
   "camera", "#6a4c93", "alarm", "#e63946"];
 
-let data = EMPTY;
+let shown = []; // the open incident's features
+let previewed = []; // the place being chosen for a new one
 let cells = []; // the grid cells touched: [id, population]
 
 function ensure(map) {
@@ -43,7 +44,7 @@ function ensure(map) {
 
 function apply(map) {
   if (!ensure(map)) return;
-  map.getSource(SOURCE).setData(data);
+  map.getSource(SOURCE).setData({ type: "FeatureCollection", features: [...shown, ...previewed] });
   const ids = cells.map(([id]) => id);
   for (const layer of ["emergency-cells", "emergency-cell-labels"]) {
     if (map.getLayer(layer)) map.setFilter(layer, ["in", ["id"], ["literal", ids]]);
@@ -62,22 +63,29 @@ export function place(geometry, reachM) {
   return [{ type: "Feature", geometry, properties: { kind: "area" } }];
 }
 
-/** Draw an incident (EmergencyIncident as GraphQL sends it), or only a place being chosen. */
-export function draw(map, incident, preview = null) {
-  if (incident) {
-    const c = incident.context;
-    data = { type: "FeatureCollection", features: [
-      ...place(incident.geometry, incident.reachM),
-      ...c.affectedUnits.map((f) => marker("affected", f, f.nameZh)),
-      ...c.hazards.map((f) => marker("hazard", f, f.nameZh)),
-      ...c.cameras.map((k) => marker("camera", k, k.name)),
-      ...c.sensorAlarms.map((a) => marker("alarm", a, a.thing)),
-    ] };
-    cells = c.gridCells.map((g) => [Number(g.id), g.population]);
-  } else {
-    data = preview ? { type: "FeatureCollection", features: place(preview.geometry, preview.reachM) } : EMPTY;
-    cells = [];
-  }
+/** Draw an incident (EmergencyIncident as GraphQL sends it), or nothing (null). */
+export function draw(map, incident) {
+  const c = incident?.context;
+  shown = incident ? [
+    ...place(incident.geometry, incident.reachM),
+    ...c.affectedUnits.map((f) => marker("affected", f, f.nameZh)),
+    ...c.hazards.map((f) => marker("hazard", f, f.nameZh)),
+    ...c.cameras.map((k) => marker("camera", k, k.name)),
+    ...c.sensorAlarms.map((a) => marker("alarm", a, a.thing)),
+  ] : [];
+  cells = incident ? c.gridCells.map((g) => [Number(g.id), g.population]) : [];
+  apply(map);
+}
+
+/** Draw the place being chosen ({geometry, reachM}; a LineString while an area is drawn, with
+ * its corners), or nothing (null). */
+export function preview(map, shape) {
+  const g = shape?.geometry;
+  previewed = !g ? [] : g.type === "LineString"
+    ? [{ type: "Feature", geometry: g, properties: { kind: "area" } },
+      ...g.coordinates.map((xy) => ({ type: "Feature", geometry: { type: "Point", coordinates: xy },
+        properties: { kind: "corner", id: "", name: "" } }))]
+    : place(g, shape.reachM);
   apply(map);
 }
 

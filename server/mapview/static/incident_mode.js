@@ -9,11 +9,12 @@
 // whose refusal is shown as it words it.
 import { el, fill, toast } from "./dom.js";
 import { query, subscribe } from "./gql.js";
-import { formatDistance, formatTime, language, name, t, tf } from "./i18n.js";
+import { formatTime, language, name, t, tf } from "./i18n.js";
 import { commandForms } from "./incident_forms.js";
 import * as drawing from "./incident_map.js";
 import { incidentPanel } from "./incident_panel.js";
-import { HAZARD_TYPES, LEVEL_REACH_M, LEVELS, TASK_STATUSES } from "./incident_words.js";
+import * as place from "./incident_place.js";
+import { HAZARD_TYPES, LEVELS, TASK_STATUSES } from "./incident_words.js";
 import { cameraPopup, facilityPopup } from "./popups.js";
 import { can, onSession } from "./session.js";
 
@@ -23,8 +24,6 @@ const lower = (v) => (v ? String(v).toLowerCase() : v);
 
 let map = null;
 let plans = [];
-let picking = false;
-let chosen = null; // {geometry, reachM}: the place picked for a new incident
 let current = null; // the open incident (EmergencyIncident)
 let unsubscribe = null;
 let reloadTimer = null;
@@ -60,44 +59,17 @@ async function loadPlans() {
   }
 }
 
-function placeText() {
-  if (!chosen) return t("em_no_place");
-  const [lon, lat] = chosen.geometry.coordinates;
-  return tf("em_place", { lon: lon.toFixed(5), lat: lat.toFixed(5), reach: formatDistance(chosen.reachM) });
-}
-
-function choose(lngLat) {
-  chosen = { geometry: { type: "Point", coordinates: [lngLat.lng, lngLat.lat] }, reachM: LEVEL_REACH_M[$("em-level").value] };
-  $("em-place").textContent = placeText();
-  if (!current) drawing.draw(map, null, chosen);
-}
-
-function setPicking(on) {
-  picking = on;
-  $("em-pick").setAttribute("aria-pressed", String(on));
-  map.getCanvas().style.cursor = on ? "crosshair" : "";
-  if (on) say(t("em_picking"));
-}
-
-/** A map click: true when the emergency mode took it (picking a place). */
-export function onMapClick(_map, event) {
-  if (!picking) return false;
-  setPicking(false);
-  choose(event.lngLat);
-  say("");
-  $("em-activate").focus();
-  return true;
-}
+/** A map click: true when the emergency mode took it (choosing a place). */
+export function onMapClick(_map, event) { return place.onMapClick(event); }
 
 async function activate() {
-  if (!chosen) { say(t("em_need_place")); return; }
+  const where = place.variables();
+  if (!where) { say(t("em_need_place")); return; }
   say(t("em_activating"));
-  const variables = { planId: $("em-plan").value, level: $("em-level").value,
-    point: { lon: chosen.geometry.coordinates[0], lat: chosen.geometry.coordinates[1] } };
-  const answer = await mutate("ActivatePlan", variables, "activatePlan");
+  const answer = await mutate("ActivatePlan", { planId: $("em-plan").value, level: $("em-level").value, ...where },
+    "activatePlan");
   if (!answer) return;
-  chosen = null;
-  $("em-place").textContent = placeText();
+  place.clear();
   show(answer);
   say(tf("em_activated", { number: answer.number }));
   loadList();
@@ -229,8 +201,7 @@ function reset() {
   if (unsubscribe) unsubscribe();
   unsubscribe = null;
   current = null;
-  chosen = null;
-  picking = false;
+  place.clear();
   render();
   if (map) drawing.draw(map, null);
   say("");
@@ -242,7 +213,7 @@ export function redraw(m) {
   drawing.redraw(m);
   levelOptions();
   planOptions();
-  $("em-place").textContent = placeText();
+  place.retext();
   render();
   if (document.querySelector("[data-tab=emergency]").hidden === false) loadList();
 }
@@ -250,10 +221,7 @@ export function redraw(m) {
 export function setup(m) {
   map = m;
   levelOptions();
-  $("em-place").textContent = placeText();
-  $("em-pick").addEventListener("click", () => setPicking(!picking));
-  $("em-centre").addEventListener("click", () => { setPicking(false); choose(map.getCenter()); });
-  $("em-level").addEventListener("change", () => { if (chosen) choose({ lng: chosen.geometry.coordinates[0], lat: chosen.geometry.coordinates[1] }); });
+  place.setup(m, say);
   $("em-activate").addEventListener("click", () => activate());
   onSession((s) => {
     const reads = Boolean(s) && can("read_plans");

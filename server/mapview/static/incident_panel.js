@@ -37,7 +37,7 @@ function head(i) {
       [t("em_status"), name(INCIDENT_STATUSES, lower(i.status))],
       [t("em_reach"), i.geometry.type === "Point"
         ? `${i.geometry.coordinates.map((c) => c.toFixed(5)).join(", ")} · ${formatDistance(i.reachM)}`
-        : formatDistance(i.reachM)],
+        : `${t("em_inside")}${i.reachM ? ` + ${formatDistance(i.reachM)}` : ""}`],
       [t("em_started"), formatTime(i.startedAt)],
       [t("em_started_by"), i.startedBy?.displayName],
       [t("em_closed_at"), formatTime(i.closedAt)],
