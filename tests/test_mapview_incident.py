@@ -205,12 +205,16 @@ def test_a_dispatcher_activates_the_flood_plan_and_seats_follow_it_live(
     open_emergency(other)
     other.locator("#em-list li", has_text=number).locator("button").click()
     element(other, "#em-incident[data-incident] .em-head")
+    page.fill("#em-summary", "草稿：积水正在消退")  # being typed while the panel updates
     fire_task = next(t for d, t in level_two if d == "消防救援支队")
+
     other.locator(".em-task", has_text=fire_task).locator("[data-step=accepted]").click()
     until(other, "document.getElementById('em-state').innerText.includes('已接收')")
     until(page, shows_task(fire_task, "accepted"))
     assert task_status(page, fire_task) == "已接收"
     assert "任务接收" in page.inner_text("#em-live")
+    assert page.input_value("#em-summary") == "草稿：积水正在消退"
+    page.fill("#em-summary", "")
 
     power_task = next(t for d, t in level_two if d == "市区供电公司")
     row = other.locator(".em-task", has_text=power_task)

@@ -42,8 +42,9 @@ function levelOptions() {
 function planOptions() {
   const select = $("em-plan");
   const value = select.value;
+  const title = (v) => (language() === "zh" ? v?.titleZh : v?.titleEn || v?.titleZh) ?? "";
   fill(select, plans.map((p) => el("option", { value: p.id },
-    `${p.number} · ${p.current?.titleZh ?? ""} · ${name(HAZARD_TYPES, lower(p.hazardType))}`)));
+    `${p.number} · ${title(p.current)} · ${name(HAZARD_TYPES, lower(p.hazardType))}`)));
   if (value) select.value = value;
 }
 
@@ -66,8 +67,8 @@ async function activate() {
   const where = place.variables();
   if (!where) { say(t("em_need_place")); return; }
   say(t("em_activating"));
-  const answer = await mutate("ActivatePlan", { planId: $("em-plan").value, level: $("em-level").value, ...where },
-    "activatePlan");
+  const variables = { planId: $("em-plan").value, level: $("em-level").value, ...where };
+  const answer = await mutate("ActivatePlan", variables, "activatePlan");
   if (!answer) return;
   place.clear();
   show(answer);
@@ -106,6 +107,7 @@ async function step(task, status, note) {
   if (status === "REFUSED" && !note) { say(t("em_reason_first")); return; }
   const moved = await mutate("UpdateIncidentTask", { id: task.id, status, note }, "updateIncidentTask");
   if (!moved) return;
+  drafts.delete(task.id);
   await reload();
   const text = language() === "zh" ? task.textZh : task.textEn;
   say(tf("em_task_done", { text, status: name(TASK_STATUSES, lower(status)) }));
@@ -122,13 +124,29 @@ async function close(summary) {
   if (answer) { show(answer); say(t("em_closed")); loadList(); }
 }
 
+// The panel is drawn again on every event; what the user is typing must survive that: the
+// command forms are kept while the incident's status and level stay, refusal reasons are
+// drafts by task, and the focused control is found again by its data-focus key.
+let formsKey = "";
+const drafts = new Map(); // task id → the refusal reason being typed
+
 function render() {
   const box = $("em-incident");
-  if (!current) { box.replaceChildren(); return; }
-  const forms = can("command_incidents") && current.status === "ACTIVE"
-    ? commandForms(current, { onLevel: changeLevel, onClose: close, say }) : null;
-  fill(box, incidentPanel(map, current, { onStep: step }, forms));
+  if (!current) { box.replaceChildren(); formsKey = ""; drafts.clear(); return; }
+  if (!box.firstChild) box.append(el("div", { class: "em-top" }), el("div", { class: "em-forms-box" }), el("div", { class: "em-rest" }));
+  const [top, formsBox, rest] = box.children;
+  const focused = box.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
+  const [head, ...sections] = incidentPanel(map, current, { onStep: step, drafts });
+  fill(top, head);
+  fill(rest, sections);
+  const key = `${current.id}:${current.status}:${current.level}:${language()}`;
+  if (key !== formsKey) {
+    formsKey = key;
+    fill(formsBox, can("command_incidents") && current.status === "ACTIVE"
+      ? commandForms(current, { onLevel: changeLevel, onClose: close, say }) : null);
+  }
   box.dataset.incident = current.id;
+  if (focused) box.querySelector(`[data-focus="${CSS.escape(focused)}"]`)?.focus();
 }
 
 function show(incident) {

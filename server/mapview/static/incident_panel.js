@@ -57,17 +57,21 @@ function weather(w) {
     w.warnings.map((x) => el("p", { class: "em-warning", dataset: { colour: x.colour } }, zh() ? x.textZh : x.textEn)));
 }
 
-function taskItem(task, onStep) {
+function taskItem(task, on) {
   const text = zh() ? task.textZh : task.textEn;
   const status = lower(task.status);
+  const draft = on.drafts.get(task.id);
   const reason = el("input", { type: "text", maxlength: "500", "aria-label": t("em_refuse_reason"),
-    placeholder: t("em_refuse_reason") });
-  const refuse = el("div", { class: "row em-refuse", hidden: true }, reason,
-    el("button", { type: "button", dataset: { step: "refused-confirm" },
-      onclick: () => onStep(task, "REFUSED", reason.value.trim()) }, t("em_refuse_confirm")));
+    placeholder: t("em_refuse_reason"), dataset: { focus: `${task.id}:reason` },
+    oninput: (e) => on.drafts.set(task.id, e.target.value) });
+  reason.value = draft ?? "";
+  const refuse = el("div", { class: "row em-refuse", hidden: draft == null }, reason,
+    el("button", { type: "button", dataset: { step: "refused-confirm", focus: `${task.id}:refused-confirm` },
+      onclick: () => on.onStep(task, "REFUSED", reason.value.trim()) }, t("em_refuse_confirm")));
   const steps = (task.allowedActions || []).map(lower).filter((s) => TASK_STEPS[s]).map((s) =>
-    el("button", { type: "button", dataset: { step: s }, onclick: () => {
-      if (s !== "refused") { onStep(task, s.toUpperCase(), null); return; }
+    el("button", { type: "button", dataset: { step: s, focus: `${task.id}:${s}` }, onclick: () => {
+      if (s !== "refused") { on.onStep(task, s.toUpperCase(), null); return; }
+      on.drafts.set(task.id, reason.value);
       refuse.hidden = false;
       reason.focus();
     } }, name(TASK_STEPS, s)));
@@ -80,7 +84,7 @@ function taskItem(task, onStep) {
     steps.length ? refuse : null);
 }
 
-function tasks(list, onStep) {
+function tasks(list, on) {
   const byDepartment = new Map();
   for (const task of list) {
     const d = task.department;
@@ -92,14 +96,14 @@ function tasks(list, onStep) {
     el("h3", {}, t("em_tasks"), el("span", { class: "count" }, String(list.length))),
     [...byDepartment.values()].map(({ d, items }) => el("div", { class: "em-department", dataset: { department: d?.code } },
       el("h4", {}, d ? (zh() ? d.nameZh : d.nameEn || d.nameZh) : ""),
-      el("ul", {}, items.map((task) => taskItem(task, onStep))))));
+      el("ul", {}, items.map((task) => taskItem(task, on))))));
 }
 
 /**
- * The incident's panel, as DOM. `on`: {onStep(task, status, note)} for the task buttons;
- * `forms`: the command forms (level change, close) or null when the user has none.
+ * The incident's panel, as DOM: its head, then its sections. `on`: {onStep(task, status, note)}
+ * for the task buttons, {drafts}: the refusal reasons being typed, by task id.
  */
-export function incidentPanel(map, i, on, forms) {
+export function incidentPanel(map, i, on) {
   const c = i.context;
   const fly = (g) => map.flyTo({ center: g.coordinates, zoom: Math.max(map.getZoom(), 16) });
   const facility = (f, category) => row(f.id, zh() ? f.nameZh : f.nameEn || f.nameZh, () => {
@@ -126,8 +130,7 @@ export function incidentPanel(map, i, on, forms) {
     `${a.datastream} · ${name(ALARM_LEVELS, lower(a.level))} · ${a.lastValue} · ${formatTime(a.raisedAt)} · ${formatDistance(a.distanceM)}`);
   return [
     head(i),
-    forms,
-    tasks(i.tasks, on.onStep),
+    tasks(i.tasks, on),
     section("em_affected", c.affectedUnits, (f) => facility(f, lower(f.category))),
     section("em_hazards", c.hazards, (f) => facility(f, "hazard_source")),
     section("em_cameras", c.cameras, camera),
