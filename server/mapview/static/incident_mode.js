@@ -19,6 +19,7 @@ import { cameraPopup, facilityPopup } from "./popups.js";
 import { can, onSession } from "./session.js";
 
 const DOC = "incidents.graphql";
+const LIST_REFRESH_MS = 30_000; // incidents activated at other seats (no subscription lists them)
 const $ = (id) => document.getElementById(id);
 const lower = (v) => (v ? String(v).toLowerCase() : v);
 
@@ -241,6 +242,9 @@ export function setup(m) {
   levelOptions();
   place.setup(m, say);
   $("em-activate").addEventListener("click", () => activate());
+  const tab = document.querySelector("[data-tab=emergency]");
+  tab.addEventListener("click", () => loadList());
+  setInterval(() => { if (!tab.hidden && !$("tab-emergency").hidden) loadList(); }, LIST_REFRESH_MS);
   onSession((s) => {
     const reads = Boolean(s) && can("read_plans");
     const commands = reads && can("command_incidents");
