@@ -1,4 +1,5 @@
-# OneMap's app image. The database is a separate postgis/postgis container (docker-compose.yml).
+# OneMap's app image. The database is a separate PostGIS + pgRouting container
+# (docker-compose.yml, docker/postgis.Dockerfile).
 
 # The browser libraries the app serves (the map view's, the API reference's, the OGC API's
 # HTML pages'), pinned in web/package-lock.json; the devDependencies are test tools, not

@@ -23,7 +23,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from geo.enums import Role
+from geo.enums import INTERNAL_FACILITY_CATEGORIES, FacilityCategory, Role
 from geo.errors import Forbidden, InvalidInput, Unauthorized
 from geo.layers import CAMERAS, CASES, FACILITIES, PUBLIC_VIEWS, SENSORS, LayerView
 
@@ -60,6 +60,7 @@ class Capability(StrEnum):
     MANAGE_PLANS = "manage_plans"  # write and revise plans (a revision is a new version)
     COMMAND_INCIDENTS = "command_incidents"  # activate a plan, change the level, close; any task
     ISSUE_WARNINGS = "issue_warnings"  # 预警发布: issue, update, cancel CAP warnings to citizens
+    MANAGE_ROADS = "manage_roads"  # 路况: close and reopen roads, set their congestion
 
 
 C = Capability
@@ -74,7 +75,8 @@ ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     Role.DISPATCHER: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES,
        C.READ_PERSONAL, C.READ_PHOTOS, C.CREATE_CASES, C.DISPATCH, C.HANDLE, C.COMMENT,
-       C.PAUSE_CLOCKS, C.EVALUATE, C.READ_SENSORS, C.READ_PLANS, C.COMMAND_INCIDENTS},
+       C.PAUSE_CLOCKS, C.EVALUATE, C.READ_SENSORS, C.READ_PLANS, C.COMMAND_INCIDENTS,
+       C.MANAGE_ROADS},
     Role.DEPARTMENT_STAFF: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.HANDLE, C.COMMENT,
        C.HANDLE_APPLICATIONS, C.EVALUATE, C.READ_SENSORS, C.READ_PLANS},
@@ -637,6 +639,33 @@ def editable(principal: Principal, layer: str) -> LayerView:
     if layer not in ("facilities", "cameras"):
         raise Forbidden(f"{layer!r} cannot be edited through this interface.")
     return INTERNAL_LAYERS[layer][0]
+
+
+# -- roads ------------------------------------------------------------------------------------
+
+
+def visible_categories(principal: Principal) -> frozenset[str]:
+    """The facility categories whose facilities the principal may see (internal ones, hazard
+    sources, only with READ_INTERNAL)."""
+    every = frozenset(c.value for c in FacilityCategory)
+    if principal.can(C.READ_INTERNAL):
+        return every
+    return every - {c.value for c in INTERNAL_FACILITY_CATEGORIES}
+
+
+def facility_categories(principal: Principal, categories: Iterable[str]) -> list[str]:
+    """The facility categories a principal may search by position (drive-time nearest):
+    ``categories`` as given, InvalidInput for an unknown one, Forbidden for an internal one
+    (hazard sources) without READ_INTERNAL."""
+    wanted = sorted(set(categories))
+    known = {c.value for c in FacilityCategory}
+    unknown = [c for c in wanted if c not in known]
+    if unknown or not wanted:
+        raise InvalidInput(f"categories must be among {', '.join(sorted(known))}.")
+    internal = {c.value for c in INTERNAL_FACILITY_CATEGORIES} & set(wanted)
+    if internal and not principal.can(C.READ_INTERNAL):
+        require(principal, C.READ_INTERNAL)
+    return wanted
 
 
 # -- sensors (SensorThings) -------------------------------------------------------------------

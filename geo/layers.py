@@ -16,13 +16,17 @@ from geo.enums import INTERNAL_FACILITY_CATEGORIES
 class LayerView:
     name: str
     table: str
-    geometry_type: str  # "Point" or "MultiPolygon"
+    geometry_type: str  # "Point", "LineString" or "MultiPolygon"
     columns: tuple[str, ...]  # properties, in output order
     row_filter: str = "TRUE"  # a fixed SQL predicate on alias t (our constant, never input)
     internal: bool = False
     #: The column holding each row's level-24 quadkey, when the table has one (cases:
     #: aggregated tiles are counted from it, geo.queries.tile_keys).
     tile_key: str | None = None
+    #: Below this zoom a tile holds only the rows of ``low_zoom_filter`` (a fixed predicate
+    #: on alias t): the roads' expressways and arterials, as a city map generalises.
+    low_zoom_below: int = 0
+    low_zoom_filter: str = "TRUE"
 
 
 _hidden = ", ".join(f"'{c.value}'" for c in sorted(INTERNAL_FACILITY_CATEGORIES))
@@ -81,10 +85,21 @@ SENSORS = LayerView(
     row_filter="t.geom IS NOT NULL", internal=True,
 )  # fmt: skip
 
+#: The road network (migration 0024): public, lines in the direction one may drive a one-way
+#: road. Tiles below zoom 12 hold the expressways and arterials only.
+ROADS = LayerView(
+    "roads", "roads", "LineString",
+    ("name_zh", "name_en", "road_class", "speed_kmh", "lanes", "one_way", "length_m"),
+    low_zoom_below=12, low_zoom_filter="t.road_class IN ('expressway', 'arterial')",
+)  # fmt: skip
+
 PUBLIC_VIEWS = {
-    v.name: v for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES_PUBLIC, CASES_PUBLIC, SENSORS_PUBLIC)
+    v.name: v
+    for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES_PUBLIC, CASES_PUBLIC, SENSORS_PUBLIC, ROADS)
 }
-INTERNAL_VIEWS = {v.name: v for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES, CAMERAS, CASES, SENSORS)}
+INTERNAL_VIEWS = {
+    v.name: v for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES, CAMERAS, CASES, SENSORS, ROADS)
+}
 
 
 def view(name: str, *, internal: bool) -> LayerView | None:

@@ -26,7 +26,7 @@ from geo.passwords import hash_password
 from geo.queries.stage_limits import HANDLE_DEFAULT_SQL
 from geo.sensor_alarm_models import MOVED_RULES, insert_defaults
 from geo.services import case_facts
-from seed import catalogue, plans, sensors, vocab
+from seed import catalogue, plans, roads, sensors, vocab
 from seed.copy import copy_rows, reserve_ids
 from seed.generate import (
     CALLBACK_COLUMNS,
@@ -134,6 +134,9 @@ def seed(
     case_facts.rebuild(
         conn, missing_only=True, progress=lambda done, total: say(FACTS, done, total)
     )
+    # The road network (a step of its own: older databases get it; a bigger scale its lanes).
+    if added := roads.load(conn, city, scale, say):
+        report.added[roads.ROADS] = added
     # The sensor devices of the facilities loaded (a step of its own: older databases get it).
     for name, count in sensors.load(conn, city, refs, _may_skip_triggers(conn), say).items():
         report.added[name] = count

@@ -87,6 +87,7 @@ def create_database(prefix: str = "onemap_test") -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION postgis")
         conn.execute("CREATE EXTENSION pg_trgm")
+        conn.execute("CREATE EXTENSION pgrouting")  # roads (migration 0024)
     return url
 
 

@@ -18,7 +18,10 @@ def _compose() -> dict[str, Any]:
 def test_postgis_service_has_a_health_check_and_a_volume() -> None:
     compose = _compose()
     db = compose["services"]["postgis"]
-    assert db["image"].startswith("postgis/postgis:")
+    # PostGIS with pgRouting: the postgis/postgis image and the Debian package (roads)
+    dockerfile = (ROOT / db["build"]["context"] / db["build"]["dockerfile"]).read_text()
+    assert "FROM postgis/postgis:15-" in dockerfile
+    assert "postgresql-15-pgrouting" in dockerfile
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
     volume = db["volumes"][0].split(":")[0]
     assert volume in compose["volumes"]

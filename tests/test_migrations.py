@@ -45,6 +45,8 @@ TABLES = {
     "plans", "plan_versions", "plan_measures", "incidents", "incident_tasks", "incident_events",
     # 0025: CAP warnings and their Web Push
     "warnings", "push_subscriptions", "warning_deliveries",
+    # 0026: the road network and its conditions
+    "roads", "road_vertices", "road_conditions", "road_closures",
 }  # fmt: skip
 
 

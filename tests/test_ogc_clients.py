@@ -25,6 +25,7 @@ COUNTS = {
     "facilities": "SELECT count(*) FROM facilities WHERE category <> 'hazard_source'",
     "cases": "SELECT count(*) FROM cases_public",
     "sensors": "SELECT count(*) FROM sta_things WHERE NOT critical AND geom IS NOT NULL",
+    "roads": "SELECT count(*) FROM roads",
 }
 BOX = (121.45, 31.20, 121.50, 31.25)
 

@@ -15,7 +15,7 @@ from server.app import create_app
 from server.kernel.auth.tokens import TokenService
 from server.kernel.settings import Settings
 
-PUBLIC = {"admin_areas", "grid_cells", "facilities", "cases", "sensors"}
+PUBLIC = {"admin_areas", "grid_cells", "facilities", "cases", "sensors", "roads"}
 BOX = (121.45, 31.20, 121.50, 31.25)
 
 

@@ -199,7 +199,10 @@ def test_bad_payloads_store_nothing_are_logged_once_and_do_not_block(
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     (ds,), (user, password) = _device(client, admin, broker, "mqtt gauge bad")
-    device = connect(broker.settings.device_port, user, password)
+    (other_ds,), (other, other_password) = _device(client, admin, broker, "mqtt gauge nosy")
+    # Each device listens on its own error topic; one tries to listen on the other's too.
+    device = connect(broker.settings.device_port, user, password, subscribe=f"errors/{user}")
+    nosy = connect(broker.settings.device_port, other, other_password, subscribe=f"errors/{user}")
     # The server's own account may publish anywhere: an unknown Datastream's reading.
     server = connect(broker.settings.port, broker.settings.username,
                      broker.settings.login_password())  # fmt: skip
@@ -213,16 +216,30 @@ def test_bad_payloads_store_nothing_are_logged_once_and_do_not_block(
             TOPIC.format(ds), {"result": 4.5, "phenomenonTime": _at(1)}
         ).wait_for_publish(5)
         wait_until(lambda: len(stored(database_url, ds)) == 1, what="the good reading")
+        told = device.take(len(BAD))
+        with pytest.raises(queue.Empty):  # nothing about the server's reading, nothing more
+            device.take(1, timeout=1)
+        with pytest.raises(queue.Empty):  # another device hears nothing of it
+            nosy.take(1, timeout=0.5)
     finally:
         device.close()
+        nosy.close()
         server.close()
     assert [r[2] for r in stored(database_url, ds)] == [4.5]
+    assert stored(database_url, other_ds) == []
     refused = [r for r in caplog.records if r.getMessage() == "MQTT observation refused"]
     errors = [r.__dict__["error"] for r in refused]
     assert len(refused) == len(BAD) + 1
     for (_, expected), error in zip(BAD, errors, strict=False):
         assert expected in error
     assert "no Datastream with @iot.id 987654321" in errors[-1]
+    # What the device was told: on its own error topic, in order, each reason and payload.
+    # Mosquitto 2.0 delivers it under the mounted name (its subscription is the short one).
+    assert {topic for topic, _ in told} == {f"devices/errors/{user}"}
+    for (payload, expected), (_, notice) in zip(BAD, told, strict=True):
+        assert notice["topic"] == TOPIC.format(ds)
+        assert expected in notice["error"]
+        assert notice["payload"] == payload[:200].decode()
 
 
 def test_cli_writes_files_mosquitto_accepts(

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from websockets.sync.client import connect
 
 from bench import loadgen
@@ -238,7 +239,9 @@ def main() -> None:
                 time.sleep(2)  # the lead takes the ingest
                 assert broker.process is not None
                 meter = cpu.Meter(
-                    cpu.children_of(os.getpid()), broker.process.pid, "onemap_bench_sensors"
+                    cpu.children_of(os.getpid()),
+                    broker.process.pid,
+                    conninfo_to_dict(url)["dbname"],
                 )
                 out["ingest"] = ingest(url, s.device_port, creds, args.readings, Path(tmp),
                                        timeout_s=300, meter=meter)  # fmt: skip

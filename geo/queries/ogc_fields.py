@@ -12,6 +12,7 @@ from datetime import datetime
 from geo import enums
 from geo.errors import InvalidInput
 from geo.layers import LayerView
+from geo.road_models import RoadClass
 
 #: JSON type of every published column (same name, same meaning in every table).
 TYPES: dict[str, str] = {
@@ -25,6 +26,8 @@ TYPES: dict[str, str] = {
     "assignee_id": "integer", "duplicate_of": "integer", "reported_at": "datetime",
     "dispatched_at": "datetime", "due_at": "datetime", "resolved_at": "datetime",
     "closed_at": "datetime", "kind": "string", "state": "string", "facility_id": "integer",
+    "road_class": "string", "speed_kmh": "integer", "lanes": "integer", "one_way": "boolean",
+    "length_m": "number",
 }  # fmt: skip
 
 _FACILITY_PUBLIC = [
@@ -43,6 +46,7 @@ ENUMS: dict[tuple[str, str], list[str]] = {
     ("cases", "priority"): [v.value for v in enums.CasePriority],
     ("cases", "source"): [v.value for v in enums.CaseSource],
     ("sensors", "state"): [v.value for v in enums.SensorState],
+    ("roads", "road_class"): [v.value for v in RoadClass],
 }
 
 #: The primary instant of a layer (``datetime=`` filters on it).
@@ -84,6 +88,15 @@ def parse_value(col: Column, raw: str) -> object:
             return int(raw)
         except ValueError:
             raise InvalidInput(f"{col.name} must be an integer, got {raw!r}.") from None
+    if col.type == "number":
+        try:
+            return float(raw)
+        except ValueError:
+            raise InvalidInput(f"{col.name} must be a number, got {raw!r}.") from None
+    if col.type == "boolean":
+        if raw.lower() not in ("true", "false"):
+            raise InvalidInput(f"{col.name} must be true or false, got {raw!r}.")
+        return raw.lower() == "true"
     if col.type == "datetime":
         try:
             value = datetime.fromisoformat(raw.replace("Z", "+00:00"))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from psycopg import sql
@@ -247,6 +247,8 @@ def mvt(
     """One tile of ``view`` with the caller's filters (an empty bytes string when nothing is
     there): the features, or — for a point layer with more than ``cap`` of them — the counts."""
     margin = tile.size_m * BUFFER / EXTENT
+    if tile.z < view.low_zoom_below:  # generalised: the major rows only (the roads' classes)
+        view = replace(view, row_filter=f"({view.row_filter}) AND ({view.low_zoom_filter})")
     point = view.geometry_type == "Point"
     simplify = not point and tile.z < SIMPLIFY_BELOW
     keyed = point and tile_keys.keyed(view, tile.z)

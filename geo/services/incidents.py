@@ -37,7 +37,7 @@ from geo.plan_enums import (
 from geo.queries import fetch
 from geo.queries.incident import Place
 from geo.queries.incidents import place_check
-from geo.services import incident_context
+from geo.services import incident_context, incident_routes
 from geo.services.incident_events import NewEvent, append
 from geo.services.plan_drafts import check_area
 from geo.weather import WeatherProvider
@@ -158,6 +158,8 @@ async def activate(
     async with conn.transaction():
         version_id, plan_title = await _current_version(conn, plan_id, place, now)
         context = await incident_context.gather(conn, actor, place, now_weather, now)
+        wanted = await incident_routes.needs(conn, version_id, lv.value)
+        context |= await incident_routes.gather(conn, LonLat(*centre), wanted)
         number = f"YJ{now.astimezone(CITY_TIME):%Y%m%d}-{secrets.token_hex(4).upper()}"
         cur = await conn.execute(
             "INSERT INTO incidents (number, plan_id, plan_version_id, level, status, geom, "
@@ -205,7 +207,19 @@ async def change_level(
         _active(incident_id, status)
         if current == lv.value:
             raise Conflict(f"Incident {incident_id} is at level {current} already.")
-        await conn.execute("UPDATE incidents SET level = %s WHERE id = %s", (lv.value, incident_id))
+        # The new level's measures may ask for more resources: found again, with the routes
+        # on the roads as they are now.
+        cur = await conn.execute("SELECT context->'site' FROM incidents WHERE id = %s",
+                                 (incident_id,))  # fmt: skip
+        site = (await cur.fetchone() or (None,))[0]
+        routes: dict[str, Any] = {}
+        if site:
+            wanted = await incident_routes.needs(conn, version_id, lv.value)
+            routes = await incident_routes.gather(conn, LonLat(*site), wanted)
+        await conn.execute(
+            "UPDATE incidents SET level = %s, context = context || %s::jsonb WHERE id = %s",
+            (lv.value, json.dumps(routes), incident_id),
+        )
         tasks = await _assign(conn, incident_id, version_id, lv, now)
         changed = NewEvent(E.LEVEL_CHANGED, lv.value, from_level=current, note=reason)
         await append(conn, incident_id, [changed, *tasks], actor, now)

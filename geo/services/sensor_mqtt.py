@@ -25,6 +25,9 @@ from geo.queries.sensors_schema import ENTITY_SETS
 ITERATIONS = 10_000
 #: The topic of a Datastream's Observations (the SensorThings MQTT extension).
 TOPIC = "v1.1/Datastreams({})/Observations"
+#: Where a device hears why a reading of its was refused (under the devices' mount point: a
+#: device subscribes to ``errors/thing-<id>`` on its listener; nobody else may read it).
+ERRORS = "errors/{}"
 #: pg_try_advisory_lock key of the sensor lead (the MQTT ingest, the retention sweep).
 LEAD_KEY = 0x0E3A_5E45_0A11
 READERS = ("public", "internal")
@@ -98,7 +101,8 @@ class BrokerAccount:
 
 async def broker_accounts(conn: AsyncConnection[Any], device_prefix: str) -> list[BrokerAccount]:
     """Every account with its topics, in a stable order (the files change only when these do):
-    a device writes its Datastreams' topics under the devices' mount point and reads nothing."""
+    a device writes its Datastreams' topics under the devices' mount point and reads only its
+    own error topic there."""
     cur = await conn.execute(
         "SELECT a.username, a.password_hash, a.thing_id, a.reader, "
         "coalesce(array_agg(d.id ORDER BY d.id) FILTER (WHERE d.id IS NOT NULL), '{}') "
@@ -117,11 +121,23 @@ async def broker_accounts(conn: AsyncConnection[Any], device_prefix: str) -> lis
     for username, hashed, thing_id, reader, streams in rows:
         if thing_id is not None:
             write = tuple(device_prefix + TOPIC.format(d) for d in streams)
-            out.append(BrokerAccount(username, hashed, write, ()))
+            errors = (device_prefix + ERRORS.format(username),)
+            out.append(BrokerAccount(username, hashed, write, errors))
         else:
             out.append(BrokerAccount(username, hashed, (),
                                      public if reader == "public" else ("v1.1/#",)))  # fmt: skip
     return out
+
+
+async def device_accounts(conn: AsyncConnection[Any], datastream_ids: list[int]) -> dict[int, str]:
+    """The broker account of each Datastream's Thing (Datastreams without one left out): whom
+    to tell that a reading was refused."""
+    cur = await conn.execute(
+        "SELECT d.id, a.username FROM sta_datastreams d "
+        "JOIN sta_mqtt_accounts a ON a.thing_id = d.thing_id WHERE d.id = ANY(%(ids)s)",
+        {"ids": datastream_ids},
+    )
+    return {int(r[0]): str(r[1]) for r in await cur.fetchall()}
 
 
 _OBSERVATION = ENTITY_SETS["Observations"]

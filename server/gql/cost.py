@@ -79,6 +79,12 @@ LIST_ROWS: Mapping[tuple[str, str], int] = {
     ("IncidentContext", "cameras"): 20,
     ("IncidentContext", "openCases"): 100,
     ("IncidentContext", "sensorAlarms"): 20,
+    # per category (four, and those the measures name): a few resources, one lifeline each
+    ("IncidentContext", "resources"): 30,
+    ("IncidentContext", "lifelines"): 6,
+    ("IncidentContext", "lifelinesNow"): 6,
+    ("RouteResult", "roadNamesZh"): 20,  # a route's stretches, each road once
+    ("RouteResult", "roadNamesEn"): 20,
     ("WeatherReport", "warnings"): 2,
     ("Warning", "info"): 2,  # one info block per language (zh-CN, en-US)
 }

@@ -9,14 +9,18 @@ from typing import Any
 
 import strawberry
 
-from geo.access import Capability
+from geo.access import Capability, visible_categories
+from geo.params import LonLat
 from geo.plan_enums import IncidentEventType, IncidentStatus, IncidentTaskStatus, ResponseLevel
 from geo.queries import incidents as q
 from geo.queries.filters import AttributeFilter
+from geo.queries.routing import Reached
 from geo.queries.search import rows
+from geo.services import incident_routes
 from geo.services.incidents import task_steps
 from server.gql.context import Info
 from server.gql.plans import Plan, PlanVersion, ResourceNeed, load_plan, load_version, loader
+from server.gql.roads import DriveTimeFacility, RouteResult
 from server.gql.scalars import GeoJSON
 from server.gql.types import Camera, Case, Department, Facility, GridCell, StaffUser
 from server.gql.types import load_department as _department
@@ -70,6 +74,26 @@ class ContextAlarm:
 def _camera(r: dict[str, Any]) -> dict[str, Any]:
     seen = r.get("last_seen_at")
     return {**r, "last_seen_at": datetime.fromisoformat(seen) if seen else None}
+
+
+@strawberry.type(description="A lifeline (生命线): the fastest way from a resource to the site.")
+class Lifeline:
+    from_facility: str = strawberry.field(description="The resource's name (Chinese).")
+    from_facility_en: str
+    category: str
+    facility_id: strawberry.ID
+    route: RouteResult
+
+    @classmethod
+    def of(cls, x: dict[str, Any]) -> Lifeline:
+        start = x["from"]
+        return cls(from_facility=start["name_zh"], from_facility_en=start["name_en"],
+                   category=start["category"], facility_id=strawberry.ID(str(start["id"])),
+                   route=RouteResult(found=x["found"], duration_s=x["duration_s"],
+                                     length_m=x["length_m"],
+                                     geometry=GeoJSON(x["geometry"]) if x["geometry"] else None,
+                                     road_names_zh=x["road_names_zh"],
+                                     road_names_en=x["road_names_en"]))  # fmt: skip
 
 
 @strawberry.type(description="The context gathered at activation and stored with the incident "
@@ -147,6 +171,42 @@ class IncidentContext:
     @strawberry.field
     def weather(self) -> WeatherReport:
         return WeatherReport.of(self.stored["weather"])
+
+    @strawberry.field(description="Emergency resources nearest by drive time towards the site "
+                      "(fire stations, hospitals, police stations, shelters, and what the "
+                      "level's measures ask for), fastest first per category, as found at "
+                      "activation or at the last level change.")  # fmt: skip
+    def resources(self, info: Info) -> list[DriveTimeFacility]:
+        shown = visible_categories(info.context.principal)
+        return [DriveTimeFacility.from_row(Reached(**r)) for r in self.stored.get("resources", [])
+                if r["category"] in shown]  # fmt: skip
+
+    @strawberry.field(description="The fastest route from the quickest resource of each "
+                      "category to the site, avoiding the closures in force when it was "
+                      "found (activation or the last level change).")  # fmt: skip
+    def lifelines(self, info: Info) -> list[Lifeline]:
+        shown = visible_categories(info.context.principal)
+        return [Lifeline.of(x) for x in self.stored.get("lifelines", [])
+                if x["from"]["category"] in shown]  # fmt: skip
+
+    @strawberry.field(description="The same lifelines found again now: on the roads as they "
+                      "are (closures and congestion in force now).")  # fmt: skip
+    async def lifelines_now(self, info: Info) -> list[Lifeline]:
+        site = self.stored.get("site")
+        shown = visible_categories(info.context.principal)
+        starts = [x["from"] for x in self.stored.get("lifelines", [])
+                  if x["from"]["category"] in shown]  # fmt: skip
+        if not site or not starts:
+            return []
+        async with info.context.pool.connection() as conn:
+            info.context.statements += len(starts)
+            found = await incident_routes.lifelines_again(conn, starts, LonLat(*site))
+        return [Lifeline.of(x) for x in found]
+
+    @strawberry.field(description="Why there are no resources or lifelines (the site is far "
+                      "from every road), if so.")  # fmt: skip
+    def routing_note(self) -> str | None:
+        return self.stored.get("routing_note")
 
 
 async def _user(info: Info, user_id: int | None) -> StaffUser | None:

@@ -27,6 +27,7 @@ from server.gql.incidents import IncidentMutation, IncidentQuery, IncidentSubscr
 from server.gql.mutations import Mutation as CaseMutation
 from server.gql.plans import PlanMutation, PlanQuery
 from server.gql.queries import Query as MapQuery
+from server.gql.roads import RoadMutation, RoadQuery
 from server.gql.scalars import GEOJSON_SCALAR, GeoJSON
 from server.gql.sensors import SensorMutation, SensorQuery, SensorSubscription
 from server.gql.subscriptions import Subscription as CaseSubscription
@@ -41,19 +42,20 @@ from server.kernel.settings import GraphQLSettings
 
 @strawberry.type
 class Query(
-    MapQuery, SupervisionQuery, HotlineQuery, SensorQuery, PlanQuery, IncidentQuery, WarningQuery
-):
+    MapQuery, SupervisionQuery, HotlineQuery, SensorQuery, PlanQuery, IncidentQuery, WarningQuery,
+    RoadQuery,
+):  # fmt: skip
     """The map, the cases, the supervision of their time limits, the hotline's lists, the
-    sensors' alarms, the emergency plans and incidents, the warnings."""
+    sensors' alarms, the emergency plans and incidents, the warnings, the roads with routing."""
 
 
 @strawberry.type
 class Mutation(
     CaseMutation, SupervisionMutation, CollaborationMutation, HotlineMutation, SensorMutation,
-    PlanMutation, IncidentMutation, WarningMutation,
+    PlanMutation, IncidentMutation, WarningMutation, RoadMutation,
 ):  # fmt: skip
     """The case workflow, supervision (督办), collaboration, the hotline, sensor rules, plans
-    and incidents, warnings (预警发布)."""
+    and incidents, warnings (预警发布), road conditions (路况)."""
 
 
 @strawberry.type

@@ -76,8 +76,8 @@ def admin_url(url: str) -> str:
 
 
 def ensure_database(url: str) -> None:
-    """Create the database named in ``url`` if missing, and the PostGIS and pg_trgm extensions
-    in it."""
+    """Create the database named in ``url`` if missing, and the PostGIS, pg_trgm and pgRouting
+    extensions in it."""
     name = conninfo_to_dict(url).get("dbname") or "postgres"
     try:
         with psycopg.connect(admin_url(url), autocommit=True, connect_timeout=5) as admin:
@@ -88,10 +88,13 @@ def ensure_database(url: str) -> None:
         with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")  # search (migration 0010)
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pgrouting")  # roads (migration 0026)
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "postgis" in reason and "control" in reason:
             reason += " (install the postgresql-<version>-postgis-3 package)"
+        if "pgrouting" in reason and "control" in reason:
+            reason += " (install the postgresql-<version>-pgrouting package)"
         raise ProvisionError(f"cannot prepare database {name!r}: {reason}") from exc
 
 

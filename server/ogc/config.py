@@ -36,6 +36,10 @@ TITLES: dict[str, tuple[str, str]] = {
     "sensors": ("Sensors (物联感知设备)",
                 "Smoke, gas, water-level and cable-temperature devices with their state: normal, "
                 "warning, alarm or offline. Readings: the SensorThings API at /sta/v1.1."),
+    "roads": ("Roads (道路)",
+              "The road network: expressways, arterials, local streets and lanes, with speed "
+              "limits, lanes and one-way flags (the geometry runs the way one may drive). "
+              "Routing and closures: GraphQL route, driveTimeNearest, closeRoad."),
 }  # fmt: skip
 PUBLIC_NOTES = {
     "facilities": " Internal categories (hazard sources) are not published.",
@@ -43,7 +47,8 @@ PUBLIC_NOTES = {
     "sensors": " Devices of critical infrastructure (hazard sources, substations) are internal.",
 }
 TITLE_FIELD = {"admin_areas": "name_zh", "grid_cells": "name", "facilities": "name_zh",
-               "cameras": "name", "cases": "public_id", "sensors": "name"}  # fmt: skip
+               "cameras": "name", "cases": "public_id", "sensors": "name",
+               "roads": "name_zh"}  # fmt: skip
 
 
 def base_url(settings: Settings) -> str:

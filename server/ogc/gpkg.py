@@ -57,6 +57,10 @@ def _array(kind: str, values: list[Any]) -> tuple[np.ndarray[Any, Any], Any]:
     mask = nulls if nulls.any() else None
     if kind == "integer":
         return np.array([0 if v is None else v for v in values], dtype=np.int64), mask
+    if kind == "number":
+        return np.array([0.0 if v is None else v for v in values], dtype=np.float64), mask
+    if kind == "boolean":
+        return np.array([bool(v) for v in values], dtype=bool), mask
     if kind == "datetime":
         utc = [None if v is None else v.astimezone(UTC).replace(tzinfo=None) for v in values]
         return np.array(utc, dtype="datetime64[ms]"), mask

@@ -103,7 +103,7 @@ def tileset(
                         "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"},
         "tileMatrixSetLimits": [],
         "layers": [{"id": view.name, "dataType": "vector",
-                    "geometryDimension": 0 if view.geometry_type == "Point" else 2,
+                    "geometryDimension": DIMENSION.get(view.geometry_type, 2),
                     "minTileMatrix": "0", "maxTileMatrix": str(max_zoom)}],
         "links": [
             {"rel": "self", "type": "application/json", "href": href},
@@ -115,6 +115,10 @@ def tileset(
              "href": f"{href}/tilejson.json"},
         ],
     }  # fmt: skip
+
+
+#: A geometry type's dimension (0 points, 1 lines, 2 areas).
+DIMENSION = {"Point": 0, "LineString": 1}
 
 
 def tilesets(

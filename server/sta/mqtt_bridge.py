@@ -22,6 +22,7 @@ import re
 import threading
 from collections import deque
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -34,7 +35,7 @@ from psycopg_pool import AsyncConnectionPool
 from geo.access import Capability, system
 from geo.errors import OneMapError
 from geo.services.sensor_ingest import Outcome, Reading, ingest
-from geo.services.sensor_mqtt import TOPIC, observations_to_publish
+from geo.services.sensor_mqtt import ERRORS, TOPIC, device_accounts, observations_to_publish
 from geo.services.sensor_observations import CHANNEL
 from server.kernel.events import EventBroker
 from server.kernel.settings import MqttSettings
@@ -161,17 +162,42 @@ class MqttBridge:
         while True:
             batch = await self._batch()
             outcomes = await self._store(batch)
+            refused = []
             for message, outcome in zip(batch, outcomes, strict=True):
                 if outcome.error is not None:
                     self.counts["refused"] += 1
+                    refused.append((message, outcome.error))
                     log.warning("MQTT observation refused", extra={
                         "topic": message.topic, "error": outcome.error,
                         "payload": message.payload[:200].decode("utf-8", "replace")})  # fmt: skip
                 else:
                     self.counts["stored" if outcome.new else "duplicate"] += 1
+            if refused:
+                await self._tell_devices(client, refused)
             for message in batch:  # stored (or refused for good): acknowledged, in order
                 if message.qos > 0 and message.connection == self._connection:
                     client.ack(message.mid, message.qos)
+
+    async def _tell_devices(self, client: mqtt.Client, refused: list[tuple[Message, str]]) -> None:
+        """Each refused reading's reason, on its device's error topic (``errors/thing-<id>``
+        as the device sees it): the topic it sent to, the message, the start of the payload."""
+        prefix = self._settings.device_prefix
+        streams = {m.topic: int(found.group(1)) for m, _ in refused
+                   if (found := self._topic.fullmatch(m.topic))}  # fmt: skip
+        try:
+            async with self._pool.connection() as conn:
+                accounts = await device_accounts(conn, sorted(set(streams.values())))
+        except psycopg.Error as exc:  # the log has them; the readings are refused all the same
+            log.warning("refusals not told to the devices: %s", exc)
+            return
+        for message, error in refused:
+            username = accounts.get(streams.get(message.topic, -1))
+            if username is None:
+                continue  # not a device's topic (the server's own account, say)
+            notice = {"topic": message.topic.removeprefix(prefix), "error": error,
+                      "payload": message.payload[:200].decode("utf-8", "replace"),
+                      "time": datetime.now(UTC).isoformat()}  # fmt: skip
+            client.publish(prefix + ERRORS.format(username), json.dumps(notice), qos=1)
 
     def _reading(self, message: Message) -> Reading | Outcome:
         found = self._topic.fullmatch(message.topic)

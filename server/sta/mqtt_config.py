@@ -7,7 +7,8 @@ server and subscribers connect, and the devices' one, whose topics Mosquitto mou
 there is heard by the server at ``devices/v1.1/Datastreams(7)/Observations``, and subscribers
 of ``v1.1/Datastreams(7)/Observations`` see only what the server stored and republished.
 ACLs are checked on the mounted topic, so a device on either listener may publish only to
-its own Datastreams' mounted topics and read nothing; anonymous clients are refused.
+its own Datastreams' mounted topics and read only its own error topic (``errors/thing-<id>``,
+where the server tells it why a reading was refused); anonymous clients are refused.
 """
 
 from __future__ import annotations

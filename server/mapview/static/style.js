@@ -54,12 +54,48 @@ const cameraStatus = ["coalesce", ["feature-state", "status"], ["get", "status"]
 // A sensor alarm notice sets feature-state "state" on its device; the tile's state otherwise.
 const sensorState = ["coalesce", ["feature-state", "state"], ["get", "state"]];
 
+// Road classes as drawn: [filter, min zoom, casing colour, line colour, widths at z10/z13/z17].
+const ROAD_CLASSES = [
+  ["minor", ["match", ["get", "road_class"], ["local", "lane"], true, false], 12.5, "#d5d2c8", "#ffffff", [0, 1, 7]],
+  ["arterial", ["==", ["get", "road_class"], "arterial"], 9, "#d9b65b", "#fbe39b", [0.8, 2.2, 10]],
+  ["expressway", ["==", ["get", "road_class"], "expressway"], 8, "#c46a1a", "#f5a45d", [1.6, 3.4, 14]],
+];
+const roadWidth = ([a, b, c], extra) =>
+  ["interpolate", ["exponential", 1.6], ["zoom"], 10, a + extra, 13, b + extra, 17, c + extra];
+
+function roadLayers() {
+  const line = (id, filter, minzoom, colour, width) => ({
+    id, type: "line", source: "roads", "source-layer": "roads", filter, minzoom,
+    layout: { "line-join": "round", "line-cap": "round" },
+    paint: { "line-color": colour, "line-width": width },
+  });
+  const casings = ROAD_CLASSES.map(([name, filter, minzoom, casing, , widths]) =>
+    line(`roads-${name}-case`, filter, minzoom, casing, roadWidth(widths, 1.2)));
+  const fills = ROAD_CLASSES.map(([name, filter, minzoom, , colour, widths]) =>
+    line(`roads-${name}`, filter, minzoom, colour, roadWidth(widths, 0)));
+  return [...casings, ...fills];
+}
+
+// Road names along the roads: main roads from z13.5, local streets from z16.
+function roadLabels() {
+  const names = { ...label("road-labels", ["roads", "roads"],
+    ["match", ["get", "road_class"], ["expressway", "arterial"], true, false],
+    bilingual("name_zh", "name_en"), 13.5, 24, 11, "#5b4a2b") };
+  names.layout = { ...names.layout, "symbol-placement": "line", "text-max-angle": 35,
+    "symbol-spacing": 320 };
+  const local = { ...label("road-labels-local", ["roads", "roads"],
+    ["match", ["get", "road_class"], ["local", "lane"], true, false],
+    ["get", "name_zh"], 16, 24, 10, "#6b7280") };
+  local.layout = { ...local.layout, "symbol-placement": "line", "symbol-spacing": 260 };
+  return [names, local];
+}
+
 /**
  * The style for a set of visible collections (the public ones, or what a staff token may see).
  */
 export function buildStyle(collections) {
   const sources = {};
-  for (const c of ["admin_areas", "grid_cells", "facilities", "cases", "cameras", "sensors"]) {
+  for (const c of ["admin_areas", "grid_cells", "roads", "facilities", "cases", "cameras", "sensors"]) {
     if (collections.has(c)) sources[c] = tiles(c);
   }
   // One point per area (labels.js), filled once the page has them.
@@ -77,6 +113,10 @@ export function buildStyle(collections) {
     { id: "land", type: "background", paint: { "background-color": "#eef0ea" } },
     { id: "districts-fill", type: "fill", source: "admin_areas", "source-layer": "admin_areas",
       filter: level("district"), paint: { "fill-color": "#fbfaf6", "fill-opacity": 1 } },
+    // The roads, the base of the map: on the land, under the grid, the areas' lines and the
+    // points. Expressways and arterials from the city view on (the tiles hold only those below
+    // z12), local streets and lanes when a district fills the screen; a casing under each.
+    ...roadLayers(),
     { id: "grid-risk", type: "fill", source: "grid_cells", "source-layer": "grid_cells",
       layout: { visibility: "none" },
       paint: { "fill-color": ["match", ["get", "health_risk"], "high", "#e63946", "medium", "#f4a261", "#90be6d"],
@@ -157,6 +197,7 @@ export function buildStyle(collections) {
       "circle-radius": ["match", ["get", "kind"], "centre", 7, 6],
       "circle-stroke-color": ["match", ["get", "kind"], "centre", "#ff7b00", "#ffffff"],
       "circle-stroke-width": ["match", ["get", "kind"], "centre", 3, 2] } },
+    ...roadLabels(),
     label("district-labels", AREAS, level("district"), bilingual("name_zh", "name_en"), 9, 12.5, 15, "#1f2a37"),
     label("street-labels", AREAS, level("street"), bilingual("name_zh", "name_en"), 12.5, 14.5, 12, "#334155"),
     label("community-labels", AREAS, level("community"), ["get", "name_zh"], 14.5, 17, 11, "#475569"),
