@@ -158,6 +158,19 @@ def test_a_dispatcher_activates_the_flood_plan_and_seats_follow_it_live(
     population = page.inner_text("#em-incident [data-section=em_population]")
     assert "合计" in population and "人" in population
     assert "mm/h" in page.inner_text("#em-incident [data-section=em_weather]")
+    # the resources by drive time and the lifelines, as stored at activation (the dispatcher may
+    # see every category), with their times in words; the lifelines drawn on the map
+    resources, lifelines = rows(
+        database_url,
+        "SELECT context->'resources', context->'lifelines' FROM incidents WHERE number = %(n)s",
+        n=number,
+    )[0]
+    assert resources and lifelines
+    assert listed(page, "em_resources") == [r["name_zh"] for r in resources]
+    assert listed(page, "em_lifelines") == [x["from"]["name_zh"] for x in lifelines]
+    routes = page.inner_text("#em-incident [data-section=em_lifelines]")
+    assert "分钟" in routes or "秒" in routes
+    assert "车程" in page.inner_text("#em-incident [data-section=em_resources]")
     level_two = measures(database_url, "II")
     assert sorted(tasks_shown(page)) == sorted((d, t, "待接收") for d, t in level_two)
     readable(page.inner_text("#em-incident"))
@@ -170,6 +183,7 @@ def test_a_dispatcher_activates_the_flood_plan_and_seats_follow_it_live(
     drawn = until(page, kinds)
     assert drawn.count("affected") == len(units) and drawn.count("centre") == 1
     assert drawn.count("camera") == len(cameras) and "area" in drawn
+    assert drawn.count("lifeline") == sum(1 for x in lifelines if x["found"])
     labels = "window.onemap.map.getFilter('emergency-cell-labels')[2][1]"
     assert len(page.evaluate(labels)) == page.locator("[data-section=em_population] li").count()
 

@@ -1,5 +1,6 @@
 // The emergency mode on the map: the incident's place (its point and reach circle, or its
-// area), the affected units, hazard sources, cameras and sensor alarms as markers, and the grid
+// area), the affected units, hazard sources, cameras, sensor alarms and the resources by drive
+// time as markers, the lifelines as green routes on the roads, and the grid
 // cells touched, highlighted and labelled with their population. Its own GeoJSON source and
 // layers, added on top of whatever style is loaded (after a style change too).
 import { circle } from "./incident.js";
@@ -9,7 +10,7 @@ const EMPTY = { type: "FeatureCollection", features: [] };
 const FONT = ["Noto Sans Regular"]; // a name only: drawn with the browser's own fonts
 export const POINTS = "emergency-points";
 const KIND_COLOURS = ["centre", "#000000", "affected", "#1d4ed8", "hazard", "#9d0208",
-  "camera", "#6a4c93", "alarm", "#e63946"];
+  "camera", "#6a4c93", "alarm", "#e63946", "resource", "#16a34a"];
 
 let shown = []; // the open incident's features
 let previewed = []; // the place being chosen for a new one
@@ -34,7 +35,11 @@ function ensure(map) {
       layout: { "text-field": ["to-string", ["get", "population"]], "text-font": FONT, "text-size": 12 },
       paint: { "text-color": "#7f1d1d", "text-halo-color": "#ffffff", "text-halo-width": 1.5 } });
   }
-  map.addLayer({ id: POINTS, type: "circle", source: SOURCE, filter: ["!=", ["get", "kind"], "area"],
+  map.addLayer({ id: "emergency-lifelines", type: "line", source: SOURCE, filter: ["==", ["get", "kind"], "lifeline"],
+    layout: { "line-cap": "round", "line-join": "round" },
+    paint: { "line-color": "#16a34a", "line-width": 5, "line-opacity": 0.85 } });
+  map.addLayer({ id: POINTS, type: "circle", source: SOURCE,
+    filter: ["!", ["in", ["get", "kind"], ["literal", ["area", "lifeline"]]]],
     paint: { "circle-color": ["match", ["get", "kind"], ...KIND_COLOURS, "#444444"],
       "circle-radius": ["match", ["get", "kind"], "centre", 8, 6],
       "circle-stroke-color": ["match", ["get", "kind"], "centre", "#d00000", "#ffffff"],
@@ -72,6 +77,9 @@ export function draw(map, incident) {
     ...c.hazards.map((f) => marker("hazard", f, f.nameZh)),
     ...c.cameras.map((k) => marker("camera", k, k.name)),
     ...c.sensorAlarms.map((a) => marker("alarm", a, a.thing)),
+    ...c.resources.map((r) => marker("resource", { ...r, geometry: { type: "Point", coordinates: [r.lon, r.lat] } }, r.nameZh)),
+    ...c.lifelines.filter((x) => x.route.found && x.route.geometry).map((x) => ({ type: "Feature",
+      geometry: x.route.geometry, properties: { kind: "lifeline", id: String(x.facilityId), name: x.fromFacility } })),
   ] : [];
   cells = incident ? c.gridCells.map((g) => [Number(g.id), g.population]) : [];
   apply(map);

@@ -208,6 +208,10 @@ export function onFeature(_map, f, at) {
   if (kind === "camera") {
     const k = c.cameras.find((x) => x.id === id);
     if (k) cameraPopup(map, k.id, { code: k.code, name: k.name, status: lower(k.status) }, at);
+  } else if (kind === "resource") {
+    const r = c.resources.find((x) => x.id === id);
+    if (r) facilityPopup(map, { id: r.id, properties: { name_zh: r.nameZh, name_en: r.nameEn || "",
+      category: lower(r.category), code: r.code } }, at);
   } else if (kind === "affected" || kind === "hazard") {
     const u = (kind === "hazard" ? c.hazards : c.affectedUnits).find((x) => x.id === id);
     if (u) facilityPopup(map, { id: u.id, properties: { name_zh: u.nameZh, name_en: u.nameEn || "",

@@ -1,8 +1,9 @@
 // The incident panel of the emergency mode: what a stored incident holds (EmergencyIncident in
 // incidents.graphql), as words — plan and level, the place and reach, affected units, hazard
 // sources, nearby cameras (▶ opens the map view's camera popup), population by grid cell, open
-// cases, sensor alarms, the weather, and the tasks by department with the steps the server
-// lists for this user (`allowedActions`). Level change and close are in incident_forms.js.
+// cases, sensor alarms, the weather, the resources by drive time and the lifelines (生命线, routes
+// on the roads from the quickest resource of each kind), and the tasks by department with the
+// steps the server lists for this user (`allowedActions`). Level change and close are in incident_forms.js.
 import { casePopup } from "./case_popup.js";
 import { el, facts } from "./dom.js";
 import { formatDistance, formatTime, language, name, t, tf } from "./i18n.js";
@@ -11,6 +12,7 @@ import { CAMERA_STATUSES, CASE_CATEGORIES, CASE_STATUSES, FACILITY_CATEGORIES } 
 import { ALARM_LEVELS, HAZARD_TYPES, INCIDENT_STATUSES, LEVELS, TASK_STATUSES, TASK_STEPS } from "./incident_words.js";
 
 const lower = (v) => (v ? String(v).toLowerCase() : v);
+const duration = (s) => (s < 60 ? tf("em_seconds", { n: Math.round(s) }) : tf("em_minutes", { n: (s / 60).toFixed(1) }));
 const zh = () => language() === "zh";
 
 function section(key, items, render, extra = null) {
@@ -106,11 +108,11 @@ function tasks(list, on) {
 export function incidentPanel(map, i, on) {
   const c = i.context;
   const fly = (g) => map.flyTo({ center: g.coordinates, zoom: Math.max(map.getZoom(), 16) });
-  const facility = (f, category) => row(f.id, zh() ? f.nameZh : f.nameEn || f.nameZh, () => {
+  const facility = (f, category, sub = null) => row(f.id, zh() ? f.nameZh : f.nameEn || f.nameZh, () => {
     fly(f.geometry);
     facilityPopup(map, { id: f.id, properties: { name_zh: f.nameZh, name_en: f.nameEn || "", category,
       capacity: f.capacity } }, f.geometry.coordinates);
-  }, `${name(FACILITY_CATEGORIES, category)} · ${formatDistance(f.distanceM)}`);
+  }, sub ?? `${name(FACILITY_CATEGORIES, category)} · ${formatDistance(f.distanceM)}`);
   const camera = (k) => {
     const open = () => { fly(k.geometry); cameraPopup(map, k.id, { code: k.code, name: k.name, status: lower(k.status) }, k.geometry.coordinates); };
     const play = k.streamUrl
@@ -128,6 +130,22 @@ export function incidentPanel(map, i, on) {
   }, `${k.publicId} · ${name(CASE_STATUSES, lower(k.status))} · ${formatDistance(k.distanceM)}`);
   const alarm = (a) => row(a.id, a.thing, () => fly(a.geometry),
     `${a.datastream} · ${name(ALARM_LEVELS, lower(a.level))} · ${a.lastValue} · ${formatTime(a.raisedAt)} · ${formatDistance(a.distanceM)}`);
+  const resource = (r) => {
+    const at = { type: "Point", coordinates: [r.lon, r.lat] };
+    return facility({ ...r, geometry: at }, lower(r.category), `${name(FACILITY_CATEGORIES, lower(r.category))} · `
+      + tf("em_drive", { time: duration(r.driveS), road: formatDistance(r.driveM), line: formatDistance(r.straightM) }));
+  };
+  const lifeline = (x) => {
+    const r = x.route;
+    const roads = (zh() ? r.roadNamesZh : r.roadNamesEn).join(zh() ? "、" : ", ");
+    const fit = () => {
+      const xy = r.geometry.coordinates;
+      map.fitBounds([[Math.min(...xy.map((p) => p[0])), Math.min(...xy.map((p) => p[1]))],
+        [Math.max(...xy.map((p) => p[0])), Math.max(...xy.map((p) => p[1]))]], { padding: 60, maxZoom: 16 });
+    };
+    return row(x.facilityId, zh() ? x.fromFacility : x.fromFacilityEn || x.fromFacility, r.found ? fit : null,
+      r.found ? tf("em_route", { time: duration(r.durationS), road: formatDistance(r.lengthM), roads }) : t("em_no_route"));
+  };
   return [
     head(i),
     tasks(i.tasks, on),
@@ -138,8 +156,8 @@ export function incidentPanel(map, i, on) {
     section("em_cases", c.openCases, kase),
     section("em_alarms", c.sensorAlarms, alarm),
     weather(c.weather),
-    // Drive-time resources and lifelines (issue 16 items 1 and 3, with the road network) go
-    // here, as one more section built from the incident's routes; plotting and the replay add
-    // their own panels beside this one.
+    section("em_resources", c.resources, resource, c.routingNote ? el("p", { class: "note" }, c.routingNote) : null),
+    section("em_lifelines", c.lifelines, lifeline),
+    // Plotting (指挥标绘) and the replay (复盘) add their own panels beside this one.
   ];
 }

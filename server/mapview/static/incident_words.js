@@ -62,6 +62,9 @@ addWords({
     em_event_activated: "预案启动", em_event_task_assigned: "任务下达", em_event_task_accepted: "任务接收",
     em_event_task_done: "任务完成", em_event_task_refused: "任务拒绝", em_event_level_changed: "级别调整",
     em_event_closed: "事件结束", em_back: "返回事件列表",
+    em_resources: "周边应急资源（按车程）", em_lifelines: "生命线（最快路线）",
+    em_drive: "车程 {time}（路程 {road}，直线 {line}）", em_route: "{time} · {road} · 经 {roads}",
+    em_no_route: "无可通行路线", em_minutes: "{n} 分钟", em_seconds: "{n} 秒",
   },
   en: {
     tab_emergency: "Emergency", em_start: "Activate a plan", em_plan: "Plan", em_level: "Response level",
@@ -94,5 +97,8 @@ addWords({
     em_event_activated: "Plan activated", em_event_task_assigned: "Task assigned",
     em_event_task_accepted: "Task accepted", em_event_task_done: "Task done", em_event_task_refused: "Task refused",
     em_event_level_changed: "Level changed", em_event_closed: "Incident closed", em_back: "Back to the list",
+    em_resources: "Emergency resources by drive time", em_lifelines: "Lifelines (fastest routes)",
+    em_drive: "{time} by road ({road} driven, {line} straight)", em_route: "{time} · {road} · via {roads}",
+    em_no_route: "No passable route", em_minutes: "{n} min", em_seconds: "{n} s",
   },
 });
