@@ -58,7 +58,8 @@ class Capability(StrEnum):
     INGEST_OBSERVATIONS = "ingest_observations"  # SensorThings: post Observations (dataArray)
     READ_PLANS = "read_plans"  # emergency plans (预案) and incidents: context, tasks, timeline
     MANAGE_PLANS = "manage_plans"  # write and revise plans (a revision is a new version)
-    COMMAND_INCIDENTS = "command_incidents"  # activate a plan, change the level, close; any task
+    # activate a plan, change the level, close; any task; shared plotting (指挥标绘)
+    COMMAND_INCIDENTS = "command_incidents"
     ISSUE_WARNINGS = "issue_warnings"  # 预警发布: issue, update, cancel CAP warnings to citizens
     MANAGE_ROADS = "manage_roads"  # 路况: close and reopen roads, set their congestion
 
@@ -515,6 +516,34 @@ def takes_incident_task(principal: Principal, task_department_id: int) -> bool:
         return True
     j = principal.jurisdiction
     return principal.can(C.HANDLE) and j.scope is Scope.DEPARTMENT and task_department_id in j.ids
+
+
+def replay_camera_scope(principal: Principal, alias: str = "c") -> str:
+    """A predicate on cameras alias ``alias``: the cameras whose viewing sessions (the audit
+    trail's ``camera.view.*`` rows: who watched, when) an incident's replay shows the principal.
+    Every camera for those who read the audit trail (READ_AUDIT); the cameras of their
+    jurisdiction for those who may watch video (WATCH_VIDEO); none otherwise."""
+    if principal.can(C.READ_AUDIT):
+        return "TRUE"
+    if principal.can(C.WATCH_VIDEO):
+        return cell_scope(principal.jurisdiction, f"{alias}.grid_cell_id")
+    return "FALSE"
+
+
+def replay_case_scope(principal: Principal, alias: str = "t") -> tuple[str, bool]:
+    """(a predicate on cases alias ``alias``, whether the principal sees them in full): the
+    cases whose events an incident's replay shows. Those of :func:`case_scope` in full (their
+    exact place) for readers of cases; otherwise the public record's cases, at their public
+    (generalised) place. Never who reported them."""
+    if principal.capabilities & {C.READ_CASES, C.DISPATCH, C.HANDLE}:
+        return case_scope(principal, alias), True
+    return f"({alias}.published AND {alias}.status <> 'duplicate')", False
+
+
+def reads_incident_replay(principal: Principal) -> Principal:
+    """An incident's replay and its printable report (复盘): readers of plans and incidents
+    (READ_PLANS). Each report read is audited by the caller."""
+    return require(principal, C.READ_PLANS)
 
 
 def notification_scope(principal: Principal, n: str = "n", c: str = "c") -> str:

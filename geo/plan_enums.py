@@ -83,3 +83,6 @@ class IncidentEventType(StrEnum):
     TASK_REFUSED = "task_refused"  # with the reason
     LEVEL_CHANGED = "level_changed"  # from → to, with the reason
     CLOSED = "closed"  # with the summary
+    PLOT_ADDED = "plot_added"  # 指挥标绘: a seat drew a symbol (its geometry and version 1)
+    PLOT_UPDATED = "plot_updated"  # moved, relabelled or restyled (the new geometry, version)
+    PLOT_REMOVED = "plot_removed"  # soft-deleted: kept for the replay

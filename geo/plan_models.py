@@ -192,6 +192,12 @@ class IncidentEvent(Base):
             f"from_level IS NULL OR from_level IN {sql_in(ResponseLevel)}", name="from_level"
         ),
         Index("ix_incident_events_incident_id_at", "incident_id", "at"),
+        CheckConstraint(
+            "(event_type IN ('plot_added', 'plot_updated', 'plot_removed')) = "
+            "(plot_id IS NOT NULL AND geom IS NOT NULL AND detail IS NOT NULL)",
+            name="plot_iff_plot_event",
+        ),
+        Index("ix_incident_events_geom", "geom", postgresql_using="gist"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -205,3 +211,8 @@ class IncidentEvent(Base):
     from_level: Mapped[str | None] = mapped_column(String(4))
     task_id: Mapped[int | None] = mapped_column(ForeignKey("incident_tasks.id"))
     note: Mapped[str | None] = mapped_column(Text)
+    #: A plot event's plot (geo/plot_models.py) and, as it was then, its geometry and
+    #: {symbol, label, style, version}: the replay's state at a moment comes from these.
+    plot_id: Mapped[int | None] = mapped_column(ForeignKey("incident_plots.id"))
+    geom: Mapped[Any | None] = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=False))
+    detail: Mapped[Any | None] = mapped_column(JSONB)

@@ -20,6 +20,7 @@ from mobile_api import (
     evaluation,
     health_code,
     health_officers,
+    incident_report,
     locate,
     notifications,
     open311,
@@ -45,6 +46,7 @@ def endpoints() -> list[Endpoint]:
         *services.endpoints,
         *staff.endpoints, *notifications.endpoints, *audit.endpoints, *locate.endpoints,
         *search.endpoints, *case_photos.endpoints, *evaluation.endpoints, *warnings.endpoints,
+        *incident_report.endpoints,
     ]  # fmt: skip
 
 

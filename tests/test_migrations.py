@@ -47,6 +47,8 @@ TABLES = {
     "warnings", "push_subscriptions", "warning_deliveries",
     # 0026: the road network and its conditions
     "roads", "road_vertices", "road_conditions", "road_closures",
+    # 0027: shared plotting on incidents
+    "incident_plots",
 }  # fmt: skip
 
 

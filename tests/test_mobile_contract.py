@@ -27,6 +27,7 @@ PHOTO_READERS = {"grid_worker", "dispatcher", "department_staff", "supervisor", 
 CHECKERS = {"grid_worker", "supervisor", "admin"}  # check_on_site: the on-site check's photos
 EVALUATORS = {"dispatcher", "department_staff", "analyst", "supervisor", "admin"}
 WARNERS = {"warning_officer", "admin"}
+PLAN_READERS = {"dispatcher", "department_staff", "analyst", "supervisor", "plan_manager", "admin"}
 
 #: Who may call what — written out here, independently of the code's declarations.
 MATRIX: dict[str, str | set[str]] = {
@@ -57,6 +58,7 @@ MATRIX: dict[str, str | set[str]] = {
     "POST /warnings/{identifier}/update": WARNERS, "POST /warnings/{identifier}/cancel": WARNERS,
     "GET /push-subscriptions/key": EVERYONE, "POST /push-subscriptions": CITIZEN,
     "DELETE /push-subscriptions": CITIZEN,
+    "GET /incidents/{id}/report": PLAN_READERS,
 }  # fmt: skip
 ROLES = [r.value for r in Role]
 

@@ -126,13 +126,17 @@ class EventRow:
     from_level: str | None
     task_id: int | None
     note: str | None
+    plot_id: int | None = None
+    geometry: str | None = None  # a plot event's: the plot's GeoJSON after it
+    detail: dict[str, Any] | None = None  # a plot event's: {symbol, label, style, version}
 
 
 def events(incident_ids: list[int], event_ids: list[int] | None = None) -> Query[list[EventRow]]:
     """The incidents' timelines, oldest first (or the events ``event_ids`` of them)."""
     statement = sql.SQL(
         "SELECT id, incident_id, event_type, at, actor_id, actor_role, level, from_level, "
-        "task_id, note FROM incident_events WHERE incident_id = ANY(%(ids)s) "
+        "task_id, note, plot_id, ST_AsGeoJSON(geom, 7), detail FROM incident_events "
+        "WHERE incident_id = ANY(%(ids)s) "
         "AND (%(events)s::bigint[] IS NULL OR id = ANY(%(events)s)) ORDER BY incident_id, at, id"
     )
     return Query(statement, {"ids": incident_ids, "events": event_ids},

@@ -20,6 +20,7 @@ from geo.services import incident_routes
 from geo.services.incidents import task_steps
 from server.gql.context import Info
 from server.gql.plans import Plan, PlanVersion, ResourceNeed, load_plan, load_version, loader
+from server.gql.plots import Plot, PlotState, incident_plots
 from server.gql.roads import DriveTimeFacility, RouteResult
 from server.gql.scalars import GeoJSON
 from server.gql.types import Camera, Case, Department, Facility, GridCell, StaffUser
@@ -266,6 +267,9 @@ class IncidentEvent:
     from_level: ResponseLevel | None
     task_id: strawberry.ID | None
     note: str | None
+    plot: PlotState | None = strawberry.field(
+        description="A plot event's plot as it was after it (geometry, symbol, label, version)."
+    )
     actor_id: strawberry.Private[int | None]
 
     @strawberry.field
@@ -279,6 +283,8 @@ class IncidentEvent:
                    level=ResponseLevel(e.level) if e.level else None,
                    from_level=ResponseLevel(e.from_level) if e.from_level else None,
                    task_id=strawberry.ID(str(e.task_id)) if e.task_id else None, note=e.note,
+                   plot=PlotState.of(e.plot_id, e.geometry, e.detail)
+                   if e.plot_id is not None and e.geometry and e.detail else None,
                    actor_id=e.actor_id)  # fmt: skip
 
 
@@ -325,6 +331,10 @@ class EmergencyIncident:
 
         found = await loader(info, "tasks", load).load(int(self.id))
         return [IncidentTask.of(t, self.status.value) for t in found]
+
+    @strawberry.field(description="Its plots as they stand (指挥标绘), oldest first.")
+    async def plots(self, info: Info) -> list[Plot]:
+        return await incident_plots(info, int(self.id))
 
     @strawberry.field(description="Every step, oldest first, with its actor and time.")
     async def timeline(self, info: Info) -> list[IncidentEvent]:

@@ -26,7 +26,9 @@ from server.gql.hotline import HotlineMutation, HotlineQuery
 from server.gql.incidents import IncidentMutation, IncidentQuery, IncidentSubscription
 from server.gql.mutations import Mutation as CaseMutation
 from server.gql.plans import PlanMutation, PlanQuery
+from server.gql.plots import PlotMutation, PlotQuery
 from server.gql.queries import Query as MapQuery
+from server.gql.replay import ReplayQuery
 from server.gql.roads import RoadMutation, RoadQuery
 from server.gql.scalars import GEOJSON_SCALAR, GeoJSON
 from server.gql.sensors import SensorMutation, SensorQuery, SensorSubscription
@@ -43,19 +45,20 @@ from server.kernel.settings import GraphQLSettings
 @strawberry.type
 class Query(
     MapQuery, SupervisionQuery, HotlineQuery, SensorQuery, PlanQuery, IncidentQuery, WarningQuery,
-    RoadQuery,
+    RoadQuery, PlotQuery, ReplayQuery,
 ):  # fmt: skip
     """The map, the cases, the supervision of their time limits, the hotline's lists, the
-    sensors' alarms, the emergency plans and incidents, the warnings, the roads with routing."""
+    sensors' alarms, the emergency plans and incidents, the warnings, the roads with routing,
+    plots and the replay."""
 
 
 @strawberry.type
 class Mutation(
     CaseMutation, SupervisionMutation, CollaborationMutation, HotlineMutation, SensorMutation,
-    PlanMutation, IncidentMutation, WarningMutation, RoadMutation,
+    PlanMutation, IncidentMutation, WarningMutation, RoadMutation, PlotMutation,
 ):  # fmt: skip
     """The case workflow, supervision (督办), collaboration, the hotline, sensor rules, plans
-    and incidents, warnings (预警发布), road conditions (路况)."""
+    and incidents, warnings (预警发布), road conditions (路况), shared plotting (指挥标绘)."""
 
 
 @strawberry.type
