@@ -24,6 +24,13 @@ class OutsideCity(InvalidInput):
     code = "outside_city"
 
 
+class AddressUncertain(InvalidInput):
+    """An address without coordinates that the address base cannot place surely enough:
+    ``candidates`` (in the detail) are what the caller may confirm; nothing was written."""
+
+    code = "address_uncertain"
+
+
 class NotFound(OneMapError):
     code = "not_found"
 

@@ -18,6 +18,7 @@ from mobile_api import (
     auth,
     case_photos,
     evaluation,
+    geocode,
     health_code,
     health_officers,
     incident_report,
@@ -47,6 +48,7 @@ def endpoints() -> list[Endpoint]:
         *staff.endpoints, *notifications.endpoints, *audit.endpoints, *locate.endpoints,
         *search.endpoints, *case_photos.endpoints, *evaluation.endpoints, *warnings.endpoints,
         *incident_report.endpoints,
+        *geocode.endpoints,
     ]  # fmt: skip
 
 

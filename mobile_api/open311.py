@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from geo import access
+from geo import access, geocoding
 from geo import citizen_errors as ce
 from geo.access import Principal
 from geo.errors import InvalidInput, NotFound, OneMapError, Unauthorized
@@ -183,13 +183,20 @@ def app(state: MobileState) -> Starlette:
         fields = ("service_code", "lat", "long", "description", "address_string", "media_url")
         wanted = {**{k: f.get(k) for k in fields}, "attributes": attributes}
         async with state.pool.connection() as conn:
+            if point is None:
+                wanted_geo = state.geocode
+                point, _match = await geocoding.locate(
+                    conn, f.get("address_string"), wanted_geo.min_confidence,
+                    wanted_geo.max_candidates, field="address_string",
+                )  # fmt: skip
+            where = point
 
             async def create() -> tuple[int, dict[str, Any]]:
                 case = await intake.create_request(
                     conn,
                     partner=partner,
                     category=code,
-                    point=point,
+                    point=where,
                     description=f.get("description", ""),
                     address=f.get("address_string"),
                     attributes=attributes,

@@ -97,13 +97,17 @@ def posted(form: Any) -> tuple[dict[str, str], dict[str, list[str]]]:
     return fields, attributes
 
 
-def point(f: dict[str, str]) -> LonLat:
+def point(f: dict[str, str]) -> LonLat | None:
+    """lat/long as sent; None when both are left out and an address_string is given (the
+    request is then placed by geocoding it)."""
+    if not f.get("lat") and not f.get("long") and (f.get("address_string") or "").strip():
+        return None
     try:
         return LonLat(float(f["long"]), float(f["lat"]))
     except (KeyError, ValueError):
         raise InvalidInput(
-            "lat and long are required numbers (WGS84): this server cannot "
-            "place a request by address_string or address_id alone."
+            "lat and long are required numbers (WGS84), unless both are left out and an "
+            "address_string places the request."
         ) from None
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from geo import geocoding
 from geo.errors import InvalidInput, NotFound
 from geo.params import LonLat, Radius
 from geo.queries import fetch
@@ -33,8 +34,15 @@ class ReportForm(Body):
 
     category: Category
     description: Annotated[str, Field(max_length=4000)] = ""
-    lon: Lon
-    lat: Lat
+    lon: Annotated[
+        Lon | None,
+        Field(
+            description="Leave lon and lat out to place the report "
+            "by its address (422 address_uncertain with candidates "
+            "when the address is not sure)"
+        ),
+    ] = None
+    lat: Lat | None = None
     address: Annotated[str | None, Field(max_length=500)] = None
     link_to: Annotated[CaseId | None, Field(description="An open case nearby it repeats")] = None
 
@@ -124,6 +132,19 @@ def _report(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+async def _where(call: Call, conn: Any, fields: ReportForm) -> tuple[LonLat, str | None]:
+    """The report's point: as sent, or its address's best match (the standard label kept)."""
+    if fields.lon is not None and fields.lat is not None:
+        return LonLat(fields.lon, fields.lat), fields.address
+    if fields.lon is not None or fields.lat is not None:
+        raise InvalidInput("Send both lon and lat, or neither (and an address).")
+    wanted = call.state.geocode
+    point, match = await geocoding.locate(
+        conn, fields.address, wanted.min_confidence, wanted.max_candidates
+    )
+    return point, match.label_zh
+
+
 async def submit(call: Call) -> Response:
     settings = call.state.settings
     limit = settings.max_photos * settings.max_photo_bytes + settings.max_json_bytes
@@ -154,12 +175,13 @@ async def submit(call: Call) -> Response:
             await form.close()
     if earlier is None:
         async with call.state.pool.connection() as conn:
+            point, address = await _where(call, conn, fields)
 
             async def create() -> tuple[int, dict[str, Any]]:
                 case, photo_ids = await reports.submit(
                     conn, actor=call.principal,
-                    category=fields.category, point=LonLat(fields.lon, fields.lat),
-                    description=fields.description, address=fields.address, photos=cleaned,
+                    category=fields.category, point=point,
+                    description=fields.description, address=address, photos=cleaned,
                     link_to=fields.link_to, radius_m=settings.duplicate_radius_m,
                 )  # fmt: skip
                 made = zip(photo_ids, cleaned, strict=True)

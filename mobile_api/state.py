@@ -18,6 +18,7 @@ from geo.services.workdays import Calendar
 from server.kernel.auth.derived import secret
 from server.kernel.auth.otp import OtpSender, sender_for
 from server.kernel.auth.tokens import TokenService
+from server.kernel.geocode_settings import GeocodeSettings
 from server.kernel.settings import HealthCodeSettings, MobileSettings, Settings
 from server.kernel.webpush import Pusher
 
@@ -40,6 +41,8 @@ class MobileState:
     #: The city's time zone (ONEMAP_CLOCK_TIMEZONE): evaluation's days.
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     departments: dict[int, Any] = field(default_factory=dict)  # id → Department, read once
+    #: How sure an address without coordinates must be (ONEMAP_GEOCODE_…).
+    geocode: GeocodeSettings = field(default_factory=GeocodeSettings)
 
     @classmethod
     def build(
@@ -80,6 +83,7 @@ class MobileState:
             jurisdiction=settings.mobile.open311_jurisdiction,
             issuer=settings.warnings.issuer(),
             pusher=Pusher(settings, pool),
+            geocode=settings.geocode,
         )
 
     @property

@@ -26,7 +26,7 @@ from geo.passwords import hash_password
 from geo.queries.stage_limits import HANDLE_DEFAULT_SQL
 from geo.sensor_alarm_models import MOVED_RULES, insert_defaults
 from geo.services import case_facts
-from seed import catalogue, plans, roads, sensors, vocab
+from seed import addresses, catalogue, plans, roads, sensors, vocab
 from seed.copy import copy_rows, reserve_ids
 from seed.generate import (
     CALLBACK_COLUMNS,
@@ -137,6 +137,10 @@ def seed(
     # The road network (a step of its own: older databases get it; a bigger scale its lanes).
     if added := roads.load(conn, city, scale, say):
         report.added[roads.ROADS] = added
+    # The address base along the roads (its own step; a bigger scale adds doors between).
+    if added := addresses.load(conn, scale, say):
+        report.added[addresses.ADDRESSES] = added
+    addresses.readdress_facilities(conn)  # consistent with the address base (no rows added)
     # The sensor devices of the facilities loaded (a step of its own: older databases get it).
     for name, count in sensors.load(conn, city, refs, _may_skip_triggers(conn), say).items():
         report.added[name] = count

@@ -287,3 +287,30 @@ async def _flood_plan_id(pool: Pool) -> str:
         row = await cur.fetchone()
     assert row is not None
     return str(row[0])
+
+
+def test_each_task_lists_the_steps_its_reader_may_take(
+    seats: dict[str, Seat], db: psycopg.Connection[Any]
+) -> None:
+    lon, lat = wl_point(db, 1000)
+    d = seats["dispatcher"]
+    made = d(INCIDENTS, "ActivatePlan", planId=_flood_id(d), level="II",
+             point={"lon": lon, "lat": lat})["data"]["activatePlan"]["incident"]  # fmt: skip
+    assert {tuple(t["allowedActions"]) for t in made["tasks"]} == {("ACCEPTED", "REFUSED")}
+
+    def steps(seat: Seat) -> dict[str, list[str]]:
+        read = seat(INCIDENTS, "EmergencyIncident", id=made["id"])["data"]["emergencyIncident"]
+        return {t["department"]["code"]: t["allowedActions"] for t in read["tasks"]}
+
+    # The fire brigade's staff: their own task only; an analyst reads, moves nothing.
+    fire = steps(seats["fire_staff"])
+    assert fire.pop("fire_rescue") == ["ACCEPTED", "REFUSED"]
+    assert set(map(tuple, fire.values())) == {()}
+    assert set(map(tuple, steps(seats["analyst"]).values())) == {()}
+    task = next(t["id"] for t in made["tasks"] if t["department"]["code"] == "fire_rescue")
+    moved = seats["fire_staff"](INCIDENTS, "UpdateIncidentTask", id=task, status="ACCEPTED")
+    got = moved["data"]["updateIncidentTask"]["incident"]["tasks"]
+    assert next(t["allowedActions"] for t in got if t["id"] == task) == ["DONE", "REFUSED"]
+    # A closed incident offers no step to anyone.
+    d(INCIDENTS, "CloseIncident", id=made["id"], summary="测试结束")
+    assert set(map(tuple, steps(d).values())) == {()}

@@ -59,6 +59,7 @@ MATRIX: dict[str, str | set[str]] = {
     "GET /push-subscriptions/key": EVERYONE, "POST /push-subscriptions": CITIZEN,
     "DELETE /push-subscriptions": CITIZEN,
     "GET /incidents/{id}/report": PLAN_READERS,
+    "GET /geocode": EVERYONE, "GET /reverse-geocode": EVERYONE,
 }  # fmt: skip
 ROLES = [r.value for r in Role]
 

@@ -8,7 +8,11 @@ Debian's chromium through Playwright. Two pictures, as a person sees the page:
 - ``mapview.png`` (desktop, 1280×800): the demo dispatcher logged in, a reported case's popup
   open with its workflow steps (what the server allows this user), the filter panel beside it;
 - ``mapview-phone.png`` (phone, 390×844): the public view after "locate me", the panel open as
-  a bottom sheet.
+  a bottom sheet;
+- ``mapview-incident.png`` (desktop): the emergency mode — the dispatcher activates the flood
+  plan (level II) at a waterlogging point: the reach circle, the markers, the grid cells with
+  their population, and the panel's tasks by department. The incident is closed afterwards
+  (the timeline keeps it: take this picture on a demo database).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
 
 ARGS = [
@@ -44,8 +49,7 @@ def jump(page: Page, centre: list[float], zoom: float) -> None:
     until(page, SETTLED)
 
 
-def desktop(browser: Browser, base: str, out: Path) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+def log_in(page: Page, base: str) -> None:
     page.goto(f"{base}/")
     until(page, SETTLED)
     page.click("#login-open")
@@ -53,6 +57,11 @@ def desktop(browser: Browser, base: str, out: Path) -> None:
     page.fill("input[name=password]", "onemap-demo")
     page.click("#login-form [type=submit]")
     until(page, "!!window.onemap.map.getSource('cameras')")
+
+
+def desktop(browser: Browser, base: str, out: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    log_in(page, base)
     page.select_option("#case-mode", "points")
     jump(page, CENTRE, 13.5)
     # A reported case near the middle: move it a little below the centre, so the popup fits.
@@ -79,6 +88,49 @@ def desktop(browser: Browser, base: str, out: Path) -> None:
     page.evaluate("document.getElementById('panel').scrollTop = 420")
     time.sleep(1)
     page.screenshot(path=out)
+    page.context.close()
+
+
+def incident(browser: Browser, base: str, out: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    log_in(page, base)
+    jump(page, CENTRE, 13)
+    # the waterlogging point nearest the centre
+    coords = page.evaluate(
+        "(() => { const m = window.onemap.map; const c = m.getCenter();"
+        " const fs = m.queryRenderedFeatures({layers: ['facilities']})"
+        "   .filter(f => f.properties.category === 'waterlogging_point');"
+        " const d = (f) => c.distanceTo({lng: f.geometry.coordinates[0],"
+        "   lat: f.geometry.coordinates[1]});"
+        " fs.sort((a, b) => d(a) - d(b));"
+        " return fs.length ? fs[0].geometry.coordinates : null; })()"
+    )
+    if coords is None:
+        raise SystemExit("no waterlogging point near the centre")
+    page.click("[data-tab=emergency]")
+    until(page, "document.querySelectorAll('#em-plan option').length > 0")
+    flood = page.evaluate(
+        "[...document.querySelectorAll('#em-plan option')]"
+        ".find(o => o.textContent.includes('城市防汛应急预案')).value"
+    )
+    page.select_option("#em-plan", flood)
+    page.select_option("#em-level", "II")
+    jump(page, coords, 13.2)
+    page.click("#em-centre")
+    page.click("#em-activate")
+    page.wait_for_selector("#em-incident .em-head")
+    until(page, SETTLED)
+    page.evaluate("document.querySelector('[data-section=em_tasks]').scrollIntoView()")
+    time.sleep(1)
+    page.screenshot(path=out)
+    # 256 colours: the map's many cell outlines and labels make a 600 kB picture otherwise
+    image = Image.open(out).convert("RGB")
+    image.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        out, optimize=True
+    )
+    page.fill("#em-summary", "截图演示结束 (screenshot demo)")
+    page.click("#em-close")
+    page.wait_for_selector("#em-incident .em-head[data-status=closed]")
     page.context.close()
 
 
@@ -109,9 +161,10 @@ def main(base: str, folder: Path) -> None:
         try:
             desktop(browser, base, folder / "mapview.png")
             phone(browser, base, folder / "mapview-phone.png")
+            incident(browser, base, folder / "mapview-incident.png")
         finally:
             browser.close()
-    print(f"wrote {folder / 'mapview.png'} and {folder / 'mapview-phone.png'}")
+    print(f"wrote mapview.png, mapview-phone.png and mapview-incident.png in {folder}")
 
 
 if __name__ == "__main__":

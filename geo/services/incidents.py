@@ -245,6 +245,18 @@ async def close(
     return incident_id
 
 
+def task_steps(
+    actor: Principal, task_status: str, task_department_id: int, incident_status: str
+) -> list[IncidentTaskStatus]:
+    """The statuses ``actor`` may move a task to now — exactly what :func:`update_task` accepts
+    (refusing still needs its reason): none once the incident is closed."""
+    if incident_status != "active" or not actor.can(C.READ_PLANS):
+        return []
+    if not access.takes_incident_task(actor, task_department_id):
+        return []
+    return [s for s in T if s in TASK_STEPS[T(task_status)]]
+
+
 _EVENT_OF = {T.ACCEPTED: E.TASK_ACCEPTED, T.DONE: E.TASK_DONE, T.REFUSED: E.TASK_REFUSED}
 
 

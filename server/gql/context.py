@@ -27,6 +27,7 @@ from geo.services.clocks import ClockRules
 from geo.services.warnings import Issuer
 from geo.weather import SyntheticWeather, WeatherProvider
 from server.kernel.events import EventBroker
+from server.kernel.geocode_settings import GeocodeSettings
 from server.kernel.read_your_writes import Reads
 from server.kernel.replicas import Replica
 from server.kernel.settings import GraphQLSettings, HotlineSettings
@@ -50,6 +51,8 @@ class Context:
     supervision: SupervisionRules = field(default_factory=SupervisionRules)
     #: Similar-case suggestions and callbacks (ONEMAP_HOTLINE_…).
     hotline: HotlineSettings = field(default_factory=HotlineSettings)
+    #: How sure an address without coordinates must be (ONEMAP_GEOCODE_…).
+    geocode: GeocodeSettings = field(default_factory=GeocodeSettings)
     #: Where an incident's weather comes from (ONEMAP_EMERGENCY_WEATHER_PROVIDER).
     weather: WeatherProvider = field(default_factory=SyntheticWeather)
     #: Warnings: who they come from (ONEMAP_WARNINGS_…), and their Web Push after a write.

@@ -11,7 +11,7 @@ from typing import Any
 
 import strawberry
 
-from geo import errors
+from geo import errors, geocoding
 from geo.access import Capability
 from geo.enums import CasePriority, Satisfaction
 from geo.params import LonLat
@@ -201,12 +201,32 @@ class CallerInput:
 @strawberry.input
 class HotlineCaseInput:
     category: str
-    lon: float
-    lat: float
+    lon: float | None = strawberry.field(
+        default=None,
+        description="Where (WGS84). Leave lon and lat out to place the case by "
+        "its address: ADDRESS_UNCERTAIN (with the candidates) when the address is not sure.",
+    )
+    lat: float | None = None
     description: str = strawberry.field(description="What the caller reported.")
     caller: CallerInput
     address: str | None = None
     priority: CasePriority = CasePriority.NORMAL
+
+
+async def _where(
+    info: Info, conn: Any, lon: float | None, lat: float | None, address: str | None
+) -> tuple[LonLat, str | None]:
+    """The call's point: as given, or its address's best match (the standard label kept)."""
+    if lon is not None and lat is not None:
+        return LonLat(lon, lat), address
+    if lon is not None or lat is not None:
+        raise errors.InvalidInput("Give both lon and lat, or neither (and an address).")
+    settings = info.context.geocode
+    info.context.statements += 1
+    point, match = await geocoding.locate(
+        conn, address, settings.min_confidence, settings.max_candidates
+    )
+    return point, match.label_zh
 
 
 @strawberry.type
@@ -220,10 +240,11 @@ class HotlineMutation:
             principal = info.context.require(Capability.CREATE_CASES)
             async with info.context.pool.connection() as conn:
                 info.context.statements += 1
+                point, address = await _where(info, conn, input.lon, input.lat, input.address)
                 record = await hotline.create_hotline_case(
                     conn, actor=principal, caller=input.caller.caller(), category=input.category,
-                    point=LonLat(input.lon, input.lat), description=input.description,
-                    address=input.address, priority=CasePriority(input.priority.value),
+                    point=point, description=input.description,
+                    address=address, priority=CasePriority(input.priority.value),
                 )  # fmt: skip
             return await _payload(info, record.id)
         except errors.OneMapError as exc:

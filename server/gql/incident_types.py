@@ -17,6 +17,7 @@ from geo.queries.filters import AttributeFilter
 from geo.queries.routing import Reached
 from geo.queries.search import rows
 from geo.services import incident_routes
+from geo.services.incidents import task_steps
 from server.gql.context import Info
 from server.gql.plans import Plan, PlanVersion, ResourceNeed, load_plan, load_version, loader
 from server.gql.plots import Plot, PlotState, incident_plots
@@ -231,18 +232,28 @@ class IncidentTask:
     created_at: datetime
     updated_at: datetime
     department_id: strawberry.Private[int]
+    incident_status: strawberry.Private[str]
 
     @strawberry.field
     async def department(self, info: Info) -> Department | None:
         return await _department(info, self.department_id)
 
+    @strawberry.field(description="The statuses the caller may move this task to now (its "
+                      "department's staff or a commander, while the incident is active); "
+                      "REFUSED needs the reason.")  # fmt: skip
+    def allowed_actions(self, info: Info) -> list[IncidentTaskStatus]:
+        steps = task_steps(info.context.principal, self.status.value, self.department_id,
+                           self.incident_status)  # fmt: skip
+        return [IncidentTaskStatus(s.value) for s in steps]
+
     @classmethod
-    def of(cls, t: q.TaskRow) -> IncidentTask:
+    def of(cls, t: q.TaskRow, incident_status: str) -> IncidentTask:
         return cls(id=strawberry.ID(str(t.id)), level=ResponseLevel(t.level),
                    position=t.position, text_zh=t.text_zh, text_en=t.text_en,
                    resources=ResourceNeed.of(t.resources), status=IncidentTaskStatus(t.status),
                    reason=t.reason, note=t.note, due_at=t.due_at, created_at=t.created_at,
-                   updated_at=t.updated_at, department_id=t.department_id)  # fmt: skip
+                   updated_at=t.updated_at, department_id=t.department_id,
+                   incident_status=incident_status)  # fmt: skip
 
 
 @strawberry.type(description="One step of an incident's timeline (append-only).")
@@ -319,7 +330,7 @@ class EmergencyIncident:
             return [[t for t in found if t.incident_id == i] for i in ids]
 
         found = await loader(info, "tasks", load).load(int(self.id))
-        return [IncidentTask.of(t) for t in found]
+        return [IncidentTask.of(t, self.status.value) for t in found]
 
     @strawberry.field(description="Its plots as they stand (指挥标绘), oldest first.")
     async def plots(self, info: Info) -> list[Plot]:

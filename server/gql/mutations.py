@@ -25,6 +25,7 @@ from geo.params import LonLat
 from geo.services import cases as service
 from geo.services import idempotency, sweep
 from server.gql.context import Info
+from server.gql.geocode import AddressCandidate
 from server.gql.inputs import to_id
 from server.gql.types import Case
 
@@ -34,6 +35,7 @@ log = logging.getLogger("onemap.gql")
 class CaseErrorCode(Enum):
     INVALID_INPUT = "invalid_input"
     OUTSIDE_CITY = "outside_city"
+    ADDRESS_UNCERTAIN = "address_uncertain"  # an address without coordinates, not sure enough
     NOT_FOUND = "not_found"
     UNAUTHENTICATED = "unauthorized"
     FORBIDDEN = "forbidden"
@@ -49,6 +51,10 @@ CaseErrorCodeEnum = strawberry.enum(CaseErrorCode)
 class CaseError:
     code: CaseErrorCode
     message: str
+    candidates: list[AddressCandidate] = strawberry.field(
+        default_factory=list,
+        description="ADDRESS_UNCERTAIN: the addresses the caller may confirm (send lon/lat).",
+    )
 
 
 @strawberry.type
@@ -80,6 +86,9 @@ def _error(exc: errors.OneMapError) -> CaseError:
     code = {c.value: c for c in CaseErrorCode}.get(exc.code, CaseErrorCode.INVALID_INPUT)
     if isinstance(exc, errors.OutsideCity):
         code = CaseErrorCode.OUTSIDE_CITY
+    if isinstance(exc, errors.AddressUncertain):
+        return CaseError(code=code, message=exc.message, candidates=[
+            AddressCandidate.from_detail(c) for c in exc.detail.get("candidates", [])])  # fmt: skip
     return CaseError(code=code, message=exc.message)
 
 

@@ -22,6 +22,7 @@ from server.gql import compiled
 from server.gql.collaboration import CollaborationMutation
 from server.gql.cost import CostLimiter
 from server.gql.errors import DomainErrorCodes, should_mask_error
+from server.gql.geocode import GeocodeQuery
 from server.gql.hotline import HotlineMutation, HotlineQuery
 from server.gql.incidents import IncidentMutation, IncidentQuery, IncidentSubscription
 from server.gql.mutations import Mutation as CaseMutation
@@ -46,11 +47,11 @@ from server.kernel.settings import GraphQLSettings
 @strawberry.type
 class Query(
     MapQuery, SupervisionQuery, HotlineQuery, SensorQuery, PlanQuery, IncidentQuery, WarningQuery,
-    RoadQuery, PlotQuery, ReplayQuery,
+    RoadQuery, PlotQuery, ReplayQuery, GeocodeQuery,
 ):  # fmt: skip
     """The map, the cases, the supervision of their time limits, the hotline's lists, the
     sensors' alarms, the emergency plans and incidents, the warnings, the roads with routing,
-    plots and the replay."""
+    plots and the replay, geocoding."""
 
 
 @strawberry.type

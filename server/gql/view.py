@@ -75,6 +75,7 @@ class OneMapGraphQL(GraphQL[Context, None]):
         self.clock_rules = settings.clock.rules()
         self.supervision_rules = settings.supervision.rules()
         self.hotline_settings = settings.hotline
+        self.geocode_settings = settings.geocode
         self.weather = weather_provider(settings.emergency.weather_provider)
         self.issuer = settings.warnings.issuer()
         self.pusher = Pusher(settings, pool)  # warnings to citizens' browsers
@@ -171,6 +172,7 @@ class OneMapGraphQL(GraphQL[Context, None]):
             clocks=self.clock_rules,
             supervision=self.supervision_rules,
             hotline=self.hotline_settings,
+            geocode=self.geocode_settings,
             weather=self.weather,
             issuer=self.issuer,
             pusher=self.pusher,

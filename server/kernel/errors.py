@@ -43,6 +43,7 @@ class ErrorCodes:
 ERRORS: dict[type[e.OneMapError], ErrorCodes] = {
     e.InvalidInput: ErrorCodes(400, "BAD_USER_INPUT", "InvalidParameterValue"),
     e.OutsideCity: ErrorCodes(422, "OUTSIDE_CITY", "InvalidParameterValue"),
+    e.AddressUncertain: ErrorCodes(422, "ADDRESS_UNCERTAIN", "InvalidParameterValue"),
     e.Unauthorized: ErrorCodes(401, "UNAUTHENTICATED", "NotAuthorized"),
     e.Forbidden: ErrorCodes(403, "FORBIDDEN", "Forbidden"),
     e.NotFound: ErrorCodes(404, "NOT_FOUND", "NotFound"),

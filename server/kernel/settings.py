@@ -22,6 +22,7 @@ from geo.services.clocks import ClockRules
 from geo.services.workdays import Calendar
 from geo.services.worktime import WorkingTime
 from server.kernel.cors import origin_of
+from server.kernel.geocode_settings import GeocodeSettings
 from server.kernel.once_files import read_or_create
 from server.kernel.warning_settings import WarningSettings
 
@@ -684,6 +685,7 @@ class Settings(BaseModel):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     emergency: EmergencySettings = Field(default_factory=EmergencySettings)
     warnings: WarningSettings = Field(default_factory=WarningSettings)
+    geocode: GeocodeSettings = Field(default_factory=GeocodeSettings)
 
     @classmethod
     def from_env(cls) -> Settings:

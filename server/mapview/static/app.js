@@ -6,6 +6,7 @@ import { toast } from "./dom.js";
 import { query } from "./gql.js";
 import { MAP_UI, setLanguage, language, onLanguage, t, translate } from "./i18n.js";
 import * as incident from "./incident.js";
+import * as emergency from "./incident_mode.js";
 import { areaLabels } from "./labels.js";
 import * as legend from "./legend.js";
 import * as live from "./live.js";
@@ -20,8 +21,8 @@ import { CITY_BOUNDS, buildStyle } from "./style.js";
 import * as warnings from "./warnings.js";
 
 const $ = (id) => document.getElementById(id);
-const CLICKABLE = ["sensors", "cameras", "live", "cases", "case-cells", "facilities", "incident-points",
-  "warnings-fill"];
+const CLICKABLE = ["emergency-points", "sensors", "cameras", "live", "cases", "case-cells", "facilities",
+  "incident-points", "warnings-fill"];
 let collections = new Set();
 let internal = new Set(); // layers in their internal view (the server's policy says which)
 
@@ -63,6 +64,7 @@ async function loadStyle() {
     legend.apply(map);
     live.reapply(map);
     incident.redraw(map);
+    emergency.redraw(map);
     warnings.redraw(map);
   });
   legend.render(map, { internal: internal.has("facilities"), cameras: collections.has("cameras"),
@@ -79,7 +81,7 @@ function featureAt(point) {
 }
 
 map.on("click", (event) => {
-  if (incident.onMapClick(map, event)) return;
+  if (incident.onMapClick(map, event) || emergency.onMapClick(map, event)) return;
   const f = featureAt(event.point);
   if (!f) {
     if (map.getZoom() < 12.5) return;
@@ -90,7 +92,8 @@ map.on("click", (event) => {
     return;
   }
   const at = f.geometry.type === "Point" ? f.geometry.coordinates : event.lngLat;
-  if (f.layer.id === "facilities") facilityPopup(map, f, at);
+  if (f.layer.id === "emergency-points") emergency.onFeature(map, f, at);
+  else if (f.layer.id === "facilities") facilityPopup(map, f, at);
   else if (f.layer.id === "cases" || f.layer.id === "live") casePopup(map, { ...f, id: f.id ?? f.properties.id }, at);
   else if (f.layer.id === "case-cells") cellPopup(map, f, at);
   else if (f.layer.id === "sensors") sensorPopup(map, f, at);
@@ -184,10 +187,12 @@ onLanguage(() => {
   legend.render(map, { internal: internal.has("facilities"), cameras: collections.has("cameras"),
     sensors: collections.has("sensors") });
   incident.redraw(map);
+  emergency.redraw(map);
   cockpit.redraw();
   viewNote();
 });
 
 incident.setup(map);
+emergency.setup(map);
 loadStyle().catch((err) => toast(`${t("error")}: ${err.message}`, 10000));
 warnings.start(map, (err) => toast(`${t("error")}: ${err.message}`));

@@ -189,6 +189,11 @@ export const MAP_UI = {
   "Popup.Close": "关闭 Close",
 };
 
+/** More words from a module of its own (`{zh: {…}, en: {…}}`), e.g. incident_words.js. */
+export function addWords(more) {
+  for (const code of ["zh", "en"]) Object.assign(WORDS[code], more[code]);
+}
+
 let lang = "zh";
 const listeners = new Set();
 
