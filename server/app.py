@@ -30,6 +30,8 @@ from server.kernel.cors import CorsMiddleware, CorsPolicy
 from server.kernel.db import make_pool
 from server.kernel.errors import EXCEPTION_HANDLERS
 from server.kernel.events import EventBroker
+from server.kernel.read_your_writes import ReadYourWritesMiddleware
+from server.kernel.replicas import ReadRouter
 from server.kernel.request_class import RequestClassMiddleware
 from server.kernel.settings import Settings
 from server.mapview import routes as mapview_routes
@@ -52,11 +54,12 @@ def create_app(settings: Settings) -> Starlette:
     settings = settings.model_copy(update={"database": settings.database.for_server()})
     case_facts.configure(settings.clock.rules())  # evaluation facts on the city's calendar
     pool = make_pool(settings.database)
+    reads = ReadRouter(settings.database, pool)  # read replicas, if any (docs/scale.md)
     tokens = TokenService(load_keys(settings.auth, settings.data.dir), settings.auth)
     broker = EventBroker(settings.database.app_libpq_url)
     streams = StreamService(settings.streams, settings.data.dir, pool, broker)
     # its own async + sync pools (OGC session settings); its tile cache hears of changes
-    ogc = OgcService(settings, broker)
+    ogc = OgcService(settings, broker, reads)
     sta_audit = GroupWriter(pool)  # reads of internal sensor data (server/sta/audit.py)
     cors = CorsPolicy.of(settings.server)  # which other origins' pages may call us
 
@@ -65,6 +68,7 @@ def create_app(settings: Settings) -> Starlette:
         await pool.open(wait=True, timeout=settings.database.connect_timeout_s)
         log.info("database pool open", extra={"max_size": pool.max_size})
         await _observation_partitions(pool, settings.sta.partitions_ahead_months)
+        await reads.open()
         await ogc.open()
         streams.start()
         await broker.start()
@@ -82,6 +86,7 @@ def create_app(settings: Settings) -> Starlette:
             await broker.stop()
             await streams.close()  # ends every viewing session: every peer connection closed
             await ogc.close()
+            await reads.close()
             await sta_audit.close()
             await pool.close()
 
@@ -111,12 +116,15 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(AuthMiddleware, tokens=tokens),
             # The request's class (public, user) follows the principal: statement time-outs.
             Middleware(RequestClassMiddleware),
+            # Reads that tolerate lag go to a replica, but a writer's to the primary after it.
+            Middleware(ReadYourWritesMiddleware, router=reads),
         ],
         lifespan=lifespan,
     )
     app.state.cors = cors
     app.state.settings = settings
     app.state.pool = pool
+    app.state.reads = reads
     app.state.tokens = tokens
     app.state.streams = streams
     app.state.ogc = ogc

@@ -44,6 +44,7 @@ from server.kernel.settings import (
     Settings,
     SupervisionSettings,
 )
+from tests.replica_helpers import Replica, ReplicaUnavailable, make_replica, remove_replica
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The session's city: 1,000 facilities, 100 cameras, 1,015 cases on the full geography.
@@ -152,6 +153,22 @@ def database_url() -> Iterator[str]:
         yield url
     finally:
         drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def replica(database_url: str) -> Iterator[Replica]:
+    """A real streaming replica of the test server, made (pg_basebackup -R) after the session's
+    database was seeded, so it carries it; later writes stream to it (tests/replica_helpers.py).
+    Made only when a test asks for it: it copies the whole cluster (~13 s for 0.9 GB here)."""
+    try:
+        made = make_replica(database_url)
+    except ReplicaUnavailable as exc:
+        pytest.skip(f"no streaming replica of the test server: {exc} (scripts/dev allows "
+                    "replication from 127.0.0.1 on the local cluster; docs/scale.md)")  # fmt: skip
+    try:
+        yield made
+    finally:
+        remove_replica(made)
 
 
 @pytest.fixture

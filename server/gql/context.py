@@ -28,6 +28,8 @@ from geo.services.warnings import Issuer
 from geo.weather import SyntheticWeather, WeatherProvider
 from server.kernel.events import EventBroker
 from server.kernel.geocode_settings import GeocodeSettings
+from server.kernel.read_your_writes import Reads
+from server.kernel.replicas import Replica
 from server.kernel.settings import GraphQLSettings, HotlineSettings
 from server.kernel.warning_settings import WarningSettings
 from server.kernel.webpush import Pusher
@@ -56,9 +58,22 @@ class Context:
     #: Warnings: who they come from (ONEMAP_WARNINGS_…), and their Web Push after a write.
     issuer: Issuer = field(default_factory=lambda: WarningSettings().issuer())
     pusher: Pusher | None = None
+    #: Read replicas (docs/scale.md): the request's routing, and the replica a query's reads
+    #: go to (set for query operations only, server/gql/replicas.py; None: the primary).
+    reads: Reads | None = None
+    replica: Replica | None = None
     _cache: dict[str, Any] = field(default_factory=dict)
 
     async def fetch[T](self, query: Query[T]) -> T:
+        """A read: on the operation's replica when it has one (the primary if that fails)."""
+        self.statements += 1
+        if self.replica is not None and self.reads is not None:
+            return await self.reads.router.fetch(self.replica, query)
+        async with self.pool.connection() as conn:
+            return await fetch(conn, query)
+
+    async def write[T](self, query: Query[T]) -> T:
+        """A statement that writes (an audit row of a read): always on the primary."""
         self.statements += 1
         async with self.pool.connection() as conn:
             return await fetch(conn, query)

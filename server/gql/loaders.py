@@ -37,7 +37,7 @@ async def _audit(ctx: Any, keys: list[tuple[int, int]]) -> list[None]:
     principal = ctx.principal
     request = ctx.request
     client = request.client.host if request is not None and request.client else None
-    await ctx.fetch(
+    await ctx.write(
         lookups.audit_personal_reads(principal.user_id, principal.audit_role, client, keys)
     )
     return [None for _ in keys]

@@ -30,6 +30,7 @@ from server.gql.plans import PlanMutation, PlanQuery
 from server.gql.plots import PlotMutation, PlotQuery
 from server.gql.queries import Query as MapQuery
 from server.gql.replay import ReplayQuery
+from server.gql.replicas import ReadRouting
 from server.gql.roads import RoadMutation, RoadQuery
 from server.gql.scalars import GEOJSON_SCALAR, GeoJSON
 from server.gql.sensors import SensorMutation, SensorQuery, SensorSubscription
@@ -98,6 +99,7 @@ def make_schema(settings: GraphQLSettings) -> strawberry.Schema:
             lambda: ValidationCache(maxsize=512),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: CostLimiter(settings=settings, slots=slots),
+            ReadRouting,  # queries read from a replica within the lag bound (docs/scale.md)
             DomainErrorCodes,
             lambda: MaskErrors(should_mask_error=should_mask_error),
         ],

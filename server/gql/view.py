@@ -43,6 +43,7 @@ from server.kernel.auth.tokens import TokenService
 from server.kernel.cors import CorsPolicy
 from server.kernel.errors import RETRY_AFTER_S
 from server.kernel.events import EventBroker
+from server.kernel.read_your_writes import reads_of
 from server.kernel.settings import Settings
 from server.kernel.webpush import Pusher
 
@@ -176,6 +177,7 @@ class OneMapGraphQL(GraphQL[Context, None]):
             issuer=self.issuer,
             pusher=self.pusher,
             principal=principal_of(request.scope),
+            reads=reads_of(request.scope),
             request=request,
             response=response,
         )

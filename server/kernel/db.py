@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
-
 from server.kernel.health import RECONNECT_TIMEOUT_S, OutageAwarePool
 from server.kernel.request_class import Checkout
 from server.kernel.settings import DatabaseSettings
@@ -22,12 +17,14 @@ READ_SESSION_OPTIONS = (
 )
 
 
-def make_pool(settings: DatabaseSettings) -> AsyncConnectionPool[AsyncConnection[Any]]:
+def make_pool(
+    settings: DatabaseSettings, conninfo: str = "", name: str = "onemap"
+) -> OutageAwarePool:
     """A closed pool, logged in as the app role (``settings.app_libpq_url``: it may read and
     write rows, never own, truncate or alter; docs/deploy.md); ``await pool.open(wait=True)``
-    before use."""
+    before use. ``conninfo`` (a read replica's, server/kernel/replicas.py) replaces the URL."""
     return OutageAwarePool(
-        settings.app_libpq_url,
+        conninfo or settings.app_libpq_url,
         min_size=settings.pool_min_size,
         max_size=max(settings.pool_max_size, settings.pool_min_size),
         kwargs={
@@ -45,5 +42,5 @@ def make_pool(settings: DatabaseSettings) -> AsyncConnectionPool[AsyncConnection
         # Each checkout gets its request class's statement time-out (server/kernel/request_class).
         check=Checkout(settings),
         open=False,
-        name="onemap",
+        name=name,
     )

@@ -214,7 +214,17 @@ async def readyz(request: Request) -> JSONResponse:
             f"Database migrations are at {checks['migrations']}, the code needs {head}: "
             "run `onemap migrate`.",
         )
-    return JSONResponse({"status": "ready", "checks": checks})
+    return JSONResponse({"status": "ready", "checks": checks, **_replicas(state)})
+
+
+def _replicas(state: Any) -> dict[str, Any]:
+    """Each read replica's state (server/kernel/replicas.py) as its last check saw it: up or
+    down, lag, whether reads go to it. A replica down does not make the server unready: the
+    primary answers its reads."""
+    reads = getattr(state, "reads", None)
+    if reads is None or not reads.enabled:
+        return {}
+    return {"replicas": reads.describe(), "replica_max_lag_s": reads.max_lag_s}
 
 
 def _not_ready(checks: dict[str, str], reason: str) -> JSONResponse:

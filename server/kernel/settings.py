@@ -10,12 +10,12 @@ import re
 import secrets
 from datetime import date, time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from geo.services.clock_states import SupervisionRules
 from geo.services.clocks import ClockRules
@@ -86,6 +86,32 @@ class DatabaseSettings(BaseSettings):
     export_statement_timeout_ms: int = Field(
         default=120_000, ge=0, description="Statement time-out of exports (audit CSV, OGC)."
     )
+
+    replica_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Streaming replicas that answer reads which tolerate lag (OGC, GraphQL "
+        "queries; docs/scale.md), comma-separated libpq URLs. Without a user in one, the "
+        "server logs in there as it does on the primary (app role). Empty: the primary "
+        "answers everything.",
+    )
+    replica_max_lag_s: float = Field(
+        default=5.0, gt=0, description="A replica further behind than this answers nothing."
+    )
+    replica_check_s: float = Field(
+        default=1.0, gt=0, description="Seconds between checks of each replica's lag."
+    )
+
+    @field_validator("replica_urls", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("replica_urls")
+    @classmethod
+    def _replica_urls(cls, value: list[str]) -> list[str]:
+        return [cls._postgres_url(v) for v in value]
 
     @field_validator("url", "app_url")
     @classmethod

@@ -32,6 +32,8 @@ from geo.services.audit import GroupWriter
 from server.kernel.db import READ_SESSION_OPTIONS
 from server.kernel.events import EventBroker
 from server.kernel.health import RECONNECT_TIMEOUT_S, OutageAwarePool
+from server.kernel.read_your_writes import reads_of
+from server.kernel.replicas import ReadRouter, login_url
 from server.kernel.request_class import Checkout
 from server.kernel.settings import Settings
 from server.ogc import config as cfg
@@ -72,8 +74,16 @@ def _quiet_root_logger() -> Iterator[None]:
 
 
 class OgcService:
-    def __init__(self, settings: Settings, events: EventBroker | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        events: EventBroker | None = None,
+        reads: ReadRouter | None = None,
+    ) -> None:
         self.settings = settings
+        #: Read replicas (docs/scale.md): the router's, and a sync pool per replica (same
+        #: order) for pygeoapi's provider.
+        self.reads = reads
         #: Vector tiles already built, dropped when a feature in them changes (``events``
         #: carries the notices; without it nothing is cached).
         self.tiles = tile_cache_for(settings)
@@ -99,6 +109,15 @@ class OgcService:
             timeout=db.connect_timeout_s, open=False, name="onemap-ogc-sync",
             check=checkout.sync, reconnect_timeout=RECONNECT_TIMEOUT_S,
         )  # fmt: skip
+        self.replica_sync_pools: list[ConnectionPool[Connection[Any]]] = [
+            ConnectionPool(
+                login_url(url, db.libpq_url), min_size=1, max_size=settings.ogc.sync_pool_size,
+                kwargs=kwargs, timeout=db.connect_timeout_s, open=False,
+                name=f"onemap-ogc-sync-replica-{i}", check=checkout.sync,
+                reconnect_timeout=RECONNECT_TIMEOUT_S,
+            )
+            for i, url in enumerate(db.replica_urls if reads is not None else [])
+        ]  # fmt: skip
         #: Reads of internal views are audited through this (group commit: server/ogc/audit.py).
         self.audit = GroupWriter(self.pool)
         self.pool_key = uuid.uuid4().hex
@@ -115,6 +134,9 @@ class OgcService:
         await self.pool.open(wait=True, timeout=timeout)
         await anyio.to_thread.run_sync(lambda: self.sync_pool.open(wait=True, timeout=timeout))
         provider.POOLS[self.pool_key] = self.sync_pool
+        for i, replica_pool in enumerate(self.replica_sync_pools):
+            replica_pool.open(wait=False)  # a replica down at start is not our outage
+            provider.POOLS[self._replica_key(i)] = replica_pool
         if self._events is not None:
             self.tiles.watch(self._events)
         try:
@@ -130,10 +152,25 @@ class OgcService:
 
     async def close(self) -> None:
         provider.POOLS.pop(self.pool_key, None)
+        for i, replica_pool in enumerate(self.replica_sync_pools):
+            provider.POOLS.pop(self._replica_key(i), None)
+            await anyio.to_thread.run_sync(replica_pool.close)
         await self.tiles.close()
         await self.audit.close()
         await self.pool.close()
         await anyio.to_thread.run_sync(self.sync_pool.close)
+
+    def _replica_key(self, index: int) -> str:
+        return f"{self.pool_key}:replica:{index}"
+
+    def _read_pool_key(self, request: Request) -> str | None:
+        """The provider's pool for this request's reads: a replica's within the lag bound
+        (docs/scale.md), or None (the primary's)."""
+        reads = reads_of(request.scope)
+        replica = reads.replica() if reads is not None else None
+        if replica is None or self.reads is None or not self.replica_sync_pools:
+            return None
+        return self._replica_key(self.reads.replicas.index(replica))
 
     # --- pygeoapi ------------------------------------------------------------------------
 
@@ -186,11 +223,15 @@ class OgcService:
         api = await anyio.to_thread.run_sync(self.api, catalogue.shape)
         api_request = await pygeoapi_api.APIRequest.from_starlette(request, api.locales)
 
+        pool_key = self._read_pool_key(request)
+
         def run() -> Any:
             token = REQUEST_VIEWS.set(catalogue.views)
+            pool_token = provider.REQUEST_POOL.set(pool_key)
             try:
                 return function(api, api_request, *args)
             finally:
+                provider.REQUEST_POOL.reset(pool_token)
                 REQUEST_VIEWS.reset(token)
 
         headers, status, content = await anyio.to_thread.run_sync(run)

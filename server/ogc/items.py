@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from psycopg import AsyncConnection
 from psycopg.errors import QueryCanceled
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,6 +25,7 @@ from geo.layers import LayerView
 from geo.queries import fetch
 from geo.queries.ogc_items import ItemQuery, Page, count, item, items
 from server.kernel.auth.principal import principal_of
+from server.kernel.read_your_writes import lag_tolerant
 from server.ogc import downloads, transactions
 from server.ogc.access import catalogue_of, view_of
 from server.ogc.audit import audit_read
@@ -118,9 +120,13 @@ async def collection_items(request: Request) -> Response:
         catalogue = catalogue_of(principal_of(request.scope))
         return await ogc.call(request, catalogue, itemtypes.get_collection_items, name)
     settings = ogc.settings.ogc
-    async with ogc.pool.connection() as conn:
-        page = await fetch(conn, items(q))
-        number = await _matched(conn, q, page, settings.count_budget_ms)
+
+    async def read(conn: AsyncConnection[Any]) -> tuple[Any, int | None]:
+        found = await fetch(conn, items(q))
+        return found, await _matched(conn, q, found, settings.count_budget_ms)
+
+    # Plain reads: a read replica within the lag bound may answer (docs/scale.md).
+    page, number = await lag_tolerant(request.scope, ogc.pool, read)
     await audit_read(request, ogc, view, "ogc.items.read", format=fmt, returned=page.returned)
     page = replace(page, matched=number)
     links = page_links(base_url(ogc.settings), name, request, q, page, settings.next_limit)
@@ -152,8 +158,7 @@ async def collection_item(request: Request) -> Response:
         await audit_read(request, ogc, view, "ogc.item.read", str(fid), format=fmt)
         catalogue = catalogue_of(principal_of(request.scope))
         return await ogc.call(request, catalogue, itemtypes.get_collection_item, name, str(fid))
-    async with ogc.pool.connection() as conn:
-        text = await fetch(conn, item(view, fid, crs))
+    text = await lag_tolerant(request.scope, ogc.pool, lambda c: fetch(c, item(view, fid, crs)))
     if text is None:
         raise NotFound(f"no feature {raw!r} in {name}.")
     await audit_read(request, ogc, view, "ogc.item.read", str(fid), format=fmt)

@@ -14,10 +14,13 @@ request there is none, and the provider reads nothing (fail closed).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
+import psycopg
 from psycopg import Connection
-from psycopg.errors import QueryCanceled
+from psycopg.errors import QueryCanceled, SerializationFailure
 from psycopg_pool import ConnectionPool
 from pygeoapi.provider.base import (  # type: ignore[import-untyped]
     BaseProvider,
@@ -33,10 +36,14 @@ from geo.params import BBox
 from geo.queries import fetch_sync, ogc_filter
 from geo.queries.ogc_fields import TIME_FIELD, column, columns, enum_of, parse_value
 from geo.queries.ogc_items import CRS84, OUTPUT_CRS, ItemQuery, count, item, items
+from server.kernel.errors import connection_lost
 from server.ogc.access import REQUEST_VIEWS
 from server.ogc.params import item_id, parse_datetime
 
 POOLS: dict[str, ConnectionPool[Connection[Any]]] = {}
+#: The pool key of this request's lag-tolerant reads (a read replica's, set by the OGC service
+#: in the worker thread; None: the provider's own, the primary's). docs/scale.md.
+REQUEST_POOL: ContextVar[str | None] = ContextVar("onemap_ogc_read_pool", default=None)
 _JSON_TYPES = {"datetime": ("string", "date-time")}
 
 
@@ -87,6 +94,20 @@ class OneMapProvider(BaseProvider):  # type: ignore[misc]
     def _pool(self) -> ConnectionPool[Connection[Any]]:
         return POOLS[self.pool_key]
 
+    def _read[T](self, work: Callable[[Connection[Any]], T]) -> T:
+        """``work`` on the request's read replica when it has one, else (or when the replica
+        cannot be reached, or replay cancelled the read) on the primary."""
+        replica = POOLS.get(REQUEST_POOL.get() or "")
+        if replica is not None:
+            try:
+                with replica.connection() as conn:
+                    return work(conn)
+            except psycopg.OperationalError as exc:
+                if not (connection_lost(exc) or isinstance(exc, SerializationFailure)):
+                    raise
+        with self._pool().connection() as conn:
+            return work(conn)
+
     def _rows(self) -> LayerView:
         """The caller's view of this layer: same columns as ``self.view``, their row filter."""
         found = REQUEST_VIEWS.get({}).get(self.view.name)
@@ -130,7 +151,8 @@ class OneMapProvider(BaseProvider):  # type: ignore[misc]
             )
         except InvalidInput as exc:
             raise ProviderInvalidQueryError(user_msg=exc.message) from None
-        with self._pool().connection() as conn:
+
+        def read(conn: Connection[Any]) -> tuple[Any, int | None]:
             page = fetch_sync(conn, items(q))
             matched = page.matched
             if matched is None and q.offset == 0 and q.bbox is None and self.count_budget_ms > 0:
@@ -138,6 +160,9 @@ class OneMapProvider(BaseProvider):  # type: ignore[misc]
                     matched = fetch_sync(conn, count(q, self.count_budget_ms))
                 except QueryCanceled:
                     matched = None  # over budget: no number rather than a guess
+            return page, matched
+
+        page, matched = self._read(read)
         result: dict[str, Any] = {
             "type": "FeatureCollection",
             "features": json.loads(page.features),
@@ -151,8 +176,8 @@ class OneMapProvider(BaseProvider):  # type: ignore[misc]
         fid = item_id(str(identifier))
         text = None
         if fid is not None:
-            with self._pool().connection() as conn:
-                text = fetch_sync(conn, item(self._rows(), fid, self._crs(crs_transform_spec)))
+            rows, crs = self._rows(), self._crs(crs_transform_spec)
+            text = self._read(lambda conn: fetch_sync(conn, item(rows, fid, crs)))
         if text is None:
             raise ProviderItemNotFoundError(user_msg=f"no feature {identifier!r}")
         return json.loads(text)

@@ -21,6 +21,7 @@ from geo.layers import LayerView
 from geo.queries import fetch
 from geo.queries.tiles import Tile, mvt
 from server.kernel.auth.principal import principal_of
+from server.kernel.read_your_writes import lag_tolerant
 from server.ogc.access import view_of
 from server.ogc.audit import audit_read
 from server.ogc.config import TITLES, base_url
@@ -111,8 +112,14 @@ async def tile(request: Request) -> Response:
         else:
             cache.misses += 1
     if found is None:
-        async with ogc.pool.connection() as conn:
-            data = await fetch(conn, mvt(view, t, settings.tile_feature_cap, wanted.attributes))
+        query = mvt(view, t, settings.tile_feature_cap, wanted.attributes)
+        if state == "miss":
+            # A tile stored in the cache is built on the primary: a replica's could predate
+            # the change whose notice just emptied the cache, and stay there until the next.
+            async with ogc.pool.connection() as conn:
+                data = await fetch(conn, query)
+        else:  # no cache: a read replica within the lag bound may answer (docs/scale.md)
+            data = await lag_tolerant(request.scope, ogc.pool, lambda c: fetch(c, query))
         found = Cached(data, f'"{xxhash.xxh3_128_hexdigest(data)}"')
         if state == "miss":
             assert cache.store is not None
