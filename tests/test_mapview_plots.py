@@ -19,7 +19,7 @@ from server.kernel.auth.tokens import TokenService
 from tests.mapview_helpers import chromium, element, graphql, readable, signed_in, token_of
 from tests.plan_helpers import FLOOD_NUMBER, waterlogging_point
 from tests.running_server import running_server
-from tests.test_mapview_browser import DISPATCHER, jump, until
+from tests.test_mapview_browser import DISPATCHER, jump, shot, until
 
 ANALYST = ("13800000002", "onemap-demo")
 #: The plots a page draws on its map: [symbol, label, geometry type, coordinates].
@@ -141,6 +141,7 @@ def test_dispatchers_plot_and_a_second_seat_follows_without_reload(
     until(other, f"{RENDERED}.includes('hazard_zone') && {RENDERED}.includes('command_post')")
     assert "新增标绘" in other.inner_text("#em-live")
     readable(other.inner_text("#em-incident"))
+    shot(page, "plots")
 
     # the second seat opens the command post's popup; meanwhile the first relabels it
     other.locator("[data-section=em_plots] li button", has_text="前方指挥部").click()
@@ -174,6 +175,20 @@ def test_dispatchers_plot_and_a_second_seat_follows_without_reload(
     until(other, "document.querySelectorAll('[data-section=em_plots] li').length === 1")
     assert [p[0] for p in drawn(other)] == ["command_post"]
     assert "删除标绘" in other.inner_text("#em-live")
+    # an evacuation route: two clicks and a double-click ends it (three points, dashed)
+    page.select_option("#em-plot-symbol", "EVACUATION_ROUTE")
+    page.fill("#em-plot-label", "疏散路线一")
+    page.click("#em-plot-line")
+    page.mouse.click(*screen(page, lon, lat, -150, -150))
+    page.mouse.click(*screen(page, lon, lat, 0, -180))
+    page.mouse.dblclick(*screen(page, lon, lat, 150, -150))
+    until(other, "document.querySelectorAll('[data-section=em_plots] li').length === 2")
+    route = next(p for p in drawn(other) if p[0] == "evacuation_route")
+    assert route[1] == "疏散路线一" and route[2] == "LineString" and len(route[3]) == 3
+    until(
+        other,
+        "window.onemap.map.queryRenderedFeatures({layers: ['emergency-plot-dashes']}).length > 0",
+    )
     for p in (page, other):
         readable(p.inner_text("#em-incident"))
     assert console.errors == [] and other_console.errors == []
@@ -181,10 +196,10 @@ def test_dispatchers_plot_and_a_second_seat_follows_without_reload(
     # an analyst sees the plots but has no tools
     analyst, analyst_console = signed_in(chrome, site, *ANALYST)
     open_incident(analyst, incident["number"], lon, lat)
-    assert plot_rows(analyst) == ["指挥部 · 指挥部（已前移）"]
+    assert plot_rows(analyst) == ["指挥部 · 指挥部（已前移）", "疏散路线 · 疏散路线一"]
     assert analyst.locator("#em-plot-point").count() == 0
     assert "绘制需要应急指挥权限" in analyst.inner_text("[data-section=em_plots]")
-    analyst.locator("[data-section=em_plots] li button").click()
+    analyst.locator("[data-section=em_plots] li button", has_text="已前移").click()
     element(analyst, ".popup-plot")
     assert analyst.locator(".popup-plot button#em-plot-save").count() == 0
     until(analyst, f"{RENDERED}.includes('command_post')")
