@@ -295,6 +295,17 @@ def test_the_replay_shows_each_moment_and_its_timeline(
     page.click("#em-lifelines-now")
     until(page, "document.getElementById('em-state').innerText.includes('重新计算路线')")
     readable(page.inner_text("#em-incident"))
+
+    # in English: the plots and the replay in words
+    page.click("#lang")
+    assert "Plots" in page.inner_text("[data-section=em_plots]")
+    page.click("#em-replay-toggle")
+    until(page, f"{state}.includes('Level III') && {state}.includes('集结点甲')")
+    entries_en = readable(page.inner_text("#em-replay-entries"))
+    assert "Plot added" in entries_en and "Level changed" in entries_en
+    assert all(e["summaryEn"] in entries_en for e in timeline if e["source"] == "incident")
+    readable(page.inner_text("#em-incident"))
+    page.click("#lang")
     assert console.errors == []
     graphql(
         site, token, "incidents", "CloseIncident", {"id": incident["id"], "summary": "测试结束"}
