@@ -42,6 +42,7 @@ from geo.queries import fetch
 from geo.queries.routing import drive_time_nearest
 from geo.services import incident_routes, incidents
 from geo.weather import SyntheticWeather
+from server.kernel.db import READ_SESSION_OPTIONS
 
 RESOURCES = ["fire_station", "hospital", "police_station", "shelter"]
 FLOOD_PLAN = "演示市政办发〔2026〕18号"  # the demo city's flood plan (seed/plans.py)
@@ -73,7 +74,8 @@ async def run(url: str, points: int, level: str) -> dict[str, list[float]]:
         "activation", "context by road", "context by straight line",
         "ten nearest by drive time", "ten nearest by straight line")}  # fmt: skip
     weather = SyntheticWeather()
-    async with await AsyncConnection.connect(url) as conn:
+    # The session settings the server's pools use (jit off, custom plans: server/kernel/db.py).
+    async with await AsyncConnection.connect(url, options=READ_SESSION_OPTIONS) as conn:
         cur = await conn.execute(
             "SELECT id FROM users WHERE 'dispatcher' = ANY(roles) "
             "AND jurisdiction_scope = 'city' ORDER BY id LIMIT 1")  # fmt: skip

@@ -48,7 +48,10 @@ class Place:
 
 
 def _point() -> sql.SQL:
-    return sql.SQL("ST_SetSRID(ST_GeomFromGeoJSON(%(place)s), 4326)")
+    """The place as a geometry, parsed once per statement: a bind parameter inside
+    ``ST_GeomFromGeoJSON`` is parsed again for every row it is compared with (NOTES: 240 ms
+    instead of 25 ms), while an uncorrelated sub-select is an InitPlan, run once."""
+    return sql.SQL("(SELECT ST_SetSRID(ST_GeomFromGeoJSON(%(place)s), 4326))")
 
 
 def _decode(names: list[str]) -> Any:
@@ -63,16 +66,48 @@ def facilities_within(p: LonLat, r: Radius, categories: list[F]) -> Query[list[d
     return facilities_near(Place.around(p, r), categories)
 
 
-def facilities_near(place: Place, categories: list[F]) -> Query[list[dict[str, Any]]]:
-    """Facilities of ``categories`` within the place's reach, nearest first."""
+def facilities_near(
+    place: Place, categories: list[F], limit: int | None = None
+) -> Query[list[dict[str, Any]]]:
+    """Facilities of ``categories`` within the place's reach, nearest first (the nearest
+    ``limit`` of them when given: :func:`_nearest_within`)."""
+    params = {**place.params(), "cats": [c.value for c in categories]}
+    if limit is not None:
+        statement = _nearest_within("facilities", "f", _FACILITY, "f.category = ANY(%(cats)s)")
+        return Query(statement, {**params, "limit": limit}, _decode(FACILITY_NAMES))
     statement = sql.SQL(
         "SELECT {cols}, ST_Distance(f.geom::geography, {pt}::geography) AS distance_m "
         "FROM facilities f WHERE f.category = ANY(%(cats)s) "
         "AND f.geom && ST_Expand({pt}, %(dx)s, %(dy)s) "
         "AND ST_DWithin(f.geom::geography, {pt}::geography, %(r)s) ORDER BY distance_m, f.id"
     ).format(cols=sql.SQL(_FACILITY), pt=_point())
-    return Query(statement, {**place.params(), "cats": [c.value for c in categories]},
-                 _decode(FACILITY_NAMES))  # fmt: skip
+    return Query(statement, params, _decode(FACILITY_NAMES))
+
+
+def _nearest_within(table: str, alias: str, columns: str, where: str) -> sql.Composed:
+    """The nearest ``%(limit)s`` rows of ``table`` (alias ``alias``: our constants) meeting
+    ``where`` within the place's reach ``%(r)s``, nearest first in metres on the spheroid —
+    exactly, without measuring every row in reach (a 2 km reach holds 28,000 open cases of
+    the scale-10 city: 0.9 s). The index's nearest-first walk (planar degrees) finds the
+    ``limit`` nearest by degrees; the farthest of them, in metres, bounds the answer (fewer
+    than ``limit`` rows lie closer), so only the rows within that distance are measured."""
+    return sql.SQL("""
+WITH p AS (SELECT {pt} AS g),
+knn AS MATERIALIZED (
+  SELECT ST_Distance({a}.geom::geography, p.g::geography) AS m FROM {table} {a}, p
+  WHERE {where} AND {a}.geom && ST_Expand({pt}, %(dx)s, %(dy)s)
+  ORDER BY {a}.geom <-> {pt} LIMIT %(limit)s),
+lim AS (SELECT least(%(r)s, coalesce(max(m), 0)) AS d FROM knn)
+SELECT {columns}, ST_Distance({a}.geom::geography, p.g::geography) AS distance_m
+FROM {table} {a}, p, lim
+WHERE {where} AND {a}.geom && ST_Expand(p.g,
+    lim.d / (111320 * cos(radians(least(greatest(abs(ST_YMin(p.g)), abs(ST_YMax(p.g)))
+                                        + lim.d / 110574, 89)))), lim.d / 110574)
+  AND ST_DWithin({a}.geom::geography, p.g::geography, lim.d)
+ORDER BY distance_m, {a}.id LIMIT %(limit)s""").format(
+        pt=_point(), table=sql.Identifier(table), a=sql.Identifier(alias),
+        columns=sql.SQL(columns), where=sql.SQL(where),
+    )  # fmt: skip
 
 
 def nearest_resources(p: LonLat) -> Query[list[dict[str, Any]]]:
@@ -137,16 +172,14 @@ CASE_NAMES = ["id", "public_id", "category", "status", "priority", "distance_m"]
 
 
 def open_cases_near(place: Place, limit: int, scope: str) -> Query[list[dict[str, Any]]]:
-    """Open cases within the place's reach, nearest first, among those ``scope`` admits (a
-    geo.access case_scope predicate on alias t)."""
-    statement = sql.SQL(
-        "SELECT t.id, t.public_id, t.category, t.status, t.priority, "
-        "ST_Distance(t.geom::geography, {pt}::geography) AS distance_m FROM cases t "
-        "WHERE t.status IN ('reported', 'dispatched', 'in_progress', 'resolved') "
-        "AND t.geom && ST_Expand({pt}, %(dx)s, %(dy)s) "
-        "AND ST_DWithin(t.geom::geography, {pt}::geography, %(r)s) AND ({scope}) "
-        "ORDER BY distance_m, t.id LIMIT %(limit)s"
-    ).format(pt=_point(), scope=sql.SQL(scope))
+    """The nearest ``limit`` open cases within the place's reach, among those ``scope``
+    admits (a geo.access case_scope predicate on alias t)."""
+    statement = _nearest_within(
+        "cases",
+        "t",
+        "t.id, t.public_id, t.category, t.status, t.priority",
+        f"t.status IN ('reported', 'dispatched', 'in_progress', 'resolved') AND ({scope})",
+    )
     return Query(statement, {**place.params(), "limit": limit}, _decode(CASE_NAMES))
 
 

@@ -124,7 +124,7 @@ cand AS MATERIALIZED (
          ST_Distance(f.geom::geography, pt.g::geography) AS straight_m,
          {snap_f} AS vid
   FROM facilities f, pt WHERE f.category = ANY(%(cats)s)
-  ORDER BY f.geom <-> pt.g LIMIT %(k)s),
+  ORDER BY f.geom <-> ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) LIMIT %(k)s),
 area AS (
   SELECT ST_Expand(e, %(margin)s + greatest(ST_XMax(e) - ST_XMin(e), ST_YMax(e) - ST_YMin(e))
                       / 4) AS b
@@ -160,6 +160,97 @@ ORDER BY f.s, f.straight_m, f.id
         return [Reached(int(r[1]), r[2], r[3], r[4], r[5], float(r[6]), float(r[7]),
                         float(r[8]), float(r[9]), float(r[10])) for r in rows
                 if r[1] is not None]  # fmt: skip
+
+    return Query(statement, params, decode)
+
+
+@dataclass(frozen=True, slots=True)
+class Lifeline:
+    """The way from a resource to the site along its drive-time path: a GeoJSON LineString in
+    the direction driven, the roads' names in order, their ids."""
+
+    facility_id: int
+    geometry: str | None
+    road_names_zh: tuple[str, ...]
+    road_names_en: tuple[str, ...]
+    road_ids: tuple[int, ...]
+
+
+def resources_towards(
+    point: LonLat, wanted: list[tuple[str, int]]
+) -> Query[tuple[list[Reached], dict[str, Lifeline]]]:
+    """For each (category, n) of ``wanted``: the ``n`` facilities nearest by drive time
+    *towards* ``point`` (as :func:`drive_time_nearest` with ``towards``), fastest first, and
+    the path of the fastest of each category as its lifeline — every category from one
+    Dijkstra search over one graph (the incident context's resources: one statement instead
+    of a search and a route per category). The caller has checked the categories."""
+    statement = sql.SQL("""
+WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g),
+origin AS (
+  SELECT v.id, ST_Distance(v.geom::geography, pt.g::geography) AS snap_m
+  FROM pt JOIN road_vertices v ON v.id = {snap_pt}),
+want AS (SELECT * FROM unnest(%(cats)s::text[], %(ns)s::int[]) AS w(category, n)),
+cand AS MATERIALIZED (
+  SELECT c.*, w.n FROM want w CROSS JOIN LATERAL (
+    SELECT f.id, f.code, f.category, f.name_zh, f.name_en, f.geom,
+           ST_Distance(f.geom::geography, pt.g::geography) AS straight_m, {snap_f} AS vid
+    FROM facilities f, pt WHERE f.category = w.category
+    ORDER BY f.geom <-> ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)
+    LIMIT least(greatest(8 * w.n, 40), 400)) c),
+area AS (
+  SELECT ST_Expand(e, %(margin)s + greatest(ST_XMax(e) - ST_XMin(e), ST_YMax(e) - ST_YMin(e))
+                      / 4) AS b
+  FROM (SELECT ST_Extent(g)::geometry AS e FROM (SELECT geom AS g FROM cand
+        UNION ALL SELECT g FROM pt) x) y),
+paths AS MATERIALIZED (
+  SELECT p.end_vid, p.path_seq, p.node, p.edge, p.cost FROM area, origin,
+    pgr_dijkstra({edges}, origin.id, ARRAY(SELECT DISTINCT vid FROM cand WHERE vid IS NOT NULL),
+                 true) p
+  WHERE p.edge <> -1),
+reached AS (
+  SELECT p.end_vid AS vid, sum(p.cost) AS s, sum(r.length_m) AS m
+  FROM paths p JOIN roads r ON r.id = p.edge GROUP BY p.end_vid
+  UNION ALL SELECT origin.id, 0, 0 FROM origin),
+ranked AS (
+  SELECT c.*, x.s, x.m,
+         row_number() OVER (PARTITION BY c.category ORDER BY x.s, c.straight_m, c.id) AS k
+  FROM cand c JOIN reached x ON x.vid = c.vid)
+SELECT o.snap_m, f.id, f.code, f.category, f.name_zh, f.name_en, ST_X(f.geom), ST_Y(f.geom),
+       f.s, f.m, f.straight_m, f.k, w.geometry, w.zh, w.en, w.ids
+FROM origin o LEFT JOIN ranked f ON f.k <= f.n
+LEFT JOIN LATERAL (
+  -- The search ran from the site over the turned-round graph: driven, the path runs the
+  -- other way (last step first), each road from the step's far end to its node.
+  SELECT ST_AsGeoJSON(ST_MakeLine(CASE WHEN p.node = r.target THEN r.geom
+                                  ELSE ST_Reverse(r.geom) END ORDER BY p.path_seq DESC), 6)
+           AS geometry,
+         array_agg(r.name_zh ORDER BY p.path_seq DESC) AS zh,
+         array_agg(r.name_en ORDER BY p.path_seq DESC) AS en,
+         array_agg(r.id ORDER BY p.path_seq DESC) AS ids
+  FROM paths p JOIN roads r ON r.id = p.edge WHERE p.end_vid = f.vid AND f.k = 1) w ON true
+ORDER BY f.category, f.k
+""").format(
+        snap_pt=_SNAP.format(g=sql.SQL("pt.g")),
+        snap_f=_SNAP.format(g=sql.SQL("f.geom")),
+        edges=_edges_in("area.b"),
+    )
+    params = {"lon": point.lon, "lat": point.lat, "cats": [c for c, _ in wanted],
+              "ns": [min(n, MAX_NEAREST) for _, n in wanted], "margin": MARGIN_DEG,
+              "edges": _EDGES_TOWARDS}  # fmt: skip
+
+    def decode(rows: Rows) -> tuple[list[Reached], dict[str, Lifeline]]:
+        if rows:
+            _near_a_road(point, rows[0][0])
+        found, lines = [], {}
+        for r in rows:
+            if r[1] is None:
+                continue
+            found.append(Reached(int(r[1]), r[2], r[3], r[4], r[5], float(r[6]), float(r[7]),
+                                 float(r[8]), float(r[9]), float(r[10])))  # fmt: skip
+            if r[11] == 1:
+                lines[r[3]] = Lifeline(int(r[1]), r[12], _stretches(r[13]), _stretches(r[14]),
+                                       tuple(int(i) for i in r[15] or ()))  # fmt: skip
+        return found, lines
 
     return Query(statement, params, decode)
 

@@ -25,6 +25,9 @@ from geo.weather import Weather
 
 CAMERAS_KEPT = 20
 CASES_KEPT = 200
+#: The nearest affected units and hazard sources kept (a dense 2 km reach holds thousands:
+#: the stored context would be megabytes).
+UNITS_KEPT = 500
 ALARMS_KEPT = 100
 _CELL_KEYS = ("id", "code", "name", "community_id", "worker_id", "population", "health_risk")
 _FACILITY_KEYS = ("id", "code", "category", "name_zh", "name_en", "address", "capacity",
@@ -55,8 +58,9 @@ async def gather(
     """The context as stored (JSON): lists nearest first, distances in metres from the place
     (0 inside an area); the weather as the provider gave it (asked before the transaction)."""
     cells = await fetch(conn, q.cells_near(place))
-    affected = await fetch(conn, q.facilities_near(place, q.AFFECTED))
-    hazards = await fetch(conn, q.facilities_near(place, [FacilityCategory.HAZARD_SOURCE]))
+    affected = await fetch(conn, q.facilities_near(place, q.AFFECTED, UNITS_KEPT))
+    hazards = await fetch(conn, q.facilities_near(place, [FacilityCategory.HAZARD_SOURCE],
+                                                  UNITS_KEPT))  # fmt: skip
     cameras: list[dict[str, Any]] = []
     if actor.can(C.READ_CAMERAS):
         scope = access.camera_scope(actor, "c")

@@ -9,7 +9,9 @@ context (``incident_context``) and stored with it.
   metres (geo.queries.routing.drive_time_nearest).
 - **Lifelines**: the fastest route from the quickest resource of each category to the site,
   on the roads as they are now (closures in force left out, congestion slowing them), with
-  its geometry and the roads' names (geo.queries.routing.route).
+  its geometry and the roads' names — the path that resource's drive time was measured on.
+  Both come from one statement (geo.queries.routing.resources_towards); ``lifelinesNow``
+  finds the routes again with geo.queries.routing.route.
 
 A site the road network does not reach (farther than ``routing.MAX_SNAP_M`` from any road)
 keeps its other context: both lists are empty and ``routing_note`` says why.
@@ -53,18 +55,29 @@ async def gather(
     conn: AsyncConnection[Any], site: LonLat, wanted: dict[str, int]
 ) -> dict[str, Any]:
     """``resources``, ``lifelines`` and ``site`` as stored in the incident's context."""
-    out: dict[str, Any] = {"site": [site.lon, site.lat], "resources": [], "lifelines": []}
+    asked = [(c, max(PER_CATEGORY, wanted.get(c, 0))) for c in _categories(wanted)]
     try:
-        for category in _categories(wanted):
-            n = min(max(PER_CATEGORY, wanted.get(category, 0)), routing.MAX_NEAREST)
-            found = await fetch(conn, routing.drive_time_nearest(site, [category], n, True))
-            out["resources"] += [_resource(r) for r in found]
-            if found:
-                out["lifelines"].append(await lifeline(conn, found[0], site))
+        found, ways = await fetch(conn, routing.resources_towards(site, asked))
     except OutsideCity as exc:
         return {"site": [site.lon, site.lat], "resources": [], "lifelines": [],
                 "routing_note": exc.message}  # fmt: skip
-    return out
+    first: dict[str, routing.Reached] = {}
+    for r in found:
+        first.setdefault(r.category, r)
+    lifelines = []
+    for category, start in first.items():
+        way = ways.get(category)
+        lifelines.append({
+            "from": {"id": start.id, "code": start.code, "category": start.category,
+                     "name_zh": start.name_zh, "name_en": start.name_en},
+            "found": True, "duration_s": _round(start.drive_s), "length_m": _round(start.drive_m),
+            "geometry": json.loads(way.geometry) if way and way.geometry else None,
+            "road_names_zh": list(way.road_names_zh) if way else [],
+            "road_names_en": list(way.road_names_en) if way else [],
+            "road_ids": list(way.road_ids) if way else [],
+        })  # fmt: skip
+    return {"site": [site.lon, site.lat], "resources": [_resource(r) for r in found],
+            "lifelines": lifelines}  # fmt: skip
 
 
 async def lifeline(
