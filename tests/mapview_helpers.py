@@ -39,8 +39,9 @@ CITY = ZoneInfo("Asia/Shanghai")
 UNREADABLE = re.compile(r"\[object|\bundefined\b|\bnull\b|\bNaN\b")
 #: Every layer a click may open, in the page's order of preference (app.js CLICKABLE).
 CLICKABLE = (
-    "['emergency-points', 'sensors', 'cameras', 'live', 'cases', 'case-cells', 'facilities', "
-    "'incident-points', 'warnings-fill']"
+    "['emergency-points', 'emergency-plot-points', 'emergency-plot-lines', "
+    "'emergency-plot-dashes', 'sensors', 'cameras', 'live', 'cases', 'case-cells', 'facilities', "
+    "'incident-points', 'warnings-fill', 'emergency-plot-fill']"
 )
 
 

@@ -26,8 +26,9 @@ PLANS = operation("plans")
 INCIDENTS = operation("incidents")
 PROTOCOL = "graphql-transport-ws"
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
-#: EmergencyIncident: the incident, plan, version, users, departments, tasks, timeline, cases.
-STATEMENTS = 9
+#: EmergencyIncident: the incident, plan, version, users, departments, tasks, timeline, cases,
+#: plots (the map view draws them with the rest).
+STATEMENTS = 10
 
 
 class Seat:
@@ -270,7 +271,7 @@ async def test_an_area_incident_and_the_statements_its_page_takes(
                      operation_name="EmergencyIncident")  # fmt: skip
     assert page.errors == []
     assert page.data["emergencyIncident"] == made
-    # The incident, its plan, version, users, departments, tasks, timeline, open cases:
+    # The incident, its plan, version, users, departments, tasks, timeline, open cases, plots:
     # one statement each, whatever the number of rows.
     assert page.statements <= STATEMENTS, page.statements
     far = {"type": "Polygon", "coordinates": [[[100, 20], [100.1, 20], [100.1, 20.1],

@@ -21,8 +21,9 @@ import { CITY_BOUNDS, buildStyle } from "./style.js";
 import * as warnings from "./warnings.js";
 
 const $ = (id) => document.getElementById(id);
-const CLICKABLE = ["emergency-points", "sensors", "cameras", "live", "cases", "case-cells", "facilities",
-  "incident-points", "warnings-fill"];
+const CLICKABLE = ["emergency-points", "emergency-plot-points", "emergency-plot-lines", "emergency-plot-dashes",
+  "sensors", "cameras", "live", "cases", "case-cells", "facilities", "incident-points", "warnings-fill",
+  "emergency-plot-fill"];
 let collections = new Set();
 let internal = new Set(); // layers in their internal view (the server's policy says which)
 
@@ -92,7 +93,7 @@ map.on("click", (event) => {
     return;
   }
   const at = f.geometry.type === "Point" ? f.geometry.coordinates : event.lngLat;
-  if (f.layer.id === "emergency-points") emergency.onFeature(map, f, at);
+  if (f.layer.id.startsWith("emergency-")) emergency.onFeature(map, f, at);
   else if (f.layer.id === "facilities") facilityPopup(map, f, at);
   else if (f.layer.id === "cases" || f.layer.id === "live") casePopup(map, { ...f, id: f.id ?? f.properties.id }, at);
   else if (f.layer.id === "case-cells") cellPopup(map, f, at);

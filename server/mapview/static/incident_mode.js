@@ -14,6 +14,8 @@ import { commandForms } from "./incident_forms.js";
 import * as drawing from "./incident_map.js";
 import { incidentPanel } from "./incident_panel.js";
 import * as place from "./incident_place.js";
+import * as plots from "./incident_plots.js";
+import * as replay from "./incident_replay.js";
 import { HAZARD_TYPES, LEVELS, TASK_STATUSES } from "./incident_words.js";
 import { cameraPopup, facilityPopup } from "./popups.js";
 import { can, onSession } from "./session.js";
@@ -62,7 +64,7 @@ async function loadPlans() {
 }
 
 /** A map click: true when the emergency mode took it (choosing a place). */
-export function onMapClick(_map, event) { return place.onMapClick(event); }
+export function onMapClick(_map, event) { return place.onMapClick(event) || plots.onMapClick(event); }
 
 async function activate() {
   const where = place.variables();
@@ -133,13 +135,18 @@ const drafts = new Map(); // task id → the refusal reason being typed
 
 function render() {
   const box = $("em-incident");
-  if (!current) { box.replaceChildren(); formsKey = ""; drafts.clear(); return; }
-  if (!box.firstChild) box.append(el("div", { class: "em-top" }), el("div", { class: "em-forms-box" }), el("div", { class: "em-rest" }));
-  const [top, formsBox, rest] = box.children;
+  if (!current) { box.replaceChildren(); formsKey = ""; drafts.clear(); replay.clear(); return; }
+  if (!box.firstChild) {
+    box.append(el("div", { class: "em-top" }), el("div", { class: "em-forms-box" }), el("div", { class: "em-plot-box" }),
+      el("div", { class: "em-rest" }), el("div", { class: "em-replay-box" }));
+  }
+  const [top, formsBox, plotBox, rest, replayBox] = box.children;
   const focused = box.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
-  const [head, ...sections] = incidentPanel(map, current, { onStep: step, drafts });
+  const [head, taskList, ...sections] = incidentPanel(map, current, { onStep: step, drafts, onLifelinesNow: lifelinesNow });
   fill(top, head);
-  fill(rest, sections);
+  fill(rest, taskList, plots.plotList(), sections);
+  plots.renderTools(plotBox);
+  replay.render(replayBox, current);
   const key = `${current.id}:${current.status}:${current.level}:${language()}`;
   if (key !== formsKey) {
     formsKey = key;
@@ -150,9 +157,32 @@ function render() {
   if (focused) box.querySelector(`[data-focus="${CSS.escape(focused)}"]`)?.focus();
 }
 
+// The lifelines found again on the roads as they are now (IncidentLifelinesNow): shown instead
+// of the stored ones until another incident is opened.
+let routesNow = null; // {id, lifelines, at}
+
+function withRoutesNow(incident) {
+  if (routesNow?.id !== incident.id) return incident;
+  return { ...incident, context: { ...incident.context, lifelines: routesNow.lifelines } };
+}
+
+async function lifelinesNow() {
+  try {
+    const { data } = await query(DOC, "IncidentLifelinesNow", { id: current.id });
+    routesNow = { id: current.id, lifelines: data.emergencyIncident.context.lifelinesNow };
+    current = withRoutesNow(current);
+    render();
+    drawing.draw(map, current);
+    say(tf("em_lifelines_checked", { time: formatTime(new Date().toISOString()) }));
+  } catch (err) {
+    say(`${t("error")}: ${err.message}`);
+  }
+}
+
 function show(incident) {
   const changed = current?.id !== incident.id;
-  current = incident;
+  current = withRoutesNow(incident);
+  plots.update(current);
   render();
   drawing.draw(map, current);
   if (changed) follow(incident.id);
@@ -161,7 +191,8 @@ function show(incident) {
 async function reload() {
   if (!current) return;
   const { data } = await query(DOC, "EmergencyIncident", { id: current.id });
-  current = data.emergencyIncident;
+  current = withRoutesNow(data.emergencyIncident);
+  plots.update(current);
   render();
   drawing.draw(map, current);
 }
@@ -203,6 +234,7 @@ function bounds(incident) {
 /** A click on one of the incident's markers (app.js): its popup. */
 export function onFeature(_map, f, at) {
   if (!current) return;
+  if (f.layer.id.startsWith("emergency-plot")) { plots.onFeature(f, at); return; }
   const { kind, id } = f.properties;
   const c = current.context;
   if (kind === "camera") {
@@ -224,6 +256,8 @@ function reset() {
   if (unsubscribe) unsubscribe();
   unsubscribe = null;
   current = null;
+  routesNow = null;
+  plots.update(null);
   place.clear();
   render();
   if (map) drawing.draw(map, null);
@@ -234,6 +268,7 @@ function reset() {
 /** After a new style or a change of language: draw and word everything again. */
 export function redraw(m) {
   drawing.redraw(m);
+  plots.redraw(m);
   levelOptions();
   planOptions();
   place.retext();
@@ -245,6 +280,8 @@ export function setup(m) {
   map = m;
   levelOptions();
   place.setup(m, say);
+  plots.setup(m, { say, reload });
+  replay.setup(m, say);
   $("em-activate").addEventListener("click", () => activate());
   const tab = document.querySelector("[data-tab=emergency]");
   tab.addEventListener("click", () => loadList());

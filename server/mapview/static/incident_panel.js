@@ -102,8 +102,9 @@ function tasks(list, on) {
 }
 
 /**
- * The incident's panel, as DOM: its head, then its sections. `on`: {onStep(task, status, note)}
- * for the task buttons, {drafts}: the refusal reasons being typed, by task id.
+ * The incident's panel, as DOM: its head, the tasks, then its other sections. `on`:
+ * {onStep(task, status, note)} for the task buttons, {drafts}: the refusal reasons being typed,
+ * by task id, {onLifelinesNow()}: find the lifelines again on the roads as they are now.
  */
 export function incidentPanel(map, i, on) {
   const c = i.context;
@@ -157,7 +158,10 @@ export function incidentPanel(map, i, on) {
     section("em_alarms", c.sensorAlarms, alarm),
     weather(c.weather),
     section("em_resources", c.resources, resource, c.routingNote ? el("p", { class: "note" }, c.routingNote) : null),
-    section("em_lifelines", c.lifelines, lifeline),
-    // Plotting (指挥标绘) and the replay (复盘) add their own panels beside this one.
+    section("em_lifelines", c.lifelines, lifeline, on.onLifelinesNow && i.status === "ACTIVE"
+      ? el("div", { class: "row end" }, el("button", { id: "em-lifelines-now", type: "button", onclick: on.onLifelinesNow }, t("em_lifelines_now")))
+      : null),
+    // Plotting (指挥标绘, incident_plots.js) and the replay (复盘, incident_replay.js) have their
+    // own boxes around this panel (incident_mode.js render).
   ];
 }
