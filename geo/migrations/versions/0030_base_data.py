@@ -23,7 +23,9 @@ down_revision: str | Sequence[str] | None = "0028"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_SYNTHETIC = sa.Column("synthetic", sa.Boolean(), server_default=sa.text("true"), nullable=False)
+
+def _synthetic() -> sa.Column[bool]:
+    return sa.Column("synthetic", sa.Boolean(), server_default=sa.text("true"), nullable=False)
 
 
 def _fk(table: str, column: str, target: str) -> sa.ForeignKeyConstraint:
@@ -43,7 +45,7 @@ def upgrade() -> None:
         sa.Column("floors", sa.SmallInteger(), nullable=False),
         sa.Column("height_m", sa.Double(), nullable=False),
         sa.Column("year_built", sa.SmallInteger(), nullable=True),
-        _SYNTHETIC.copy(),
+        _synthetic(),
         sa.Column("geom", Geometry("MULTIPOLYGON", srid=4326, spatial_index=False),
                   nullable=False),
         sa.CheckConstraint("use IN ('residential', 'office', 'commercial', 'school', "
@@ -69,7 +71,7 @@ def upgrade() -> None:
         sa.Column("area_m2", sa.Double(), nullable=False),
         sa.Column("use", sa.Text(), nullable=False),
         sa.Column("grid_cell_id", sa.Integer(), nullable=False),
-        _SYNTHETIC.copy(),
+        _synthetic(),
         sa.CheckConstraint("use IN ('residential', 'office', 'commercial', 'public')",
                            name=op.f("ck_houses_use")),
         sa.CheckConstraint("area_m2 > 0", name=op.f("ck_houses_area_positive")),
@@ -96,7 +98,7 @@ def upgrade() -> None:
         sa.Column("residence", sa.Text(), nullable=False),
         sa.Column("care", postgresql.ARRAY(sa.Text()), server_default=sa.text("'{}'::text[]"),
                   nullable=False),
-        _SYNTHETIC.copy(),
+        _synthetic(),
         sa.CheckConstraint("residence IN ('registered', 'resident', 'floating')",
                            name=op.f("ck_persons_residence")),
         sa.CheckConstraint("sex IN ('F', 'M')", name=op.f("ck_persons_sex")),
@@ -124,7 +126,7 @@ def upgrade() -> None:
         sa.Column("grid_cell_id", sa.Integer(), nullable=False),
         sa.Column("responsible_name", sa.Text(), nullable=False),
         sa.Column("responsible_phone", sa.Text(), nullable=True),
-        _SYNTHETIC.copy(),
+        _synthetic(),
         sa.Column("geom", Geometry("POINT", srid=4326, spatial_index=False), nullable=False),
         sa.CheckConstraint("kind IN ('legal_entity', 'small_venue', 'fire_key_unit')",
                            name=op.f("ck_organisations_kind")),
