@@ -32,8 +32,8 @@ COUNTS = (
 def bearer(
     tokens: TokenService, role: str, jurisdiction: Jurisdiction = CITY, user: int = 9001
 ) -> Any:
-    return {"Authorization": "Bearer " + tokens.issue_access(user, [role],
-                                                             jurisdiction=jurisdiction)}  # fmt: skip
+    token = tokens.issue_access(user, [role], jurisdiction=jurisdiction)
+    return {"Authorization": "Bearer " + token}
 
 
 def gql(client: TestClient, query: str, headers: Any = None) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def person_values(db: Conn, building_id: int) -> set[str]:
 
 def test_the_seed_is_synthetic_marked_and_consistent(db: Conn) -> None:
     for table in ("buildings", "houses", "persons", "organisations"):
-        total, synthetic = one(db, f"SELECT count(*), count(*) FILTER (WHERE synthetic) "  # noqa: S608
+        total, synthetic = one(db, f"SELECT count(*), count(*) FILTER (WHERE synthetic) "
                                f"FROM {table}")  # fmt: skip
         assert total == synthetic > 0, table
     assert one(db, "SELECT count(*) FROM persons WHERE id_number NOT LIKE 'SYN%%'") == (0,)
@@ -106,8 +106,8 @@ def test_an_analyst_reads_counts_equal_to_the_persons_and_no_person(
     lon, lat = one(db, "SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM buildings "
                    "WHERE id = %s", building)  # fmt: skip
     analyst = bearer(tokens, "analyst")
-    body = gql(client, "{ populationByCell(near: {lon: %r, lat: %r, radiusM: 1000}) "
-               "{ id total registered resident floating elderlyAlone } }" % (lon, lat),
+    body = gql(client, f"{{ populationByCell(near: {{lon: {lon!r}, lat: {lat!r}, radiusM: 1000}}) "
+               "{ id total registered resident floating elderlyAlone } }",
                analyst)  # fmt: skip
     assert "errors" not in body, body
     got = {int(c["id"]): (c["total"], c["registered"], c["resident"], c["floating"],
@@ -124,8 +124,8 @@ def test_an_analyst_reads_counts_equal_to_the_persons_and_no_person(
     for cell_id in within:
         assert got[cell_id] == one(db, COUNTS + "WHERE grid_cell_id = %s", cell_id)
     assert sum(v[0] for v in got.values()) > 0
-    body = gql(client, "{ populationOfBuilding(id: %d) { total registered resident floating "
-               "elderlyAlone } }" % building, analyst)  # fmt: skip
+    fields = "total registered resident floating elderlyAlone"
+    body = gql(client, f"{{ populationOfBuilding(id: {building}) {{ {fields} }} }}", analyst)
     counted = one(db, COUNTS + "WHERE building_id = %s", building)
     assert tuple(body["data"]["populationOfBuilding"].values()) == counted
     # Never a person: the persons field is refused, and no personal value is in any answer.
@@ -165,7 +165,7 @@ def test_a_grid_worker_reads_the_persons_of_a_house_of_their_cell_audited(
     assert one(db, "SELECT count(*) FROM audit_log WHERE action = 'read_population' "
                "AND object_id = %s", str(other)) == (0,)  # fmt: skip
     # The whole building of their cell, too; a dispatcher (no READ_POPULATION) none.
-    body = gql(client, "{ persons(buildingId: %d) { id } }" % building, worker)
+    body = gql(client, f"{{ persons(buildingId: {building}) {{ id }} }}", worker)
     assert len(body["data"]["persons"]) == one(db, COUNTS + "WHERE building_id = %s",
                                                building)[0]  # fmt: skip
     assert codes(gql(client, PERSONS % house, bearer(tokens, "dispatcher"))) == {"FORBIDDEN"}
@@ -177,9 +177,9 @@ def test_the_public_sees_no_building_and_no_person(
 ) -> None:
     headers = bearer(tokens, role, Jurisdiction(Scope.NONE)) if role else None
     house, building, _cell = a_house(db)
-    for query in (BUILDING % building, PERSONS % house,
-                  "{ buildings(bbox: {minLon: 121, minLat: 31, maxLon: 122, maxLat: 32}) "
-                  "{ id } }", "{ populationOfBuilding(id: %d) { total } }" % building):  # fmt: skip
+    boxed = "{ buildings(bbox: {minLon: 121, minLat: 31, maxLon: 122, maxLat: 32}) { id } }"
+    counted = f"{{ populationOfBuilding(id: {building}) {{ total }} }}"
+    for query in (BUILDING % building, PERSONS % house, boxed, counted):
         body = gql(client, query, headers)
         assert not any((body["data"] or {}).values()), body
         assert codes(body) <= {"UNAUTHENTICATED", "FORBIDDEN"} and codes(body), body
@@ -224,8 +224,9 @@ def test_staff_read_buildings_through_ogc_and_tiles_without_personal_data(
         tile = client.get(f"/ogc/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}",
                           headers=headers)  # fmt: skip
         assert tile.status_code == 200 and tile.content
-        low = client.get("/ogc/collections/buildings/tiles/WebMercatorQuad/%d/%d/%d"
-                         % _low(lon, lat), headers=headers)  # fmt: skip
+        z, x, y = _tile(13, lon, lat)
+        low = client.get(f"/ogc/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}",
+                         headers=headers)  # fmt: skip
         assert low.status_code in (200, 204) and not low.content  # none below zoom 14
         body = gql(client, BUILDING % building, headers)
         assert int(body["data"]["building"]["id"]) == building
@@ -235,11 +236,6 @@ def test_staff_read_buildings_through_ogc_and_tiles_without_personal_data(
         for text in (r.text, str(body)):
             assert not [v for v in secret if v in text]
         assert not [v for v in secret if v.encode() in tile.content]
-
-
-def _low(lon: float, lat: float) -> tuple[int, int, int]:
-    z, x, y = _tile(13, lon, lat)
-    return z, y, x
 
 
 def test_bad_input_is_refused_clearly(client: TestClient, tokens: TokenService) -> None:
