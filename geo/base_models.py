@@ -31,6 +31,7 @@ from sqlalchemy import (
     Double,
     ForeignKey,
     Index,
+    Integer,
     SmallInteger,
     Text,
     text,
@@ -147,6 +148,27 @@ class Person(Base):
     residence: Mapped[str] = mapped_column(Text)
     care: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
     synthetic: Mapped[bool] = _synthetic()
+
+
+class BuildingPopulation(Base):
+    """The counts of a building's persons (no person): what analysts read, summed per cell.
+
+    Kept by the statement-level triggers on ``persons`` (migration 0030) and by the seed,
+    which loads with triggers off and refreshes the buildings it added
+    (``onemap_refresh_building_population``). "Population of the cells within 1 km" sums a
+    few hundred of these rows instead of counting tens of thousands of persons."""
+
+    __tablename__ = "building_population"
+
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"), primary_key=True)
+    grid_cell_id: Mapped[int] = mapped_column(ForeignKey("grid_cells.id"), index=True)
+    total: Mapped[int] = mapped_column(Integer)
+    registered: Mapped[int] = mapped_column(Integer)
+    resident: Mapped[int] = mapped_column(Integer)
+    floating: Mapped[int] = mapped_column(Integer)
+    elderly_alone: Mapped[int] = mapped_column(Integer)
+    disabled: Mapped[int] = mapped_column(Integer)
+    low_income: Mapped[int] = mapped_column(Integer)
 
 
 class Organisation(Base):

@@ -98,12 +98,14 @@ def load(conn: psycopg.Connection[Any], scale: float, bulk: bool, say: Say) -> d
         added["persons"] = _persons(conn, rng, houses, min(1.0, scale / FULL_SCALE))
         say(BASE_DATA, 3, 4)
         added["organisations"] = _organisations(conn, rng, cells, uses, floors, feet)
+        # The analysts' counts of the new buildings (the triggers are off in a bulk load).
+        conn.execute("SELECT onemap_refresh_building_population(%s)", (sorted(cells),))
         conn.execute(
             "INSERT INTO seed_progress (layer, rows) VALUES (%s, %s) ON CONFLICT (layer) "
             "DO UPDATE SET rows = excluded.rows, updated_at = now()",
             (BASE_DATA, int(ids[-1])),
         )
-    for table in ("buildings", "houses", "persons", "organisations"):
+    for table in ("buildings", "houses", "persons", "organisations", "building_population"):
         conn.execute(f"ANALYZE {table}")
     say(BASE_DATA, 4, 4)
     return added

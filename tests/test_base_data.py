@@ -251,3 +251,24 @@ def test_bad_input_is_refused_clearly(client: TestClient, tokens: TokenService) 
     assert codes(gql(client, "{ persons(houseId: 999999999) { id } }", worker)) == {"NOT_FOUND"}
     missing = gql(client, "{ populationOfBuilding(id: 999999999) { total } }", analyst)
     assert codes(missing) == {"NOT_FOUND"}
+
+
+def test_the_counts_follow_writes_to_persons(db: Conn) -> None:
+    """building_population (what analysts read) is recounted by the triggers on persons."""
+    house, building, cell = a_house(db)
+    counted = "SELECT total, elderly_alone FROM building_population WHERE building_id = %s"
+    before = one(db, counted, building)
+    assert before == one(db, "SELECT count(*), count(*) FILTER (WHERE 'elderly_alone' = "
+                         "ANY(care)) FROM persons WHERE building_id = %s", building)  # fmt: skip
+    with db.transaction():
+        db.execute(
+            "INSERT INTO persons (id, house_id, building_id, grid_cell_id, name, id_number, "
+            "birth_year, sex, residence, care) VALUES (999999999, %s, %s, %s, '测试', "
+            "'SYN999999999999999', 1940, 'F', 'registered', '{elderly_alone}')",
+            (house, building, cell),
+        )
+        assert one(db, counted, building) == (before[0] + 1, before[1] + 1)
+        db.execute("UPDATE persons SET care = '{}' WHERE id = 999999999")
+        assert one(db, counted, building) == (before[0] + 1, before[1])
+        db.execute("DELETE FROM persons WHERE id = 999999999")
+    assert one(db, counted, building) == before

@@ -1,6 +1,6 @@
 """Reads of the base data (docs/base-data.md): buildings, their organisations, and population
-counts per grid cell and per building. No person is read here: a person's record is read
-only by geo.services.population, audited."""
+counts per grid cell and per building (from ``building_population``). No person is read
+here: a person's record is read only by geo.services.population, audited."""
 
 from __future__ import annotations
 
@@ -104,13 +104,11 @@ class PopulationRow:
     low_income: int
 
 
+#: Sums of ``building_population`` (kept by triggers on ``persons``, migration 0030).
 _COUNTS = sql.SQL(
-    "count(p.id), count(p.id) FILTER (WHERE p.residence = 'registered'), "
-    "count(p.id) FILTER (WHERE p.residence = 'resident'), "
-    "count(p.id) FILTER (WHERE p.residence = 'floating'), "
-    "count(p.id) FILTER (WHERE 'elderly_alone' = ANY(p.care)), "
-    "count(p.id) FILTER (WHERE 'disabled' = ANY(p.care)), "
-    "count(p.id) FILTER (WHERE 'low_income' = ANY(p.care))"
+    "coalesce(sum(n.total), 0), coalesce(sum(n.registered), 0), coalesce(sum(n.resident), 0), "
+    "coalesce(sum(n.floating), 0), coalesce(sum(n.elderly_alone), 0), "
+    "coalesce(sum(n.disabled), 0), coalesce(sum(n.low_income), 0)"
 )
 
 
@@ -140,8 +138,9 @@ def population_of_cells(
         ))  # fmt: skip
         params.update(lon=near[0].lon, lat=near[0].lat, r=near[1], deg=near[1] / 90_000.0)
     statement = sql.SQL(
-        "SELECT g.id, c.* FROM grid_cells g CROSS JOIN LATERAL (SELECT {counts} "
-        "FROM persons p WHERE p.grid_cell_id = g.id) c WHERE {where} ORDER BY g.id LIMIT %(n)s"
+        "SELECT g.id, {counts} FROM grid_cells g "
+        "LEFT JOIN building_population n ON n.grid_cell_id = g.id "
+        "WHERE {where} GROUP BY g.id ORDER BY g.id LIMIT %(n)s"
     ).format(counts=_COUNTS, where=sql.SQL(" AND ").join(where or [sql.SQL("FALSE")]))
     return Query(statement, params, _population)
 
@@ -149,7 +148,8 @@ def population_of_cells(
 def population_of_building(building_id: int) -> Query[list[PopulationRow]]:
     """The building's counts (none: no such building)."""
     statement = sql.SQL(
-        "SELECT b.id, c.* FROM buildings b CROSS JOIN LATERAL (SELECT {counts} "
-        "FROM persons p WHERE p.building_id = b.id) c WHERE b.id = %(id)s"
+        "SELECT b.id, {counts} FROM buildings b "
+        "LEFT JOIN building_population n ON n.building_id = b.id WHERE b.id = %(id)s "
+        "GROUP BY b.id"
     ).format(counts=_COUNTS)
     return Query(statement, {"id": building_id}, _population)

@@ -28,6 +28,48 @@ def _synthetic() -> sa.Column[bool]:
     return sa.Column("synthetic", sa.Boolean(), server_default=sa.text("true"), nullable=False)
 
 
+_COUNTS = ("total", "registered", "resident", "floating", "elderly_alone", "disabled",
+           "low_income")  # fmt: skip
+#: Recount the persons of these buildings into ``building_population`` (a building without
+#: persons keeps a row of zeros). Called by the triggers below and by the seed.
+_REFRESH = """
+CREATE FUNCTION onemap_refresh_building_population(ids bigint[]) RETURNS void
+LANGUAGE sql AS $$
+INSERT INTO building_population (building_id, grid_cell_id, total, registered, resident,
+                                 floating, elderly_alone, disabled, low_income)
+SELECT b.id, b.grid_cell_id, count(p.id),
+       count(p.id) FILTER (WHERE p.residence = 'registered'),
+       count(p.id) FILTER (WHERE p.residence = 'resident'),
+       count(p.id) FILTER (WHERE p.residence = 'floating'),
+       count(p.id) FILTER (WHERE 'elderly_alone' = ANY(p.care)),
+       count(p.id) FILTER (WHERE 'disabled' = ANY(p.care)),
+       count(p.id) FILTER (WHERE 'low_income' = ANY(p.care))
+FROM buildings b LEFT JOIN persons p ON p.building_id = b.id
+WHERE b.id = ANY(ids) GROUP BY b.id
+ON CONFLICT (building_id) DO UPDATE SET grid_cell_id = excluded.grid_cell_id,
+    total = excluded.total, registered = excluded.registered, resident = excluded.resident,
+    floating = excluded.floating, elderly_alone = excluded.elderly_alone,
+    disabled = excluded.disabled, low_income = excluded.low_income
+$$
+"""
+#: After any statement that writes persons: recount the buildings it touched.
+_TRIGGER = """
+CREATE FUNCTION onemap_persons_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM onemap_refresh_building_population(ARRAY(SELECT building_id FROM new_rows));
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM onemap_refresh_building_population(ARRAY(SELECT building_id FROM old_rows));
+    ELSE
+        PERFORM onemap_refresh_building_population(ARRAY(
+            SELECT building_id FROM new_rows UNION SELECT building_id FROM old_rows));
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+
 def _fk(table: str, column: str, target: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
         [column], [f"{target}.id"], name=op.f(f"fk_{table}_{column}_{target}")
@@ -117,6 +159,31 @@ def upgrade() -> None:
     op.create_index("ix_persons_building", "persons", ["building_id", "residence"])
 
     op.create_table(
+        "building_population",
+        sa.Column("building_id", sa.BigInteger(), nullable=False),
+        sa.Column("grid_cell_id", sa.Integer(), nullable=False),
+        *(sa.Column(c, sa.Integer(), nullable=False) for c in _COUNTS),
+        _fk("building_population", "building_id", "buildings"),
+        _fk("building_population", "grid_cell_id", "grid_cells"),
+        sa.PrimaryKeyConstraint("building_id", name=op.f("pk_building_population")),
+    )
+    op.create_index(
+        op.f("ix_building_population_grid_cell_id"), "building_population", ["grid_cell_id"]
+    )
+    op.execute(_REFRESH)
+    op.execute(_TRIGGER)
+    for name, event, tables in (
+        ("insert", "INSERT", "NEW TABLE AS new_rows"),
+        ("update", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+        ("delete", "DELETE", "OLD TABLE AS old_rows"),
+    ):
+        op.execute(
+            f"CREATE TRIGGER onemap_persons_counted_{name} AFTER {event} ON persons "
+            f"REFERENCING {tables} FOR EACH STATEMENT "
+            "EXECUTE FUNCTION onemap_persons_counted()"
+        )
+
+    op.create_table(
         "organisations",
         sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
@@ -141,5 +208,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("organisations", "persons", "houses", "buildings"):
+    for table in ("organisations", "building_population", "persons", "houses", "buildings"):
         op.drop_table(table)
+    op.execute("DROP FUNCTION onemap_persons_counted()")
+    op.execute("DROP FUNCTION onemap_refresh_building_population(bigint[])")
