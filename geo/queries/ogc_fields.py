@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from geo import enums
+from geo.base_models import BuildingUse
 from geo.errors import InvalidInput
 from geo.layers import LayerView
-from geo.base_models import BuildingUse
 from geo.road_models import RoadClass
 
 #: JSON type of every published column (same name, same meaning in every table).
