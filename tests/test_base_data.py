@@ -160,10 +160,14 @@ def test_a_grid_worker_reads_the_persons_of_a_house_of_their_cell_audited(
     # A house of another cell is refused, and nothing of it is audited as read.
     other = one(db, "SELECT house_id FROM persons WHERE grid_cell_id <> %s ORDER BY id LIMIT 1",
                 cell)[0]  # fmt: skip
+    audited = (
+        "SELECT count(*) FROM audit_log WHERE action = 'read_population' "
+        "AND object_type = 'house' AND object_id = %s"
+    )
+    before = one(db, audited, str(other))[0]
     refused = gql(client, PERSONS % other, worker)
     assert codes(refused) == {"FORBIDDEN"} and refused["data"] is None
-    assert one(db, "SELECT count(*) FROM audit_log WHERE action = 'read_population' "
-               "AND object_id = %s", str(other)) == (0,)  # fmt: skip
+    assert one(db, audited, str(other)) == (before,)
     # The whole building of their cell, too; a dispatcher (no READ_POPULATION) none.
     body = gql(client, f"{{ persons(buildingId: {building}) {{ id }} }}", worker)
     assert len(body["data"]["persons"]) == one(db, COUNTS + "WHERE building_id = %s",

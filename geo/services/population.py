@@ -82,10 +82,11 @@ async def persons_of(
         )
         rows = [PersonRow(*r) for r in await cur.fetchall()]
         if rows:
-            await audit.record(
-                conn, actor_id=actor.user_id, actor_role=actor.audit_role,
-                action="read_population", object_type=table[:-1], object_id=key,
-                client_addr=None, detail={"surface": surface,
-                                          "person_ids": [r.id for r in rows]},
-            )  # fmt: skip
+            # record_many: a token of a since-removed account still reads (its id kept in
+            # ``detail``) rather than failing on the actor's foreign key.
+            await audit.record_many(conn, [audit.Entry(
+                actor.user_id, actor.audit_role, "read_population", table[:-1], key,
+                audit.REQUEST_CLIENT.get(),
+                {"surface": surface, "person_ids": [r.id for r in rows]},
+            )])  # fmt: skip
     return rows
