@@ -25,7 +25,7 @@ from typing import Any
 
 from geo.enums import INTERNAL_FACILITY_CATEGORIES, FacilityCategory, Role
 from geo.errors import Forbidden, InvalidInput, Unauthorized
-from geo.layers import CAMERAS, CASES, FACILITIES, PUBLIC_VIEWS, SENSORS, LayerView
+from geo.layers import BUILDINGS, CAMERAS, CASES, FACILITIES, PUBLIC_VIEWS, SENSORS, LayerView
 
 
 class Capability(StrEnum):
@@ -62,6 +62,10 @@ class Capability(StrEnum):
     COMMAND_INCIDENTS = "command_incidents"
     ISSUE_WARNINGS = "issue_warnings"  # 预警发布: issue, update, cancel CAP warnings to citizens
     MANAGE_ROADS = "manage_roads"  # 路况: close and reopen roads, set their congestion
+    # 实有人口: the persons of the houses of the jurisdiction (restricted, audited)
+    READ_POPULATION = "read_population"
+    # population counts per grid cell and per building (no person)
+    READ_POPULATION_STATS = "read_population_stats"
 
 
 C = Capability
@@ -72,7 +76,7 @@ ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     Role.CITIZEN: frozenset({C.READ_PUBLIC, C.REPORT}),
     Role.GRID_WORKER: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.CREATE_CASES, C.COMMENT,
-       C.CHECK_ON_SITE, C.READ_SENSORS},
+       C.CHECK_ON_SITE, C.READ_SENSORS, C.READ_POPULATION, C.READ_POPULATION_STATS},
     Role.DISPATCHER: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES,
        C.READ_PERSONAL, C.READ_PHOTOS, C.CREATE_CASES, C.DISPATCH, C.HANDLE, C.COMMENT,
@@ -84,7 +88,8 @@ ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     Role.VERIFIER: _STAFF_BASE | {C.VERIFY_HEALTH_CODES},
     Role.HEALTH_OFFICER: _STAFF_BASE | {C.VERIFY_HEALTH_CODES, C.READ_HEALTH, C.MANAGE_HEALTH},
     Role.CAMERA_VIEWER: _STAFF_BASE | {C.READ_CAMERAS, C.WATCH_VIDEO},
-    Role.ANALYST: _STAFF_BASE | {C.READ_INTERNAL, C.EVALUATE, C.READ_SENSORS, C.READ_PLANS},
+    Role.ANALYST: _STAFF_BASE
+    | {C.READ_INTERNAL, C.EVALUATE, C.READ_SENSORS, C.READ_PLANS, C.READ_POPULATION_STATS},
     Role.AUDITOR: _STAFF_BASE | {C.READ_AUDIT},
     Role.SUPERVISOR: _STAFF_BASE
     | {C.READ_INTERNAL, C.READ_CASES, C.READ_PHOTOS, C.COMMENT, C.SUPERVISE, C.EVALUATE,
@@ -105,7 +110,7 @@ ANONYMOUS_CAPABILITIES = frozenset({C.READ_PUBLIC})
 JURISDICTION_BOUND = frozenset(
     {C.READ_CAMERAS, C.WATCH_VIDEO, C.READ_CASES, C.READ_PERSONAL, C.READ_PHOTOS, C.DISPATCH,
      C.HANDLE, C.COMMENT, C.CREATE_CASES, C.PAUSE_CLOCKS, C.EVALUATE, C.SUPERVISE,
-     C.CALLBACK, C.CHECK_ON_SITE}
+     C.CALLBACK, C.CHECK_ON_SITE, C.READ_POPULATION}
 )  # fmt: skip
 
 
@@ -588,6 +593,27 @@ def camera_scope(principal: Principal, alias: str = "t") -> str:
     return cell_scope(principal.jurisdiction, f"{alias}.grid_cell_id")
 
 
+def person_scope(principal: Principal, alias: str = "p") -> str:
+    """A predicate on ``persons`` alias ``alias`` (实有人口): the persons whose records the
+    principal reads — those of the grid cells of its jurisdiction, with READ_POPULATION; for
+    everyone else none (analysts read counts: :func:`reads_population_stats`)."""
+    if not principal.can(C.READ_POPULATION):
+        return "FALSE"
+    return cell_scope(principal.jurisdiction, f"{alias}.grid_cell_id")
+
+
+def reads_population_stats(principal: Principal) -> Principal:
+    """Population counts per grid cell and per building (never a person): READ_POPULATION_STATS,
+    the whole city."""
+    return require(principal, C.READ_POPULATION_STATS)
+
+
+def reads_base_data(principal: Principal) -> Principal:
+    """Buildings, houses' counts and organisations (never a person, nor a responsible person's
+    phone): READ_INTERNAL."""
+    return require(principal, C.READ_INTERNAL)
+
+
 def application_scope(principal: Principal, alias: str = "a") -> str:
     """A predicate on applications alias ``alias`` (一网通办): staff who handle applications
     see their department's (a city-wide account all of them); a citizen their own."""
@@ -631,6 +657,7 @@ INTERNAL_LAYERS: Mapping[str, tuple[LayerView, Capability, DataClass]] = {
     "cameras": (CAMERAS, C.READ_CAMERAS, DataClass.INTERNAL),
     "cases": (CASES, C.READ_CASES, DataClass.RESTRICTED),
     "sensors": (SENSORS, C.READ_SENSORS, DataClass.INTERNAL),
+    "buildings": (BUILDINGS, C.READ_INTERNAL, DataClass.INTERNAL),
 }
 
 

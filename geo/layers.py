@@ -93,12 +93,22 @@ ROADS = LayerView(
     low_zoom_below=12, low_zoom_filter="t.road_class IN ('expressway', 'arterial')",
 )  # fmt: skip
 
+#: Buildings (migration 0030): footprints with floors, height, use and address; internal (no
+#: public view), never a person or a house's occupants. Tiles from zoom 14 (empty below).
+BUILDINGS = LayerView(
+    "buildings", "buildings", "MultiPolygon",
+    ("name_zh", "use", "floors", "height_m", "year_built", "address_id", "grid_cell_id",
+     "synthetic"),
+    internal=True, low_zoom_below=14, low_zoom_filter="FALSE",
+)  # fmt: skip
+
 PUBLIC_VIEWS = {
     v.name: v
     for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES_PUBLIC, CASES_PUBLIC, SENSORS_PUBLIC, ROADS)
 }
 INTERNAL_VIEWS = {
-    v.name: v for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES, CAMERAS, CASES, SENSORS, ROADS)
+    v.name: v
+    for v in (ADMIN_AREAS, GRID_CELLS, FACILITIES, CAMERAS, CASES, SENSORS, ROADS, BUILDINGS)
 }
 
 

@@ -26,7 +26,7 @@ from geo.passwords import hash_password
 from geo.queries.stage_limits import HANDLE_DEFAULT_SQL
 from geo.sensor_alarm_models import MOVED_RULES, insert_defaults
 from geo.services import case_facts
-from seed import addresses, catalogue, plans, roads, sensors, vocab
+from seed import addresses, base_data, catalogue, plans, roads, sensors, vocab
 from seed.copy import copy_rows, reserve_ids
 from seed.generate import (
     CALLBACK_COLUMNS,
@@ -141,6 +141,9 @@ def seed(
     if added := addresses.load(conn, scale, say):
         report.added[addresses.ADDRESSES] = added
     addresses.readdress_facilities(conn)  # consistent with the address base (no rows added)
+    # Buildings, houses, persons and organisations behind the doors (its own step).
+    for name, count in base_data.load(conn, scale, _may_skip_triggers(conn), say).items():
+        report.added[name] = count
     # The sensor devices of the facilities loaded (a step of its own: older databases get it).
     for name, count in sensors.load(conn, city, refs, _may_skip_triggers(conn), say).items():
         report.added[name] = count

@@ -10,7 +10,8 @@ from tests.conftest import sqlalchemy_url
 
 TABLES = {
     "admin_areas", "grid_cells", "departments", "case_categories", "facilities", "cameras",
-    "address_roads", "addresses",
+    "address_roads", "addresses", "buildings", "houses", "persons", "organisations",
+    "building_population",
     "cases", "case_events", "users", "audit_log", "seed_progress",
     # 0002: identity and the citizen app
     "otp_codes", "auth_failures", "refresh_families", "refresh_tokens", "idempotency_keys",

@@ -75,7 +75,7 @@ def test_anonymous_collections_are_the_public_ones(client: TestClient) -> None:
 
 def test_staff_see_cameras_in_the_listing(client: TestClient, tokens: TokenService) -> None:
     body = client.get("/ogc/collections", headers=bearer(tokens, "dispatcher")).json()
-    assert {c["id"] for c in body["collections"]} == PUBLIC | {"cameras"}
+    assert {c["id"] for c in body["collections"]} == PUBLIC | {"cameras", "buildings"}
 
 
 @pytest.mark.parametrize("path", ["/ogc/collections/cameras", "/ogc/collections/cameras/items",

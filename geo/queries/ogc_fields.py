@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from geo import enums
+from geo.base_models import BuildingUse
 from geo.errors import InvalidInput
 from geo.layers import LayerView
 from geo.road_models import RoadClass
@@ -27,7 +28,8 @@ TYPES: dict[str, str] = {
     "dispatched_at": "datetime", "due_at": "datetime", "resolved_at": "datetime",
     "closed_at": "datetime", "kind": "string", "state": "string", "facility_id": "integer",
     "road_class": "string", "speed_kmh": "integer", "lanes": "integer", "one_way": "boolean",
-    "length_m": "number",
+    "length_m": "number", "use": "string", "floors": "integer", "height_m": "number",
+    "year_built": "integer", "address_id": "integer", "synthetic": "boolean",
 }  # fmt: skip
 
 _FACILITY_PUBLIC = [
@@ -47,6 +49,7 @@ ENUMS: dict[tuple[str, str], list[str]] = {
     ("cases", "source"): [v.value for v in enums.CaseSource],
     ("sensors", "state"): [v.value for v in enums.SensorState],
     ("roads", "road_class"): [v.value for v in RoadClass],
+    ("buildings", "use"): [v.value for v in BuildingUse],
 }
 
 #: The primary instant of a layer (``datetime=`` filters on it).

@@ -8,7 +8,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from geo.queries import lookups
+from geo.queries import base_data, lookups
 from geo.queries.stage_limits import stage_limits
 
 
@@ -22,6 +22,13 @@ def make_loader(ctx: Any, name: str) -> DataLoader[Any, Any]:
             return result
 
         return DataLoader(load_fn=limits)
+    if name == "organisations":  # of buildings, by building id (geo.queries.base_data)
+
+        async def organisations(ids: list[int]) -> Sequence[Any]:
+            found: list[Any] = await ctx.fetch(base_data.organisations_of(ids))
+            return [[o for o in found if o.building_id == i] for i in ids]
+
+        return DataLoader(load_fn=organisations)
     if name not in lookups.LOOKUPS:
         raise KeyError(name)
 

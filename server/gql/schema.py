@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 
 from graphql import GraphQLError
 from server.gql import compiled
+from server.gql.base_data import BaseDataQuery
 from server.gql.collaboration import CollaborationMutation
 from server.gql.cost import CostLimiter
 from server.gql.errors import DomainErrorCodes, should_mask_error
@@ -47,11 +48,11 @@ from server.kernel.settings import GraphQLSettings
 @strawberry.type
 class Query(
     MapQuery, SupervisionQuery, HotlineQuery, SensorQuery, PlanQuery, IncidentQuery, WarningQuery,
-    RoadQuery, PlotQuery, ReplayQuery, GeocodeQuery,
+    RoadQuery, PlotQuery, ReplayQuery, GeocodeQuery, BaseDataQuery,
 ):  # fmt: skip
     """The map, the cases, the supervision of their time limits, the hotline's lists, the
     sensors' alarms, the emergency plans and incidents, the warnings, the roads with routing,
-    plots and the replay, geocoding."""
+    plots and the replay, geocoding, the base data (buildings, organisations, population)."""
 
 
 @strawberry.type

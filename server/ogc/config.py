@@ -40,6 +40,9 @@ TITLES: dict[str, tuple[str, str]] = {
               "The road network: expressways, arterials, local streets and lanes, with speed "
               "limits, lanes and one-way flags (the geometry runs the way one may drive). "
               "Routing and closures: GraphQL route, driveTimeNearest, closeRoad."),
+    "buildings": ("Buildings (建筑物)",
+                  "Building footprints with floors, height, use, year built, address and grid "
+                  "cell (internal; synthetic in the demo city). Never a house's occupants."),
 }  # fmt: skip
 PUBLIC_NOTES = {
     "facilities": " Internal categories (hazard sources) are not published.",
@@ -48,7 +51,7 @@ PUBLIC_NOTES = {
 }
 TITLE_FIELD = {"admin_areas": "name_zh", "grid_cells": "name", "facilities": "name_zh",
                "cameras": "name", "cases": "public_id", "sensors": "name",
-               "roads": "name_zh"}  # fmt: skip
+               "roads": "name_zh", "buildings": "name_zh"}  # fmt: skip
 
 
 def base_url(settings: Settings) -> str:
