@@ -153,7 +153,7 @@ class Person(Base):
 class BuildingPopulation(Base):
     """The counts of a building's persons (no person): what analysts read, summed per cell.
 
-    Kept by the statement-level triggers on ``persons`` (migration 0030) and by the seed,
+    Kept by the statement-level triggers on ``persons`` (migration 0029) and by the seed,
     which loads with triggers off and refreshes the buildings it added
     (``onemap_refresh_building_population``). "Population of the cells within 1 km" sums a
     few hundred of these rows instead of counting tens of thousands of persons."""

@@ -93,7 +93,7 @@ ROADS = LayerView(
     low_zoom_below=12, low_zoom_filter="t.road_class IN ('expressway', 'arterial')",
 )  # fmt: skip
 
-#: Buildings (migration 0030): footprints with floors, height, use and address; internal (no
+#: Buildings (migration 0029): footprints with floors, height, use and address; internal (no
 #: public view), never a person or a house's occupants. Tiles from zoom 14 (empty below).
 BUILDINGS = LayerView(
     "buildings", "buildings", "MultiPolygon",

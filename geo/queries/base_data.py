@@ -104,7 +104,7 @@ class PopulationRow:
     low_income: int
 
 
-#: Sums of ``building_population`` (kept by triggers on ``persons``, migration 0030).
+#: Sums of ``building_population`` (kept by triggers on ``persons``, migration 0029).
 _COUNTS = sql.SQL(
     "coalesce(sum(n.total), 0), coalesce(sum(n.registered), 0), coalesce(sum(n.resident), 0), "
     "coalesce(sum(n.floating), 0), coalesce(sum(n.elderly_alone), 0), "

@@ -6,7 +6,7 @@ the population counts per grid cell and per building. geo/base_models.py tells t
 
 The app role reads and writes the tables through 0005's default privileges.
 
-Revision ID: 0030
+Revision ID: 0029
 Revises: 0028
 Create Date: 2026-11-30 22:40:00
 """
@@ -18,7 +18,7 @@ from alembic import op
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0030"
+revision: str = "0029"
 down_revision: str | Sequence[str] | None = "0028"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
