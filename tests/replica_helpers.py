@@ -8,7 +8,7 @@ starts it as a hot standby on a free port, on 127.0.0.1 only, as the ``postgres`
 The primary must allow replication connections from 127.0.0.1: ``scripts/dev`` adds
 ``host replication all 127.0.0.1/32 trust`` to the local Debian cluster's pg_hba.conf. The
 helper edits no server configuration itself: without that line it raises
-:class:`ReplicaUnavailable` with the reason, and the fixture skips with it.
+:class:`ReplicaUnavailable` with the reason, and the fixture fails with it.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import asyncio
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ log = logging.getLogger("onemap.replicas")
 
 #: A check's checkout and statement wait on one database.
 CHECK_TIMEOUT_S = 1.0
+#: Marks of the primary's WAL position kept (one per check: ten minutes at the default 1 s).
+MARKS_KEPT = 600
 
 type Pool = AsyncConnectionPool[AsyncConnection[Any]]
 
@@ -103,6 +106,9 @@ class ReadRouter:
             for i, url in enumerate(settings.replica_urls)
         ]  # fmt: skip
         self.primary_lsn: int | None = None
+        #: (when, the primary's WAL position then), oldest first, from each check: a replica
+        #: that has replayed past a mark holds everything committed before its time.
+        self._marks: deque[tuple[float, int]] = deque(maxlen=MARKS_KEPT)
         self._turn = itertools.count()
         self._task: asyncio.Task[None] | None = None
 
@@ -171,6 +177,7 @@ class ReadRouter:
         try:
             async with self.primary.connection(CHECK_TIMEOUT_S) as conn:
                 self.primary_lsn = await fetch(conn, current_lsn())
+            self._marks.append((time.monotonic(), self.primary_lsn))
         except (psycopg.Error, OneMapError, PoolTimeout) as exc:
             log.debug("primary's WAL position unknown: %s", exc)
             self.primary_lsn = None
@@ -192,10 +199,18 @@ class ReadRouter:
         replica.up, replica.error, replica.paused = True, "", status.paused
         replica.replay_lsn = status.replay_lsn
         caught_up = self.primary_lsn is not None and status.replay_lsn >= self.primary_lsn
-        if caught_up:
-            replica.lag_s = 0.0
-        else:
-            replica.lag_s = status.replay_age_s if status.replay_age_s is not None else None
+        replica.lag_s = 0.0 if caught_up else self._lag(status.replay_lsn, status.replay_age_s)
+
+    def _lag(self, replay_lsn: int, replay_age_s: float | None) -> float | None:
+        """How stale the replica may be, at most: since the newest mark it has replayed past
+        (on a busy primary the WAL always runs a little ahead, and a replica that has replayed
+        no transaction since it started has no replay time), or the age of the last
+        transaction it replayed, whichever is less; None when neither is known."""
+        bounds = [] if replay_age_s is None else [replay_age_s]
+        passed = [at for at, lsn in self._marks if lsn <= replay_lsn]
+        if passed:
+            bounds.append(time.monotonic() - passed[-1])
+        return min(bounds) if bounds else None
 
     def _mark_down(self, replica: Replica, reason: str) -> None:
         if replica.up:
