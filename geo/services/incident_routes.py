@@ -66,16 +66,10 @@ async def gather(
         first.setdefault(r.category, r)
     lifelines = []
     for category, start in first.items():
-        way = ways.get(category)
-        lifelines.append({
-            "from": {"id": start.id, "code": start.code, "category": start.category,
-                     "name_zh": start.name_zh, "name_en": start.name_en},
-            "found": True, "duration_s": _round(start.drive_s), "length_m": _round(start.drive_m),
-            "geometry": json.loads(way.geometry) if way and way.geometry else None,
-            "road_names_zh": list(way.road_names_zh) if way else [],
-            "road_names_en": list(way.road_names_en) if way else [],
-            "road_ids": list(way.road_ids) if way else [],
-        })  # fmt: skip
+        way = ways.get(category) or routing.Lifeline(start.id, None, (), (), ())
+        path = routing.Route(True, start.drive_s, start.drive_m, way.geometry, way.road_names_zh,
+                             way.road_names_en, way.road_ids)  # fmt: skip
+        lifelines.append(_stored(start, path))
     return {"site": [site.lon, site.lat], "resources": [_resource(r) for r in found],
             "lifelines": lifelines}  # fmt: skip
 
@@ -84,7 +78,11 @@ async def lifeline(
     conn: AsyncConnection[Any], start: routing.Reached, site: LonLat
 ) -> dict[str, Any]:
     """The fastest route from a resource to the site, now."""
-    way = await fetch(conn, routing.route(LonLat(start.lon, start.lat), site))
+    return _stored(start, await fetch(conn, routing.route(LonLat(start.lon, start.lat), site)))
+
+
+def _stored(start: routing.Reached, way: routing.Route) -> dict[str, Any]:
+    """A lifeline as the context stores it: where it starts, and the way to the site."""
     return {
         "from": {"id": start.id, "code": start.code, "category": start.category,
                  "name_zh": start.name_zh, "name_en": start.name_en},
