@@ -52,11 +52,12 @@ def serving(
     log_file: Path | None = None,
     workers: int = 1,
     ready_s: float = 30.0,
+    port: int | None = None,
     **env: str,
 ) -> Iterator[Served]:
     """:func:`running_server` that also yields the process (a test may kill it); with
     ``workers`` > 1, uvicorn's supervisor and its workers."""
-    port = free_port()
+    port = port or free_port()
     full_env = {**os.environ, "ONEMAP_DATABASE_URL": database_url, "ONEMAP_LOG_LEVEL": "WARNING",
                 "ONEMAP_DATA_DIR": str(ROOT / ".data" / "test"), **SMALL_POOLS, **env}  # fmt: skip
     onemap = str(Path(sys.executable).with_name("onemap"))

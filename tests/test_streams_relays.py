@@ -23,7 +23,9 @@ from server.kernel.auth.keys import load_keys
 from server.kernel.auth.tokens import TokenService
 from server.kernel.settings import AuthSettings
 from server.streams.clip import make_clip
+from server.streams.hop import hop_secret, open_hop
 from server.streams.signalling import use_host_addresses
+from server.streams.sources import SourceError
 from server.streams.viewer import Viewer, WhepRefused
 from tests.conftest import ROOT
 from tests.running_server import Served, serving
@@ -113,10 +115,13 @@ def camera_id(database_url: str, camera: CountingCamera) -> Iterator[int]:
         cameras.close()
 
 
+KEYS = ROOT / ".data" / "test"
+
+
 @pytest.fixture
 def token(database_url: str) -> str:
     auth = AuthSettings()
-    tokens = TokenService(load_keys(auth, ROOT / ".data" / "test"), auth)
+    tokens = TokenService(load_keys(auth, KEYS), auth)
     with psycopg.connect(database_url) as conn:
         row = conn.execute("SELECT id FROM users WHERE phone = %s", [VIEWER_PHONE]).fetchone()
     assert row is not None
@@ -276,3 +281,56 @@ async def test_workers_of_one_server_share_one_pull(
         finally:
             for viewer in viewers:
                 await viewer.stop()
+
+
+async def test_with_redirect_to_owner_a_viewer_is_sent_to_the_process_that_pulls(
+    database_url: str, camera: CountingCamera, camera_id: int, token: str, tmp_path: Path
+) -> None:
+    """Processes with public URLs of their own: the second answers 307 with the owner's WHEP
+    URL; the viewer offers there. The internal hop serves only with the deployment's key."""
+    port_a, port_b = free_port(), free_port()
+    redirecting = {**SERVER_ENV, "ONEMAP_STREAMS_REDIRECT_TO_OWNER": "true"}
+    with (
+        serving(database_url, log_file=tmp_path / "a.log", port=port_a,
+                ONEMAP_STREAMS_PUBLIC_URL=f"http://127.0.0.1:{port_a}", **redirecting) as a,
+        serving(database_url, log_file=tmp_path / "b.log", port=port_b,
+                ONEMAP_STREAMS_PUBLIC_URL=f"http://127.0.0.1:{port_b}", **redirecting) as b,
+    ):  # fmt: skip
+        first = await watching(whep(a, camera_id), token)
+        second: Viewer | None = None
+        try:
+            assert await codes(first, 5) == {"LEASECAM"}
+            second = Viewer(whep(b, camera_id), token)
+            await second.start()  # b answers 307; the viewer offers to a
+            assert second.whep_url == whep(a, camera_id)
+            assert second.session_url is not None and second.session_url.startswith(a.base)
+            assert await codes(second, 10) == {"LEASECAM"}
+            assert relays(b) == {**relays(b), "owned": [], "pulled": []}  # b relays nothing
+            assert camera.opens == 1
+            starts = view_starts(database_url, camera_id)
+            assert sorted(starts) == sorted([first.session_id, second.session_id])
+
+            # The internal hop: a's relay, for a process that has the deployment's key only.
+            internal_a, internal_b = relays(a)["internal_url"], relays(b)["internal_url"]
+            async with httpx.AsyncClient() as client:
+                assert (await client.get(f"{internal_a}/relay/{camera_id}")).status_code == 401
+                stranger = {"Authorization": "OneMap-Relay 9999999999.00ff"}
+                refused = await client.get(f"{internal_a}/relay/{camera_id}", headers=stranger)
+                assert refused.status_code == 401
+                elsewhere = await client.get(f"{internal_a}/streams/cameras/{camera_id}/whep")
+                assert elsewhere.status_code == 404  # the internal address serves nothing else
+            auth = AuthSettings()
+            secret = hop_secret(None, load_keys(auth, KEYS).private_material())
+            hop = await asyncio.to_thread(open_hop, internal_a, camera_id, secret, 3.0, 3.0)
+            try:
+                packet = await asyncio.to_thread(next, iter(hop.packets()))
+                assert packet.is_keyframe and packet.size > 0  # a viewer starts at a keyframe
+            finally:
+                hop.close()
+            with pytest.raises(SourceError, match="409"):  # b pulls nothing it could pass on
+                await asyncio.to_thread(open_hop, internal_b, camera_id, secret, 3.0, 3.0)
+            assert camera.opens == 1
+        finally:
+            if second is not None:
+                await second.stop()
+            await first.stop()

@@ -20,6 +20,7 @@ from geo.access import Principal
 from geo.enums import CameraStatus
 from geo.errors import NotFound, Unauthorized
 from geo.queries import fetch
+from geo.queries.camera_relays import relay_holder
 from geo.queries.cameras import camera_source
 from geo.queries.sessions import session_live
 from geo.services import audit, cameras_status
@@ -96,6 +97,20 @@ class StreamService:
         if found is None or not found.in_scope:
             raise NotFound(f"There is no camera {camera_id} in your jurisdiction.")
         return CameraRef(id=found.id, code=found.code, source=found.source)
+
+    async def owner_url(self, camera_id: int) -> str | None:
+        """With ``redirect_to_owner``: the public base URL of the process holding the camera's
+        relay, when that is another process with a URL of its own (else None: serve here)."""
+        own = self.settings.public_url
+        if not self.settings.redirect_to_owner or camera_id in self.ownership.owned:
+            return None
+        async with self.pool.connection() as conn:
+            holder = await fetch(conn, relay_holder(camera_id))
+        if holder is None or not holder.live or holder.owner == self.ownership.id:
+            return None
+        if not holder.public_url or holder.public_url == own:
+            return None
+        return holder.public_url
 
     async def _write_status(self, camera_id: int, status: CameraStatus) -> None:
         try:
