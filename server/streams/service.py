@@ -99,8 +99,8 @@ class StreamService:
         return CameraRef(id=found.id, code=found.code, source=found.source)
 
     async def owner_url(self, camera_id: int) -> str | None:
-        """With ``redirect_to_owner``: the public base URL of the process holding the camera's
-        relay, when that is another process with a URL of its own (else None: serve here)."""
+        """The public base URL of the process holding the camera's relay, when that is another
+        process with a URL of its own and ``redirect_to_owner`` is on (else None: serve here)."""
         own = self.settings.public_url
         if not self.settings.redirect_to_owner or camera_id in self.ownership.owned:
             return None
