@@ -41,6 +41,8 @@ COUNTING_RTSP_SERVER = RTSP_SERVER.replace(
 assert COUNTING_RTSP_SERVER != RTSP_SERVER
 
 TTL_S, RENEW_S = 3.0, 0.5
+#: Seconds a server may take to start: this machine's 2 cores are shared with other sessions.
+READY_S = 90.0
 SERVER_ENV = {
     "ONEMAP_STREAMS_ICE_HOST_ADDRESSES": '["127.0.0.1"]',
     "ONEMAP_STREAMS_LEASE_TTL_S": str(TTL_S),
@@ -201,8 +203,8 @@ async def test_viewers_on_two_processes_share_one_pull_that_moves_when_its_owner
     database_url: str, camera: CountingCamera, camera_id: int, token: str, tmp_path: Path
 ) -> None:
     with (
-        serving(database_url, log_file=tmp_path / "a.log", **SERVER_ENV) as a,
-        serving(database_url, log_file=tmp_path / "b.log", **SERVER_ENV) as b,
+        serving(database_url, log_file=tmp_path / "a.log", ready_s=READY_S, **SERVER_ENV) as a,
+        serving(database_url, log_file=tmp_path / "b.log", ready_s=READY_S, **SERVER_ENV) as b,
     ):
         on_a = await watching(whep(a, camera_id), token)
         on_b: Viewer | None = None
@@ -260,7 +262,9 @@ async def test_workers_of_one_server_share_one_pull(
     database_url: str, camera: CountingCamera, camera_id: int, token: str, tmp_path: Path
 ) -> None:
     log_file = tmp_path / "w.log"
-    with serving(database_url, log_file=log_file, workers=2, ready_s=90, **SERVER_ENV) as served:
+    with serving(
+        database_url, log_file=log_file, workers=2, ready_s=2 * READY_S, **SERVER_ENV
+    ) as served:
         viewers: list[Viewer] = []
         try:
             for _ in range(6):  # each POST a new connection: the kernel spreads them
@@ -291,9 +295,9 @@ async def test_with_redirect_to_owner_a_viewer_is_sent_to_the_process_that_pulls
     port_a, port_b = free_port(), free_port()
     redirecting = {**SERVER_ENV, "ONEMAP_STREAMS_REDIRECT_TO_OWNER": "true"}
     with (
-        serving(database_url, log_file=tmp_path / "a.log", port=port_a,
+        serving(database_url, log_file=tmp_path / "a.log", ready_s=READY_S, port=port_a,
                 ONEMAP_STREAMS_PUBLIC_URL=f"http://127.0.0.1:{port_a}", **redirecting) as a,
-        serving(database_url, log_file=tmp_path / "b.log", port=port_b,
+        serving(database_url, log_file=tmp_path / "b.log", ready_s=READY_S, port=port_b,
                 ONEMAP_STREAMS_PUBLIC_URL=f"http://127.0.0.1:{port_b}", **redirecting) as b,
     ):  # fmt: skip
         first = await watching(whep(a, camera_id), token)

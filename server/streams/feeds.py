@@ -91,13 +91,12 @@ class Feed:
             except LeaseUnavailable as exc:
                 raise SourceError(str(exc)) from None
             self.owned = lease.mine
-            if lease.mine:
-                return await self._open(lease)
             try:
                 return await self._open(lease)
-            except SourceError as exc:  # the owner is gone or letting go: its lease expires
-                if self.stopped or time.monotonic() > deadline:
+            except SourceError as exc:
+                if lease.mine or self.stopped or time.monotonic() > deadline:
                     raise
+                # The owner is gone or letting go: its lease expires within the deadline.
                 log.info("camera %s: owner's relay not served (%s); re-resolving",
                          self.camera.id, exc)  # fmt: skip
                 await asyncio.sleep(settings.lease_renew_s)
