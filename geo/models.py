@@ -271,6 +271,30 @@ class Camera(Base):
     geom: Mapped[Any] = mapped_column(_geometry("POINT"), nullable=False)
 
 
+class CameraRelay(Base):
+    """Which server process holds a camera's relay (its one source pull): a lease the owner
+    renews while it pulls and that another process may take once it has expired
+    (docs/streams.md, "Cameras across processes"). Not data about the city: no surface
+    shows it."""
+
+    __tablename__ = "camera_relays"
+
+    camera_id: Mapped[int] = mapped_column(
+        ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: ``host:pid:nonce`` of the owning process.
+    owner: Mapped[str] = mapped_column(Text)
+    #: Where other processes pull the owner's relay (``http://host:port``, internal only).
+    internal_url: Mapped[str] = mapped_column(Text)
+    #: The owner's own public base URL, when processes are individually routable.
+    public_url: Mapped[str | None] = mapped_column(Text)
+    acquired_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    renewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Case(Base):
     """A city-management case: discover → dispatch → handle → check → close."""
 

@@ -57,7 +57,9 @@ def create_app(settings: Settings) -> Starlette:
     reads = ReadRouter(settings.database, pool)  # read replicas, if any (docs/scale.md)
     tokens = TokenService(load_keys(settings.auth, settings.data.dir), settings.auth)
     broker = EventBroker(settings.database.app_libpq_url)
-    streams = StreamService(settings.streams, settings.data.dir, pool, broker)
+    # One relay per camera across processes; the hop between them is keyed off the JWT key.
+    streams = StreamService(settings.streams, settings.data.dir, pool, broker,
+                            signing_key_material=tokens.keys.private_material())  # fmt: skip
     # its own async + sync pools (OGC session settings); its tile cache hears of changes
     ogc = OgcService(settings, broker, reads)
     sta_audit = GroupWriter(pool)  # reads of internal sensor data (server/sta/audit.py)
@@ -70,7 +72,7 @@ def create_app(settings: Settings) -> Starlette:
         await _observation_partitions(pool, settings.sta.partitions_ahead_months)
         await reads.open()
         await ogc.open()
-        streams.start()
+        await streams.start()  # its internal hop listens; camera leases are renewed
         await broker.start()
         sweeps = sweeper.start(pool, settings)  # supervision (督办): one process at a time
         # MQTT ingest, broker ACLs, observation retention: one process at a time

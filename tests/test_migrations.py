@@ -10,6 +10,7 @@ from tests.conftest import sqlalchemy_url
 
 TABLES = {
     "admin_areas", "grid_cells", "departments", "case_categories", "facilities", "cameras",
+    "camera_relays",
     "address_roads", "addresses", "buildings", "houses", "persons", "organisations",
     "building_population",
     "cases", "case_events", "users", "audit_log", "seed_progress",

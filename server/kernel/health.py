@@ -214,7 +214,7 @@ async def readyz(request: Request) -> JSONResponse:
             f"Database migrations are at {checks['migrations']}, the code needs {head}: "
             "run `onemap migrate`.",
         )
-    return JSONResponse({"status": "ready", "checks": checks, **_replicas(state)})
+    return JSONResponse({"status": "ready", "checks": checks, **_replicas(state), **_relays(state)})
 
 
 def _replicas(state: Any) -> dict[str, Any]:
@@ -225,6 +225,15 @@ def _replicas(state: Any) -> dict[str, Any]:
     if reads is None or not reads.enabled:
         return {}
     return {"replicas": reads.describe(), "replica_max_lag_s": reads.max_lag_s}
+
+
+def _relays(state: Any) -> dict[str, Any]:
+    """This process's camera relays (docs/streams.md): its id and internal address as its
+    leases record them, the cameras whose source it pulls and those it pulls from their
+    owner. Operators match it with the ``camera_relays`` table."""
+    streams = getattr(state, "streams", None)
+    relays = getattr(streams, "relays", None)
+    return {"relays": relays()} if callable(relays) else {}
 
 
 def _not_ready(checks: dict[str, str], reason: str) -> JSONResponse:

@@ -453,6 +453,40 @@ class StreamSettings(BaseSettings):
     relay_queue_packets: int = Field(default=64, ge=4, description="Per viewer, then skip.")
     status_heartbeat_s: float = Field(default=60.0, gt=0, description="last_seen_at refresh.")
     open_threads: int = Field(default=8, ge=1, description="Threads that open sources.")
+    # Cameras across processes (docs/streams.md): one relay per camera in the whole cluster.
+    internal_host: str = Field(
+        default="127.0.0.1",
+        description="Address this process binds for other processes to pull its relays from, "
+        "recorded in the camera's lease: the host's cluster address when hosts > 1.",
+    )
+    internal_port: int = Field(
+        default=0, ge=0, le=65535, description="Its port; 0: a free one per process."
+    )
+    internal_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the tokens between processes; unset: derived from the JWT "
+        "signing key, which every process of one deployment shares.",
+    )
+    lease_ttl_s: float = Field(
+        default=5.0, gt=0, description="A relay's lease expires this long after its renewal."
+    )
+    lease_renew_s: float = Field(default=1.0, gt=0, description="The owner renews this often.")
+    public_url: str | None = Field(
+        default=None,
+        description="This process's own public base URL, when each is routable (recorded in "
+        "its leases; with redirect_to_owner other processes send viewers there).",
+    )
+    redirect_to_owner: bool = Field(
+        default=False,
+        description="Answer 307 with the owner's WHEP URL (when it has a public_url) instead "
+        "of relaying its camera through this process.",
+    )
+
+    @model_validator(mode="after")
+    def _renewed_in_time(self) -> StreamSettings:
+        if self.lease_renew_s * 2 > self.lease_ttl_s:
+            raise ValueError("lease_renew_s must be at most half of lease_ttl_s")
+        return self
 
 
 class GraphQLSettings(BaseSettings):

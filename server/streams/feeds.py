@@ -1,6 +1,12 @@
 """Feeds: one source and one relay per camera, started by the first viewer, stopped a few
 seconds after the last one leaves, reconnected with backoff when the source drops.
 
+Across processes a camera's source is pulled by one of them only: a feed claims the camera's
+lease first (``server.streams.leases``). Holding it, it opens the source; otherwise its
+"source" is the owner's relay over the internal hop (``server.streams.hop``), and when that
+drops (the owner died or let go) it claims again — taking the lease once it has expired, or
+pulling from whoever holds it now. Its viewers stay connected throughout.
+
 The source is opened in a thread with a timeout (an RTSP open blocks for seconds) and read by
 its own thread; packets reach the relay on the event loop's thread. Status changes (online,
 offline) go to a callback that writes them to the one map.
@@ -22,7 +28,10 @@ from typing import Any
 import av
 
 from geo.enums import CameraStatus
+from geo.services.camera_relays import Lease
 from server.kernel.settings import StreamSettings
+from server.streams.hop import open_hop
+from server.streams.leases import LeaseUnavailable, Ownership
 from server.streams.relay import Relay, ViewerTrack
 from server.streams.sources import (
     Reader,
@@ -65,11 +74,34 @@ class Feed:
         self.idle_stop: asyncio.TimerHandle | None = None
         self.reconnecting: asyncio.Task[None] | None = None
         self.stopped = False
+        #: This process holds the camera's lease and pulls its source (else: the owner's relay).
+        self.owned = False
         self.last_packet = 0.0
         self._last_heartbeat = 0.0
 
     async def open(self) -> None:
-        """Open the source and start reading; SourceError when it cannot be opened in time."""
+        """Claim the camera and open its source, or the owner's relay; start reading.
+        SourceError when the source cannot be opened in time, or no owner serves it before
+        its lease could have expired."""
+        settings = self.feeds.settings
+        deadline = time.monotonic() + settings.lease_ttl_s + 2 * settings.lease_renew_s
+        while True:
+            try:
+                lease = await self.feeds.ownership.claim(self.camera.id)
+            except LeaseUnavailable as exc:
+                raise SourceError(str(exc)) from None
+            self.owned = lease.mine
+            try:
+                return await self._open(lease)
+            except SourceError as exc:
+                if lease.mine or self.stopped or time.monotonic() > deadline:
+                    raise
+                # The owner is gone or letting go: its lease expires within the deadline.
+                log.info("camera %s: owner's relay not served (%s); re-resolving",
+                         self.camera.id, exc)  # fmt: skip
+                await asyncio.sleep(settings.lease_renew_s)
+
+    async def _open(self, lease: Lease) -> None:
         loop = asyncio.get_running_loop()
         settings = self.feeds.settings
         options = ReadOptions(
@@ -78,9 +110,17 @@ class Feed:
             gop=max(1, round(settings.gop_s * self.spec.fps)),
             bitrate=settings.bitrate,
         )
-        job = loop.run_in_executor(
-            self.feeds.executor, open_reader, self.spec, self.camera.code, options
-        )
+        if lease.mine:
+            opening: Callable[[], Reader] = lambda: open_reader(  # noqa: E731
+                self.spec, self.camera.code, options
+            )
+            log.info("camera %s: holding its lease; opening the source", self.camera.id)
+        else:
+            opening = lambda: open_hop(  # noqa: E731
+                lease.internal_url, self.camera.id, self.feeds.hop_secret,
+                settings.open_timeout_s, settings.read_timeout_s,
+            )  # fmt: skip
+        job = loop.run_in_executor(self.feeds.executor, opening)
         try:
             reader = await asyncio.wait_for(asyncio.shield(job), settings.open_timeout_s)
         except TimeoutError:
@@ -127,7 +167,10 @@ class Feed:
         self._heartbeat()
 
     def _heartbeat(self, force: bool = False) -> None:
-        """Online, and last seen now: written when the source opens, then every few minutes."""
+        """Online, and last seen now: written when the source opens, then every few minutes
+        (by the process that pulls the source: the owner)."""
+        if not self.owned:
+            return
         now = time.monotonic()
         if force or now - self._last_heartbeat >= self.feeds.settings.status_heartbeat_s:
             self._last_heartbeat = now
@@ -138,7 +181,8 @@ class Feed:
             return
         log.warning("camera %s: source lost (%s)", self.camera.id, reason)
         self.reader = None
-        self.feeds.report(self.camera.id, CameraStatus.OFFLINE)
+        if self.owned:  # the camera itself dropped, not the hop to its owner
+            self.feeds.report(self.camera.id, CameraStatus.OFFLINE)
         if len(self.relay):
             self.reconnecting = asyncio.ensure_future(self._reconnect())
         else:
@@ -147,8 +191,11 @@ class Feed:
     async def _reconnect(self) -> None:
         """Retry with exponential backoff while anybody is watching."""
         delay = 0.5
+        if not self.owned:  # the owner's relay dropped: re-resolve at once
+            delay = 0.0
         while not self.stopped and len(self.relay):
             await asyncio.sleep(delay)
+            delay = max(delay, 0.5)
             try:
                 await self.open()
             except SourceError:
@@ -172,6 +219,13 @@ class Feed:
     def _keyframe(self) -> None:
         if self.reader is not None:
             self.reader.request_keyframe()
+
+    def let_source_go(self) -> None:
+        """The lease is another process's now: stop pulling the source; the reconnection
+        (while anybody watches) then pulls the new owner's relay."""
+        self.owned = False
+        if self.reader is not None:
+            self.reader.close()
 
     def stop(self) -> None:
         """Stop reading and end every viewer's track (idempotent)."""
@@ -201,10 +255,21 @@ def _close_abandoned(job: asyncio.Future[Reader]) -> None:
 class Feeds:
     """Every running feed of this process, by camera id."""
 
-    def __init__(self, settings: StreamSettings, data_dir: Path, on_status: StatusSink) -> None:
+    def __init__(
+        self,
+        settings: StreamSettings,
+        data_dir: Path,
+        on_status: StatusSink,
+        *,
+        ownership: Ownership,
+        hop_secret: bytes,
+    ) -> None:
         self.settings = settings
         self.data_dir = data_dir
         self.on_status = on_status
+        self.ownership = ownership
+        self.hop_secret = hop_secret
+        ownership.on_lost = self._lease_lost
         self.executor = ThreadPoolExecutor(settings.open_threads, "onemap-stream-open")
         self.feeds: dict[int, Feed] = {}
         self.failed: dict[int, float] = {}  # camera id → when its source last failed to open
@@ -252,6 +317,30 @@ class Feeds:
     def forget(self, feed: Feed) -> None:
         if self.feeds.get(feed.camera.id) is feed:
             del self.feeds[feed.camera.id]
+            if feed.owned:
+                feed.owned = False
+                self.ownership.let_go(feed.camera.id)
+
+    def _lease_lost(self, camera_id: int) -> None:
+        feed = self.feeds.get(camera_id)
+        if feed is not None and feed.owned:
+            feed.let_source_go()
+
+    async def owned_feed(self, camera_id: int) -> Feed | None:
+        """The camera's feed when this process holds its lease and pulls its source (what
+        the internal hop serves), once it has opened; else None."""
+        feed = self.feeds.get(camera_id)
+        if feed is None or feed.stopped or feed.started is None:
+            return None
+        with contextlib.suppress(SourceError):
+            await asyncio.shield(feed.started)
+        return feed if feed.owned and not feed.stopped else None
+
+    def relays(self) -> dict[str, list[int]]:
+        """Which cameras this process pulls from their source, and which from their owner."""
+        owned = sorted(c for c, f in self.feeds.items() if f.owned)
+        pulled = sorted(c for c, f in self.feeds.items() if not f.owned and f.live)
+        return {"owned": owned, "pulled": pulled}
 
     def viewers(self) -> dict[int, int]:
         return {camera_id: len(feed.relay) for camera_id, feed in self.feeds.items()}

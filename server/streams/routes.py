@@ -1,6 +1,7 @@
 """WHEP per camera (RFC 9725) and the player page, mounted at ``/streams``.
 
-``POST /cameras/{id}/whep`` (application/sdp offer) → 201 + answer + Location of the session;
+``POST /cameras/{id}/whep`` (application/sdp offer) → 201 + answer + Location of the session
+(or, with ``redirect_to_owner``, 307 to the process that pulls the camera, docs/streams.md);
 ``PATCH`` the session with a trickle-ICE sdpfrag → 204 (an ICE restart → 422); ``DELETE`` it
 (its viewer, or a user manager); ``OPTIONS`` for CORS preflights. ``GET /cameras/{id}`` is the
 player. Who may watch which camera is the access policy's (``geo.access``, docs/access.md):
@@ -114,6 +115,11 @@ async def whep(request: Request) -> Response:
         if not 0 < camera_id <= MAX_ID:  # no camera has such an id: never ask the database
             raise NotFound(f"There is no camera {camera_id}.")
         camera = await service.camera(principal, camera_id, _client(request))
+        owner = await service.owner_url(camera.id)
+        if owner is not None:  # another process pulls it, and may be reached itself
+            location = f"{owner.rstrip('/')}/streams/cameras/{camera.id}/whep"
+            headers = {"Location": location, **_cors(request)}
+            return Response(status_code=307, headers=headers)
         try:
             session, answer = await service.sessions.open(
                 camera, principal, principal.audit_role or "", _client(request), offer

@@ -21,6 +21,9 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 
 from server.streams.pattern import Overlay, read_overlay
 
+#: 307/308 answers followed with the same offer (a redirect re-sends the POST, RFC 9110).
+MAX_REDIRECTS = 3
+
 
 class WhepRefused(Exception):
     def __init__(self, status: int, headers: dict[str, str], problem: dict[str, Any]) -> None:
@@ -78,13 +81,18 @@ class Viewer:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         if self.receive_buffer:
             self._enlarge_receive_buffers(self.receive_buffer)
-        answer = await asyncio.to_thread(
-            http,
-            "POST",
-            self.whep_url,
-            self.pc.localDescription.sdp.encode(),
-            {"Content-Type": "application/sdp", "Authorization": f"Bearer {self.token}"},
-        )
+        for _ in range(MAX_REDIRECTS + 1):
+            answer = await asyncio.to_thread(
+                http,
+                "POST",
+                self.whep_url,
+                self.pc.localDescription.sdp.encode(),
+                {"Content-Type": "application/sdp", "Authorization": f"Bearer {self.token}"},
+            )
+            if answer.status not in (307, 308) or "location" not in answer.headers:
+                break
+            # The camera is served by another process (docs/streams.md): offer it there.
+            self.whep_url = urljoin(self.whep_url, answer.headers["location"])
         if answer.status != 201:
             await self.pc.close()
             try:

@@ -32,6 +32,11 @@ class KeySet:
     def jwks(self) -> dict[str, Any]:
         return {"keys": [public_jwk(key) for key in self.public_keys.values()]}
 
+    def private_material(self) -> bytes:
+        """The signing key's secret scalar: what every process of a deployment shares and
+        nobody outside has, for keys derived from it (the camera relays' internal hop)."""
+        return self.private_key.private_numbers().private_value.to_bytes(32, "big")
+
 
 def public_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, Any]:
     jwk: dict[str, Any] = ECAlgorithm.to_jwk(key, as_dict=True)
