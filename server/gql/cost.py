@@ -87,6 +87,7 @@ LIST_ROWS: Mapping[tuple[str, str], int] = {
     ("RouteResult", "roadNamesEn"): 20,
     ("WeatherReport", "warnings"): 2,
     ("Warning", "info"): 2,  # one info block per language (zh-CN, en-US)
+    ("EmergencyIncident", "warnings"): 50,  # INCIDENT_WARNINGS (server/gql/incident_types.py)
     # The base data (docs/base-data.md): a building's organisations (the seed: at most 6),
     # the cells near a point (about 50 within 1 km), a house's or building's persons.
     ("Building", "organisations"): 10,
