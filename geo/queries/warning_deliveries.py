@@ -82,7 +82,12 @@ WHERE w.id = ANY(%(ids)s)
 
 
 def _decode(rows: Rows) -> list[DeliverySummary]:
-    return [DeliverySummary(*(int(v) for v in r[:7]), updated_at=r[7]) for r in rows]
+    return [
+        DeliverySummary(
+            int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]), r[7]
+        )
+        for r in rows
+    ]
 
 
 def summaries(warning_ids: list[int]) -> Query[list[DeliverySummary]]:

@@ -94,6 +94,8 @@ LIST_ROWS: Mapping[tuple[str, str], int] = {
     ("Query", "populationByCell"): 100,
     ("Query", "persons"): 50,
     ("Person", "care"): 3,
+    ("PopulationCount", "suppressedFields"): 7,  # geo/population_disclosure.py FIELDS
+    ("PopulationCount", "partialFields"): 7,
 }
 #: A list nothing above describes.
 OTHER_LIST_ROWS = 100
