@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page
 from server.kernel.auth.tokens import TokenService
 from tests.mapview_helpers import chromium, element, graphql, readable, signed_in, token_of
 from tests.running_server import free_port, running_server
-from tests.test_mapview_browser import DISPATCHER
+from tests.test_mapview_browser import DISPATCHER, shot
 from tests.test_warnings_push import Browser as PushBrowser
 from tests.test_warnings_push import PushService
 
@@ -221,6 +221,8 @@ def test_an_officer_issues_from_the_panel_and_a_dispatcher_reads_how_far_it_got(
     assert identifier in panel and "覆盖市民" in panel and "推送成功" in panel
     assert page.locator("#ew-form, #ew-issue").count() == 0
     assert push_service.received.keys() >= {"/ok/a", "/gone/b"}
+    page.locator("#em-incident [data-section=em_warnings]").scroll_into_view_if_needed()
+    shot(page, "incident-warnings")
 
     # an analyst reads the incident's warnings and their delivery, and issues nothing
     analyst, analyst_console = signed_in(chrome, site, *ANALYST)

@@ -62,7 +62,7 @@ function item(w) {
     el("span", { class: "sub" }, `${w.identifier} · ${w.msgType} · ${w.status} · ${name(WARNING_SEVERITIES, upper(w.severity))} · ${state}`),
     el("span", { class: "sub" }, `${t("ew_sent")} ${formatTime(w.sent)} · ${t("ew_until")} ${formatTime(w.expires)}`),
     deliveryFacts(w.delivery),
-    el("a", { href: new URL(`../..${w.capUrl}`, import.meta.url).href, target: "_blank" }, "CAP 1.2 XML"));
+    el("p", {}, el("a", { href: new URL(`../..${w.capUrl}`, import.meta.url).href, target: "_blank" }, "CAP 1.2 XML")));
 }
 
 function renderList() {
