@@ -100,8 +100,9 @@ ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     | {C.READ_CASES, C.READ_PERSONAL, C.CREATE_CASES, C.COMMENT, C.CALLBACK},
     # 预案管理: writes and revises the plans; activating one is the commanders' (dispatchers').
     Role.PLAN_MANAGER: _STAFF_BASE | {C.READ_INTERNAL, C.READ_PLANS, C.MANAGE_PLANS},
-    # 预警发布: the city's warning desk issues CAP alerts to citizens in an area (docs/warnings.md).
-    Role.WARNING_OFFICER: _STAFF_BASE | {C.READ_INTERNAL, C.ISSUE_WARNINGS},
+    # 预警发布: the city's warning desk issues CAP alerts to citizens in an area (docs/warnings.md);
+    # it reads the incidents (READ_PLANS) to warn for them from the incident panel.
+    Role.WARNING_OFFICER: _STAFF_BASE | {C.READ_INTERNAL, C.READ_PLANS, C.ISSUE_WARNINGS},
     Role.ADMIN: frozenset(Capability) - {C.REPORT},
 }  # fmt: skip
 ANONYMOUS_CAPABILITIES = frozenset({C.READ_PUBLIC})
@@ -612,6 +613,26 @@ def reads_base_data(principal: Principal) -> Principal:
     """Buildings, houses' counts and organisations (never a person, nor a responsible person's
     phone): READ_INTERNAL."""
     return require(principal, C.READ_INTERNAL)
+
+
+def citizen_accounts(alias: str = "u") -> str:
+    """A predicate on ``users`` alias ``alias``: the citizens' accounts (those a warning's
+    inbox and push reach; counted in a warning's delivery summary)."""
+    return f"'{Role.CITIZEN.value}' = ANY({alias}.roles)"
+
+
+def reads_warning_delivery(principal: Principal, incident_id: int | None) -> Principal:
+    """A warning's delivery summary (counts of citizens reached and of push answers, never a
+    person): ISSUE_WARNINGS for any message; READ_PLANS for the messages of an incident
+    (the command follows its own warnings)."""
+    if incident_id is not None and principal.can(C.READ_PLANS):
+        return principal
+    return require(principal, C.ISSUE_WARNINGS)
+
+
+def reads_incident_warnings(principal: Principal) -> Principal:
+    """The warnings of an incident, every status (its exercises and tests too): READ_PLANS."""
+    return require(principal, C.READ_PLANS)
 
 
 def application_scope(principal: Principal, alias: str = "a") -> str:

@@ -41,7 +41,7 @@ UNREADABLE = re.compile(r"\[object|\bundefined\b|\bnull\b|\bNaN\b")
 CLICKABLE = (
     "['emergency-points', 'emergency-plot-points', 'emergency-plot-lines', "
     "'emergency-plot-dashes', 'sensors', 'cameras', 'live', 'cases', 'case-cells', 'facilities', "
-    "'incident-points', 'warnings-fill', 'emergency-plot-fill']"
+    "'incident-points', 'buildings', 'warnings-fill', 'emergency-plot-fill']"
 )
 
 

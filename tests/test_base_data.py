@@ -121,13 +121,17 @@ def test_an_analyst_reads_counts_equal_to_the_persons_and_no_person(
         )
     ]
     assert sorted(got) == within and cell in got
+    # Small counts are withheld (tests/test_population_suppression.py): what is shown is at
+    # most the persons counted — a cell sums its buildings' published counts.
     for cell_id in within:
-        assert got[cell_id] == one(db, COUNTS + "WHERE grid_cell_id = %s", cell_id)
-    assert sum(v[0] for v in got.values()) > 0
+        counted = one(db, COUNTS + "WHERE grid_cell_id = %s", cell_id)
+        assert all(v is None or v <= n for v, n in zip(got[cell_id], counted, strict=True))
+    assert sum(v[0] or 0 for v in got.values()) > 0
     fields = "total registered resident floating elderlyAlone"
     body = gql(client, f"{{ populationOfBuilding(id: {building}) {{ {fields} }} }}", analyst)
     counted = one(db, COUNTS + "WHERE building_id = %s", building)
-    assert tuple(body["data"]["populationOfBuilding"].values()) == counted
+    shown = tuple(body["data"]["populationOfBuilding"].values())
+    assert all(v is None or v == n for v, n in zip(shown, counted, strict=True)), shown
     # Never a person: the persons field is refused, and no personal value is in any answer.
     refused = gql(client, PERSONS % _house, analyst)
     assert codes(refused) == {"FORBIDDEN"} and refused["data"] is None

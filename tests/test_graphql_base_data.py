@@ -54,7 +54,8 @@ async def test_the_operations_and_their_statements(
     assert str(cell) in {c["id"] for c in out.data["populationByCell"]}
     out = await run(schema, pool, DOC, {"id": str(building)}, principal=analyst,
                     operation_name="PopulationOfBuilding")  # fmt: skip
-    assert out.errors == [] and out.data["populationOfBuilding"]["total"] >= 1
+    counts = out.data["populationOfBuilding"]
+    assert out.errors == [] and (counts["suppressed"] or counts["total"] >= 5)
     worker = Principal(2, frozenset({"grid_worker"}), None,
                        Jurisdiction(Scope.GRID_CELLS, (int(cell),)))  # fmt: skip
     out = await run(schema, pool, DOC, {"houseId": str(house)}, principal=worker,

@@ -166,3 +166,39 @@ def test_the_public_sees_actual_warnings_only(
     made = drill["data"]["issueWarning"]["identifier"]
     assert made not in listed(client, {}, True)
     assert made in listed(client, officer, True)
+
+
+DELIVERY = (
+    "query { warnings(active: null, first: 100) { identifier incidentId "
+    "delivery { recipients inboxDelivered pushDelivered pushGone pushFailed pending } } }"
+)
+
+
+def test_delivery_is_for_the_desk_and_for_an_incidents_readers(
+    client: TestClient,
+    database_url: str,
+    tokens: TokenService,
+    officer: dict[str, str],
+    ring: list[list[float]],
+) -> None:
+    made = gql(client, officer, ISSUE, input=warning_input(ring))["data"]["issueWarning"]
+    mine = {w["identifier"]: w for w in gql(client, officer, DELIVERY)["data"]["warnings"]}
+    delivery = mine[made["identifier"]]["delivery"]
+    assert set(delivery) == {"recipients", "inboxDelivered", "pushDelivered", "pushGone",
+                             "pushFailed", "pending"}  # fmt: skip
+    assert delivery["inboxDelivered"] == delivery["recipients"] >= 0  # in force
+    # an analyst reads incidents (read_plans), not the desk's other warnings; nor does the public
+    analyst = auth(tokens, user_with_role(database_url, "analyst"), "analyst")
+    for headers, code in ((analyst, "FORBIDDEN"), ({}, "UNAUTHENTICATED")):
+        answer = gql(client, headers, DELIVERY)
+        assert answer["data"]["warnings"] and {
+            e["extensions"]["code"] for e in answer["errors"]
+        } == {code}, answer
+
+    # an incidentId naming no incident is refused, nothing written
+    before = count_warnings(database_url)
+    answer = gql(client, officer, ISSUE, input=warning_input(ring, incidentId=999999999))
+    assert answer["data"] is None
+    assert answer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "999999999" in answer["errors"][0]["message"]
+    assert count_warnings(database_url) == before

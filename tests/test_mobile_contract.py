@@ -27,7 +27,8 @@ PHOTO_READERS = {"grid_worker", "dispatcher", "department_staff", "supervisor", 
 CHECKERS = {"grid_worker", "supervisor", "admin"}  # check_on_site: the on-site check's photos
 EVALUATORS = {"dispatcher", "department_staff", "analyst", "supervisor", "admin"}
 WARNERS = {"warning_officer", "admin"}
-PLAN_READERS = {"dispatcher", "department_staff", "analyst", "supervisor", "plan_manager", "admin"}
+PLAN_READERS = {"dispatcher", "department_staff", "analyst", "supervisor", "plan_manager",
+                "warning_officer", "admin"}  # fmt: skip
 
 #: Who may call what — written out here, independently of the code's declarations.
 MATRIX: dict[str, str | set[str]] = {

@@ -22,7 +22,7 @@ import psycopg
 
 from geo.params import LonLat
 from geo.queries import Query, fetch_sync
-from geo.queries.base_data import organisations_of, population_of_cells
+from geo.queries.base_data import buildings_of_cells, organisations_of
 
 
 def _timed[T](conn: psycopg.Connection[Any], query: Query[T]) -> tuple[T, float]:
@@ -49,10 +49,10 @@ def run(url: str, n: int, radius: float) -> dict[str, float]:
                              "(SELECT count(*) FROM organisations)").fetchone()  # fmt: skip
         picks = rng.sample(places, min(n, len(places)))
         for _id, lon, lat in picks[:20]:  # warm the caches as a running server would be
-            fetch_sync(conn, population_of_cells(near=(LonLat(lon, lat), radius)))
+            fetch_sync(conn, buildings_of_cells(near=(LonLat(lon, lat), radius)))
         pop_ms, cells, persons = [], [], []
         for _id, lon, lat in picks:
-            found, ms = _timed(conn, population_of_cells(near=(LonLat(lon, lat), radius)))
+            found, ms = _timed(conn, buildings_of_cells(near=(LonLat(lon, lat), radius)))
             pop_ms.append(ms)
             cells.append(len(found))
             persons.append(sum(r.total for r in found))

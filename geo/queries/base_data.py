@@ -116,14 +116,15 @@ def _population(rows: Rows) -> list[PopulationRow]:
     return [PopulationRow(*(int(v) for v in r)) for r in rows]
 
 
-def population_of_cells(
-    cell_ids: list[int] | None = None, bbox: BBox | None = None,
-    near: tuple[LonLat, float] | None = None, limit: int = 2000,
-) -> Query[list[PopulationRow]]:  # fmt: skip
-    """Counts per grid cell, for the cells named, meeting ``bbox``, or within ``near``'s
-    metres of its point (exactly one of them); every such cell, by id, zeros included."""
+def _cells_where(where: list[sql.Composable]) -> sql.Composable:
+    return sql.SQL(" AND ").join(where or [sql.SQL("FALSE")])
+
+
+def _cell_filter(
+    cell_ids: list[int] | None, bbox: BBox | None, near: tuple[LonLat, float] | None
+) -> tuple[list[sql.Composable], dict[str, Any]]:
     where: list[sql.Composable] = []
-    params: dict[str, Any] = {"n": limit}
+    params: dict[str, Any] = {}
     if cell_ids is not None:
         where.append(sql.SQL("g.id = ANY(%(ids)s)"))
         params["ids"] = cell_ids
@@ -137,12 +138,42 @@ def population_of_cells(
             "%(lat)s), 4326), %(deg)s)"
         ))  # fmt: skip
         params.update(lon=near[0].lon, lat=near[0].lat, r=near[1], deg=near[1] / 90_000.0)
+    return where, params
+
+
+@dataclass(frozen=True, slots=True)
+class CellBuildings:
+    """A grid cell and the counts of each of its buildings (no person): what the published
+    cell figures are summed from (geo.population_disclosure)."""
+
+    cell_id: int
+    buildings: list[PopulationRow]
+
+
+def _cell_buildings(rows: Rows) -> list[CellBuildings]:
+    cells: dict[int, CellBuildings] = {}
+    for r in rows:
+        cell = cells.setdefault(int(r[0]), CellBuildings(int(r[0]), []))
+        if r[1] is not None:
+            cell.buildings.append(PopulationRow(*(int(v) for v in r[1:])))
+    return list(cells.values())
+
+
+def buildings_of_cells(
+    cell_ids: list[int] | None = None, bbox: BBox | None = None,
+    near: tuple[LonLat, float] | None = None, limit: int = 2000,
+) -> Query[list[CellBuildings]]:  # fmt: skip
+    """The grid cells named, meeting ``bbox``, or within ``near``'s metres of its point (exactly
+    one of them; at most ``limit``, by id, cells without buildings included), each with its
+    buildings' counts."""
+    where, params = _cell_filter(cell_ids, bbox, near)
     statement = sql.SQL(
-        "SELECT g.id, {counts} FROM grid_cells g "
-        "LEFT JOIN building_population n ON n.grid_cell_id = g.id "
-        "WHERE {where} GROUP BY g.id ORDER BY g.id LIMIT %(n)s"
-    ).format(counts=_COUNTS, where=sql.SQL(" AND ").join(where or [sql.SQL("FALSE")]))
-    return Query(statement, params, _population)
+        "WITH g AS (SELECT g.id FROM grid_cells g WHERE {where} ORDER BY g.id LIMIT %(n)s) "
+        "SELECT g.id, n.building_id, n.total, n.registered, n.resident, n.floating, "
+        "n.elderly_alone, n.disabled, n.low_income FROM g "
+        "LEFT JOIN building_population n ON n.grid_cell_id = g.id ORDER BY g.id, n.building_id"
+    ).format(where=_cells_where(where))
+    return Query(statement, {**params, "n": limit}, _cell_buildings)
 
 
 def population_of_building(building_id: int) -> Query[list[PopulationRow]]:

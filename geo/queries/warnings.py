@@ -115,6 +115,12 @@ def listing(active: bool | None, public: bool, limit: int) -> Query[list[CapMess
     return _messages(f"({where}) AND {_PUBLIC}" if public else where, {}, limit)
 
 
+def of_incident(incident_id: int, limit: int) -> Query[list[CapMessage]]:
+    """The messages issued for an incident (``incident_id``), every status and msgType,
+    newest first: the command's own warnings, with their Updates and Cancels."""
+    return _messages("w.incident_id = %(incident)s", {"incident": incident_id}, limit)
+
+
 def at_point(lon: float, lat: float, limit: int) -> Query[list[CapMessage]]:
     """The warnings in force at a point (public)."""
     where = (

@@ -83,6 +83,14 @@ async def _check_area(conn: AsyncConnection[Any], area: dict[str, Any]) -> None:
         )
 
 
+async def _check_incident(conn: AsyncConnection[Any], incident_id: int | None) -> None:
+    if incident_id is None:
+        return
+    cur = await conn.execute("SELECT 1 FROM incidents WHERE id = %s", (incident_id,))
+    if await cur.fetchone() is None:
+        raise InvalidInput(f"No incident has the id {incident_id}.", field="incident_id")
+
+
 async def _write(
     conn: AsyncConnection[Any],
     principal: Principal,
@@ -92,6 +100,7 @@ async def _write(
     replaced: int | None,
 ) -> CapMessage:
     await _check_area(conn, draft.area)
+    await _check_incident(conn, draft.incident_id)
     cur = await conn.execute("SELECT nextval(pg_get_serial_sequence('warnings', 'id'))")
     row = await cur.fetchone()
     assert row is not None

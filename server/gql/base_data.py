@@ -12,11 +12,13 @@ from geo import access
 from geo.access import Capability
 from geo.errors import InvalidInput, NotFound
 from geo.params import BBox, LonLat
+from geo.population_disclosure import FIELDS, Protected, protect_building, protect_cell
 from geo.queries import base_data as q
 from geo.services import population
 from server.gql.context import Info
 from server.gql.inputs import BBoxInput, NearInput, to_id
 from server.gql.scalars import GeoJSON
+from server.gql.types import GridCell, load_grid_cell
 
 MAX_BUILDINGS = 500
 MAX_CELLS = 500
@@ -73,6 +75,10 @@ class Building:
     organisations_count: int
     geometry: GeoJSON = strawberry.field(description="The footprint, a MultiPolygon.")
 
+    @strawberry.field(description="The grid cell of its centre.")
+    async def grid_cell(self, info: Info) -> GridCell | None:
+        return await load_grid_cell(info, int(self.grid_cell_id))
+
     @strawberry.field(description="The organisations in the building.")
     async def organisations(self, info: Info) -> list[Organisation]:
         found: list[q.OrganisationRow] = await info.context.loader("organisations").load(
@@ -92,22 +98,48 @@ class Building:
         )  # fmt: skip
 
 
-@strawberry.type(description="Counts of the persons of a grid cell or a building; no person.")
+@strawberry.type(description="Counts of the persons of a grid cell or a building; no person. "
+                 "Small counts are withheld (null, named in suppressedFields): a count from 1 to "
+                 "the threshold minus 1 (ONEMAP_GRAPHQL_POPULATION_MIN_COUNT, default 5), a "
+                 "building's whole record under it, and a second residence class beside a "
+                 "withheld one. A grid cell's counts are the sums of its buildings' published "
+                 "counts (partialFields: leaving out withheld building counts), so no withheld "
+                 "count is found by subtraction (docs/base-data.md).")  # fmt: skip
 class PopulationCount:
     id: strawberry.ID = strawberry.field(description="The grid cell's or the building's id.")
-    total: int
-    registered: int = strawberry.field(description="户籍: registered here.")
-    resident: int = strawberry.field(description="常住: registered elsewhere, living here.")
-    floating: int = strawberry.field(description="流动: living here for a shorter time.")
-    elderly_alone: int = strawberry.field(description="独居老人.")
-    disabled: int
-    low_income: int
+    total: int | None
+    registered: int | None = strawberry.field(description="户籍: registered here.")
+    resident: int | None = strawberry.field(description="常住: registered elsewhere, living here.")
+    floating: int | None = strawberry.field(description="流动: living here for a shorter time.")
+    elderly_alone: int | None = strawberry.field(description="独居老人.")
+    disabled: int | None
+    low_income: int | None
+    suppressed: bool = strawberry.field(description="Some count is withheld (null).")
+    suppressed_fields: list[str] = strawberry.field(
+        description="The withheld counts, by field name (total, registered, …, lowIncome)."
+    )
+    partial_fields: list[str] = strawberry.field(
+        description="A grid cell's counts that leave out withheld building counts (lower bounds)."
+    )
 
     @classmethod
-    def of(cls, r: q.PopulationRow) -> PopulationCount:
-        return cls(id=strawberry.ID(str(r.key)), total=r.total, registered=r.registered,
-                   resident=r.resident, floating=r.floating, elderly_alone=r.elderly_alone,
-                   disabled=r.disabled, low_income=r.low_income)  # fmt: skip
+    def of(cls, p: Protected) -> PopulationCount:
+        c = p.counts
+        return cls(id=strawberry.ID(str(p.key)), total=c["total"], registered=c["registered"],
+                   resident=c["resident"], floating=c["floating"],
+                   elderly_alone=c["elderly_alone"], disabled=c["disabled"],
+                   low_income=c["low_income"], suppressed=bool(p.suppressed),
+                   suppressed_fields=[_camel(f) for f in p.suppressed],
+                   partial_fields=[_camel(f) for f in p.partial])  # fmt: skip
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w.title() for w in rest)
+
+
+def _counts(r: q.PopulationRow) -> dict[str, int]:
+    return {f: int(getattr(r, f)) for f in FIELDS}
 
 
 @strawberry.type(description="A person living in a house (实有人口): restricted personal data; "
@@ -176,13 +208,16 @@ class BaseDataQuery:
             raise InvalidInput(f"At most {MAX_CELLS} cells.", field="cellIds")
         if near is not None and not 0 < near.radius_m <= MAX_RADIUS_M:
             raise InvalidInput(f"radiusM is above 0 and at most {MAX_RADIUS_M:g}.", field="near")
-        found = await info.context.fetch(q.population_of_cells(
+        found = await info.context.fetch(q.buildings_of_cells(
             [to_id(c, "cellIds") for c in cell_ids] if cell_ids is not None else None,
             _bbox(bbox) if bbox else None,
             (LonLat(near.lon, near.lat), near.radius_m) if near else None,
             MAX_CELLS,
         ))  # fmt: skip
-        return [PopulationCount.of(r) for r in found]
+        k = info.context.settings.population_min_count
+        return [
+            PopulationCount.of(protect_cell(c.cell_id, map(_counts, c.buildings), k)) for c in found
+        ]
 
     @strawberry.field(description="Population counts of one building (analysts; no person).")
     async def population_of_building(self, info: Info, id: strawberry.ID) -> PopulationCount:
@@ -190,7 +225,8 @@ class BaseDataQuery:
         found = await info.context.fetch(q.population_of_building(to_id(id, "id")))
         if not found:
             raise NotFound(f"No building {id}.")
-        return PopulationCount.of(found[0])
+        k = info.context.settings.population_min_count
+        return PopulationCount.of(protect_building(found[0].key, _counts(found[0]), k))
 
     @strawberry.field(description="The persons of a house or a building (exactly one) of your "
                       "jurisdiction (READ_POPULATION); every read is audited.")  # fmt: skip

@@ -87,12 +87,15 @@ LIST_ROWS: Mapping[tuple[str, str], int] = {
     ("RouteResult", "roadNamesEn"): 20,
     ("WeatherReport", "warnings"): 2,
     ("Warning", "info"): 2,  # one info block per language (zh-CN, en-US)
+    ("EmergencyIncident", "warnings"): 50,  # INCIDENT_WARNINGS (server/gql/incident_types.py)
     # The base data (docs/base-data.md): a building's organisations (the seed: at most 6),
     # the cells near a point (about 50 within 1 km), a house's or building's persons.
     ("Building", "organisations"): 10,
     ("Query", "populationByCell"): 100,
     ("Query", "persons"): 50,
     ("Person", "care"): 3,
+    ("PopulationCount", "suppressedFields"): 7,  # geo/population_disclosure.py FIELDS
+    ("PopulationCount", "partialFields"): 7,
 }
 #: A list nothing above describes.
 OTHER_LIST_ROWS = 100

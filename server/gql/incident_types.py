@@ -9,10 +9,12 @@ from typing import Any
 
 import strawberry
 
+from geo import access
 from geo.access import Capability, visible_categories
 from geo.params import LonLat
 from geo.plan_enums import IncidentEventType, IncidentStatus, IncidentTaskStatus, ResponseLevel
 from geo.queries import incidents as q
+from geo.queries import warnings as warning_reads
 from geo.queries.filters import AttributeFilter
 from geo.queries.routing import Reached
 from geo.queries.search import rows
@@ -25,6 +27,10 @@ from server.gql.roads import DriveTimeFacility, RouteResult
 from server.gql.scalars import GeoJSON
 from server.gql.types import Camera, Case, Department, Facility, GridCell, StaffUser
 from server.gql.types import load_department as _department
+from server.gql.warnings import CapWarning
+
+#: The most warnings an incident lists (its messages, Updates and Cancels included).
+INCIDENT_WARNINGS = 50
 
 strawberry.enum(IncidentStatus, name="IncidentStatus")
 strawberry.enum(IncidentTaskStatus, name="IncidentTaskStatus",
@@ -335,6 +341,13 @@ class EmergencyIncident:
     @strawberry.field(description="Its plots as they stand (指挥标绘), oldest first.")
     async def plots(self, info: Info) -> list[Plot]:
         return await incident_plots(info, int(self.id))
+
+    @strawberry.field(description="The CAP warnings issued for it (incidentId), every status, "
+                      "Updates and Cancels included, newest first (at most 50).")  # fmt: skip
+    async def warnings(self, info: Info) -> list[CapWarning]:
+        access.reads_incident_warnings(info.context.principal)
+        found = await info.context.fetch(warning_reads.of_incident(int(self.id), INCIDENT_WARNINGS))
+        return [CapWarning.of(m) for m in found]
 
     @strawberry.field(description="Every step, oldest first, with its actor and time.")
     async def timeline(self, info: Info) -> list[IncidentEvent]:

@@ -12,13 +12,16 @@ from typing import Any
 
 import strawberry
 
+from geo import access
 from geo.access import Capability
+from geo.queries.warning_deliveries import DeliverySummary, summaries
 from geo.queries.warnings import CapMessage, listing
 from geo.services import warnings
 from geo.services.warning_input import WarningDraft
 from geo.warning_enums import LANGUAGES, CapCategory, CapCertainty, CapSeverity, CapUrgency
 from server.gql.context import Info
 from server.gql.inputs import page_size
+from server.gql.plans import loader
 from server.gql.scalars import GeoJSON
 
 strawberry.enum(CapCategory, name="CapCategory", description="CAP 1.2 <category>.")
@@ -48,6 +51,41 @@ class WarningInfo:
 
 
 @strawberry.type(
+    name="WarningDelivery",
+    description="How far a warning got (预警送达): counts only, never a person. recipients: "
+    "citizens with a place in the area (devices' last positions, latest check-in, latest "
+    "report; 0 for exercises and tests); inboxDelivered: those whose inbox shows it now (0 "
+    "once it is no longer in force); push*: devices by the push service's answer; pending: "
+    "devices of recipients not yet answered for.",
+)
+class WarningDelivery:
+    recipients: int
+    inbox_delivered: int
+    push_delivered: int
+    push_gone: int
+    push_failed: int
+    pending: int
+    updated_at: datetime | None = strawberry.field(description="The newest push answer.")
+
+    @classmethod
+    def of(cls, d: DeliverySummary) -> WarningDelivery:
+        return cls(
+            recipients=d.recipients,
+            inbox_delivered=d.inbox_delivered,
+            push_delivered=d.push_delivered,
+            push_gone=d.push_gone,
+            push_failed=d.push_failed,
+            pending=d.pending,
+            updated_at=d.updated_at,
+        )
+
+
+async def _summaries(info: Info, ids: list[int]) -> list[DeliverySummary | None]:
+    found = {d.warning_id: d for d in await info.context.fetch(summaries(ids))}
+    return [found.get(i) for i in ids]
+
+
+@strawberry.type(
     name="Warning",
     description="A CAP 1.2 message: an Alert, or an Update or "
     "Cancel of an earlier one (references).",
@@ -74,6 +112,18 @@ class CapWarning:
     area: GeoJSON = strawberry.field(description="MultiPolygon (lon, lat).")
     incident_id: int | None
     cap_url: str = strawberry.field(description="Its CAP 1.2 XML (public messages).")
+    warning_id: strawberry.Private[int]
+
+    @strawberry.field(
+        description="Its delivery (counts, never a person): issue_warnings for any warning, "
+        "read_plans for an incident's warnings; FORBIDDEN otherwise."
+    )
+    async def delivery(self, info: Info) -> WarningDelivery | None:
+        access.reads_warning_delivery(info.context.principal, self.incident_id)
+        found = await loader(info, "warning_delivery", lambda ids: _summaries(info, ids)).load(
+            self.warning_id
+        )
+        return WarningDelivery.of(found) if found is not None else None
 
     @classmethod
     def of(cls, m: CapMessage) -> CapWarning:
@@ -99,6 +149,7 @@ class CapWarning:
             area=GeoJSON(m.area),
             incident_id=m.incident_id,
             cap_url=f"/cap/alerts/{m.identifier}.xml",
+            warning_id=m.id,
         )
 
 

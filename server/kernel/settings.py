@@ -515,6 +515,12 @@ class GraphQLSettings(BaseSettings):
     )
     heavy_wait_s: float = Field(default=10.0, gt=0, description="Wait for a slot, then 503.")
     max_stats_buckets: int = Field(default=10_000, ge=1, description="caseStats' largest limit.")
+    population_min_count: int = Field(
+        default=5,
+        ge=1,
+        description="Population counts from 1 to this minus 1 are withheld "
+        "(geo/population_disclosure.py, docs/base-data.md); 1 publishes every count.",
+    )
 
 
 class ClockSettings(BaseSettings):

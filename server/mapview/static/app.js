@@ -10,6 +10,7 @@ import * as emergency from "./incident_mode.js";
 import { areaLabels } from "./labels.js";
 import * as legend from "./legend.js";
 import * as live from "./live.js";
+import { buildingPopup } from "./building_popup.js";
 import { casePopup } from "./case_popup.js";
 import { sensorPopup } from "./sensor_popup.js";
 import * as cockpit from "./cockpit.js";
@@ -22,7 +23,7 @@ import * as warnings from "./warnings.js";
 
 const $ = (id) => document.getElementById(id);
 const CLICKABLE = ["emergency-points", "emergency-plot-points", "emergency-plot-lines", "emergency-plot-dashes",
-  "sensors", "cameras", "live", "cases", "case-cells", "facilities", "incident-points", "warnings-fill",
+  "sensors", "cameras", "live", "cases", "case-cells", "facilities", "incident-points", "buildings", "warnings-fill",
   "emergency-plot-fill"];
 let collections = new Set();
 let internal = new Set(); // layers in their internal view (the server's policy says which)
@@ -99,6 +100,7 @@ map.on("click", (event) => {
   else if (f.layer.id === "case-cells") cellPopup(map, f, at);
   else if (f.layer.id === "sensors") sensorPopup(map, f, at);
   else if (f.layer.id === "warnings-fill") warnings.warningPopup(map, f, event.lngLat);
+  else if (f.layer.id === "buildings") buildingPopup(map, f, event.lngLat);
   else if (f.layer.id === "cameras") cameraPopup(map, f.id, { ...f.properties, status: f.state?.status || f.properties.status }, at);
   else if (f.layer.id === "incident-points" && f.properties.kind === "camera") {
     cameraPopup(map, f.properties.id, { name: f.properties.name, code: "", status: "" }, at);

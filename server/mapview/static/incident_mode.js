@@ -16,6 +16,7 @@ import { incidentPanel } from "./incident_panel.js";
 import * as place from "./incident_place.js";
 import * as plots from "./incident_plots.js";
 import * as replay from "./incident_replay.js";
+import * as warnBox from "./incident_warnings.js";
 import { HAZARD_TYPES, LEVELS, TASK_STATUSES } from "./incident_words.js";
 import { cameraPopup, facilityPopup } from "./popups.js";
 import { can, onSession } from "./session.js";
@@ -135,17 +136,21 @@ const drafts = new Map(); // task id → the refusal reason being typed
 
 function render() {
   const box = $("em-incident");
-  if (!current) { box.replaceChildren(); formsKey = ""; drafts.clear(); replay.clear(); return; }
+  if (!current) {
+    if (box.children[3]) warnBox.render(box.children[3], null);
+    box.replaceChildren(); formsKey = ""; drafts.clear(); replay.clear(); return;
+  }
   if (!box.firstChild) {
     box.append(el("div", { class: "em-top" }), el("div", { class: "em-forms-box" }), el("div", { class: "em-plot-box" }),
-      el("div", { class: "em-rest" }), el("div", { class: "em-replay-box" }));
+      el("div", { class: "em-warn-box" }), el("div", { class: "em-rest" }), el("div", { class: "em-replay-box" }));
   }
-  const [top, formsBox, plotBox, rest, replayBox] = box.children;
+  const [top, formsBox, plotBox, warnings, rest, replayBox] = box.children;
   const focused = box.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
   const [head, taskList, ...sections] = incidentPanel(map, current, { onStep: step, drafts, onLifelinesNow: lifelinesNow });
   fill(top, head);
   fill(rest, taskList, plots.plotList(), sections);
   plots.renderTools(plotBox);
+  warnBox.render(warnings, current);
   replay.render(replayBox, current);
   const key = `${current.id}:${current.status}:${current.level}:${language()}`;
   if (key !== formsKey) {
@@ -282,6 +287,7 @@ export function setup(m) {
   place.setup(m, say);
   plots.setup(m, { say, reload });
   replay.setup(m, say);
+  warnBox.setup(m, { say });
   $("em-activate").addEventListener("click", () => activate());
   const tab = document.querySelector("[data-tab=emergency]");
   tab.addEventListener("click", () => loadList());

@@ -1,9 +1,11 @@
 // The map's style: the city's own layers as the base (no online base map), from the vector tiles
 // at /ogc/collections/{c}/tiles/WebMercatorQuad/{z}/{y}/{x}. No `glyphs` URL: MapLibre draws
 // label text with the browser's own fonts (TinySDF), so Chinese needs no glyph server.
-import { CAMERA_STATUSES, CASE_STATUSES, FACILITY_CATEGORIES, SENSOR_STATES, WARNING_SEVERITIES } from "./vocab.js";
+import { BUILDING_USES, CAMERA_STATUSES, CASE_STATUSES, FACILITY_CATEGORIES, SENSOR_STATES, WARNING_SEVERITIES } from "./vocab.js";
 
 const OGC = new URL("../../ogc/", import.meta.url);
+/** Building footprints are drawn from this zoom (their tiles hold them from z14). */
+export const BUILDINGS_MIN_ZOOM = 15;
 /** Tiles are cut up to this zoom and over-zoomed beyond (their points are exact anyway). */
 export const TILE_MAX_ZOOM = 16;
 export const CITY_BOUNDS = [[121.40, 31.16], [121.58, 31.32]];
@@ -95,9 +97,12 @@ function roadLabels() {
  */
 export function buildStyle(collections) {
   const sources = {};
-  for (const c of ["admin_areas", "grid_cells", "roads", "facilities", "cases", "cameras", "sensors"]) {
+  // Only the layers the server's policy opens to the caller (GET /mapview/access): buildings
+  // are internal, so a public or citizen map neither has their source nor asks for their tiles.
+  for (const c of ["admin_areas", "grid_cells", "roads", "buildings", "facilities", "cases", "cameras", "sensors"]) {
     if (collections.has(c)) sources[c] = tiles(c);
   }
+  if (sources.buildings) sources.buildings.minzoom = BUILDINGS_MIN_ZOOM - 1;
   // One point per area (labels.js), filled once the page has them.
   sources.area_labels = { type: "geojson", data: { type: "FeatureCollection", features: [] } };
   sources.incident = { type: "geojson", data: { type: "FeatureCollection", features: [] } };
@@ -135,6 +140,11 @@ export function buildStyle(collections) {
     { id: "districts", type: "line", source: "admin_areas", "source-layer": "admin_areas",
       filter: level("district"),
       paint: { "line-color": "#2f3e52", "line-width": ["interpolate", ["linear"], ["zoom"], 9, 1.2, 16, 3.5] } },
+    // Building footprints (internal), by use, from z15: over the grid, under the points.
+    { id: "buildings", type: "fill", source: "buildings", "source-layer": "buildings", minzoom: BUILDINGS_MIN_ZOOM,
+      paint: { "fill-color": matchColour("use", BUILDING_USES, "#cccccc"), "fill-opacity": 0.75 } },
+    { id: "buildings-edge", type: "line", source: "buildings", "source-layer": "buildings", minzoom: BUILDINGS_MIN_ZOOM,
+      paint: { "line-color": "#6b5e4a", "line-width": ["interpolate", ["linear"], ["zoom"], 15, 0.4, 18, 1.2] } },
     { id: "warnings-fill", type: "fill", source: "warnings",
       paint: { "fill-color": severityColour, "fill-opacity": 0.22 } },
     { id: "warnings-edge", type: "line", source: "warnings",

@@ -141,3 +141,14 @@ export const WARNING_SEVERITIES = {
   MINOR: ["一般", "Minor", "#3a86ff"],
   UNKNOWN: ["未知", "Unknown", "#8d99ae"],
 };
+
+/** A building's use (geo/base_models.py BuildingUse): its name and the colour of its footprint. */
+export const BUILDING_USES = {
+  residential: ["住宅", "Residential", "#d6c7a1"],
+  office: ["办公", "Office", "#a3b8cc"],
+  commercial: ["商业", "Commercial", "#e0a899"],
+  school: ["学校", "School", "#b5d6a7"],
+  hospital: ["医院", "Hospital", "#f2b5c4"],
+  industrial: ["工业", "Industrial", "#c2b8d9"],
+  mixed: ["商住混合", "Mixed", "#d9c2a6"],
+};
