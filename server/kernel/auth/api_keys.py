@@ -1,5 +1,6 @@
-"""A department's API key on a request (docs/open-data.md): ``X-API-Key: omk_…`` or
-``Authorization: ApiKey omk_…``. The key is checked in the database on every request (one
+"""A department's API key on a request (docs/open-data.md): ``X-API-Key: omk_…``,
+``Authorization: ApiKey omk_…`` or ``Authorization: Bearer omk_…`` (a bearer credential with
+the keys' prefix is a key, not a JWT: what GDAL sends with ``GDAL_HTTP_AUTH=BEARER``). The key is checked in the database on every request (one
 indexed read and its per-minute quota, ``geo.services.api_keys``), so a revocation takes effect
 at once, in every process."""
 
@@ -25,8 +26,12 @@ def api_key(scope: Scope) -> str | None:
             return bytes(value).decode("latin-1").strip()
         if name == b"authorization":
             scheme, _, key = bytes(value).decode("latin-1").partition(" ")
-            if scheme.lower() == SCHEME and key.strip():
-                return key.strip()
+            key = key.strip()
+            if key and (
+                scheme.lower() == SCHEME
+                or (scheme.lower() == "bearer" and key.startswith(api_keys.PREFIX))
+            ):
+                return key
     return None
 
 

@@ -28,8 +28,8 @@ class AuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            token = bearer_token(scope)
-            key = api_key(scope) if token is None and self.keys is not None else None
+            key = api_key(scope) if self.keys is not None else None
+            token = bearer_token(scope) if key is None else None
             if key is not None and scope["type"] == "http":
                 assert self.keys is not None
                 try:
