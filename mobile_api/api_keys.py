@@ -143,18 +143,18 @@ async def usage(call: Call) -> UsageReport | Response:
 
 endpoints = [
     Endpoint("GET", "/admin/api-keys", listing, "Departments' API keys (never a key itself)",
-             "admin", OPERATORS, query=KeysQuery, response=KeyList,
+             "open data", OPERATORS, query=KeysQuery, response=KeyList,
              operation_id="listApiKeys"),
     Endpoint("POST", "/admin/api-keys", create, "Create a department's API key granted a set of "
              "datasets; the key is in this answer only (not idempotent: the key is never stored)",
-             "admin", OPERATORS, body=KeyIn, status=201, response=CreatedKey,
+             "open data", OPERATORS, body=KeyIn, status=201, response=CreatedKey,
              operation_id="createApiKey",
              example={"department": "emergency_management", "name": "应急局数据同步 sync",
                       "datasets": ["facilities", "buildings"], "rate_per_minute": 600}),
     Endpoint("POST", "/admin/api-keys/{id}/revoke", revoke, "Revoke an API key (at once)",
-             "admin", OPERATORS, response=KeyOut, operation_id="revokeApiKey"),
+             "open data", OPERATORS, response=KeyOut, operation_id="revokeApiKey"),
     Endpoint("GET", "/admin/api-keys/usage", usage, "API keys' usage per day and dataset "
              "(数据共享情况通报): requests, features, bytes, last use; CSV with ?format=csv",
-             "admin", OPERATORS, query=UsageQuery, response=UsageReport, media=CSV,
+             "open data", OPERATORS, query=UsageQuery, response=UsageReport, media=CSV,
              operation_id="reportApiKeyUsage"),
 ]  # fmt: skip

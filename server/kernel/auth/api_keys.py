@@ -1,8 +1,8 @@
 """A department's API key on a request (docs/open-data.md): ``X-API-Key: omk_…``,
 ``Authorization: ApiKey omk_…`` or ``Authorization: Bearer omk_…`` (a bearer credential with
-the keys' prefix is a key, not a JWT: what GDAL sends with ``GDAL_HTTP_AUTH=BEARER``). The key is checked in the database on every request (one
-indexed read and its per-minute quota, ``geo.services.api_keys``), so a revocation takes effect
-at once, in every process."""
+the keys' prefix is a key, not a JWT: what GDAL sends with ``GDAL_HTTP_AUTH=BEARER``). The key
+is checked in the database on every request (one indexed read and its per-minute quota,
+``geo.services.api_keys``), so a revocation takes effect at once, in every process."""
 
 from __future__ import annotations
 
