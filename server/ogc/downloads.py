@@ -181,7 +181,7 @@ def _headers(selection: Selection, extension: str) -> dict[str, str]:
         "Content-Disposition": f'attachment; filename="{name}-{day}.{extension}"',
         "Content-Crs": f"<{selection.query.crs.uri}>",
         "Cache-Control": "private, no-store" if selection.view.internal else "no-cache",
-        "Vary": "Authorization",
+        "Vary": "Authorization, X-API-Key",
         "X-Content-Type-Options": "nosniff",
     }
 
