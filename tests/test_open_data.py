@@ -183,3 +183,6 @@ def test_the_page_lists_each_dataset_with_its_downloads(client: TestClient) -> N
     ):
         assert text in page, text
     assert "Buildings" not in page and "建筑物" not in page
+    # a dataset's URI (its @id in the catalogue) leads to its entry on the page
+    entry = client.get("/open/datasets/roads", follow_redirects=False)
+    assert entry.status_code == 303 and entry.headers["location"].endswith("/open#roads")
