@@ -203,6 +203,7 @@ def test_grants_follow_the_policy(database_url: str) -> None:
     done = onemap(database_url, "apikeys", "create", "--department", "nowhere", "--name", "x",
                   "--dataset", "roads")  # fmt: skip
     assert done.returncode == 2 and "No department 'nowhere'" in done.stderr
+    assert "emergency_management" in done.stderr  # the departments one may name
 
 
 def test_the_admin_api_makes_lists_revokes_and_reports(

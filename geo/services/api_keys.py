@@ -76,8 +76,11 @@ async def create(
         )  # fmt: skip
         row = await cur.fetchone()
         if row is None:
-            raise InvalidInput(f"No department {department!r}; see `onemap apikeys create "
-                               "--help` for the departments.")  # fmt: skip
+            codes = await conn.execute("SELECT string_agg(code, ', ' ORDER BY code) "
+                                       "FROM departments")  # fmt: skip
+            known = await codes.fetchone()
+            raise InvalidInput(f"No department {department!r}; the departments are "
+                               f"{known[0] if known else 'none'}.")  # fmt: skip
         key_id = int(row[0])
         await audit.record(
             conn, actor_id=principal.user_id, actor_role=principal.audit_role,
