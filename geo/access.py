@@ -66,6 +66,8 @@ class Capability(StrEnum):
     READ_POPULATION = "read_population"
     # population counts per grid cell and per building (no person)
     READ_POPULATION_STATS = "read_population_stats"
+    # departments' API keys for machine clients: create, grant datasets, revoke, usage report
+    MANAGE_API_KEYS = "manage_api_keys"
 
 
 C = Capability
@@ -263,6 +265,9 @@ class Principal:
     expires_at: float | None = None
     #: An Open311 partner's api_key id (:func:`partner`): no user, the key's own rights.
     partner_id: int | None = None
+    #: A department's API key (:func:`api_client`): no user, exactly the granted datasets.
+    api_key_id: int | None = None
+    datasets: frozenset[str] = frozenset()
 
     @property
     def authenticated(self) -> bool:
@@ -684,7 +689,10 @@ INTERNAL_LAYERS: Mapping[str, tuple[LayerView, Capability, DataClass]] = {
 
 def views_for(principal: Principal) -> dict[str, LayerView]:
     """The layer views a principal reads, by layer name (OGC collections, tiles, GraphQL
-    layers and the map view's layer list all come from here)."""
+    layers and the map view's layer list all come from here). An API key reads exactly its
+    granted datasets (:func:`key_views`)."""
+    if principal.api_key_id is not None:
+        return key_views(principal.datasets)
     views = dict(PUBLIC_VIEWS)
     for name, (view, capability, _) in INTERNAL_LAYERS.items():
         if principal.can(capability):
@@ -705,6 +713,11 @@ def view_for(principal: Principal, layer: str) -> LayerView | None:
     """The view of ``layer`` for ``principal``: None when there is no such layer at all;
     Unauthorized/Forbidden when the layer exists but is closed to the caller."""
     found = views_for(principal).get(layer)
+    if found is None and principal.api_key_id is not None and layer in grantable():
+        raise Forbidden(
+            f"This API key has not been granted the dataset {layer!r}; its department asks "
+            "the city's OneMap operators to grant it (docs/open-data.md)."
+        )
     if found is None and layer in INTERNAL_LAYERS:
         require(principal, INTERNAL_LAYERS[layer][1])
     return found
@@ -716,6 +729,67 @@ def editable(principal: Principal, layer: str) -> LayerView:
     if layer not in ("facilities", "cameras"):
         raise Forbidden(f"{layer!r} cannot be edited through this interface.")
     return INTERNAL_LAYERS[layer][0]
+
+
+# -- API keys (open data and sharing) ---------------------------------------------------------
+# A department's machine client reads through an API key: no user, the whole city, and exactly
+# the datasets the key was granted — in their public view, or in their internal view where the
+# layer's internal data may be shared. Only data not bound to a jurisdiction may be: a key has
+# no jurisdiction to narrow it. So an internal layer opened by a capability outside
+# JURISDICTION_BOUND (read_internal: facilities with hazard sources, buildings; read_sensors:
+# critical devices) is shared in full; cameras (jurisdiction-bound) are never granted; cases
+# (restricted) and any other layer with a public view are shared as their public record.
+
+
+def api_client(key_id: int, datasets: Iterable[str]) -> Principal:
+    """A department's API key: no user, no capability, the whole city, ``datasets`` (those
+    among :func:`grantable`)."""
+    granted = grantable()
+    return Principal(None, frozenset(), None, CITY, frozenset(), api_key_id=key_id,
+                     datasets=frozenset(d for d in datasets if d in granted))  # fmt: skip
+
+
+def grantable() -> dict[str, DataClass]:
+    """The datasets a key may be granted, with the class of the view it then reads."""
+    found = {name: DataClass.PUBLIC for name in PUBLIC_VIEWS}
+    for name, (_, capability, data_class) in INTERNAL_LAYERS.items():
+        if data_class is DataClass.INTERNAL and capability not in JURISDICTION_BOUND:
+            found[name] = DataClass.INTERNAL
+    return found
+
+
+def key_views(datasets: Iterable[str]) -> dict[str, LayerView]:
+    """The views an API key granted ``datasets`` reads, in the catalogue's order."""
+    wanted = set(datasets)
+    classes = grantable()
+    views: dict[str, LayerView] = {}
+    for name in [*PUBLIC_VIEWS, *INTERNAL_LAYERS]:
+        if name not in wanted or name in views or name not in classes:
+            continue
+        internal = classes[name] is DataClass.INTERNAL
+        views[name] = INTERNAL_LAYERS[name][0] if internal else PUBLIC_VIEWS[name]
+    return views
+
+
+def grants(principal: Principal, datasets: Iterable[str]) -> dict[str, DataClass]:
+    """Who may grant what: MANAGE_API_KEYS (admins) grant a department's key any dataset of
+    :func:`grantable` — public ones, and internal ones not bound to a jurisdiction; never a
+    restricted view, never cameras. InvalidInput names the ones that cannot be granted."""
+    require(principal, C.MANAGE_API_KEYS)
+    wanted = sorted(set(datasets))
+    classes = grantable()
+    refused = [d for d in wanted if d not in classes]
+    if not wanted or refused:
+        raise InvalidInput(
+            f"A key may be granted datasets among {', '.join(sorted(classes))}"
+            + (f"; not {', '.join(refused)}." if refused else ".")
+        )
+    return {d: classes[d] for d in wanted}
+
+
+def manages_api_keys(principal: Principal) -> Principal:
+    """Listing, revoking and reading the usage of API keys: MANAGE_API_KEYS."""
+    return require(principal, C.MANAGE_API_KEYS)
 
 
 # -- roads ------------------------------------------------------------------------------------

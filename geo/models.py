@@ -1231,6 +1231,7 @@ class CaseCheck(Base):
 # The SensorThings tables live in their own module (registered on the same metadata).
 # Plans and incidents (issue 16) likewise.
 from geo import address_models as _address_models  # noqa: E402, F401
+from geo import api_key_models as _api_key_models  # noqa: E402, F401
 from geo import base_models as _base_models  # noqa: E402, F401
 from geo import plan_models as _plan_models  # noqa: E402, F401
 from geo import plot_models as _plot_models  # noqa: E402, F401

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from mobile_api import (
+    api_keys,
     audit,
     auth,
     case_photos,
@@ -48,7 +49,7 @@ def endpoints() -> list[Endpoint]:
         *staff.endpoints, *notifications.endpoints, *audit.endpoints, *locate.endpoints,
         *search.endpoints, *case_photos.endpoints, *evaluation.endpoints, *warnings.endpoints,
         *incident_report.endpoints,
-        *geocode.endpoints,
+        *geocode.endpoints, *api_keys.endpoints,
     ]  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from server.cap import routes as cap_routes
 from server.gql.view import OneMapGraphQL, graphql_routes
 from server.kernel import health, sweeper
 from server.kernel.auth import routes as auth_routes
+from server.kernel.auth.api_keys import ApiKeys
 from server.kernel.auth.keys import load_keys
 from server.kernel.auth.middleware import AuthMiddleware
 from server.kernel.auth.tokens import TokenService
@@ -37,6 +38,7 @@ from server.kernel.settings import Settings
 from server.mapview import routes as mapview_routes
 from server.ogc import html as ogc_html
 from server.ogc.core import OgcService
+from server.ogc.open_data import open_app
 from server.ogc.routes import ogc_app
 from server.reference import routes as reference_routes
 from server.sta import lead as sensor_lead
@@ -100,6 +102,7 @@ def create_app(settings: Settings) -> Starlette:
         Mount("/streams", routes=stream_routes.routes),
         Mount("/ogc/static", app=ogc_html.static_files()),  # the OGC pages' CSS and scripts
         Mount("/ogc", app=ogc_app(ogc)),
+        Mount("/open", app=open_app(ogc)),  # the open-data catalogue (docs/open-data.md)
         sta_routes.root_route(pool, sta_audit, settings.sta),  # SensorThings (docs/sensors.md)
         Mount(sta_routes.PREFIX, routes=sta_routes.routes(pool, sta_audit, settings.sta)),
         Mount(cap_routes.PREFIX, routes=cap_routes.routes(settings, pool)),  # CAP warnings feed
@@ -115,7 +118,8 @@ def create_app(settings: Settings) -> Starlette:
             # Outermost: preflights are answered before anything else, and every answer to an
             # allowed origin (a 401 included) carries its CORS headers.
             Middleware(CorsMiddleware, policy=cors),
-            Middleware(AuthMiddleware, tokens=tokens),
+            # A Bearer token, or a department's API key (checked in the database: docs/open-data.md)
+            Middleware(AuthMiddleware, tokens=tokens, keys=ApiKeys(pool)),
             # The request's class (public, user) follows the principal: statement time-outs.
             Middleware(RequestClassMiddleware),
             # Reads that tolerate lag go to a replica, but a writer's to the primary after it.

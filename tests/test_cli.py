@@ -18,7 +18,8 @@ from tests.conftest import ROOT
 ONEMAP = str(Path(sys.executable).with_name("onemap"))
 COMMANDS = [[], ["db"], ["db", "provision"], ["db", "roles"], ["migrate"], ["seed"], ["serve"],
             ["audit"], ["audit", "verify"], ["audit", "export"], ["sweep"], ["evaluation"],
-            ["evaluation", "rebuild"]]  # fmt: skip
+            ["evaluation", "rebuild"], ["apikeys"], ["apikeys", "create"], ["apikeys", "list"],
+            ["apikeys", "revoke"], ["apikeys", "usage"]]  # fmt: skip
 
 
 def _run(

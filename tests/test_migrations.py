@@ -13,6 +13,8 @@ TABLES = {
     "camera_relays",
     "address_roads", "addresses", "buildings", "houses", "persons", "organisations",
     "building_population",
+    # 0034: open data: departments' API keys and their usage
+    "api_keys", "api_key_usage",
     "cases", "case_events", "users", "audit_log", "seed_progress",
     # 0002: identity and the citizen app
     "otp_codes", "auth_failures", "refresh_families", "refresh_tokens", "idempotency_keys",

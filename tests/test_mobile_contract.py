@@ -54,6 +54,9 @@ MATRIX: dict[str, str | set[str]] = {
     "POST /staff/cases/{id}/photos": CHECKERS,
     "GET /me/notifications": CITIZEN, "PUT /me/notifications/read": CITIZEN,
     "GET /audit": {"auditor", "admin"}, "GET /audit/export": {"auditor", "admin"},
+    # departments' API keys (manage_api_keys, docs/open-data.md)
+    "GET /admin/api-keys": {"admin"}, "POST /admin/api-keys": {"admin"},
+    "POST /admin/api-keys/{id}/revoke": {"admin"}, "GET /admin/api-keys/usage": {"admin"},
     "GET /locate": EVERYONE, "GET /search": EVERYONE, "GET /evaluation": EVALUATORS,
     "GET /warnings": CITIZEN, "GET /warnings/active": EVERYONE, "POST /warnings": WARNERS,
     "POST /warnings/{identifier}/update": WARNERS, "POST /warnings/{identifier}/cancel": WARNERS,

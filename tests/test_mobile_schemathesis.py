@@ -39,7 +39,7 @@ def test_generated_requests_conform_and_never_fail(
 ) -> None:
     schema = schemathesis.openapi.from_url(f"{server}/api/v1/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 54
+    assert len(operations) == 58
     # Every role at once (as an admin citizen): role checks pass, so the handlers run.
     token = tokens.issue_access(user_with_role(database_url, "citizen"), [r.value for r in Role])
     statuses: list[int] = []

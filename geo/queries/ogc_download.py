@@ -1,7 +1,7 @@
-"""A whole selection of a layer view as rows, for downloads (CSV, GeoPackage): the row renderer
-of the one read builder (``geo.queries.filters``, through ``ogc_items``' clauses), so a download
-holds exactly what the same ``/items`` request would page through — every filter, the view's
-row filter (the caller's jurisdiction) and only the view's published columns.
+"""A whole selection of a layer view as rows, for downloads (CSV, GeoPackage, GeoJSON): the row
+renderer of the one read builder (``geo.queries.filters``, through ``ogc_items``' clauses), so a
+download holds exactly what the same ``/items`` request would page through — every filter, the
+view's row filter (the caller's jurisdiction) and only the view's published columns.
 
 The rows are read through a server-side cursor (:func:`stream`), a batch at a time: a download
 of a million features never holds more than one batch in memory. Geometry comes out in the
@@ -18,7 +18,7 @@ from typing import Any, Literal
 from psycopg import AsyncConnection, sql
 
 from geo.queries import Query, Rows
-from geo.queries.ogc_items import ItemQuery, _after, _clauses, _order
+from geo.queries.ogc_items import ItemQuery, _after, _clauses, _order, feature_sql
 
 #: How the geometry comes out: x and y columns (points) or WKT (areas), WKB, or not at all.
 GeometryAs = Literal["text", "wkb", "none"]
@@ -70,6 +70,20 @@ def rows(q: ItemQuery, cols: Columns, limit: int) -> Query[Rows]:
     ]
     statement = c.sql(
         sql.SQL(", ").join([*select, *_geometry(q, cols)]),
+        q.view.table,
+        sql.SQL("ORDER BY {} LIMIT %(limit)s OFFSET %(offset)s").format(_order(q)),
+    )
+    return Query(statement, {**c.params, "limit": limit, "offset": q.offset}, lambda r: r)
+
+
+def features(q: ItemQuery, limit: int) -> Query[Rows]:
+    """The selection as GeoJSON Features, one text per row, in the request's order (a GeoJSON
+    download: the features as the same ``/items`` request renders them)."""
+    c = _clauses(q)
+    _after(q, c)
+    feature = feature_sql(q.view, q.crs, properties=q.properties, skip_geometry=q.skip_geometry)
+    statement = c.sql(
+        sql.SQL("({})::text").format(feature),
         q.view.table,
         sql.SQL("ORDER BY {} LIMIT %(limit)s OFFSET %(offset)s").format(_order(q)),
     )

@@ -415,6 +415,18 @@ class OgcSettings(BaseSettings):
         description="The most features one download (f=csv, f=gpkg) may hold: a larger "
         "selection is a 400 asking for a narrower one, or for a limit up to this.",
     )
+    key_usage_flush_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="API keys' usage (requests, features, bytes per day and dataset) is "
+        "counted in memory and written every this many seconds (docs/open-data.md).",
+    )
+    catalogue_cache_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="The open-data catalogue's extents and counts (/open) are recomputed at "
+        "most this often.",
+    )
     download_slots: int = Field(
         default=4,
         ge=1,

@@ -41,6 +41,8 @@ async def audit_read(
              "jurisdiction": principal.jurisdiction.describe(), **detail}  # fmt: skip
     if len(query) > MAX_QUERY:
         about["query_cut"] = True
+    if principal.api_key_id is not None:  # a department's API key (docs/open-data.md)
+        about["api_key"] = principal.api_key_id
     client = request.client.host if request.client else None
     entry = Entry(principal.user_id, principal.audit_role, action, view.name, object_id, client,
                   about)  # fmt: skip

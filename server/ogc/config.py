@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from geo import layers
+from geo.datasets import BUILT_IN
 from geo.layers import LayerView
 from geo.queries.ogc_fields import TIME_FIELD
 from geo.queries.ogc_items import OUTPUT_CRS
@@ -23,32 +24,10 @@ from server.ogc.access import Shape
 
 PROVIDER = "server.ogc.provider.OneMapProvider"
 
-TITLES: dict[str, tuple[str, str]] = {
-    "admin_areas": ("Administrative areas (行政区划)",
-                    "Districts (区), streets (街道) and communities (社区) of the city."),
-    "grid_cells": ("Management grid (网格)",
-                   "Grid cells: every point of the city lies in exactly one, with a responsible "
-                   "grid worker."),
-    "facilities": ("Facilities (设施)", "Hospitals, schools, shelters, stations, parks and more."),
-    "cameras": ("Cameras (视频监控)",
-                "Camera positions, heading, field of view and status (never their stream)."),
-    "cases": ("Cases (城市管理案件)", "City-management cases: discover → dispatch → close."),
-    "sensors": ("Sensors (物联感知设备)",
-                "Smoke, gas, water-level and cable-temperature devices with their state: normal, "
-                "warning, alarm or offline. Readings: the SensorThings API at /sta/v1.1."),
-    "roads": ("Roads (道路)",
-              "The road network: expressways, arterials, local streets and lanes, with speed "
-              "limits, lanes and one-way flags (the geometry runs the way one may drive). "
-              "Routing and closures: GraphQL route, driveTimeNearest, closeRoad."),
-    "buildings": ("Buildings (建筑物)",
-                  "Building footprints with floors, height, use, year built, address and grid "
-                  "cell (internal; synthetic in the demo city). Never a house's occupants."),
-}  # fmt: skip
-PUBLIC_NOTES = {
-    "facilities": " Internal categories (hazard sources) are not published.",
-    "cases": " Anonymised: category, status, priority, times, grid cell and location only.",
-    "sensors": " Devices of critical infrastructure (hazard sources, substations) are internal.",
-}
+#: Each collection's title and description, from the layers' dataset metadata (geo.datasets,
+#: the one place it lives; the open-data catalogue reads the same).
+TITLES: dict[str, tuple[str, str]] = {n: (m.title, m.description) for n, m in BUILT_IN.items()}
+PUBLIC_NOTES = {n: m.public_note for n, m in BUILT_IN.items() if m.public_note}
 TITLE_FIELD = {"admin_areas": "name_zh", "grid_cells": "name", "facilities": "name_zh",
                "cameras": "name", "cases": "public_id", "sensors": "name",
                "roads": "name_zh", "buildings": "name_zh"}  # fmt: skip
@@ -86,7 +65,7 @@ def _resource(
         "type": "collection",
         "title": title,
         "description": description,
-        "keywords": ["OneMap", view.name],
+        "keywords": ["OneMap", view.name, *BUILT_IN[view.name].keywords],
         "links": [],
         "extents": extents,
         "providers": [provider],

@@ -28,6 +28,7 @@ from starlette.responses import Response
 
 from geo.queries import fetch
 from geo.queries.ogc_meta import case_times, city_extent
+from geo.services.api_key_usage import UsageRecorder
 from geo.services.audit import GroupWriter
 from server.kernel.db import READ_SESSION_OPTIONS
 from server.kernel.events import EventBroker
@@ -120,6 +121,8 @@ class OgcService:
         ]  # fmt: skip
         #: Reads of internal views are audited through this (group commit: server/ogc/audit.py).
         self.audit = GroupWriter(self.pool)
+        #: What API keys read (docs/open-data.md), written in batches.
+        self.usage = UsageRecorder(self.pool.connection, settings.ogc.key_usage_flush_s)
         self.pool_key = uuid.uuid4().hex
         self.extent = [121.40, 31.16, 121.58, 31.32]
         self.times: dict[str, Any] = {}
@@ -139,6 +142,7 @@ class OgcService:
             provider.POOLS[self._replica_key(i)] = replica_pool
         if self._events is not None:
             self.tiles.watch(self._events)
+        self.usage.start()
         try:
             async with self.pool.connection() as conn:
                 extent = await fetch(conn, city_extent())
@@ -156,6 +160,7 @@ class OgcService:
             provider.POOLS.pop(self._replica_key(i), None)
             await anyio.to_thread.run_sync(replica_pool.close)
         await self.tiles.close()
+        await self.usage.close()
         await self.audit.close()
         await self.pool.close()
         await anyio.to_thread.run_sync(self.sync_pool.close)

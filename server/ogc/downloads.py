@@ -1,5 +1,7 @@
 """``/collections/{c}/items?f=csv`` and ``?f=gpkg``: a whole selection as a file (docs/ogc.md,
-"Downloads").
+"Downloads"); the open-data portal's files (``/open/datasets/{name}.csv|geojson|gpkg``,
+docs/open-data.md) are the same downloads of the whole dataset, GeoJSON streamed as one
+FeatureCollection.
 
 Every ``/items`` parameter means what it means for a page (``item_query``, the one parser, and
 the one read builder behind ``geo.queries.ogc_download``), except that ``limit`` defaults to
@@ -48,8 +50,10 @@ from server.ogc.audit import audit_read
 from server.ogc.config import TITLES
 from server.ogc.core import OgcService
 from server.ogc.params import item_query
+from server.ogc.usage import served
 
 CSV = "text/csv; charset=utf-8"
+GEOJSON = "application/geo+json"
 FORMATS = ("csv", "gpkg")
 BOM = "\ufeff".encode()
 CHUNK = 256 * 1024
@@ -72,25 +76,33 @@ class Selection:
     fmt: str
 
 
-async def collection_download(request: Request) -> StreamingResponse:
-    """The download, or a 4xx (bad parameters, too big, closed collection) before any byte."""
+async def collection_download(
+    request: Request, name: str | None = None, fmt: str | None = None
+) -> StreamingResponse:
+    """The download, or a 4xx (bad parameters, too big, closed collection) before any byte.
+    ``name`` and ``fmt`` (csv, gpkg, geojson) for the open-data portal's file URLs
+    (``/open/datasets/{name}.{fmt}``); otherwise the path's collection and ``f``."""
     ogc: OgcService = request.app.state.ogc
-    view, query, limited = _parse(request, ogc)
+    name = name or request.path_params["collection"]
+    view, query, limited = _parse(request, ogc, name)
     release = await _slot(ogc)
     try:
-        fmt = (request.query_params.get("f") or "").lower()
+        fmt = fmt or (request.query_params.get("f") or "").lower()
         selection = await _count(ogc, view, query, limited, fmt)
+        served(request, view.name, selection.limit)
         if selection.fmt == "csv":
             return await _csv(request, selection, release)
+        if selection.fmt == "geojson":
+            return await _geojson(request, selection, release)
         return await _gpkg(request, selection, release)
     except BaseException:
         release()
         raise
 
 
-def _parse(request: Request, ogc: OgcService) -> tuple[LayerView, ItemQuery, bool]:
+def _parse(request: Request, ogc: OgcService, name: str) -> tuple[LayerView, ItemQuery, bool]:
     """The caller's view (401/403/404) and the checked query (400); whether it has a limit."""
-    view = view_of(principal_of(request.scope), request.path_params["collection"])
+    view = view_of(principal_of(request.scope), name)
     params = QueryParams([(k, v) for k, v in request.query_params.multi_items() if k != "f"])
     most = ogc.settings.ogc.download_max
     limits = ogc.settings.ogc.model_copy(update={"default_limit": most, "max_limit": most})
@@ -169,7 +181,7 @@ def _headers(selection: Selection, extension: str) -> dict[str, str]:
         "Content-Disposition": f'attachment; filename="{name}-{day}.{extension}"',
         "Content-Crs": f"<{selection.query.crs.uri}>",
         "Cache-Control": "private, no-store" if selection.view.internal else "no-cache",
-        "Vary": "Authorization",
+        "Vary": "Authorization, X-API-Key",
         "X-Content-Type-Options": "nosniff",
     }
 
@@ -229,6 +241,31 @@ async def _csv(request: Request, selection: Selection, release: Callable[[], Non
         features=selection.limit,
     )
     return Download(body(), release, media_type=CSV, headers=_headers(selection, "csv"))
+
+
+# --- GeoJSON ------------------------------------------------------------------------------
+
+
+async def _geojson(request: Request, selection: Selection, release: Callable[[], None]) -> Download:
+    """One FeatureCollection, streamed: the features as PostGIS writes them for ``/items``."""
+    statement = q_download.features(selection.query, selection.limit)
+    pool = selection.ogc.pool
+    head = json.dumps({"type": "FeatureCollection", "name": selection.view.name})[:-1]
+
+    async def body() -> AsyncIterator[bytes]:
+        yield f'{head}, "features": ['.encode()
+        first = True
+        with request_class.export():
+            async with pool.connection() as conn:
+                async for rows in q_download.stream(conn, statement, BATCH):
+                    text = ",\n".join(r[0] for r in rows)
+                    yield (("" if first else ",\n") + text).encode()
+                    first = False
+        yield b"]}\n"
+
+    await audit_read(request, selection.ogc, selection.view, "ogc.items.download",
+                     format="geojson", features=selection.limit)  # fmt: skip
+    return Download(body(), release, media_type=GEOJSON, headers=_headers(selection, "geojson"))
 
 
 # --- GeoPackage ---------------------------------------------------------------------------

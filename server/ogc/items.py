@@ -33,6 +33,7 @@ from server.ogc.config import TITLES, base_url
 from server.ogc.core import OgcService, itemtypes
 from server.ogc.errors import ogc_errors
 from server.ogc.params import ITEM, check_keys, crs_of, item_id, item_query, output_format
+from server.ogc.usage import served
 
 GEOJSON = "application/geo+json"
 
@@ -128,6 +129,7 @@ async def collection_items(request: Request) -> Response:
     # Plain reads: a read replica within the lag bound may answer (docs/scale.md).
     page, number = await lag_tolerant(request.scope, ogc.pool, read)
     await audit_read(request, ogc, view, "ogc.items.read", format=fmt, returned=page.returned)
+    served(request, view.name, page.returned)
     page = replace(page, matched=number)
     links = page_links(base_url(ogc.settings), name, request, q, page, settings.next_limit)
     matched = f'"numberMatched":{number},' if number is not None else ""
@@ -162,6 +164,7 @@ async def collection_item(request: Request) -> Response:
     if text is None:
         raise NotFound(f"no feature {raw!r} in {name}.")
     await audit_read(request, ogc, view, "ogc.item.read", str(fid), format=fmt)
+    served(request, view.name, 1)
     base = base_url(ogc.settings)
     uri = f"{base}/collections/{name}/items/{fid}"
     links = [

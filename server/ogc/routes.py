@@ -21,6 +21,7 @@ from weakref import WeakKeyDictionary
 import psycopg
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -37,6 +38,7 @@ from server.ogc.core import tiles as tiles_api
 from server.ogc.errors import Endpoint, exception, ogc_errors
 from server.ogc.params import COMMON, check_keys, output_format
 from server.ogc.tiles_meta import TILES_CONFORMANCE, TMS, collection_links
+from server.ogc.usage import UsageMiddleware
 
 log = logging.getLogger("onemap.ogc")
 
@@ -157,14 +159,14 @@ def _state(ogc: OgcService) -> DatabaseState:
     return found
 
 
-def _guarded(endpoint: Endpoint, reads_db: bool = False) -> Endpoint:
+def guarded(endpoint: Endpoint, reads_db: bool = False) -> Endpoint:
     """The route (an ``ogc_errors`` one) with database errors mapped before they reach its
     catch-all; ``reads_db``: answer 503 at once while the database is known to be down."""
     inner: Endpoint = getattr(endpoint, "__wrapped__", endpoint)
 
     @ogc_errors
     @wraps(inner)
-    async def guarded(request: Request) -> Response:
+    async def wrapped(request: Request) -> Response:
         ogc: OgcService = request.app.state.ogc
         state = _state(ogc)
         if reads_db and state.down:
@@ -183,7 +185,7 @@ def _guarded(endpoint: Endpoint, reads_db: bool = False) -> Endpoint:
                 await _check_idle(ogc)
             raise domain from exc
 
-    return guarded
+    return wrapped
 
 
 async def _check_idle(ogc: OgcService) -> None:
@@ -198,42 +200,42 @@ def routes() -> list[BaseRoute]:
     c = "/collections/{collection}"
     t = f"{c}/tiles"
     return [
-        Route("/", _guarded(landing), methods=["GET"]),
-        Route("/openapi", _guarded(openapi), methods=["GET"]),
-        Route("/conformance", _guarded(conformance), methods=["GET"]),
-        Route("/TileMatrixSets", _guarded(tile_matrix_sets), methods=["GET"]),
-        Route("/TileMatrixSets/{tms}", _guarded(tile_matrix_sets), methods=["GET"]),
+        Route("/", guarded(landing), methods=["GET"]),
+        Route("/openapi", guarded(openapi), methods=["GET"]),
+        Route("/conformance", guarded(conformance), methods=["GET"]),
+        Route("/TileMatrixSets", guarded(tile_matrix_sets), methods=["GET"]),
+        Route("/TileMatrixSets/{tms}", guarded(tile_matrix_sets), methods=["GET"]),
         # OGC API - Tiles 1.0 spells the path this way (pygeoapi the other)
-        Route("/tileMatrixSets", _guarded(tile_matrix_sets), methods=["GET"]),
-        Route("/tileMatrixSets/{tms}", _guarded(tile_matrix_sets), methods=["GET"]),
-        Route("/collections", _guarded(collections), methods=["GET"]),
-        Route(c, _guarded(collections), methods=["GET"]),
-        Route(f"{c}/queryables", _guarded(queryables), methods=["GET"]),
-        Route(f"{c}/schema", _guarded(schema), methods=["GET"]),
+        Route("/tileMatrixSets", guarded(tile_matrix_sets), methods=["GET"]),
+        Route("/tileMatrixSets/{tms}", guarded(tile_matrix_sets), methods=["GET"]),
+        Route("/collections", guarded(collections), methods=["GET"]),
+        Route(c, guarded(collections), methods=["GET"]),
+        Route(f"{c}/queryables", guarded(queryables), methods=["GET"]),
+        Route(f"{c}/schema", guarded(schema), methods=["GET"]),
         Route(
             f"{c}/items",
-            _guarded(items.collection_items, reads_db=True),
+            guarded(items.collection_items, reads_db=True),
             methods=["GET", "POST", "OPTIONS"],
         ),
         Route(
             f"{c}/items/{{item}}",
-            _guarded(items.collection_item, reads_db=True),
+            guarded(items.collection_item, reads_db=True),
             methods=["GET", "PUT", "DELETE", "OPTIONS"],
         ),
-        Route(t, _guarded(tiles.tilesets_doc), methods=["GET"]),
-        Route(f"{t}/{{tms}}", _guarded(tiles.tileset_doc), methods=["GET"]),
-        Route(f"{t}/{{tms}}/tilejson.json", _guarded(tiles.tilejson_doc), methods=["GET"]),
+        Route(t, guarded(tiles.tilesets_doc), methods=["GET"]),
+        Route(f"{t}/{{tms}}", guarded(tiles.tileset_doc), methods=["GET"]),
+        Route(f"{t}/{{tms}}/tilejson.json", guarded(tiles.tilejson_doc), methods=["GET"]),
         # XYZ order with a suffix (docs/ogc.md): what GDAL's MVT driver opens as one tile
         *[
             Route(
                 f"{t}/{{tms}}/{{z}}/{{x}}/{{y}}.{ext}",
-                _guarded(tiles.tile, reads_db=True),
+                guarded(tiles.tile, reads_db=True),
                 methods=["GET"],
             )
             for ext in ("pbf", "mvt")
         ],
         Route(
-            f"{t}/{{tms}}/{{z}}/{{y}}/{{x}}", _guarded(tiles.tile, reads_db=True), methods=["GET"]
+            f"{t}/{{tms}}/{{z}}/{{y}}/{{x}}", guarded(tiles.tile, reads_db=True), methods=["GET"]
         ),
     ]
 
@@ -250,6 +252,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def ogc_app(ogc: OgcService) -> Starlette:
     """The /ogc sub-application (its own error handlers; the principal comes from the scope)."""
-    app = Starlette(routes=routes(), exception_handlers={HTTPException: _http_error})
+    app = Starlette(
+        routes=routes(),
+        exception_handlers={HTTPException: _http_error},
+        middleware=[Middleware(UsageMiddleware, ogc=ogc)],  # API keys' usage
+    )
     app.state.ogc = ogc
     return app

@@ -45,10 +45,14 @@ def _view(request: Request, check: bool = True) -> tuple[OgcService, LayerView]:
     return ogc, found
 
 
+#: What a tile's answer depends on besides its URL: a token, or a department's API key.
+VARY = "Authorization, X-API-Key"
+
+
 def _cache_headers(view: LayerView, seconds: int) -> dict[str, str]:
     if view.internal:
-        return {"Cache-Control": "private, max-age=0, must-revalidate", "Vary": "Authorization"}
-    return {"Cache-Control": f"public, max-age={seconds}", "Vary": "Authorization"}
+        return {"Cache-Control": "private, max-age=0, must-revalidate", "Vary": VARY}
+    return {"Cache-Control": f"public, max-age={seconds}", "Vary": VARY}
 
 
 def _metadata(request: Request, build: Any) -> tuple[Any, LayerView, OgcService]:
