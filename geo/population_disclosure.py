@@ -21,6 +21,12 @@ census counts to multiples of 5; the ABS perturbs them). OneMap:
   withheld building figures is named in ``partial`` (a lower bound); one that would be 0
   only because everything in it was withheld is None, named in ``suppressed``.
 
+The rule runs in PostgreSQL, in the statement that reads the counts
+(``geo.queries.base_data._PUBLISHED``): a cell's figures are summed from its buildings'
+published counts there, so an answer for 46 cells reads 46 rows, not their 1,200 buildings
+(bench/basedata). tests/test_population_suppression.py holds the rule in Python too, as the
+oracle the statement is checked against building by building.
+
 Exact margins with complementary suppression across the two levels was the alternative; it
 needs a second withheld building in the cell for every withheld figure, and a cell with one
 building cannot have one — rounding margins alone leaves the edges of its interval exact.
@@ -28,7 +34,6 @@ building cannot have one — rounding margins alone leaves the edges of its inte
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 #: The counts of a record, in output order; the first is the total.
@@ -48,36 +53,3 @@ class Protected:
     counts: dict[str, int | None]
     suppressed: tuple[str, ...] = field(default=())
     partial: tuple[str, ...] = field(default=())
-
-
-def protect_building(key: int, counts: dict[str, int], min_count: int) -> Protected:
-    """A building's counts: the threshold, the whole record under ``min_count``, and a
-    complementary part of the residence partition."""
-    if 0 < counts["total"] < min_count:
-        return Protected(key, dict.fromkeys(FIELDS), FIELDS)
-    withheld = {k for k in FIELDS if 0 < counts[k] < min_count}
-    hidden_parts = [p for p in PARTITION if p in withheld]
-    if len(hidden_parts) == 1:
-        others = [p for p in PARTITION if p not in withheld]
-        withheld.add(min(others, key=lambda p: (counts[p], PARTITION.index(p))))
-    shown = {k: None if k in withheld else counts[k] for k in FIELDS}
-    return Protected(key, shown, tuple(k for k in FIELDS if k in withheld))
-
-
-def protect_cell(key: int, buildings: Iterable[dict[str, int]], min_count: int) -> Protected:
-    """A grid cell's counts: the sums of its buildings' published counts (see the module)."""
-    sums = dict.fromkeys(FIELDS, 0)
-    left_out: set[str] = set()
-    for n, counts in enumerate(buildings):
-        shown = protect_building(n, counts, min_count)
-        left_out.update(shown.suppressed)
-        for k, v in shown.counts.items():
-            sums[k] += v or 0
-    suppressed = {k for k in left_out if sums[k] == 0}
-    published = {k: None if k in suppressed else sums[k] for k in FIELDS}
-    return Protected(
-        key,
-        published,
-        tuple(k for k in FIELDS if k in suppressed),
-        tuple(k for k in FIELDS if k in left_out - suppressed),
-    )

@@ -144,3 +144,44 @@ def test_no_small_count_is_published_and_cells_add_up_to_their_buildings(
                 assert (f in cell["partialFields"]) == left_out, (cell, f)
             assert cell[f] is None or not 0 < cell[f] < K
     assert withheld and exact, (withheld, exact)  # both kinds of building were seen
+
+
+def oracle(counts: dict[str, int], k: int) -> dict[str, int | None]:
+    """The rule of geo/population_disclosure.py written out in Python, one building at a time:
+    the threshold on each count, the whole record under it, and the smaller other residence
+    class (the earlier on a tie) beside a lone withheld one."""
+    if 0 < counts["total"] < k:
+        return dict.fromkeys(counts)
+    withheld = {f for f, v in counts.items() if 0 < v < k}
+    alone = [p for p in PARTITION if p in withheld]
+    if len(alone) == 1:
+        others = [p for p in PARTITION if p not in withheld]
+        withheld.add(min(others, key=lambda p: (counts[p], PARTITION.index(p))))
+    return {f: None if f in withheld else v for f, v in counts.items()}
+
+
+@pytest.mark.parametrize("k", [K, 3, 10])
+def test_the_statement_publishes_what_the_rule_says_for_every_building(db: Conn, k: int) -> None:
+    """Every building of the city with its counts (every pattern of small classes the seed
+    made), at the default threshold and two others: the statement's answer is the oracle's."""
+    from geo.queries import fetch_sync
+    from geo.queries.base_data import population_of_building
+
+    rows = db.execute(
+        f"SELECT building_id, {COLUMNS} FROM building_population ORDER BY building_id"
+    ).fetchall()
+    assert len(rows) > 1000
+    kinds = set()
+    for building_id, *values in rows:
+        raw = dict(zip(FIELDS, values, strict=True))
+        expected = oracle({_snake(f): v for f, v in raw.items()}, k)
+        found = fetch_sync(db, population_of_building(building_id, k))[0]
+        assert found.counts == expected, (building_id, raw)
+        assert set(found.suppressed) == {f for f, v in expected.items() if v is None}
+        kinds.add(tuple(sorted(found.suppressed)))
+    # the city holds whole withheld records, lone-class complements and clean ones alike
+    assert len(kinds) >= 4, kinds
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)

@@ -10,6 +10,7 @@ from typing import Any
 from psycopg import sql
 
 from geo.params import BBox, LonLat
+from geo.population_disclosure import FIELDS, Protected
 from geo.queries import Query, Rows
 
 
@@ -90,30 +91,65 @@ def organisations_of(building_ids: list[int]) -> Query[list[OrganisationRow]]:
     return Query(statement, {"ids": building_ids}, decode)
 
 
-@dataclass(frozen=True, slots=True)
-class PopulationRow:
-    """Counts of the persons of a grid cell or a building (never who they are)."""
+#: A building's counts as published (geo.population_disclosure tells the rule and why): the
+#: threshold on every count, the whole record under it, and a complementary part of the
+#: residence partition when one part alone is withheld (the smaller other part; a tie goes to
+#: the earlier of registered, resident, floating). NULL: withheld. ``{join}`` and ``{where}``
+#: choose the buildings; ``%(k)s`` is the threshold.
+_PUBLISHED = sql.SQL("""
+SELECT n.building_id, n.grid_cell_id,
+  CASE WHEN w.whole THEN NULL ELSE n.total END AS total,
+  CASE WHEN w.whole OR w.reg OR (w.only = 2 AND n.registered <= n.floating)
+       OR (w.only = 3 AND n.registered <= n.resident) THEN NULL ELSE n.registered END AS registered,
+  CASE WHEN w.whole OR w.res OR (w.only = 1 AND n.resident <= n.floating)
+       OR (w.only = 3 AND n.resident < n.registered) THEN NULL ELSE n.resident END AS resident,
+  CASE WHEN w.whole OR w.flo OR (w.only = 1 AND n.floating < n.resident)
+       OR (w.only = 2 AND n.floating < n.registered) THEN NULL ELSE n.floating END AS floating,
+  CASE WHEN w.whole OR n.elderly_alone BETWEEN 1 AND %(k)s - 1 THEN NULL
+       ELSE n.elderly_alone END AS elderly_alone,
+  CASE WHEN w.whole OR n.disabled BETWEEN 1 AND %(k)s - 1 THEN NULL ELSE n.disabled END AS disabled,
+  CASE WHEN w.whole OR n.low_income BETWEEN 1 AND %(k)s - 1 THEN NULL
+       ELSE n.low_income END AS low_income
+FROM building_population n {join}
+CROSS JOIN LATERAL (SELECT s.*, CASE WHEN s.reg::int + s.res::int + s.flo::int = 1 THEN
+    CASE WHEN s.reg THEN 1 WHEN s.res THEN 2 ELSE 3 END END AS only
+  FROM (SELECT n.total BETWEEN 1 AND %(k)s - 1 AS whole,
+               n.registered BETWEEN 1 AND %(k)s - 1 AS reg,
+               n.resident BETWEEN 1 AND %(k)s - 1 AS res,
+               n.floating BETWEEN 1 AND %(k)s - 1 AS flo) s) w
+{where}""")
 
-    key: int  # the grid cell's or the building's id
-    total: int
-    registered: int
-    resident: int
-    floating: int
-    elderly_alone: int
-    disabled: int
-    low_income: int
+
+def _published(join: str, where: str) -> sql.Composed:
+    """The published counts of the buildings ``join`` and ``where`` choose (constants)."""
+    return _PUBLISHED.format(join=sql.SQL(join), where=sql.SQL(where))
 
 
-#: Sums of ``building_population`` (kept by triggers on ``persons``, migration 0029).
-_COUNTS = sql.SQL(
-    "coalesce(sum(n.total), 0), coalesce(sum(n.registered), 0), coalesce(sum(n.resident), 0), "
-    "coalesce(sum(n.floating), 0), coalesce(sum(n.elderly_alone), 0), "
-    "coalesce(sum(n.disabled), 0), coalesce(sum(n.low_income), 0)"
-)
+def _protected_building(rows: Rows) -> list[Protected]:
+    """(building id, no counts row, the published counts…): a building without a counts row
+    has nobody in it (zeros, nothing withheld)."""
+    found = []
+    for r in rows:
+        counts: dict[str, int | None] = (
+            dict.fromkeys(FIELDS, 0) if r[1] else dict(zip(FIELDS, r[2:], strict=True))
+        )
+        withheld = tuple(f for f, v in counts.items() if v is None)
+        found.append(Protected(int(r[0]), counts, withheld))
+    return found
 
 
-def _population(rows: Rows) -> list[PopulationRow]:
-    return [PopulationRow(*(int(v) for v in r)) for r in rows]
+def _protected_cells(rows: Rows) -> list[Protected]:
+    """(cell id, then per field: the sum of its buildings' published counts, whether any
+    building withheld it): withheld where nothing was published, partial where some was."""
+    found = []
+    for r in rows:
+        sums = {f: int(r[1 + 2 * i] or 0) for i, f in enumerate(FIELDS)}
+        left_out = {f for i, f in enumerate(FIELDS) if r[2 + 2 * i]}
+        suppressed = tuple(f for f in FIELDS if f in left_out and sums[f] == 0)
+        partial = tuple(f for f in FIELDS if f in left_out and sums[f] > 0)
+        published = {f: None if f in suppressed else sums[f] for f in FIELDS}
+        found.append(Protected(int(r[0]), published, suppressed, partial))
+    return found
 
 
 def _cells_where(where: list[sql.Composable]) -> sql.Composable:
@@ -141,46 +177,33 @@ def _cell_filter(
     return where, params
 
 
-@dataclass(frozen=True, slots=True)
-class CellBuildings:
-    """A grid cell and the counts of each of its buildings (no person): what the published
-    cell figures are summed from (geo.population_disclosure)."""
-
-    cell_id: int
-    buildings: list[PopulationRow]
-
-
-def _cell_buildings(rows: Rows) -> list[CellBuildings]:
-    cells: dict[int, CellBuildings] = {}
-    for r in rows:
-        cell = cells.setdefault(int(r[0]), CellBuildings(int(r[0]), []))
-        if r[1] is not None:
-            cell.buildings.append(PopulationRow(*(int(v) for v in r[1:])))
-    return list(cells.values())
-
-
-def buildings_of_cells(
+def population_of_cells(
     cell_ids: list[int] | None = None, bbox: BBox | None = None,
-    near: tuple[LonLat, float] | None = None, limit: int = 2000,
-) -> Query[list[CellBuildings]]:  # fmt: skip
-    """The grid cells named, meeting ``bbox``, or within ``near``'s metres of its point (exactly
-    one of them; at most ``limit``, by id, cells without buildings included), each with its
-    buildings' counts."""
+    near: tuple[LonLat, float] | None = None, limit: int = 2000, min_count: int = 5,
+) -> Query[list[Protected]]:  # fmt: skip
+    """The published counts of the grid cells named, meeting ``bbox``, or within ``near``'s
+    metres of its point (exactly one of them; at most ``limit``, by id, cells without
+    buildings included): each the sum of its buildings' published counts."""
     where, params = _cell_filter(cell_ids, bbox, near)
+    per_field = sql.SQL(", ").join(
+        sql.SQL("sum(p.{f}), bool_or(p.{f} IS NULL) FILTER (WHERE p.building_id IS NOT NULL)")
+        .format(f=sql.Identifier(f)) for f in FIELDS
+    )  # fmt: skip
     statement = sql.SQL(
-        "WITH g AS (SELECT g.id FROM grid_cells g WHERE {where} ORDER BY g.id LIMIT %(n)s) "
-        "SELECT g.id, n.building_id, n.total, n.registered, n.resident, n.floating, "
-        "n.elderly_alone, n.disabled, n.low_income FROM g "
-        "LEFT JOIN building_population n ON n.grid_cell_id = g.id ORDER BY g.id, n.building_id"
-    ).format(where=_cells_where(where))
-    return Query(statement, {**params, "n": limit}, _cell_buildings)
+        "WITH g AS (SELECT g.id FROM grid_cells g WHERE {where} ORDER BY g.id LIMIT %(n)s), "
+        "p AS ({published}) "
+        "SELECT g.id, {per_field} FROM g LEFT JOIN p ON p.grid_cell_id = g.id "
+        "GROUP BY g.id ORDER BY g.id"
+    ).format(where=_cells_where(where), per_field=per_field,
+             published=_published("JOIN g ON n.grid_cell_id = g.id", ""))  # fmt: skip
+    return Query(statement, {**params, "n": limit, "k": min_count}, _protected_cells)
 
 
-def population_of_building(building_id: int) -> Query[list[PopulationRow]]:
-    """The building's counts (none: no such building)."""
+def population_of_building(building_id: int, min_count: int = 5) -> Query[list[Protected]]:
+    """The building's published counts (none: no such building)."""
     statement = sql.SQL(
-        "SELECT b.id, {counts} FROM buildings b "
-        "LEFT JOIN building_population n ON n.building_id = b.id WHERE b.id = %(id)s "
-        "GROUP BY b.id"
-    ).format(counts=_COUNTS)
-    return Query(statement, {"id": building_id}, _population)
+        "SELECT b.id, p.building_id IS NULL, {fields} FROM buildings b "
+        "LEFT JOIN LATERAL ({published}) p ON TRUE WHERE b.id = %(id)s"
+    ).format(fields=sql.SQL(", ").join(sql.SQL("p.{}").format(sql.Identifier(f)) for f in FIELDS),
+             published=_published("", "WHERE n.building_id = b.id"))  # fmt: skip
+    return Query(statement, {"id": building_id, "k": min_count}, _protected_building)

@@ -12,7 +12,7 @@ from geo import access
 from geo.access import Capability
 from geo.errors import InvalidInput, NotFound
 from geo.params import BBox, LonLat
-from geo.population_disclosure import FIELDS, Protected, protect_building, protect_cell
+from geo.population_disclosure import Protected
 from geo.queries import base_data as q
 from geo.services import population
 from server.gql.context import Info
@@ -138,10 +138,6 @@ def _camel(name: str) -> str:
     return head + "".join(w.title() for w in rest)
 
 
-def _counts(r: q.PopulationRow) -> dict[str, int]:
-    return {f: int(getattr(r, f)) for f in FIELDS}
-
-
 @strawberry.type(description="A person living in a house (实有人口): restricted personal data; "
                  "every read is audited.")  # fmt: skip
 class Person:
@@ -208,25 +204,22 @@ class BaseDataQuery:
             raise InvalidInput(f"At most {MAX_CELLS} cells.", field="cellIds")
         if near is not None and not 0 < near.radius_m <= MAX_RADIUS_M:
             raise InvalidInput(f"radiusM is above 0 and at most {MAX_RADIUS_M:g}.", field="near")
-        found = await info.context.fetch(q.buildings_of_cells(
+        found = await info.context.fetch(q.population_of_cells(
             [to_id(c, "cellIds") for c in cell_ids] if cell_ids is not None else None,
             _bbox(bbox) if bbox else None,
             (LonLat(near.lon, near.lat), near.radius_m) if near else None,
-            MAX_CELLS,
+            MAX_CELLS, info.context.settings.population_min_count,
         ))  # fmt: skip
-        k = info.context.settings.population_min_count
-        return [
-            PopulationCount.of(protect_cell(c.cell_id, map(_counts, c.buildings), k)) for c in found
-        ]
+        return [PopulationCount.of(c) for c in found]
 
     @strawberry.field(description="Population counts of one building (analysts; no person).")
     async def population_of_building(self, info: Info, id: strawberry.ID) -> PopulationCount:
         access.reads_population_stats(info.context.principal)
-        found = await info.context.fetch(q.population_of_building(to_id(id, "id")))
+        found = await info.context.fetch(q.population_of_building(
+            to_id(id, "id"), info.context.settings.population_min_count))  # fmt: skip
         if not found:
             raise NotFound(f"No building {id}.")
-        k = info.context.settings.population_min_count
-        return PopulationCount.of(protect_building(found[0].key, _counts(found[0]), k))
+        return PopulationCount.of(found[0])
 
     @strawberry.field(description="The persons of a house or a building (exactly one) of your "
                       "jurisdiction (READ_POPULATION); every read is audited.")  # fmt: skip
