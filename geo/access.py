@@ -23,6 +23,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
+from geo import catalogue
 from geo.enums import INTERNAL_FACILITY_CATEGORIES, FacilityCategory, Role
 from geo.errors import Forbidden, InvalidInput, Unauthorized
 from geo.layers import BUILDINGS, CAMERAS, CASES, FACILITIES, PUBLIC_VIEWS, SENSORS, LayerView
@@ -66,6 +67,10 @@ class Capability(StrEnum):
     READ_POPULATION = "read_population"
     # population counts per grid cell and per building (no person)
     READ_POPULATION_STATS = "read_population_stats"
+    # catalogue layers of data class restricted (every read audited; docs/catalogue.md)
+    READ_RESTRICTED_LAYERS = "read_restricted_layers"
+    # register, change and unregister department layers in the catalogue
+    MANAGE_CATALOGUE = "manage_catalogue"
 
 
 C = Capability
@@ -661,14 +666,39 @@ INTERNAL_LAYERS: Mapping[str, tuple[LayerView, Capability, DataClass]] = {
 }
 
 
+#: The capability that opens a catalogue layer (geo.catalogue) of each data class: public
+#: ones to everyone, internal ones to staff who read internal data, restricted ones to the
+#: holders of READ_RESTRICTED_LAYERS. Catalogue layers are city-wide (no jurisdiction).
+CATALOGUE_CLASSES: Mapping[DataClass, Capability] = {
+    DataClass.PUBLIC: C.READ_PUBLIC,
+    DataClass.INTERNAL: C.READ_INTERNAL,
+    DataClass.RESTRICTED: C.READ_RESTRICTED_LAYERS,
+}
+
+
+def catalogue_capability(layer: str) -> Capability | None:
+    """The capability that opens catalogue layer ``layer`` (None: not in the catalogue)."""
+    found = catalogue.layer(layer)
+    return CATALOGUE_CLASSES[DataClass(found.data_class)] if found is not None else None
+
+
 def views_for(principal: Principal) -> dict[str, LayerView]:
     """The layer views a principal reads, by layer name (OGC collections, tiles, GraphQL
-    layers and the map view's layer list all come from here)."""
+    layers and the map view's layer list all come from here): the built-in layers, then the
+    catalogue's registered layers (geo.catalogue) the principal's data classes open."""
     views = dict(PUBLIC_VIEWS)
     for name, (view, capability, _) in INTERNAL_LAYERS.items():
         if principal.can(capability):
             views[name] = scoped(view, principal)
+    for name, layer in catalogue.current().layers.items():
+        if name not in views and principal.can(CATALOGUE_CLASSES[DataClass(layer.data_class)]):
+            views[name] = layer.view
     return views
+
+
+def manages_catalogue(principal: Principal) -> Principal:
+    """Registering, changing and unregistering catalogue layers: MANAGE_CATALOGUE."""
+    return require(principal, C.MANAGE_CATALOGUE)
 
 
 def scoped(view: LayerView, principal: Principal) -> LayerView:
@@ -686,6 +716,8 @@ def view_for(principal: Principal, layer: str) -> LayerView | None:
     found = views_for(principal).get(layer)
     if found is None and layer in INTERNAL_LAYERS:
         require(principal, INTERNAL_LAYERS[layer][1])
+    if found is None and (capability := catalogue_capability(layer)) is not None:
+        require(principal, capability)
     return found
 
 

@@ -26,6 +26,7 @@ const CLICKABLE = ["emergency-points", "emergency-plot-points", "emergency-plot-
   "emergency-plot-fill"];
 let collections = new Set();
 let internal = new Set(); // layers in their internal view (the server's policy says which)
+let catalogue = []; // the department layers of the catalogue the caller may see
 
 translate();
 const phone = matchMedia("(max-width: 700px)").matches;
@@ -59,7 +60,8 @@ async function loadStyle() {
   const access = session() ? session().access : await accessFor(null);
   collections = access.collections;
   internal = access.internal;
-  map.setStyle(buildStyle(collections), { diff: false });
+  catalogue = access.catalogue;
+  map.setStyle(buildStyle(collections, catalogue), { diff: false });
   map.once("style.load", () => {
     areaLabels().then((data) => map.getSource("area_labels")?.setData(data)).catch((err) => toast(err.message));
     legend.apply(map);
@@ -69,7 +71,7 @@ async function loadStyle() {
     warnings.redraw(map);
   });
   legend.render(map, { internal: internal.has("facilities"), cameras: collections.has("cameras"),
-    sensors: collections.has("sensors") });
+    sensors: collections.has("sensors"), catalogue });
   viewNote();
 }
 
@@ -186,7 +188,7 @@ for (const button of document.querySelectorAll("[role=tab]")) {
 $("lang").addEventListener("click", () => setLanguage(language() === "zh" ? "en" : "zh"));
 onLanguage(() => {
   legend.render(map, { internal: internal.has("facilities"), cameras: collections.has("cameras"),
-    sensors: collections.has("sensors") });
+    sensors: collections.has("sensors"), catalogue });
   incident.redraw(map);
   emergency.redraw(map);
   cockpit.redraw();
