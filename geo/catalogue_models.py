@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -42,7 +43,7 @@ class CatalogueLayerRow(Base):
         CheckConstraint(f"data_class IN {_in(DATA_CLASSES)}", name="data_class"),
         CheckConstraint(f"update_frequency IN {_in(FREQUENCIES)}", name="update_frequency"),
         CheckConstraint("srid > 0", name="srid_positive"),
-        UniqueConstraint("schema_name", "table_name", name="relation"),
+        UniqueConstraint("schema_name", "table_name"),
     )
 
     name: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -62,7 +63,7 @@ class CatalogueLayerRow(Base):
     #: [[column, JSON type], …] in output order
     columns: Mapped[Any] = mapped_column(JSONB)
     title_field: Mapped[str | None] = mapped_column(Text)
-    registered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    registered_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
     registered_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column("srid", sa.Integer(), nullable=False),
         sa.Column("columns", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("title_field", sa.Text(), nullable=True),
-        sa.Column("registered_by", sa.Integer(), nullable=True),
+        sa.Column("registered_by", sa.BigInteger(), nullable=True),
         sa.Column("registered_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
                   nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
@@ -65,7 +65,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["registered_by"], ["users.id"],
                                 name=op.f("fk_catalogue_layers_registered_by_users")),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_catalogue_layers")),
-        sa.UniqueConstraint("schema_name", "table_name", name=op.f("uq_catalogue_layers_relation")),
+        sa.UniqueConstraint("schema_name", "table_name", name=op.f("uq_catalogue_layers_schema_name_table_name")),
     )  # fmt: skip
     op.create_index(op.f("ix_catalogue_layers_owner_department_id"), "catalogue_layers",
                     ["owner_department_id"])  # fmt: skip
