@@ -253,7 +253,8 @@ INSERT INTO catalogue_layers (name, title, description, owner_department_id, dat
     geometry_type, srid, columns, title_field, registered_by)
 VALUES (%(name)s, %(title)s, %(description)s, %(owner_id)s, %(data_class)s, %(update_frequency)s,
     %(licence)s, %(keywords)s, %(schema_name)s, %(table_name)s, %(id_column)s,
-    %(geometry_column)s, %(geometry_type)s, %(srid)s, %(columns)s, %(title_field)s, %(by)s)
+    %(geometry_column)s, %(geometry_type)s, %(srid)s, %(columns)s, %(title_field)s,
+    (SELECT id FROM users WHERE id = %(by)s::bigint))
 ON CONFLICT DO NOTHING
 """
 _NOTIFY = "SELECT pg_notify('onemap_catalogue', json_build_object('layer', %(name)s::text)::text)"
