@@ -79,7 +79,15 @@ def test_visitors_see_the_public_department_layers_drawn(browser: Browser, base:
         page.click("input[data-layer='catalogue:planning_zones']")
         until(page, "window.onemap.map.getLayoutProperty('catalogue:planning_zones:fill', "
                     "'visibility') === 'none'")  # fmt: skip
-        assert _drawn(page, "catalogue:planning_zones:fill") == 0
+        until(page, "window.onemap.map.queryRenderedFeatures({layers: "
+                    "['catalogue:planning_zones:fill']}).length === 0")  # fmt: skip
+        assert (
+            page.evaluate(
+                "window.onemap.map.getLayoutProperty("
+                "'catalogue:ecological_red_lines:fill', 'visibility')"
+            )
+            != "none"
+        )
         assert not console.errors
     finally:
         page.context.close()
