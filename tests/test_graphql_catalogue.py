@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from server.kernel.auth.tokens import TokenService
 from tests.conftest import database_roles
+from tests.gql_helpers import operation
 
 REGISTER = """mutation($input: RegisterLayerInput!) {
   registerLayer(input: $input) { id title owner dataClass geometryType keywords
@@ -34,6 +35,7 @@ def table(database_url: str) -> Iterator[None]:
     yield
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("DELETE FROM catalogue_layers WHERE name LIKE 'test_gql%'")
+        conn.execute("SELECT pg_notify('onemap_catalogue', '{}')")  # every server reloads
         conn.execute("DROP TABLE test_gql_zones")
 
 
@@ -108,3 +110,27 @@ def test_only_catalogue_managers_register(
     token = tokens.issue_access(9203, roles) if roles else None
     done = _post(client, REGISTER, token, input=_input(name="test_gql_other"))
     assert done["errors"][0]["extensions"]["code"] == code
+
+
+def test_the_operation_documents_read_the_demo_layers(
+    client: TestClient, tokens: TokenService
+) -> None:
+    doc = operation("catalogue")
+    listed = client.post("/graphql", json={"query": doc, "operationName": "CatalogueLayers"})
+    layers = {x["id"]: x for x in listed.json()["data"]["catalogueLayers"]}
+    zones = layers["planning_zones"]
+    assert zones["owner"] == "planning_resources" and zones["dataClass"] == "public"
+    assert "synthetic" in zones["description"].lower()
+    assert "water_pipes" not in layers
+    token = tokens.issue_access(9204, ["department_staff"])
+    page = client.post(
+        "/graphql",
+        json={"query": doc, "operationName": "LayerFeatures",
+              "variables": {"layer": "water_pipes", "first": 3,
+                            "filter": "material = 'steel' AND diameter_mm >= 150"}},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()["data"]["layerFeatures"]  # fmt: skip
+    assert len(page["features"]) == 3 and page["hasNextPage"]
+    for feature in page["features"]:
+        assert feature["geometry"]["type"] == "LineString"
+        assert feature["properties"]["material"] == "steel"
