@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import ROOT, database_roles
-from tests.mapview_helpers import DEPARTMENT_STAFF
+from tests.mapview_helpers import DEPARTMENT_STAFF, click_feature, popup_text
 from tests.running_server import running_server
 from tests.test_mapview_browser import ARGS, CHROMIUM, jump, log_in, open_page, settle, until
 
@@ -142,6 +142,9 @@ def test_a_layer_registered_from_the_command_line_joins_the_list(
             jump(page, CENTRE, 15)
             until(page, "window.onemap.map.queryRenderedFeatures({layers: "
                         "['catalogue:test_map_trees:point']}).length > 0")  # fmt: skip
+            click_feature(page, "catalogue:test_map_trees:point", 17)
+            shown = popup_text(page, ".onemap-popup")
+            assert "古树名木 Heritage trees" in shown and "ginkgo" in shown
             assert not console.errors
         finally:
             page.context.close()

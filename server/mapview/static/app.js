@@ -14,7 +14,7 @@ import { casePopup } from "./case_popup.js";
 import { sensorPopup } from "./sensor_popup.js";
 import * as cockpit from "./cockpit.js";
 import { LocateControl } from "./locate.js";
-import { areaPopup, cameraPopup, cellPopup, closePopup, facilityPopup } from "./popups.js";
+import { areaPopup, cameraPopup, cataloguePopup, cellPopup, closePopup, facilityPopup } from "./popups.js";
 import { setup as setupSearch } from "./search.js";
 import { accessFor, authHeaders, login, logout, onSession, session } from "./session.js";
 import { CITY_BOUNDS, buildStyle } from "./style.js";
@@ -87,6 +87,17 @@ map.on("click", (event) => {
   if (incident.onMapClick(map, event) || emergency.onMapClick(map, event)) return;
   const f = featureAt(event.point);
   if (!f) {
+    // A department layer's point or line (docs/catalogue.md): its layer's title and properties.
+    // (Polygons cover the areas the area popup explains: they open no popup of their own.)
+    const ids = catalogue.flatMap((l) => [`catalogue:${l.id}:point`, `catalogue:${l.id}:line`])
+      .filter((id) => map.getLayer(id) && map.getLayoutProperty(id, "visibility") !== "none");
+    const box = [[event.point.x - 3, event.point.y - 3], [event.point.x + 3, event.point.y + 3]];
+    const hit = ids.length ? map.queryRenderedFeatures(box, { layers: ids })[0] : null;
+    if (hit) {
+      const layer = catalogue.find((l) => l.id === hit.layer.source);
+      cataloguePopup(map, hit, layer ? layer.title : hit.layer.source, event.lngLat);
+      return;
+    }
     if (map.getZoom() < 12.5) return;
     // The grid cell under the click (its fill is invisible but queryable), else the district.
     const layers = ["grid-hit", "districts-fill"].filter((id) => map.getLayer(id));
