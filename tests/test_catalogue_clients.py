@@ -296,3 +296,17 @@ def test_every_layers_command_has_help() -> None:
         done = subprocess.run([ONEMAP, "layers", *command, "--help"], capture_output=True,
                               text=True, timeout=60, cwd=ROOT, check=False)  # fmt: skip
         assert done.returncode == 0 and "Usage: onemap layers" in done.stdout
+
+
+def test_csv_and_geopackage_downloads_of_a_registered_layer(server: str, tmp_path: Path) -> None:
+    csv = httpx.get(f"{server}/ogc/collections/test_parcels/items", params={"f": "csv"})
+    assert csv.status_code == 200
+    lines = csv.content.decode("utf-8-sig").splitlines()
+    assert lines[0].split(",") == ["id", "parcel_no", "land_use", "area_m2", "approved", "wkt"]
+    assert len(lines) == 26 and any(",P-3,green,3001.5,2024-01-04," in x for x in lines)
+    gpkg = httpx.get(f"{server}/ogc/collections/test_parcels/items", params={"f": "gpkg"})
+    assert gpkg.status_code == 200
+    path = tmp_path / "parcels.gpkg"
+    path.write_bytes(gpkg.content)
+    info = pyogrio.read_info(path)
+    assert info["features"] == 25 and info["geometry_type"] == "MultiPolygon"
