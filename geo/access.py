@@ -23,6 +23,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
+from geo import catalogue
 from geo.enums import INTERNAL_FACILITY_CATEGORIES, FacilityCategory, Role
 from geo.errors import Forbidden, InvalidInput, Unauthorized
 from geo.layers import BUILDINGS, CAMERAS, CASES, FACILITIES, PUBLIC_VIEWS, SENSORS, LayerView
@@ -68,6 +69,10 @@ class Capability(StrEnum):
     READ_POPULATION_STATS = "read_population_stats"
     # departments' API keys for machine clients: create, grant datasets, revoke, usage report
     MANAGE_API_KEYS = "manage_api_keys"
+    # catalogue layers of data class restricted (every read audited; docs/catalogue.md)
+    READ_RESTRICTED_LAYERS = "read_restricted_layers"
+    # register, change and unregister department layers in the catalogue
+    MANAGE_CATALOGUE = "manage_catalogue"
 
 
 C = Capability
@@ -687,17 +692,42 @@ INTERNAL_LAYERS: Mapping[str, tuple[LayerView, Capability, DataClass]] = {
 }
 
 
+#: The capability that opens a catalogue layer (geo.catalogue) of each data class: public
+#: ones to everyone, internal ones to staff who read internal data, restricted ones to the
+#: holders of READ_RESTRICTED_LAYERS. Catalogue layers are city-wide (no jurisdiction).
+CATALOGUE_CLASSES: Mapping[DataClass, Capability] = {
+    DataClass.PUBLIC: C.READ_PUBLIC,
+    DataClass.INTERNAL: C.READ_INTERNAL,
+    DataClass.RESTRICTED: C.READ_RESTRICTED_LAYERS,
+}
+
+
+def catalogue_capability(layer: str) -> Capability | None:
+    """The capability that opens catalogue layer ``layer`` (None: not in the catalogue)."""
+    found = catalogue.layer(layer)
+    return CATALOGUE_CLASSES[DataClass(found.data_class)] if found is not None else None
+
+
 def views_for(principal: Principal) -> dict[str, LayerView]:
     """The layer views a principal reads, by layer name (OGC collections, tiles, GraphQL
-    layers and the map view's layer list all come from here). An API key reads exactly its
-    granted datasets (:func:`key_views`)."""
+    layers and the map view's layer list all come from here): the built-in layers, then the
+    catalogue's registered layers (geo.catalogue) the principal's data classes open. An API key
+    reads exactly its granted datasets (:func:`key_views`)."""
     if principal.api_key_id is not None:
         return key_views(principal.datasets)
     views = dict(PUBLIC_VIEWS)
     for name, (view, capability, _) in INTERNAL_LAYERS.items():
         if principal.can(capability):
             views[name] = scoped(view, principal)
+    for name, layer in catalogue.current().layers.items():
+        if name not in views and principal.can(CATALOGUE_CLASSES[DataClass(layer.data_class)]):
+            views[name] = layer.view
     return views
+
+
+def manages_catalogue(principal: Principal) -> Principal:
+    """Registering, changing and unregistering catalogue layers: MANAGE_CATALOGUE."""
+    return require(principal, C.MANAGE_CATALOGUE)
 
 
 def scoped(view: LayerView, principal: Principal) -> LayerView:
@@ -720,6 +750,8 @@ def view_for(principal: Principal, layer: str) -> LayerView | None:
         )
     if found is None and layer in INTERNAL_LAYERS:
         require(principal, INTERNAL_LAYERS[layer][1])
+    if found is None and (capability := catalogue_capability(layer)) is not None:
+        require(principal, capability)
     return found
 
 
@@ -755,6 +787,11 @@ def grantable() -> dict[str, DataClass]:
     for name, (_, capability, data_class) in INTERNAL_LAYERS.items():
         if data_class is DataClass.INTERNAL and capability not in JURISDICTION_BOUND:
             found[name] = DataClass.INTERNAL
+    # Catalogue layers are city-wide: public and internal ones may be shared; restricted never.
+    for name, layer in catalogue.current().layers.items():
+        data_class = DataClass(layer.data_class)
+        if name not in found and data_class is not DataClass.RESTRICTED:
+            found[name] = data_class
     return found
 
 
@@ -763,8 +800,12 @@ def key_views(datasets: Iterable[str]) -> dict[str, LayerView]:
     wanted = set(datasets)
     classes = grantable()
     views: dict[str, LayerView] = {}
-    for name in [*PUBLIC_VIEWS, *INTERNAL_LAYERS]:
+    registered = catalogue.current().layers
+    for name in [*PUBLIC_VIEWS, *INTERNAL_LAYERS, *registered]:
         if name not in wanted or name in views or name not in classes:
+            continue
+        if name in registered and name not in PUBLIC_VIEWS and name not in INTERNAL_LAYERS:
+            views[name] = registered[name].view
             continue
         internal = classes[name] is DataClass.INTERNAL
         views[name] = INTERNAL_LAYERS[name][0] if internal else PUBLIC_VIEWS[name]

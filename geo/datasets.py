@@ -69,7 +69,10 @@ class DatasetMeta:
 
     @property
     def title(self) -> str:
-        """The OGC collection title: English with the Chinese in brackets."""
+        """The OGC collection title: English with the Chinese in brackets (one title when a
+        registered layer has only one)."""
+        if self.title_en == self.title_zh:
+            return self.title_en
         return f"{self.title_en} ({self.title_zh})"
 
 
@@ -125,6 +128,31 @@ def meta_of(name: str, registered: Mapping[str, DatasetMeta] | None = None) -> D
     if found is not None:
         return found
     return DatasetMeta(name, name, name, "", "", Frequency.IRREGULAR, ())
+
+
+#: A catalogue layer's ``update_frequency`` (geo.catalogue.FREQUENCIES) as a DCAT frequency.
+_FREQUENCY_OF = {"continual": Frequency.CONTINUOUS, "daily": Frequency.DAILY,
+                 "weekly": Frequency.WEEKLY, "monthly": Frequency.MONTHLY,
+                 "quarterly": Frequency.QUARTERLY, "annual": Frequency.ANNUAL}  # fmt: skip
+
+
+def registered_meta(
+    name: str, title: str, description: str, owner: str, update_frequency: str, licence: str,
+    keywords: tuple[str, ...],
+) -> DatasetMeta:  # fmt: skip
+    """A catalogue layer's registry fields (geo.catalogue.CatalogueLayer) as a dataset: one
+    title in both languages; ``irregular``, ``as_needed`` and ``not_planned`` are DCAT's
+    irregular; a licence named by a URL is its own URL, CC-BY-4.0 the known one, any other a
+    ``urn:onemap:licence:`` name."""
+    if licence.upper() == CC_BY_4.name.upper():
+        named = CC_BY_4
+    elif licence.startswith(("http://", "https://")):
+        named = Licence(licence, licence)
+    else:
+        named = Licence(licence, "urn:onemap:licence:" + "-".join(licence.lower().split()))
+    return DatasetMeta(name, title, title, description, owner,
+                       _FREQUENCY_OF.get(update_frequency, Frequency.IRREGULAR), keywords,
+                       named)  # fmt: skip
 
 
 def description(meta: DatasetMeta, internal: bool) -> str:

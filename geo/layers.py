@@ -27,6 +27,22 @@ class LayerView:
     #: on alias t): the roads' expressways and arterials, as a city map generalises.
     low_zoom_below: int = 0
     low_zoom_filter: str = "TRUE"
+    #: A catalogue layer (geo.catalogue, docs/catalogue.md): the relation's schema, its unique
+    #: id and geometry columns, its SRID and its columns' JSON types — every identifier taken
+    #: from the database catalog at registration, never from input. Built-in layers keep
+    #: ``schema`` None and read ``table`` directly.
+    schema: str | None = None
+    id_column: str = "id"
+    geom_column: str = "geom"
+    srid: int = 4326
+    column_types: tuple[tuple[str, str], ...] = ()
+    #: Catalogue columns published as text (dates, uuids, enums …): cast in the relation.
+    text_columns: tuple[str, ...] = ()
+
+    @property
+    def catalogue(self) -> bool:
+        """A registered department layer rather than a built-in one."""
+        return self.schema is not None
 
 
 _hidden = ", ".join(f"'{c.value}'" for c in sorted(INTERNAL_FACILITY_CATEGORIES))
@@ -113,5 +129,13 @@ INTERNAL_VIEWS = {
 
 
 def view(name: str, *, internal: bool) -> LayerView | None:
-    """The view of layer ``name`` for a caller (None: no such layer for them)."""
-    return (INTERNAL_VIEWS if internal else PUBLIC_VIEWS).get(name)
+    """The view of layer ``name`` for a caller (None: no such layer for them): a built-in
+    layer's, or a catalogue layer's (geo.catalogue) when its view is of that kind."""
+    found = (INTERNAL_VIEWS if internal else PUBLIC_VIEWS).get(name)
+    if found is None:
+        from geo import catalogue  # the registry imports this module
+
+        registered = catalogue.layer(name)
+        if registered is not None and registered.view.internal == internal:
+            return registered.view
+    return found

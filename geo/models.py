@@ -1233,6 +1233,7 @@ class CaseCheck(Base):
 from geo import address_models as _address_models  # noqa: E402, F401
 from geo import api_key_models as _api_key_models  # noqa: E402, F401
 from geo import base_models as _base_models  # noqa: E402, F401
+from geo import catalogue_models as _catalogue_models  # noqa: E402, F401
 from geo import plan_models as _plan_models  # noqa: E402, F401
 from geo import plot_models as _plot_models  # noqa: E402, F401
 from geo import road_models as _road_models  # noqa: E402, F401

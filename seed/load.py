@@ -26,7 +26,16 @@ from geo.passwords import hash_password
 from geo.queries.stage_limits import HANDLE_DEFAULT_SQL
 from geo.sensor_alarm_models import MOVED_RULES, insert_defaults
 from geo.services import case_facts
-from seed import addresses, base_data, catalogue, plans, roads, sensors, vocab
+from seed import (
+    addresses,
+    base_data,
+    catalogue,
+    department_layers,
+    plans,
+    roads,
+    sensors,
+    vocab,
+)
 from seed.copy import copy_rows, reserve_ids
 from seed.generate import (
     CALLBACK_COLUMNS,
@@ -147,6 +156,10 @@ def seed(
     # The sensor devices of the facilities loaded (a step of its own: older databases get it).
     for name, count in sensors.load(conn, city, refs, _may_skip_triggers(conn), say).items():
         report.added[name] = count
+    # Other departments' layers in the layer catalogue (derived from the grid, parks, roads).
+    say(department_layers.DEPARTMENT_LAYERS, 0, 1)
+    report.added[department_layers.DEPARTMENT_LAYERS] = department_layers.load(conn)
+    say(department_layers.DEPARTMENT_LAYERS, 1, 1)
     report.seconds = time.perf_counter() - started
     return report
 

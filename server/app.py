@@ -21,6 +21,7 @@ from geo.services.audit import GroupWriter
 from mobile_api import api as citizen_api
 from server.cap import routes as cap_routes
 from server.gql.view import OneMapGraphQL, graphql_routes
+from server.kernel import catalogue as catalogue_follow
 from server.kernel import health, sweeper
 from server.kernel.auth import routes as auth_routes
 from server.kernel.auth.api_keys import ApiKeys
@@ -73,9 +74,11 @@ def create_app(settings: Settings) -> Starlette:
         log.info("database pool open", extra={"max_size": pool.max_size})
         await _observation_partitions(pool, settings.sta.partitions_ahead_months)
         await reads.open()
+        await catalogue_follow.load(pool)  # department layers (docs/catalogue.md)
         await ogc.open()
         await streams.start()  # its internal hop listens; camera leases are renewed
         await broker.start()
+        catalogue_task = catalogue_follow.start(pool, broker)
         sweeps = sweeper.start(pool, settings)  # supervision (督办): one process at a time
         # MQTT ingest, broker ACLs, observation retention: one process at a time
         sensors_lead = sensor_lead.start(pool, settings, broker)
@@ -87,6 +90,7 @@ def create_app(settings: Settings) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeps
             await sensor_lead.stop(sensors_lead)
+            await catalogue_follow.stop(catalogue_task)
             await broker.stop()
             await streams.close()  # ends every viewing session: every peer connection closed
             await ogc.close()

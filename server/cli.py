@@ -597,10 +597,12 @@ def audit_export(ctx: click.Context, /, **filters: Any) -> None:
 
 def _register() -> None:
     from server.cli_apikeys import apikeys
+    from server.cli_layers import layers
     from server.cli_sensors import mqtt, sensors
     from server.cli_simulate import simulate
 
     main.add_command(apikeys)
+    main.add_command(layers)
     main.add_command(mqtt)
     main.add_command(sensors)
     main.add_command(simulate)

@@ -54,6 +54,8 @@ TABLES = {
     "roads", "road_vertices", "road_conditions", "road_closures",
     # 0027: shared plotting on incidents
     "incident_plots",
+    # 0030: the layer catalogue
+    "catalogue_layers",
 }  # fmt: skip
 
 

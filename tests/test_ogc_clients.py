@@ -80,7 +80,8 @@ def test_owslib_lists_collections_reads_items_and_queryables(server: str) -> Non
 
     api = Features(f"{server}/ogc")
     names = {c["id"] for c in api.collections()["collections"]}
-    assert names == set(COUNTS)
+    # and the demo city's public department layers (docs/catalogue.md)
+    assert names == set(COUNTS) | {"planning_zones", "ecological_red_lines"}
     items = api.collection_items("facilities", limit=7, category="school")
     assert items["numberReturned"] == 7
     assert {f["properties"]["category"] for f in items["features"]} == {"school"}

@@ -15,7 +15,9 @@ from server.app import create_app
 from server.kernel.auth.tokens import TokenService
 from server.kernel.settings import Settings
 
-PUBLIC = {"admin_areas", "grid_cells", "facilities", "cases", "sensors", "roads"}
+#: The built-in public layers and the demo city's public catalogue layers (docs/catalogue.md).
+PUBLIC = {"admin_areas", "grid_cells", "facilities", "cases", "sensors", "roads",
+          "planning_zones", "ecological_red_lines"}  # fmt: skip
 BOX = (121.45, 31.20, 121.50, 31.25)
 
 
@@ -75,7 +77,11 @@ def test_anonymous_collections_are_the_public_ones(client: TestClient) -> None:
 
 def test_staff_see_cameras_in_the_listing(client: TestClient, tokens: TokenService) -> None:
     body = client.get("/ogc/collections", headers=bearer(tokens, "dispatcher")).json()
-    assert {c["id"] for c in body["collections"]} == PUBLIC | {"cameras", "buildings"}
+    assert {c["id"] for c in body["collections"]} == PUBLIC | {
+        "cameras",
+        "buildings",
+        "water_pipes",
+    }
 
 
 @pytest.mark.parametrize("path", ["/ogc/collections/cameras", "/ogc/collections/cameras/items",

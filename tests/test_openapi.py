@@ -111,7 +111,17 @@ def test_the_ogc_document_declares_every_route(
     assert {(m, p.split("/")[2]) for m, p in undeclared} == {
         (m, c)
         for m in ("POST", "PUT", "DELETE")
-        for c in ("admin_areas", "grid_cells", "cases", "sensors", "roads", "buildings")
+        for c in (
+            "admin_areas",
+            "grid_cells",
+            "cases",
+            "sensors",
+            "roads",
+            "buildings",
+            "planning_zones",
+            "ecological_red_lines",
+            "water_pipes",
+        )  # catalogue layers
     }
     admin = auth(tokens, user_with_role(database_url, "admin"), "admin")
     for method, path in undeclared:

@@ -161,8 +161,14 @@ def test_seeding_is_idempotent_and_scales_up_by_prefix(empty_database_url: str) 
             "sensors"]  # fmt: skip
         readings = _one(conn, "SELECT count(*) FROM sta_observations")
         assert first.added["readings"] + grown.added["readings"] == readings
-        assert {k: v for k, v in grown.added.items() if k not in ("sensors", "readings")} == {
+        grew = ("sensors", "readings", "department_layers")
+        assert {k: v for k, v in grown.added.items() if k not in grew} == {
             "facilities": 200, "cameras": 20, "cases": 308 - 125}  # fmt: skip
+        # the department layers follow the grid, the parks and the roads (docs/catalogue.md)
+        assert _one(conn, "SELECT count(*) FROM dept_ecological_red_lines") == _one(
+            conn, "SELECT count(*) FROM facilities WHERE category = 'park'")  # fmt: skip
+        assert _one(conn, "SELECT count(*) FROM dept_planning_zones") == _one(
+            conn, "SELECT count(*) FROM grid_cells") > 0  # fmt: skip
         # each case has its evaluation facts (geo.services.case_facts)
         assert _one(conn, "SELECT count(*) FROM cases c WHERE NOT EXISTS "
                     "(SELECT 1 FROM case_facts f WHERE f.case_id = c.id)") == 0  # fmt: skip

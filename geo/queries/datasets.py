@@ -17,6 +17,7 @@ from psycopg import sql
 
 from geo.layers import LayerView
 from geo.queries import Query, Rows
+from geo.queries.filters import relation
 from geo.queries.ogc_fields import TIME_FIELD
 
 #: The column that says when a row last changed, where a table keeps one.
@@ -48,7 +49,7 @@ def _one(view: LayerView) -> sql.Composed:
         "FROM {table} t WHERE {filter}"
     ).format(
         name=sql.Literal(view.name), start=start, end=end, modified=modified,
-        table=sql.Identifier(view.table), filter=sql.SQL(view.row_filter),  # our constant
+        table=relation(view), filter=sql.SQL(view.row_filter),  # our constant
     )  # fmt: skip
 
 

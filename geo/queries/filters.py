@@ -94,17 +94,46 @@ class Clauses:
     where: list[sql.Composable]
     areas: list[AreaById]
 
-    def sql(self, select: sql.Composable, table: str, tail: sql.Composable) -> sql.Composed:
+    def sql(
+        self, select: sql.Composable, table: str | LayerView, tail: sql.Composable
+    ) -> sql.Composed:
         return sql.SQL("{with_}SELECT {select} FROM {table} t {joins} WHERE {where} {tail}").format(
             with_=sql.SQL("WITH {} ").format(sql.SQL(", ").join(self.ctes))
             if self.ctes
             else sql.SQL(""),
             select=select,
-            table=sql.Identifier(table),
+            table=relation(table),
             joins=sql.SQL(" ").join(self.joins),
             where=sql.SQL(" AND ").join(self.where),
             tail=tail,
         )
+
+
+def relation(source: str | LayerView) -> sql.Composable:
+    """What a read builder selects ``FROM`` (as alias t): a built-in layer's table, or a
+    catalogue layer's relation seen through a subquery that names its id column ``id`` and its
+    geometry ``geom`` in lon/lat (SRID 4326) — PostgreSQL pulls such a subquery up into the
+    outer query, so the relation's own indexes serve (a geometry in another SRID is
+    transformed per row: no index for bboxes, docs/catalogue.md)."""
+    if isinstance(source, str):
+        return sql.Identifier(source)
+    if source.schema is None:
+        return sql.Identifier(source.table)
+    geom: sql.Composable = sql.Identifier(source.geom_column)
+    if source.srid != 4326:
+        geom = sql.SQL("ST_Transform({}, 4326)").format(geom)
+    published = [c for c in source.columns if c not in ("id", "geom")]
+    return sql.SQL("(SELECT {id} AS id, {geom} AS geom{cols} FROM {rel})").format(
+        id=sql.Identifier(source.id_column),
+        geom=geom,
+        cols=sql.SQL("").join(
+            sql.SQL(", {}::text AS {}" if c in source.text_columns else ", {}").format(
+                sql.Identifier(c), *((sql.Identifier(c),) if c in source.text_columns else ())
+            )
+            for c in published
+        ),
+        rel=sql.Identifier(source.schema, source.table),
+    )
 
 
 def clauses(

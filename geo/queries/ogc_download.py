@@ -70,7 +70,7 @@ def rows(q: ItemQuery, cols: Columns, limit: int) -> Query[Rows]:
     ]
     statement = c.sql(
         sql.SQL(", ").join([*select, *_geometry(q, cols)]),
-        q.view.table,
+        q.view,
         sql.SQL("ORDER BY {} LIMIT %(limit)s OFFSET %(offset)s").format(_order(q)),
     )
     return Query(statement, {**c.params, "limit": limit, "offset": q.offset}, lambda r: r)
@@ -95,7 +95,7 @@ def count(q: ItemQuery) -> Query[int]:
     c = _clauses(q)
     _after(q, c)
     statement = sql.SQL("SELECT count(*) FROM ({}) c").format(
-        c.sql(sql.SQL("1"), q.view.table, sql.SQL(""))
+        c.sql(sql.SQL("1"), q.view, sql.SQL(""))
     )
     return Query(statement, c.params, lambda r: int(r[0][0]))
 

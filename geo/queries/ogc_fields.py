@@ -62,11 +62,19 @@ class Column:
     type: str
 
 
+def type_of(view: LayerView, column: str) -> str:
+    """The JSON type of a published column: a catalogue layer's as introspected at
+    registration, a built-in layer's from :data:`TYPES`."""
+    if view.column_types:
+        return dict(view.column_types)[column]
+    return TYPES[column]
+
+
 def columns(view: LayerView) -> dict[str, Column]:
     """The published columns of a view, by name (``id`` included)."""
     found = {"id": Column("id", "integer")}
     for name in view.columns:
-        found[name] = Column(name, TYPES[name])
+        found[name] = Column(name, type_of(view, name))
     return found
 
 

@@ -186,10 +186,10 @@ def _statement(shape: ItemQuery) -> sql.Composed:
     )
     page = c.sql(
         sql.SQL("{} AS f, t.id AS id").format(feature),
-        shape.view.table,
+        shape.view,
         sql.SQL("ORDER BY {} LIMIT %(limit)s OFFSET %(offset)s").format(_order(shape)),
     )
-    counted = c.sql(sql.SQL("1"), shape.view.table, sql.SQL("LIMIT %(cap)s + 1"))
+    counted = c.sql(sql.SQL("1"), shape.view, sql.SQL("LIMIT %(cap)s + 1"))
     # json_agg keeps the subquery's order; the last id is the page's last row's in id order.
     # The count runs only for a full page (PostgreSQL evaluates the CASE branch it takes) and
     # reads at most cap + 1 index rows.
@@ -232,7 +232,7 @@ def count(q: ItemQuery, budget_ms: int) -> Query[int]:
     ``budget_ms`` (``QueryCanceled``: the caller reports no number)."""
     c = _clauses(q)
     statement = sql.SQL("SELECT count(*) FROM ({}) c").format(
-        c.sql(sql.SQL("1"), q.view.table, sql.SQL(""))
+        c.sql(sql.SQL("1"), q.view, sql.SQL(""))
     )
     return Query(statement, c.params, lambda rows: int(rows[0][0]),
                  local=(("statement_timeout", f"{budget_ms}ms"),))  # fmt: skip
@@ -241,7 +241,7 @@ def count(q: ItemQuery, budget_ms: int) -> Query[int]:
 @lru_cache(maxsize=256)
 def _item_statement(view: LayerView, crs: OutputCrs) -> sql.Composed:
     c = clauses(view, None, AttributeFilter(equals={"id": [0]}))
-    return c.sql(sql.SQL("{}::text").format(feature_sql(view, crs)), view.table, sql.SQL(""))
+    return c.sql(sql.SQL("{}::text").format(feature_sql(view, crs)), view, sql.SQL(""))
 
 
 def item(view: LayerView, item_id: int, crs: OutputCrs = CRS84) -> Query[str | None]:

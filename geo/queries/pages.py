@@ -193,7 +193,7 @@ def page_json(
                sql.SQL("{} AS _k").format(order.text())]  # fmt: skip
     inner = order.order_by("_d" if near and order.key is keyset.DISTANCE else "")
     page = c.sql(
-        sql.SQL(", ").join(select), view.table,
+        sql.SQL(", ").join(select), view,
         sql.SQL("ORDER BY {} LIMIT %(limit)s").format(inner),
     )  # fmt: skip
     outer = order.order_by("t._kv" if order.key is not None else "")

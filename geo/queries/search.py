@@ -63,7 +63,7 @@ def rows(
     names.append("_k")
     by = order.order_by("distance_m" if order.key is DISTANCE else "")
     statement = c.sql(
-        sql.SQL(", ").join(select), view.table, sql.SQL("ORDER BY {} LIMIT %(limit)s").format(by)
+        sql.SQL(", ").join(select), view, sql.SQL("ORDER BY {} LIMIT %(limit)s").format(by)
     )
 
     def decode(result: Rows) -> list[dict[str, Any]]:
@@ -81,7 +81,7 @@ def count_rows(
     stops reading at cap + 1 rows)."""
     c = clauses(view, spatial, attributes)
     c.params["cap"] = cap
-    inner = c.sql(sql.SQL("1"), view.table, sql.SQL("LIMIT %(cap)s + 1"))
+    inner = c.sql(sql.SQL("1"), view, sql.SQL("LIMIT %(cap)s + 1"))
     statement = sql.SQL("SELECT count(*) FROM ({}) c").format(inner)
 
     def decode(result: Rows) -> int | None:

@@ -53,7 +53,7 @@ def case_stats(
     tail = sql.SQL("GROUP BY {p} ORDER BY {p} LIMIT {n}").format(
         p=positions, n=sql.Literal(limit + 1)
     )
-    statement = c.sql(select, view.table, tail)
+    statement = c.sql(select, view, tail)
     names = [*dimensions, "count"]
 
     def decode(result: Rows) -> list[dict[str, Any]]:

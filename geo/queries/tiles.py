@@ -27,8 +27,8 @@ from psycopg import sql
 from geo.errors import InvalidInput
 from geo.layers import LayerView
 from geo.queries import Query, Rows, tile_keys
-from geo.queries.filters import AttributeFilter, Clauses, SpatialFilter, clauses
-from geo.queries.ogc_fields import TYPES
+from geo.queries.filters import AttributeFilter, Clauses, SpatialFilter, clauses, relation
+from geo.queries.ogc_fields import type_of
 
 EXTENT = 4096  # MVT grid per tile side
 BUFFER = 64  # grid units drawn beyond the tile edge, so symbols and strokes join up
@@ -108,7 +108,7 @@ def tiles_holding(lon: float, lat: float, max_zoom: int) -> Iterator[Tile]:
 
 def tile_properties(view: LayerView) -> list[str]:
     """The columns a tile carries: everything the view publishes but JSON objects."""
-    return [c for c in view.columns if TYPES[c] != "object"]
+    return [c for c in view.columns if type_of(view, c) != "object"]
 
 
 def breakdown_column(view: LayerView) -> str | None:
@@ -161,9 +161,7 @@ def _from_where(c: Clauses, view: LayerView) -> sql.Composable:
     """The FROM/WHERE of the one read builder's clauses (a tile uses no areas: no CTE, no join)."""
     assert not c.ctes
     assert not c.joins
-    return sql.SQL("FROM {} t WHERE {}").format(
-        sql.Identifier(view.table), sql.SQL(" AND ").join(c.where)
-    )
+    return sql.SQL("FROM {} t WHERE {}").format(relation(view), sql.SQL(" AND ").join(c.where))
 
 
 def _statement(
@@ -185,7 +183,7 @@ def _statement(
         x, y = _mercator_cell("scale")
         tile_geom = sql.SQL("ST_MakePoint(round({}), round({}))").format(x, y)
     cols = [
-        sql.SQL("t.{}::text AS {}" if TYPES[c] == "datetime" else "t.{} AS {}").format(
+        sql.SQL("t.{}::text AS {}" if type_of(view, c) == "datetime" else "t.{} AS {}").format(
             sql.Identifier(c), sql.Identifier(c)
         )
         for c in tile_properties(view)
@@ -194,7 +192,7 @@ def _statement(
         sql.SQL("t.id, {cols}, {tile_geom} AS geom").format(
             cols=sql.SQL(", ").join(cols), tile_geom=tile_geom
         ),
-        view.table,
+        view,
         sql.SQL("LIMIT %(cap)s"),
     )
     features = sql.SQL("ST_AsMVT(m, {name}, {extent}, 'geom', 'id')").format(

@@ -96,6 +96,11 @@ LIST_ROWS: Mapping[tuple[str, str], int] = {
     ("Person", "care"): 3,
     ("PopulationCount", "suppressedFields"): 7,  # geo/population_disclosure.py FIELDS
     ("PopulationCount", "partialFields"): 7,
+    # The layer catalogue (docs/catalogue.md): the registered layers (a city's departments
+    # register tens), each one's keywords (at most 20) and properties (its columns).
+    ("Query", "catalogueLayers"): 100,
+    ("CatalogueLayer", "keywords"): 20,
+    ("CatalogueLayer", "properties"): 50,
 }
 #: A list nothing above describes.
 OTHER_LIST_ROWS = 100
@@ -236,7 +241,12 @@ def _weight(definition: Any) -> int:
 
 
 def _is_connection(named: Any) -> bool:
-    return isinstance(named, GraphQLObjectType) and {"edges", "pageInfo"} <= set(named.fields)
+    """A page type whose lists hold the page its field's ``first`` asked for: a connection
+    (edges, pageInfo), or a page of layer features (LayerFeaturePage: features, endCursor)."""
+    if not isinstance(named, GraphQLObjectType):
+        return False
+    fields = set(named.fields)
+    return {"edges", "pageInfo"} <= fields or {"features", "endCursor"} <= fields
 
 
 def budget_of(principal: Principal, settings: GraphQLSettings) -> int:

@@ -20,6 +20,7 @@ from strawberry.types import ExecutionContext
 from graphql import GraphQLError
 from server.gql import compiled
 from server.gql.base_data import BaseDataQuery
+from server.gql.catalogue import CatalogueMutation, CatalogueQuery
 from server.gql.collaboration import CollaborationMutation
 from server.gql.cost import CostLimiter
 from server.gql.errors import DomainErrorCodes, should_mask_error
@@ -48,20 +49,23 @@ from server.kernel.settings import GraphQLSettings
 @strawberry.type
 class Query(
     MapQuery, SupervisionQuery, HotlineQuery, SensorQuery, PlanQuery, IncidentQuery, WarningQuery,
-    RoadQuery, PlotQuery, ReplayQuery, GeocodeQuery, BaseDataQuery,
+    RoadQuery, PlotQuery, ReplayQuery, GeocodeQuery, BaseDataQuery, CatalogueQuery,
 ):  # fmt: skip
     """The map, the cases, the supervision of their time limits, the hotline's lists, the
     sensors' alarms, the emergency plans and incidents, the warnings, the roads with routing,
-    plots and the replay, geocoding, the base data (buildings, organisations, population)."""
+    plots and the replay, geocoding, the base data (buildings, organisations, population),
+    the layer catalogue."""
 
 
 @strawberry.type
 class Mutation(
     CaseMutation, SupervisionMutation, CollaborationMutation, HotlineMutation, SensorMutation,
     PlanMutation, IncidentMutation, WarningMutation, RoadMutation, PlotMutation,
+    CatalogueMutation,
 ):  # fmt: skip
     """The case workflow, supervision (督办), collaboration, the hotline, sensor rules, plans
-    and incidents, warnings (预警发布), road conditions (路况), shared plotting (指挥标绘)."""
+    and incidents, warnings (预警发布), road conditions (路况), shared plotting (指挥标绘), the
+    layer catalogue."""
 
 
 @strawberry.type

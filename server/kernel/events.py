@@ -20,7 +20,8 @@ log = logging.getLogger("onemap.events")
 
 CHANNELS = ("onemap_case_events", "onemap_camera_status", "onemap_sessions", "onemap_tile_changes",
             "onemap_staff_notifications", "onemap_sensor_alarms",
-            "onemap_sta_observations", "onemap_incident_events")  # fmt: skip
+            "onemap_sta_observations", "onemap_incident_events",
+            "onemap_catalogue")  # fmt: skip
 QUEUE_SIZE = 1_000
 
 

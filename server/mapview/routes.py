@@ -21,7 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from geo import access
+from geo import access, catalogue
 from server.kernel.auth.principal import principal_of
 from server.kernel.errors import problem
 
@@ -78,11 +78,19 @@ async def my_access(request: Request) -> Response:
     """The caller's layers (each ``public`` or ``internal``: the view the tiles will hold) and
     capabilities, as the policy computes them: the page builds its style and popups from this."""
     principal = principal_of(request.scope)
-    layers = {
-        name: "internal" if view.internal else "public"
-        for name, view in access.views_for(principal).items()
-    }
-    body = {"layers": layers, "capabilities": sorted(c.value for c in principal.capabilities)}
+    views = access.views_for(principal)
+    layers = {name: "internal" if view.internal else "public" for name, view in views.items()}
+    registered = [catalogue.layer(name) for name, view in views.items() if view.catalogue]
+    body = {
+        "layers": layers,
+        "capabilities": sorted(c.value for c in principal.capabilities),
+        # the department layers of the catalogue (docs/catalogue.md) the caller may see
+        "catalogue": [
+            {"id": r.name, "title": r.title, "geometry_type": r.view.geometry_type,
+             "data_class": r.data_class, "owner": r.owner, "owner_name": r.owner_name}
+            for r in registered if r is not None
+        ],
+    }  # fmt: skip
     return JSONResponse(body, headers={"Cache-Control": "no-store", "Vary": "Authorization"})
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from geo import access
+from geo import access, catalogue
 from geo.access import Principal
 from geo.errors import Forbidden, NotFound, Unauthorized
 from geo.layers import LayerView
@@ -29,6 +29,9 @@ class Shape:
 
     collections: tuple[tuple[str, bool], ...]  # (layer, internal view?) in listing order
     editable: frozenset[str] = frozenset()
+    #: The catalogue registry's version when any of the collections is a catalogue layer
+    #: (0 otherwise): a layer's changed metadata is a new configuration.
+    catalogue_version: int = 0
 
     @property
     def key(self) -> str:
@@ -56,9 +59,11 @@ def _can_edit(principal: Principal, layer: str) -> bool:
 
 def catalogue_of(principal: Principal) -> Catalogue:
     views = access.views_for(principal)
+    registry = catalogue.current()
     shape = Shape(
         tuple((name, v.internal) for name, v in views.items()),
         frozenset(name for name in views if _can_edit(principal, name)),
+        registry.version if any(v.catalogue for v in views.values()) else 0,
     )
     return Catalogue(views, shape)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from geo import layers
+from geo import catalogue, layers
 from geo.datasets import BUILT_IN
 from geo.layers import LayerView
 from geo.queries.ogc_fields import TIME_FIELD
@@ -33,6 +33,23 @@ TITLE_FIELD = {"admin_areas": "name_zh", "grid_cells": "name", "facilities": "na
                "roads": "name_zh", "buildings": "name_zh"}  # fmt: skip
 
 
+def title_of(layer: str | LayerView) -> tuple[str, str]:
+    """(title, description) of a collection: a built-in layer's from :data:`TITLES`, a
+    catalogue layer's from its registration (geo.catalogue)."""
+    name = layer if isinstance(layer, str) else layer.name
+    registered = catalogue.layer(name)
+    if registered is not None:
+        return registered.title, registered.description
+    return TITLES[name]
+
+
+def collection_metadata(name: str) -> dict[str, Any] | None:
+    """The ``onemap:catalogue`` block of a collection document: a catalogue layer's metadata
+    (title, description, owner, data_class, update_frequency, licence, keywords …); None for a
+    built-in layer."""
+    return catalogue.metadata(name)
+
+
 def base_url(settings: Settings) -> str:
     return f"{settings.server.base_url}/ogc"
 
@@ -40,9 +57,17 @@ def base_url(settings: Settings) -> str:
 def _resource(
     view: LayerView, editable: bool, extent: list[float], times: dict[str, Any]
 ) -> dict[str, Any]:
-    title, description = TITLES[view.name]
+    title, description = title_of(view)
     if not view.internal:
         description += PUBLIC_NOTES.get(view.name, "")
+    registered = catalogue.layer(view.name)
+    keywords = [
+        "OneMap",
+        view.name,
+        *(BUILT_IN[view.name].keywords if view.name in BUILT_IN else ()),
+    ]
+    if registered is not None:
+        keywords += [k for k in registered.keywords if k not in keywords]
     extents: dict[str, Any] = {
         "spatial": {"bbox": extent, "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}
     }
@@ -54,7 +79,9 @@ def _resource(
         "name": PROVIDER,
         "data": {"layer": view.name, "internal": view.internal},
         "id_field": "id",
-        "title_field": TITLE_FIELD[view.name],
+        "title_field": TITLE_FIELD.get(view.name)
+        or (registered.title_field if registered is not None else None)
+        or "id",
         "crs": list(OUTPUT_CRS),
         "storage_crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
         "editable": editable,
@@ -65,7 +92,7 @@ def _resource(
         "type": "collection",
         "title": title,
         "description": description,
-        "keywords": ["OneMap", view.name, *BUILT_IN[view.name].keywords],
+        "keywords": keywords,
         "links": [],
         "extents": extents,
         "providers": [provider],

@@ -202,6 +202,10 @@ class OgcService:
                 # pygeoapi 0.24's tile-matrix-set pages pass its whole template configuration
                 # where the templates' is expected: without this they used its CDN templates.
                 found.tpl_config["path"] = config["server"]["templates"]["path"]
+                if shape.catalogue_version:  # instances of older catalogues are not used again
+                    for old in [s for s in self._apis if s.catalogue_version > 0]:
+                        if old.catalogue_version < shape.catalogue_version:
+                            del self._apis[old]
                 self._apis[shape] = found
             return found
 

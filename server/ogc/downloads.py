@@ -41,13 +41,14 @@ from geo.errors import InvalidInput, Unavailable
 from geo.layers import LayerView
 from geo.queries import fetch
 from geo.queries import ogc_download as q_download
+from geo.queries.ogc_fields import type_of
 from geo.queries.ogc_items import ItemQuery
 from server.kernel import request_class
 from server.kernel.auth.principal import principal_of
 from server.ogc import gpkg
 from server.ogc.access import view_of
 from server.ogc.audit import audit_read
-from server.ogc.config import TITLES
+from server.ogc.config import title_of
 from server.ogc.core import OgcService
 from server.ogc.params import item_query
 from server.ogc.usage import served
@@ -309,9 +310,10 @@ async def _build_gpkg(selection: Selection) -> tuple[IO[bytes], int]:
         layer = gpkg.Layer(
             path=Path(folder) / f"{selection.view.name}.gpkg",
             name=selection.view.name,
-            title=TITLES[selection.view.name][0],
-            description=TITLES[selection.view.name][1],
+            title=title_of(selection.view)[0],
+            description=title_of(selection.view)[1],
             properties=columns.properties,
+            types=tuple(type_of(selection.view, p) for p in columns.properties),
             geometry_type=selection.view.geometry_type if columns.geometry else None,
             srid=query.crs.srid,
         )

@@ -26,8 +26,6 @@ import numpy as np
 import pyogrio.raw  # type: ignore[import-untyped]
 from pyproj import CRS
 
-from geo.queries.ogc_fields import TYPES
-
 MEDIA_TYPE = "application/geopackage+sqlite3"
 #: GDAL's marker of a UTC instant in a DateTime field (100 = GMT, then 15-minute steps).
 _GMT = 100
@@ -47,6 +45,7 @@ class Layer:
     title: str
     description: str
     properties: tuple[str, ...]
+    types: tuple[str, ...]  # the JSON type of each property (geo.queries.ogc_fields.type_of)
     geometry_type: str | None  # None: no geometry (skipGeometry)
     srid: int
 
@@ -74,7 +73,7 @@ def write(layer: Layer, rows: Sequence[tuple[Any, ...]], first: bool) -> None:
     """Append ``rows`` (id, the properties, then WKB when the layer has geometry) to the file;
     ``first`` creates it. Runs GDAL: call it in a worker thread."""
     names = ("id", *layer.properties)
-    kinds = ["integer", *(TYPES[p] for p in layer.properties)]
+    kinds = ["integer", *layer.types]
     data, masks, offsets = [], [], {}
     for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
         values, mask = _array(kind, [r[i] for r in rows])

@@ -29,7 +29,7 @@ from server.kernel.read_your_writes import lag_tolerant
 from server.ogc import downloads, transactions
 from server.ogc.access import catalogue_of, view_of
 from server.ogc.audit import audit_read
-from server.ogc.config import TITLES, base_url
+from server.ogc.config import base_url, title_of
 from server.ogc.core import OgcService, itemtypes
 from server.ogc.errors import ogc_errors
 from server.ogc.params import ITEM, check_keys, crs_of, item_id, item_query, output_format
@@ -74,7 +74,7 @@ def page_links(
     links = [
         _link("self", href("json", q.limit, **here), title="This document as GeoJSON"),
         _link("alternate", href("html", q.limit, **here), "text/html", "This document as HTML"),
-        _link("collection", f"{base}/collections/{name}", "application/json", TITLES[name][0]),
+        _link("collection", f"{base}/collections/{name}", "application/json", title_of(name)[0]),
     ]
     bigger = max(q.limit, min(q.limit * 10, next_limit)) if next_limit else q.limit
     known_end = page.matched is not None and q.offset + q.limit >= page.matched
@@ -170,7 +170,7 @@ async def collection_item(request: Request) -> Response:
     links = [
         _link("self", f"{uri}?f=json", title="This document as GeoJSON"),
         _link("alternate", f"{uri}?f=html", "text/html", "This document as HTML"),
-        _link("collection", f"{base}/collections/{name}", "application/json", TITLES[name][0]),
+        _link("collection", f"{base}/collections/{name}", "application/json", title_of(name)[0]),
     ]
     body = f'{text[:-1]},"links":{json.dumps(links, ensure_ascii=False)}}}'
     return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{crs.uri}>"})

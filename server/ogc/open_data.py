@@ -26,8 +26,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from geo import access
-from geo.datasets import DatasetMeta, Frequency, description, meta_of
+from geo import access, catalogue
+from geo.datasets import DatasetMeta, Frequency, description, meta_of, registered_meta
 from geo.errors import NotFound
 from geo.queries import fetch
 from geo.queries.datasets import coverage, departments
@@ -69,6 +69,12 @@ async def entries(
     if found is not None and time.monotonic() - found.at < ogc.settings.ogc.catalogue_cache_s:
         return found.entries
     views = access.views_for(access.ANONYMOUS)  # the public: public views only
+    if registered is None:
+        registered = {
+            name: registered_meta(name, layer.title, layer.description, layer.owner,
+                                  layer.update_frequency, layer.licence, layer.keywords)
+            for name, layer in catalogue.current().layers.items()
+        }  # fmt: skip
     metas = {name: meta_of(name, registered) for name in views}
     async with ogc.pool.connection() as conn:
         covered = await fetch(conn, coverage(list(views.values())))

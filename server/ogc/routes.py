@@ -32,7 +32,7 @@ from server.kernel.errors import RETRY_AFTER_S, connection_lost, database_error
 from server.kernel.health import DatabaseState
 from server.ogc import items, tiles
 from server.ogc.access import catalogue_of, view_of
-from server.ogc.config import base_url
+from server.ogc.config import base_url, collection_metadata
 from server.ogc.core import OgcService, itemtypes, pygeoapi_api
 from server.ogc.core import tiles as tiles_api
 from server.ogc.errors import Endpoint, exception, ogc_errors
@@ -121,6 +121,9 @@ async def collections(request: Request) -> Response:
         for c in [doc] if name is not None else doc.get("collections", []):
             if isinstance(c, dict) and "id" in c:
                 c.setdefault("links", []).extend(collection_links(base, c["id"]))
+                metadata = collection_metadata(str(c["id"]))
+                if metadata is not None:  # a catalogue layer's (docs/catalogue.md)
+                    c["onemap:catalogue"] = metadata
 
     return _patch_json(await _call(request, pygeoapi_api.describe_collections, *args), add)
 

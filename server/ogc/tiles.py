@@ -24,7 +24,7 @@ from server.kernel.auth.principal import principal_of
 from server.kernel.read_your_writes import lag_tolerant
 from server.ogc.access import view_of
 from server.ogc.audit import audit_read
-from server.ogc.config import TITLES, base_url
+from server.ogc.config import base_url, title_of
 from server.ogc.core import OgcService
 from server.ogc.errors import ogc_errors
 from server.ogc.params import COMMON, check_keys
@@ -58,7 +58,7 @@ def _cache_headers(view: LayerView, seconds: int) -> dict[str, str]:
 def _metadata(request: Request, build: Any) -> tuple[Any, LayerView, OgcService]:
     """One of the tile-metadata documents (tilesets, tileset, TileJSON) for the layer."""
     ogc, view = _view(request)
-    args = (base_url(ogc.settings), view, TITLES[view.name][0], ogc.settings.ogc.tile_max_zoom)
+    args = (base_url(ogc.settings), view, title_of(view)[0], ogc.settings.ogc.tile_max_zoom)
     return build(*args, ogc.extent), view, ogc
 
 
@@ -107,7 +107,8 @@ async def tile(request: Request) -> Response:
     cache = ogc.tiles
     coord, variant = coord_of(view, t), f"{data_class(view)}:{wanted.variant}"
     state, found = "bypass", None
-    if await cache.usable():
+    # A catalogue layer's table has no change notices (docs/catalogue.md): never cached here.
+    if not view.catalogue and await cache.usable():
         assert cache.store is not None
         found, token = await cache.store.lookup(coord, variant)
         state = "hit" if found is not None else "miss"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from geo.layers import LayerView
-from geo.queries.ogc_fields import TIME_FIELD, TYPES, enum_of
+from geo.queries.ogc_fields import TIME_FIELD, enum_of, type_of
 from geo.queries.tiles import HALF, breakdown_column, tile_properties
 
 TMS = "WebMercatorQuad"
@@ -136,7 +136,7 @@ def tilejson(
     base: str, view: LayerView, title: str, max_zoom: int, bbox: list[float]
 ) -> dict[str, Any]:
     kinds = {"integer": "Number", "number": "Number"}
-    fields = {c: kinds.get(TYPES[c], "String") for c in tile_properties(view)}
+    fields = {c: kinds.get(type_of(view, c), "String") for c in tile_properties(view)}
     by = breakdown_column(view)
     if view.geometry_type == "Point":  # the members of an aggregated tile's cells
         fields |= {"count": "Number", "aggregated": "Boolean"}

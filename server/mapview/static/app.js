@@ -15,7 +15,7 @@ import { casePopup } from "./case_popup.js";
 import { sensorPopup } from "./sensor_popup.js";
 import * as cockpit from "./cockpit.js";
 import { LocateControl } from "./locate.js";
-import { areaPopup, cameraPopup, cellPopup, closePopup, facilityPopup } from "./popups.js";
+import { areaPopup, cameraPopup, cataloguePopup, cellPopup, closePopup, facilityPopup } from "./popups.js";
 import { setup as setupSearch } from "./search.js";
 import { accessFor, authHeaders, login, logout, onSession, session } from "./session.js";
 import { CITY_BOUNDS, buildStyle } from "./style.js";
@@ -27,6 +27,7 @@ const CLICKABLE = ["emergency-points", "emergency-plot-points", "emergency-plot-
   "emergency-plot-fill"];
 let collections = new Set();
 let internal = new Set(); // layers in their internal view (the server's policy says which)
+let catalogue = []; // the department layers of the catalogue the caller may see
 
 translate();
 const phone = matchMedia("(max-width: 700px)").matches;
@@ -60,7 +61,8 @@ async function loadStyle() {
   const access = session() ? session().access : await accessFor(null);
   collections = access.collections;
   internal = access.internal;
-  map.setStyle(buildStyle(collections), { diff: false });
+  catalogue = access.catalogue;
+  map.setStyle(buildStyle(collections, catalogue), { diff: false });
   map.once("style.load", () => {
     areaLabels().then((data) => map.getSource("area_labels")?.setData(data)).catch((err) => toast(err.message));
     legend.apply(map);
@@ -70,7 +72,7 @@ async function loadStyle() {
     warnings.redraw(map);
   });
   legend.render(map, { internal: internal.has("facilities"), cameras: collections.has("cameras"),
-    sensors: collections.has("sensors") });
+    sensors: collections.has("sensors"), catalogue });
   viewNote();
 }
 
@@ -86,6 +88,17 @@ map.on("click", (event) => {
   if (incident.onMapClick(map, event) || emergency.onMapClick(map, event)) return;
   const f = featureAt(event.point);
   if (!f) {
+    // A department layer's point or line (docs/catalogue.md): its layer's title and properties.
+    // (Polygons cover the areas the area popup explains: they open no popup of their own.)
+    const ids = catalogue.flatMap((l) => [`catalogue:${l.id}:point`, `catalogue:${l.id}:line`])
+      .filter((id) => map.getLayer(id) && map.getLayoutProperty(id, "visibility") !== "none");
+    const box = [[event.point.x - 3, event.point.y - 3], [event.point.x + 3, event.point.y + 3]];
+    const hit = ids.length ? map.queryRenderedFeatures(box, { layers: ids })[0] : null;
+    if (hit) {
+      const layer = catalogue.find((l) => l.id === hit.layer.source);
+      cataloguePopup(map, hit, layer ? layer.title : hit.layer.source, event.lngLat);
+      return;
+    }
     if (map.getZoom() < 12.5) return;
     // The grid cell under the click (its fill is invisible but queryable), else the district.
     const layers = ["grid-hit", "districts-fill"].filter((id) => map.getLayer(id));
@@ -188,7 +201,7 @@ for (const button of document.querySelectorAll("[role=tab]")) {
 $("lang").addEventListener("click", () => setLanguage(language() === "zh" ? "en" : "zh"));
 onLanguage(() => {
   legend.render(map, { internal: internal.has("facilities"), cameras: collections.has("cameras"),
-    sensors: collections.has("sensors") });
+    sensors: collections.has("sensors"), catalogue });
   incident.redraw(map);
   emergency.redraw(map);
   cockpit.redraw();

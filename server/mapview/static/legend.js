@@ -13,6 +13,7 @@ import {
 
 const choice = {
   base: { admin: true, grid: true, risk: false, warnings: true },
+  hiddenCatalogue: new Set(), // department layers switched off (docs/catalogue.md)
   facilities: new Set(Object.keys(FACILITY_CATEGORIES)),
   statuses: new Set(OPEN_STATUSES),
   category: "",
@@ -39,6 +40,10 @@ function filter(map, id, expression) { if (map.getLayer(id)) map.setFilter(id, e
 /** Apply every choice to the map's current style. */
 export function apply(map) {
   for (const [key, ids] of Object.entries(BASE_LAYERS)) for (const id of ids) visible(map, id, choice.base[key]);
+  for (const layer of map.getStyle()?.layers || []) {
+    const [kind, id] = layer.id.split(":");
+    if (kind === "catalogue") visible(map, layer.id, !choice.hiddenCatalogue.has(id));
+  }
   const facilities = ["in", ["get", "category"], ["literal", [...choice.facilities]]];
   filter(map, "facilities", facilities);
   filter(map, "facility-labels", facilities);
@@ -81,6 +86,15 @@ export function render(map, collections) {
     item(t("warnings"), t("warnings_help"), WARNING_SEVERITIES.SEVERE[2], choice.base.warnings,
       (on) => { choice.base.warnings = on; apply(map); }, "warnings"),
   );
+  // The catalogue's department layers the caller may see (each with its title and class).
+  const catalogue = collections.catalogue || [];
+  document.getElementById("catalogue-heading").hidden = catalogue.length === 0;
+  document.getElementById("legend-catalogue").replaceChildren(...catalogue.map((layer) =>
+    item(layer.title, `${layer.owner_name} · ${layer.data_class} · ${layer.geometry_type}`, null,
+      !choice.hiddenCatalogue.has(layer.id), (on) => {
+        if (on) choice.hiddenCatalogue.delete(layer.id); else choice.hiddenCatalogue.add(layer.id);
+        apply(map);
+      }, `catalogue:${layer.id}`)));
   const staffOnly = new Set(["hazard_source"]);
   document.getElementById("legend-facilities").replaceChildren(
     ...Object.entries(FACILITY_CATEGORIES)

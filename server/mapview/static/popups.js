@@ -68,6 +68,14 @@ export function areaPopup(map, feature, lngLat) {
   box.dataset.layer = feature.layer.source;
 }
 
+/** A catalogue layer's feature (docs/catalogue.md): the layer's title, then every property. */
+export function cataloguePopup(map, feature, title, lngLat) {
+  const rows = Object.entries(feature.properties).map(([k, v]) => [k, String(v)]);
+  const box = show(map, lngLat, [el("h3", {}, title), facts(rows)], "catalogue");
+  box.dataset.id = String(feature.id);
+  box.dataset.layer = feature.layer.source;
+}
+
 /** A camera popup that plays the camera live. `props`: {code, name, status, last_seen_at}. */
 export function cameraPopup(map, id, props, lngLat) {
   const video = el("video", { autoplay: true, muted: true, playsinline: true, class: "video" });

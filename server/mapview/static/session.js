@@ -52,6 +52,8 @@ export async function accessFor(token) {
     collections: new Set(layers.map(([name]) => name)),
     internal: new Set(layers.filter(([, view]) => view === "internal").map(([name]) => name)),
     capabilities: new Set(body.capabilities || []),
+    // the catalogue's department layers the caller may see: [{id, title, geometry_type, …}]
+    catalogue: body.catalogue || [],
   };
 }
 

@@ -95,8 +95,44 @@ function roadLabels() {
 /**
  * The style for a set of visible collections (the public ones, or what a staff token may see).
  */
-export function buildStyle(collections) {
+/** The colour of a catalogue layer: a stable hue from its id. */
+function catalogueColour(id) {
+  let h = 0;
+  for (const c of id) h = (h * 31 + c.codePointAt(0)) % 360;
+  return `hsl(${h}, 65%, 42%)`;
+}
+
+/**
+ * The map layers of the catalogue's department layers (docs/catalogue.md), drawn by their
+ * geometry type: polygons as a translucent fill and an outline, lines as lines, points as
+ * discs. Each layer's ids start with `catalogue:<id>` (the legend toggles them).
+ */
+export function catalogueLayers(catalogue) {
+  const out = [];
+  for (const layer of catalogue) {
+    const source = layer.id;
+    const colour = catalogueColour(layer.id);
+    const base = { source, "source-layer": layer.id, metadata: { title: layer.title } };
+    const type = layer.geometry_type;
+    if (type.endsWith("Polygon")) {
+      out.push({ id: `catalogue:${layer.id}:fill`, type: "fill", ...base,
+        paint: { "fill-color": colour, "fill-opacity": 0.18 } });
+      out.push({ id: `catalogue:${layer.id}:line`, type: "line", ...base,
+        paint: { "line-color": colour, "line-width": 1.5 } });
+    } else if (type.endsWith("LineString")) {
+      out.push({ id: `catalogue:${layer.id}:line`, type: "line", ...base,
+        paint: { "line-color": colour, "line-width": ["interpolate", ["linear"], ["zoom"], 10, 1, 16, 3] } });
+    } else {
+      out.push({ id: `catalogue:${layer.id}:point`, type: "circle", ...base,
+        paint: { "circle-color": colour, "circle-radius": 4, "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
+    }
+  }
+  return out;
+}
+
+export function buildStyle(collections, catalogue = []) {
   const sources = {};
+  for (const layer of catalogue) sources[layer.id] = tiles(layer.id);
   // Only the layers the server's policy opens to the caller (GET /mapview/access): buildings
   // are internal, so a public or citizen map neither has their source nor asks for their tiles.
   for (const c of ["admin_areas", "grid_cells", "roads", "buildings", "facilities", "cases", "cameras", "sensors"]) {
@@ -219,6 +255,9 @@ export function buildStyle(collections) {
       layout: { "text-field": ["get", "name"], "text-font": FONT, "text-size": 11, "text-anchor": "top",
         "text-offset": [0, 0.8] } },
   ];
+  // Department layers over the base map, under the grid's lines, the areas' and the points.
+  const under = layers.findIndex((l) => l.id === "grid-risk");
+  layers.splice(under, 0, ...catalogueLayers(catalogue));
   for (const l of layers) {
     if (l.filter === null) delete l.filter;
     if (l["source-layer"] === undefined) delete l["source-layer"]; // GeoJSON sources have none
