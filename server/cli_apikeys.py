@@ -24,6 +24,7 @@ from geo.errors import OneMapError
 from geo.queries import api_keys as q
 from geo.queries import fetch
 from geo.services import api_keys
+from geo.services.catalogue import reload
 from server.cli_common import settings_of as _settings
 
 OPERATOR = system(Capability.MANAGE_API_KEYS)
@@ -35,6 +36,7 @@ def _run(ctx: click.Context, work: Any) -> Any:
 
     async def go() -> Any:
         async with await psycopg.AsyncConnection.connect(url) as conn:
+            await reload(conn)  # the layer catalogue: its layers may be granted too
             out = await work(conn)
             await conn.commit()
             return out

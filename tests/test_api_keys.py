@@ -249,3 +249,20 @@ def test_the_admin_api_makes_lists_revokes_and_reports(
     assert revoked.status_code == 200 and revoked.json()["state"] == "revoked"
     after = httpx.get(f"{server}/ogc/collections/roads/items", headers={"X-API-Key": made["key"]})
     assert after.status_code == 401
+
+
+def test_a_key_reads_a_granted_department_layer_of_the_catalogue(
+    server: str, database_url: str, db: Conn
+) -> None:
+    """Catalogue layers are granted like built-in ones: the internal water pipes (read whole,
+    as a department shares them), not the planning zones it was not granted."""
+    made = new_key(database_url, "water_pipes")
+    key = {"X-API-Key": made["key"]}
+    pipes = httpx.get(f"{server}/ogc/collections/water_pipes/items", headers=key,
+                      params={"limit": 5}, timeout=60)  # fmt: skip
+    assert pipes.status_code == 200, pipes.text
+    assert len(pipes.json()["features"]) == 5
+    assert httpx.get(f"{server}/ogc/collections/water_pipes/items", timeout=60).status_code in (
+        401, 403, 404)  # fmt: skip
+    other = httpx.get(f"{server}/ogc/collections/planning_zones/items", headers=key, timeout=60)
+    assert other.status_code == 403 and "has not been granted" in other.json()["description"]
