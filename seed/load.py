@@ -26,7 +26,7 @@ from geo.passwords import hash_password
 from geo.queries.stage_limits import HANDLE_DEFAULT_SQL
 from geo.sensor_alarm_models import MOVED_RULES, insert_defaults
 from geo.services import case_facts
-from seed import addresses, base_data, catalogue, plans, roads, sensors, vocab
+from seed import addresses, base_data, catalogue, past_versions, plans, roads, sensors, vocab
 from seed.copy import copy_rows, reserve_ids
 from seed.generate import (
     CALLBACK_COLUMNS,
@@ -144,6 +144,9 @@ def seed(
     # Buildings, houses, persons and organisations behind the doors (its own step).
     for name, count in base_data.load(conn, scale, _may_skip_triggers(conn), say).items():
         report.added[name] = count
+    # The facilities' and buildings' past: dated changes before today (docs/history.md).
+    for name, count in past_versions.load(conn).items():
+        report.added[f"{past_versions.PAST_VERSIONS}.{name}"] = count
     # The sensor devices of the facilities loaded (a step of its own: older databases get it).
     for name, count in sensors.load(conn, city, refs, _may_skip_triggers(conn), say).items():
         report.added[name] = count
@@ -362,6 +365,8 @@ def _load_layer(
         with conn.transaction():
             if bulk:
                 conn.execute("SET LOCAL session_replication_role = replica")
+            if layer is FACILITIES:  # standing since the history's start (docs/history.md)
+                past_versions.stamp(conn, layer.name)
             _load_chunk(conn, city, refs, layer, chunk, lo, hi)
             _mark(conn, layer.name, chunk * layer.chunk + hi)
         added += hi - lo
