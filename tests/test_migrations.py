@@ -51,6 +51,8 @@ TABLES = {
     "roads", "road_vertices", "road_conditions", "road_closures",
     # 0027: shared plotting on incidents
     "incident_plots",
+    # 0031: history (the tracked tables' versions, and the list of them)
+    "history_tables", "buildings_history", "facilities_history",
 }  # fmt: skip
 
 

@@ -62,7 +62,7 @@ def _collection(request: Request) -> str:
 
 def _patch_json(response: Response, patch: Any) -> Response:
     media = response.headers.get("content-type", "").split(";")[0].strip()
-    if response.status_code != 200 or media != "application/json":
+    if response.status_code != 200 or media not in ("application/json", "application/schema+json"):
         return response
     doc = json.loads(bytes(response.body))
     patch(doc)
