@@ -117,7 +117,7 @@ def _box(at: tuple[float, float]) -> str:
     return f"{at[0] - 0.002},{at[1] - 0.002},{at[0] + 0.002},{at[1] + 0.002}"
 
 
-# --- OGC API - Features: GeoJSON, OWSLib, GDAL ------------------------------------------------
+# --- OGC API - Features: GeoJSON, OWSLib, GDAL ---
 
 
 def test_an_item_as_of_each_moment_shows_its_name_and_place_then(server: str, story: Story) -> None:
@@ -204,7 +204,7 @@ def test_a_building_as_of_each_moment_for_staff(
     assert _get(server, path, asOf=_iso(story.created)).status_code in (401, 403, 404)
 
 
-# --- bad instants ------------------------------------------------------------------------------
+# --- bad instants ---
 
 
 @pytest.mark.parametrize(
@@ -238,7 +238,7 @@ def test_the_documents_tell_as_of(server: str) -> None:
     assert "asOf" in queryables["description"]
 
 
-# --- GraphQL -------------------------------------------------------------------------------------
+# --- GraphQL ---
 
 
 def _gql(server: str, query: str, token: str | None = None, **variables: Any) -> dict[str, Any]:
@@ -309,7 +309,7 @@ def test_graphql_refuses_a_future_as_of_with_the_reason(server: str) -> None:
     assert "in the future" in found["errors"][0]["message"]
 
 
-# --- vector tiles ---------------------------------------------------------------------------------
+# --- vector tiles ---
 
 
 def _tile(server: str, layer: str, at: tuple[float, float], when: datetime | None,
@@ -349,7 +349,7 @@ def test_tiles_as_of_show_the_building_then(
     assert story.building not in {int(f["id"]) for f in gone}
 
 
-# --- the seeded past -------------------------------------------------------------------------------
+# --- the seeded past ---
 
 
 def test_the_demo_city_has_a_past_that_differs_from_today(server: str, database_url: str) -> None:
