@@ -20,8 +20,10 @@ import psycopg
 import pyogrio  # type: ignore[import-untyped]
 import pytest
 from owslib.ogcapi.features import Features  # type: ignore[import-untyped]
+from psycopg import sql
 
 from server.kernel.auth.tokens import TokenService
+from tests.conftest import database_roles
 from tests.running_server import running_server
 from tests.tile_helpers import features, tile_at
 
@@ -372,3 +374,70 @@ def test_the_demo_city_has_a_past_that_differs_from_today(server: str, database_
     assert _get(server, path, asOf=_iso(closed[1] + timedelta(days=1))).status_code == 200
     assert _get(server, path, asOf=_iso(closed[2] + timedelta(days=1))).status_code == 404
     assert _get(server, path).status_code == 404
+
+
+# --- the mechanism's contract (docs/history.md) ---
+
+
+def test_the_app_role_reads_history_but_neither_writes_nor_dates_it(settings: Any) -> None:
+    with psycopg.connect(settings.database.app_libpq_url) as app:
+        assert app.execute("SELECT count(*) FROM facilities_history").fetchone()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            app.execute("DELETE FROM facilities_history")
+        app.rollback()
+        app.execute("SELECT set_config('onemap.valid_at', '2025-01-01T00:00:00Z', true)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="may not date"):
+            app.execute("UPDATE facilities SET capacity = capacity WHERE id = "
+                        "(SELECT min(id) FROM facilities)")  # fmt: skip
+        app.rollback()
+
+
+def test_any_table_opts_in_with_one_call(db: psycopg.Connection[Any]) -> None:
+    """A department's line layer, tracked by ``onemap_track_history``: its versions, a no-op
+    update making none, a dated load refused before the current version, a column added.
+    The table is the owner role's, as migrations and the catalogue make them."""
+    owner = sql.SQL("SET ROLE {}").format(sql.Identifier(database_roles().owner))
+    db.execute(owner)
+    db.execute("CREATE TABLE dept_pipes (id int PRIMARY KEY, kind text NOT NULL, "
+               "geom geometry(LineString, 4326) NOT NULL)")  # fmt: skip
+    db.execute("INSERT INTO dept_pipes VALUES (1, 'water', "
+               "ST_GeomFromText('LINESTRING(121.4 31.2, 121.5 31.2)', 4326))")  # fmt: skip
+    row = db.execute("SELECT onemap_track_history('dept_pipes', 'id', "
+                     "'2025-01-01T00:00:00Z')::text").fetchone()  # fmt: skip
+    assert row == ("dept_pipes_history",)
+    db.execute("SELECT set_config('onemap.valid_at', '2025-06-01T00:00:00Z', true)")
+    db.execute("UPDATE dept_pipes SET kind = 'gas' WHERE id = 1")
+    db.execute("UPDATE dept_pipes SET kind = kind")  # nothing changes: no version
+    db.execute("SELECT set_config('onemap.valid_at', '2025-03-01T00:00:00Z', true)")
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="before the current version"):
+        db.execute("DELETE FROM dept_pipes")
+    db.rollback()
+    # The whole story again in one transaction, then read back as of three instants.
+    db.execute(owner)
+    db.execute("CREATE TABLE dept_pipes (id int PRIMARY KEY, kind text NOT NULL, "
+               "geom geometry(LineString, 4326) NOT NULL)")  # fmt: skip
+    db.execute("SELECT onemap_track_history('dept_pipes', 'id', '2025-01-01T00:00:00Z')")
+    for at, statement in (
+        ("2025-01-01", "INSERT INTO dept_pipes VALUES (1, 'water', "
+                       "ST_GeomFromText('LINESTRING(121.4 31.2, 121.5 31.2)', 4326))"),
+        ("2025-06-01", "UPDATE dept_pipes SET kind = 'gas'"),
+        ("2025-06-01", "UPDATE dept_pipes SET kind = kind"),
+        ("2025-09-01", "DELETE FROM dept_pipes"),
+    ):  # fmt: skip
+        db.execute("SELECT set_config('onemap.valid_at', %s, true)", (at + "T00:00:00Z",))
+        db.execute(statement)
+    versions = db.execute("SELECT kind, lower(valid), upper(valid) FROM dept_pipes_history "
+                          "ORDER BY lower(valid)").fetchall()  # fmt: skip
+    day = [datetime.fromisoformat(f"{d}T00:00:00+00:00") for d in
+           ("2025-01-01", "2025-06-01", "2025-09-01")]  # fmt: skip
+    assert versions == [("water", day[0], day[1]), ("gas", day[1], day[2])]
+    as_of = db.execute("SELECT kind FROM dept_pipes_history WHERE valid @> %s::timestamptz",
+                       ("2025-07-01T00:00:00Z",)).fetchall()  # fmt: skip
+    assert as_of == [("gas",)]
+    db.execute("ALTER TABLE dept_pipes ADD COLUMN diameter_mm int")
+    db.execute("SELECT onemap_track_history('dept_pipes', 'id')")  # the history gains it too
+    db.execute("SELECT set_config('onemap.valid_at', '', true)")
+    db.execute("INSERT INTO dept_pipes VALUES (2, 'water', "
+               "ST_GeomFromText('LINESTRING(121.4 31.2, 121.5 31.3)', 4326), 300)")  # fmt: skip
+    row = db.execute("SELECT diameter_mm FROM dept_pipes_history WHERE id = 2").fetchone()
+    assert row == (300,)

@@ -11,7 +11,8 @@ not touched: today's reads cost what they cost.
 The triggers are ``ENABLE ALWAYS`` (the seed's bulk loads run with ``session_replication_role
 = replica``) and write as the owner (SECURITY DEFINER): the app role only reads the history.
 A change is stamped at the transaction's time (``now()``), or at ``onemap.valid_at`` when a
-data load sets it (a department's dated changes; refused if before a row's current version).
+data load sets it (a department's dated changes: only a member of the table's owner may; refused
+if before a row's current version).
 An update that changes nothing makes no version; two changes of one row at the same instant
 leave one version (the last). ``history_tables`` lists the tracked tables and when each one's
 history starts. docs/history.md tells the contract.
@@ -56,6 +57,12 @@ DECLARE
     old_v text := 'old_rows';
     new_v text := 'new_rows';
 BEGIN
+    IF asked IS NOT NULL AND NOT pg_has_role(session_user,
+            (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
+        -- Dating a change is for the data's owner (a data load), not for the app's role.
+        RAISE EXCEPTION 'onemap.valid_at is for the owner of % (a data load); % may not date '
+            'changes', live, session_user USING ERRCODE = '42501';
+    END IF;
     IF TG_OP = 'UPDATE' THEN
         -- Only the rows that changed (binary row comparison: any column type will do).
         old_v := format('(SELECT o.* FROM old_rows o WHERE NOT EXISTS (SELECT 1 FROM new_rows n'
@@ -127,6 +134,11 @@ BEGIN
     hist := format('%I.%I', s, t || '_history');
     IF to_regclass(hist) IS NULL THEN
         EXECUTE format('CREATE TABLE %s (LIKE %s)', hist, qualified);
+        -- Nullable: a column the live table drops later is simply not written any more.
+        FOR col IN SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(hist)
+                      AND attnum > 0 AND NOT attisdropped AND attnotnull LOOP
+            EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL', hist, col.attname);
+        END LOOP;
         EXECUTE format('ALTER TABLE %s ADD COLUMN valid tstzrange NOT NULL', hist);
         EXECUTE format('CREATE INDEX ON %s (%I, lower(valid))', hist, id_column);
         FOR col IN SELECT attname FROM pg_attribute
