@@ -118,6 +118,8 @@ def load(conn: psycopg.Connection[Any]) -> dict[str, int]:
             _mark(conn, "facilities", int(facilities[-1][0]))
         if buildings:
             _mark(conn, "buildings", int(buildings[-1][0]))
+    for table in ("facilities_history", "buildings_history"):  # "as of" plans need statistics
+        conn.execute(f"ANALYZE {table}")
     kinds: dict[str, int] = {}
     for row in past:
         kinds[str(row[1])] = kinds.get(str(row[1]), 0) + 1
