@@ -154,6 +154,15 @@ def test_items_in_a_box_as_of_before_and_after_the_move(server: str, story: Stor
     assert story.code not in codes(OLD, story.before)
 
 
+def test_a_csv_download_as_of_holds_the_old_name(server: str, story: Story) -> None:
+    then = _get(server, "/ogc/collections/facilities/items", f="csv", bbox=_box(OLD),
+                asOf=_iso(story.created))  # fmt: skip
+    assert then.status_code == 200, then.text
+    assert story.code in then.text and "老城避难所" in then.text
+    now = _get(server, "/ogc/collections/facilities/items", f="csv", bbox=_box(OLD))
+    assert now.status_code == 200 and story.code not in now.text
+
+
 def test_owslib_passes_as_of_and_reads_the_old_version(server: str, story: Story) -> None:
     api = Features(f"{server}/ogc")
     box = [float(v) for v in _box(OLD).split(",")]
