@@ -7,7 +7,7 @@ Identifiers in SQL come only from here, never from input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from geo.enums import INTERNAL_FACILITY_CATEGORIES
 
@@ -44,6 +44,13 @@ class LayerView:
         """A registered department layer rather than a built-in one."""
         return self.schema is not None
 
+    #: The table keeping the layer's versions (migration 0031, docs/history.md), when the
+    #: layer's table is tracked: "as of" reads go there (:func:`as_of`).
+    history_table: str | None = None
+    #: True for the view :func:`as_of` made: ``table`` is the history, and the read builder
+    #: keeps the versions valid at the read's ``as_of`` instant (geo.queries.filters).
+    historic: bool = False
+
 
 _hidden = ", ".join(f"'{c.value}'" for c in sorted(INTERNAL_FACILITY_CATEGORIES))
 
@@ -58,13 +65,13 @@ GRID_CELLS = LayerView(
 FACILITIES_PUBLIC = LayerView(
     "facilities", "facilities", "Point",
     ("code", "category", "name_zh", "name_en", "address", "capacity", "grid_cell_id"),
-    row_filter=f"t.category NOT IN ({_hidden})",
+    row_filter=f"t.category NOT IN ({_hidden})", history_table="facilities_history",
 )  # fmt: skip
 FACILITIES = LayerView(
     "facilities", "facilities", "Point",
     ("code", "category", "name_zh", "name_en", "address", "capacity", "attributes",
      "grid_cell_id"),
-    internal=True,
+    internal=True, history_table="facilities_history",
 )  # fmt: skip
 CAMERAS = LayerView(
     "cameras", "cameras", "Point",
@@ -116,6 +123,7 @@ BUILDINGS = LayerView(
     ("name_zh", "use", "floors", "height_m", "year_built", "address_id", "grid_cell_id",
      "synthetic"),
     internal=True, low_zoom_below=14, low_zoom_filter="FALSE",
+    history_table="buildings_history",
 )  # fmt: skip
 
 PUBLIC_VIEWS = {
@@ -139,3 +147,16 @@ def view(name: str, *, internal: bool) -> LayerView | None:
         if registered is not None and registered.view.internal == internal:
             return registered.view
     return found
+
+
+def as_of(view: LayerView) -> LayerView | None:
+    """The view reading the layer's history instead of its live table: the same columns and
+    row filter (so the same access rules) over every version; the read builder keeps the
+    versions valid at the read's instant. None: the layer keeps no history."""
+    if view.history_table is None:
+        return None
+    return replace(view, table=view.history_table, history_table=None, historic=True)
+
+
+#: The layers that keep their history (docs/history.md).
+HISTORIC_LAYERS = frozenset(v.name for v in INTERNAL_VIEWS.values() if v.history_table)

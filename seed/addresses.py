@@ -24,7 +24,7 @@ import psycopg
 import shapely
 
 from geo.address_text import road_key
-from seed import vocab
+from seed import past_versions, vocab
 from seed.copy import copy_rows
 from seed.geography import SEED
 
@@ -97,6 +97,7 @@ def readdress_facilities(conn: psycopg.Connection[Any]) -> int:
     ids, fx, fy = (np.array(c) for c in zip(*facilities, strict=True))
     nearest = tree.nearest(shapely.points(fx * kx, fy))
     with conn.transaction():
+        past_versions.stamp(conn, "facilities")  # the address they stood with from the start
         conn.execute("CREATE TEMP TABLE seed_readdress (id bigint, address text) ON COMMIT DROP")
         copy_rows(conn, "seed_readdress", ("id", "address"),
                   ((int(i), labels[n]) for i, n in zip(ids, nearest, strict=True)))  # fmt: skip

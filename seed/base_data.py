@@ -25,7 +25,7 @@ import numpy as np
 import psycopg
 import shapely
 
-from seed import vocab
+from seed import past_versions, vocab
 from seed.base_footprints import M_PER_DEG, metric, place
 from seed.copy import copy_rows
 from seed.geography import SEED
@@ -89,6 +89,7 @@ def load(conn: psycopg.Connection[Any], scale: float, bulk: bool, say: Say) -> d
     with conn.transaction():
         if bulk:
             conn.execute("SET LOCAL session_replication_role = replica")
+        past_versions.stamp(conn, "buildings")  # standing since the history's start
         cells, uses, floors = _buildings(conn, rng, ids, names, feet)
         added["buildings"] = len(cells)
         say(BASE_DATA, 1, 4)

@@ -31,6 +31,7 @@ from seed import (
     base_data,
     catalogue,
     department_layers,
+    past_versions,
     plans,
     roads,
     sensors,
@@ -153,6 +154,9 @@ def seed(
     # Buildings, houses, persons and organisations behind the doors (its own step).
     for name, count in base_data.load(conn, scale, _may_skip_triggers(conn), say).items():
         report.added[name] = count
+    # The facilities' and buildings' past: dated changes before today (docs/history.md).
+    for name, count in past_versions.load(conn).items():
+        report.added[f"{past_versions.PAST_VERSIONS}.{name}"] = count
     # The sensor devices of the facilities loaded (a step of its own: older databases get it).
     for name, count in sensors.load(conn, city, refs, _may_skip_triggers(conn), say).items():
         report.added[name] = count
@@ -375,6 +379,8 @@ def _load_layer(
         with conn.transaction():
             if bulk:
                 conn.execute("SET LOCAL session_replication_role = replica")
+            if layer is FACILITIES:  # standing since the history's start (docs/history.md)
+                past_versions.stamp(conn, layer.name)
             _load_chunk(conn, city, refs, layer, chunk, lo, hi)
             _mark(conn, layer.name, chunk * layer.chunk + hi)
         added += hi - lo

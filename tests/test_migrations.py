@@ -56,6 +56,8 @@ TABLES = {
     "incident_plots",
     # 0030: the layer catalogue
     "catalogue_layers",
+    # 0031: history (the tracked tables' versions, and the list of them)
+    "history_tables", "buildings_history", "facilities_history",
 }  # fmt: skip
 
 

@@ -5,6 +5,7 @@ here: a person's record is read only by geo.services.population, audited."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from psycopg import sql
@@ -31,13 +32,17 @@ class BuildingRow:
     geometry: str  # GeoJSON MultiPolygon
 
 
-_BUILDING = (
+_SELECT = (
     "SELECT b.id, b.name_zh, b.use, b.floors, b.height_m, b.year_built, b.address_id, "
     "a.label_zh, b.grid_cell_id, b.synthetic, "
     "(SELECT count(*) FROM houses h WHERE h.building_id = b.id), "
     "(SELECT count(*) FROM organisations o WHERE o.building_id = b.id), "
-    "ST_AsGeoJSON(b.geom, 7) FROM buildings b LEFT JOIN addresses a ON a.id = b.address_id "
+    "ST_AsGeoJSON(b.geom, 7) FROM {} b LEFT JOIN addresses a ON a.id = b.address_id "
 )
+_BUILDING = _SELECT.format("buildings")
+#: As of an instant (docs/history.md): the version of the buildings' history valid then.
+#: Houses, organisations and addresses keep no history: their counts and labels are today's.
+_BUILDING_THEN = _SELECT.format("buildings_history") + "WHERE b.valid @> %(as_of)s AND "
 
 
 def _buildings(rows: Rows) -> list[BuildingRow]:
@@ -46,18 +51,23 @@ def _buildings(rows: Rows) -> list[BuildingRow]:
             for r in rows]  # fmt: skip
 
 
-def buildings_in(bbox: BBox, limit: int) -> Query[list[BuildingRow]]:
-    """Buildings meeting ``bbox``, by id (at most ``limit``)."""
+def buildings_in(bbox: BBox, limit: int, as_of: datetime | None = None) -> Query[list[BuildingRow]]:
+    """Buildings meeting ``bbox``, by id (at most ``limit``); as they were at ``as_of``."""
     statement = sql.SQL(
-        _BUILDING + "WHERE b.geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326) "
+        (_BUILDING + "WHERE " if as_of is None else _BUILDING_THEN)
+        + "b.geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326) "
         "ORDER BY b.id LIMIT %(n)s"
     )
-    params = {"x0": bbox.minx, "y0": bbox.miny, "x1": bbox.maxx, "y1": bbox.maxy, "n": limit}
+    params = {"x0": bbox.minx, "y0": bbox.miny, "x1": bbox.maxx, "y1": bbox.maxy, "n": limit,
+              "as_of": as_of}  # fmt: skip
     return Query(statement, params, _buildings)
 
 
-def building(building_id: int) -> Query[list[BuildingRow]]:
-    return Query(sql.SQL(_BUILDING + "WHERE b.id = %(id)s"), {"id": building_id}, _buildings)
+def building(building_id: int, as_of: datetime | None = None) -> Query[list[BuildingRow]]:
+    """One building (as it was at ``as_of``: none if it did not stand then)."""
+    statement = sql.SQL((_BUILDING + "WHERE " if as_of is None else _BUILDING_THEN)
+                        + "b.id = %(id)s")  # fmt: skip
+    return Query(statement, {"id": building_id, "as_of": as_of}, _buildings)
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,9 @@ class AttributeFilter:
     time_to: datetime | None = None
     time_to_inclusive: bool = False
     cql: Predicate | None = None
+    #: The instant of an "as of" read of a history view (``geo.layers.as_of``): the versions
+    #: valid then (docs/history.md). Required with a history view, refused without one.
+    as_of: datetime | None = None
 
 
 def _column(view: LayerView, name: str) -> sql.Composable:
@@ -143,6 +146,16 @@ def clauses(
     attributes = attributes or AttributeFilter()
     c = Clauses({}, [], [], [sql.SQL(view.row_filter)], [])
     params, where, joins = c.params, c.where, c.joins
+    if view.historic != (attributes.as_of is not None):
+        raise InvalidInput(
+            f"{view.name} keeps no history to read as of a time."
+            if not view.historic
+            else f"a read of {view.name}'s history needs the instant it is as of."
+        )
+    if attributes.as_of is not None:
+        # GiST (geom, valid) on the history table (migration 0031) serves it with the bbox.
+        params["as_of"] = attributes.as_of
+        where.append(sql.SQL("t.valid @> %(as_of)s::timestamptz"))
     if spatial.bbox is not None:
         b = spatial.bbox
         params.update(minx=b.minx, miny=b.miny, maxx=b.maxx, maxy=b.maxy)

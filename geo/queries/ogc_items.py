@@ -79,6 +79,7 @@ class ItemQuery:
     properties: tuple[str, ...] | None = None
     crs: OutputCrs = CRS84
     count_cap: int = 10_000  # a first page counts its matches up to this many, in-statement
+    as_of: datetime | None = None  # with a history view (geo.layers.as_of): the versions then
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -136,6 +137,7 @@ def _clauses(q: ItemQuery) -> Clauses:
         time_to=q.time.end if q.time is not None else None,
         time_to_inclusive=True,
         cql=q.cql,
+        as_of=q.as_of,
     )
     return clauses(q.view, SpatialFilter(bbox=q.bbox), attributes)
 
@@ -166,6 +168,7 @@ def _shape(q: ItemQuery) -> ItemQuery:
         offset=0,
         after_id=None if q.after_id is None else 0,
         count_cap=0,
+        as_of=None if q.as_of is None else _EPOCH,
     )
 
 
@@ -240,15 +243,22 @@ def count(q: ItemQuery, budget_ms: int) -> Query[int]:
 
 @lru_cache(maxsize=256)
 def _item_statement(view: LayerView, crs: OutputCrs) -> sql.Composed:
-    c = clauses(view, None, AttributeFilter(equals={"id": [0]}))
+    c = clauses(view, None, AttributeFilter(equals={"id": [0]},
+                                            as_of=_EPOCH if view.historic else None))  # fmt: skip
     return c.sql(sql.SQL("{}::text").format(feature_sql(view, crs)), view, sql.SQL(""))
 
 
-def item(view: LayerView, item_id: int, crs: OutputCrs = CRS84) -> Query[str | None]:
-    """One feature as GeoJSON text; None when the view has no such feature."""
+def item(
+    view: LayerView, item_id: int, crs: OutputCrs = CRS84, as_of: datetime | None = None
+) -> Query[str | None]:
+    """One feature as GeoJSON text (as it was at ``as_of``, with a history view); None when
+    the view has no such feature (then)."""
 
     def decode(rows: Rows) -> str | None:
         return str(rows[0][0]) if rows else None
 
-    # The id is the only parameter of the one read builder's clauses here (``eq0``).
-    return Query(_item_statement(view, crs), {"eq0": item_id}, decode)
+    # The id (``eq0``) and the instant are the only parameters of the clauses here.
+    params: dict[str, object] = {"eq0": item_id}
+    if as_of is not None:
+        params["as_of"] = as_of
+    return Query(_item_statement(view, crs), params, decode)

@@ -4,16 +4,20 @@ of a house or a building (实有人口: READ_POPULATION, the jurisdiction's cell
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
 from geo import access
 from geo.access import Capability
 from geo.errors import InvalidInput, NotFound
+from geo.layers import BUILDINGS
 from geo.params import BBox, LonLat
 from geo.population_disclosure import Protected
 from geo.queries import base_data as q
+from geo.queries import history
 from geo.services import population
 from server.gql.context import Info
 from server.gql.inputs import BBoxInput, NearInput, to_id
@@ -169,6 +173,18 @@ class Person:
         )  # fmt: skip
 
 
+AS_OF = (
+    "As it stood at this instant (docs/history.md): its footprint, floors and use then; its "
+    "houses' and organisations' counts are today's. A time before the history starts or in "
+    "the future is an error."
+)
+
+
+async def _check_as_of(info: Info, when: datetime | None) -> None:
+    if when is not None:
+        await info.context.fetch(history.checked(BUILDINGS, when, "asOf"))
+
+
 def _bbox(b: BBoxInput) -> BBox:
     return BBox(b.min_lon, b.min_lat, b.max_lon, b.max_lat)
 
@@ -176,18 +192,25 @@ def _bbox(b: BBoxInput) -> BBox:
 @strawberry.type
 class BaseDataQuery:
     @strawberry.field(description="Buildings meeting a box, by id (internal).")
-    async def buildings(self, info: Info, bbox: BBoxInput, first: int = 100) -> list[Building]:
+    async def buildings(
+        self, info: Info, bbox: BBoxInput, first: int = 100,
+        as_of: Annotated[datetime | None, strawberry.argument(description=AS_OF)] = None,
+    ) -> list[Building]:  # fmt: skip
         access.reads_base_data(info.context.principal)
         if not 1 <= first <= MAX_BUILDINGS:
             raise InvalidInput(f"first is 1 to {MAX_BUILDINGS}.", field="first")
-        return [
-            Building.of(r) for r in await info.context.fetch(q.buildings_in(_bbox(bbox), first))
-        ]
+        await _check_as_of(info, as_of)
+        found = await info.context.fetch(q.buildings_in(_bbox(bbox), first, as_of))
+        return [Building.of(r) for r in found]
 
     @strawberry.field(description="One building with its houses' count and organisations.")
-    async def building(self, info: Info, id: strawberry.ID) -> Building | None:
+    async def building(
+        self, info: Info, id: strawberry.ID,
+        as_of: Annotated[datetime | None, strawberry.argument(description=AS_OF)] = None,
+    ) -> Building | None:  # fmt: skip
         access.reads_base_data(info.context.principal)
-        found = await info.context.fetch(q.building(to_id(id, "id")))
+        await _check_as_of(info, as_of)
+        found = await info.context.fetch(q.building(to_id(id, "id"), as_of))
         return Building.of(found[0]) if found else None
 
     @strawberry.field(description="Population counts per grid cell (analysts; never a person): "

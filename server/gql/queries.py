@@ -17,6 +17,7 @@ from geo.layers import LayerView
 from geo.params import LonLat
 from geo.queries import keyset, pages
 from geo.queries.filters import AreaPolygon, AttributeFilter, SpatialFilter
+from geo.queries.history import checked
 from geo.queries.location import grid_cell_at
 from geo.queries.lookups import department_ids
 from geo.queries.place_search import HitKind
@@ -113,6 +114,19 @@ async def _connection[T](
         ),
         count=total,
     )
+
+
+AS_OF = (
+    "As it was at this instant (docs/history.md): from the layer's history, which starts "
+    "when it began to be kept; a time before that or in the future is an error."
+)
+
+
+async def _as_of(info: Info, view: LayerView, when: datetime | None) -> LayerView:
+    """The caller's view, or — ``asOf`` given — its history view, the instant checked."""
+    if when is None:
+        return view
+    return await info.context.fetch(checked(view, when, "asOf"))
 
 
 def _total_count(
@@ -253,9 +267,10 @@ class Query:
         categories: list[FacilityCategory] | None = None,
         first: int | None = None, after: str | None = None,
         order_by: FacilityOrder | None = None,
+        as_of: Annotated[datetime | None, strawberry.argument(description=AS_OF)] = None,
     ) -> Connection[Facility]:  # fmt: skip
-        view = info.context.view("facilities")
-        attrs = AttributeFilter(equals=_equals(category=categories))
+        view = await _as_of(info, info.context.view("facilities"), as_of)
+        attrs = AttributeFilter(equals=_equals(category=categories), as_of=as_of)
         return await _connection(info, view, where, attrs, first, after, Facility.from_row,
                                  "Facility", order_by)  # fmt: skip
 
@@ -312,9 +327,12 @@ class Query:
         description="One facility as the caller's view has it (hazard sources and attributes "
         "for staff only); null when the caller cannot see it."
     )
-    async def facility(self, info: Info, id: strawberry.ID) -> Facility | None:
-        view = info.context.view("facilities")
-        attrs = AttributeFilter(equals={"id": [to_id(id)]})
+    async def facility(
+        self, info: Info, id: strawberry.ID,
+        as_of: Annotated[datetime | None, strawberry.argument(description=AS_OF)] = None,
+    ) -> Facility | None:  # fmt: skip
+        view = await _as_of(info, info.context.view("facilities"), as_of)
+        attrs = AttributeFilter(equals={"id": [to_id(id)]}, as_of=as_of)
         found = await info.context.fetch(rows(view, None, attrs, limit=1, with_cell=True))
         return Facility.from_row(found[0]) if found else None
 

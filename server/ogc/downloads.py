@@ -25,7 +25,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -41,6 +41,7 @@ from geo.errors import InvalidInput, Unavailable
 from geo.layers import LayerView
 from geo.queries import fetch
 from geo.queries import ogc_download as q_download
+from geo.queries.history import checked
 from geo.queries.ogc_fields import type_of
 from geo.queries.ogc_items import ItemQuery
 from server.kernel import request_class
@@ -116,6 +117,8 @@ async def _count(
     """The selection counted: a 400 when it is over the maximum and no limit was asked for."""
     with request_class.export():
         async with ogc.pool.connection() as conn:
+            if query.as_of is not None:  # the layer as it was then (docs/history.md)
+                query = replace(query, view=await fetch(conn, checked(view, query.as_of)))
             matched = await fetch(conn, q_download.count(query))
     selected = max(0, matched - query.offset)
     most = ogc.settings.ogc.download_max

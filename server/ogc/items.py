@@ -23,6 +23,7 @@ from starlette.responses import Response
 from geo.errors import NotFound
 from geo.layers import LayerView
 from geo.queries import fetch
+from geo.queries.history import checked
 from geo.queries.ogc_items import ItemQuery, Page, count, item, items
 from server.kernel.auth.principal import principal_of
 from server.kernel.read_your_writes import lag_tolerant
@@ -32,7 +33,15 @@ from server.ogc.audit import audit_read
 from server.ogc.config import base_url, title_of
 from server.ogc.core import OgcService, itemtypes
 from server.ogc.errors import ogc_errors
-from server.ogc.params import ITEM, check_keys, crs_of, item_id, item_query, output_format
+from server.ogc.params import (
+    ITEM,
+    check_keys,
+    crs_of,
+    item_id,
+    item_query,
+    output_format,
+    parse_as_of,
+)
 from server.ogc.usage import served
 
 GEOJSON = "application/geo+json"
@@ -76,6 +85,8 @@ def page_links(
         _link("alternate", href("html", q.limit, **here), "text/html", "This document as HTML"),
         _link("collection", f"{base}/collections/{name}", "application/json", title_of(name)[0]),
     ]
+    if q.as_of is not None:  # the HTML pages show today's features only
+        del links[1]
     bigger = max(q.limit, min(q.limit * 10, next_limit)) if next_limit else q.limit
     known_end = page.matched is not None and q.offset + q.limit >= page.matched
     if page.returned == q.limit and not known_end:
@@ -122,12 +133,15 @@ async def collection_items(request: Request) -> Response:
         return await ogc.call(request, catalogue, itemtypes.get_collection_items, name)
     settings = ogc.settings.ogc
 
-    async def read(conn: AsyncConnection[Any]) -> tuple[Any, int | None]:
-        found = await fetch(conn, items(q))
-        return found, await _matched(conn, q, found, settings.count_budget_ms)
+    async def read(conn: AsyncConnection[Any]) -> tuple[ItemQuery, Any, int | None]:
+        asked = q
+        if asked.as_of is not None:  # the layer's history, as of then (docs/history.md)
+            asked = replace(asked, view=await fetch(conn, checked(view, asked.as_of)))
+        found = await fetch(conn, items(asked))
+        return asked, found, await _matched(conn, asked, found, settings.count_budget_ms)
 
     # Plain reads: a read replica within the lag bound may answer (docs/scale.md).
-    page, number = await lag_tolerant(request.scope, ogc.pool, read)
+    q, page, number = await lag_tolerant(request.scope, ogc.pool, read)
     await audit_read(request, ogc, view, "ogc.items.read", format=fmt, returned=page.returned)
     served(request, view.name, page.returned)
     page = replace(page, matched=number)
@@ -152,6 +166,7 @@ async def collection_item(request: Request) -> Response:
     check_keys(request.query_params, ITEM)
     fmt = output_format(request.query_params)
     crs = crs_of(request.query_params.get("crs"))
+    when = parse_as_of(request.query_params, fmt)
     raw = request.path_params["item"]
     fid = item_id(raw)
     if fid is None:
@@ -160,9 +175,16 @@ async def collection_item(request: Request) -> Response:
         await audit_read(request, ogc, view, "ogc.item.read", str(fid), format=fmt)
         catalogue = catalogue_of(principal_of(request.scope))
         return await ogc.call(request, catalogue, itemtypes.get_collection_item, name, str(fid))
-    text = await lag_tolerant(request.scope, ogc.pool, lambda c: fetch(c, item(view, fid, crs)))
+
+    async def read(conn: AsyncConnection[Any]) -> str | None:
+        if when is None:
+            return await fetch(conn, item(view, fid, crs))
+        return await fetch(conn, item(await fetch(conn, checked(view, when)), fid, crs, when))
+
+    text = await lag_tolerant(request.scope, ogc.pool, read)
     if text is None:
-        raise NotFound(f"no feature {raw!r} in {name}.")
+        then = f" as of {request.query_params['asOf']}" if when is not None else ""
+        raise NotFound(f"no feature {raw!r} in {name}{then}.")
     await audit_read(request, ogc, view, "ogc.item.read", str(fid), format=fmt)
     served(request, view.name, 1)
     base = base_url(ogc.settings)
@@ -172,5 +194,8 @@ async def collection_item(request: Request) -> Response:
         _link("alternate", f"{uri}?f=html", "text/html", "This document as HTML"),
         _link("collection", f"{base}/collections/{name}", "application/json", title_of(name)[0]),
     ]
+    if when is not None:  # this version; the HTML page shows today's only
+        then = urlencode({"f": "json", "asOf": request.query_params["asOf"]})
+        links[:2] = [_link("self", f"{uri}?{then}", title="This version as GeoJSON")]
     body = f'{text[:-1]},"links":{json.dumps(links, ensure_ascii=False)}}}'
     return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{crs.uri}>"})

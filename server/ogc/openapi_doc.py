@@ -20,6 +20,8 @@ import copy
 import re
 from typing import Any
 
+from geo.layers import HISTORIC_LAYERS
+from server.ogc.params import AS_OF_NOTE
 from server.ogc.tiles_meta import add_tiles_to_openapi
 
 _EXTERNAL = re.compile(r"^https?://")
@@ -84,6 +86,24 @@ def _items_parameters(document: dict[str, Any]) -> None:
             )
 
 
+_AS_OF = {
+    "name": "asOf",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "format": "date-time"},
+    "description": AS_OF_NOTE,
+}
+
+
+def _as_of_parameters(document: dict[str, Any]) -> None:
+    """``asOf`` on the items and the item of the layers that keep their history."""
+    for path, item in document.get("paths", {}).items():
+        found = _ITEMS.match(path) or _ITEM.match(path)
+        get = item.get("get") if found and isinstance(item, dict) else None
+        if isinstance(get, dict) and found and found.group(1) in HISTORIC_LAYERS:
+            get.setdefault("parameters", []).append(copy.deepcopy(_AS_OF))
+
+
 #: The files ``/items`` also answers (server/ogc/downloads.py): ``f`` value → media type.
 DOWNLOADS = {"csv": "text/csv", "gpkg": "application/geopackage+sqlite3"}
 _DOWNLOADS_NOTE = (
@@ -114,6 +134,7 @@ def document(generated: dict[str, Any], collections: list[str]) -> dict[str, Any
     """The document served for a catalogue shape (its ``collections``), from pygeoapi's."""
     result = _drop_unserved(_localise(generated))
     _items_parameters(result)
+    _as_of_parameters(result)
     _download_formats(result)
     _writes_as_served(result)
     add_tiles_to_openapi(result, collections)

@@ -25,9 +25,9 @@ FORMATS = {None: "json", "json": "json", "geojson": "json", "html": "html", "jso
 COMMON = {"f", "lang"}
 ITEMS = COMMON | {
     "bbox", "bbox-crs", "datetime", "limit", "offset", "after", "sortby", "properties",
-    "skipGeometry", "filter", "filter-lang", "filter-crs", "crs",
+    "skipGeometry", "filter", "filter-lang", "filter-crs", "crs", "asOf",
 }  # fmt: skip
-ITEM = COMMON | {"crs"}
+ITEM = COMMON | {"crs", "asOf"}
 MAX_OFFSET = 2**31
 _CRS_ALIASES = {"EPSG:4326": "http://www.opengis.net/def/crs/EPSG/0/4326",
                 "EPSG:3857": "http://www.opengis.net/def/crs/EPSG/0/3857",
@@ -117,6 +117,31 @@ def parse_datetime(raw: str) -> TimeRange:
     return TimeRange(lo, hi)
 
 
+#: ``asOf`` as the OpenAPI document and the queryables describe it (docs/history.md).
+AS_OF_NOTE = (
+    "OneMap vendor parameter: the features as they were at this instant (RFC 3339 date-time, "
+    "e.g. 2026-06-01T00:00:00Z), from the layer's history. A time before the history starts or "
+    "in the future is a 400. Every other parameter applies as usual."
+)
+
+
+def parse_as_of(params: QueryParams, fmt: str = "json") -> datetime | None:
+    """``asOf`` (docs/history.md): an RFC 3339 date-time (a date is its first instant, UTC;
+    without an offset, UTC). Whether the layer's history covers it is the read's check
+    (``geo.queries.history``). Served as GeoJSON (and tiles) only."""
+    raw = params.get("asOf")
+    if raw is None:
+        return None
+    if fmt != "json":
+        raise InvalidInput("asOf is served as GeoJSON (f=json) and vector tiles only.")
+    try:
+        return _instant(raw, False)
+    except InvalidInput:
+        raise InvalidInput(
+            f"asOf {raw!r} is not an RFC 3339 date-time (e.g. 2026-06-01T00:00:00Z)."
+        ) from None
+
+
 def _int(params: QueryParams, name: str, default: int, lo: int, hi: int) -> int:
     raw = params.get(name)
     if raw is None:
@@ -166,7 +191,7 @@ def _properties(view: LayerView, raw: str | None) -> tuple[str, ...] | None:
 def item_query(view: LayerView, params: QueryParams, settings: OgcSettings) -> ItemQuery:
     """Everything ``/items`` may be asked, checked; the first problem is the error."""
     check_keys(params, ITEMS, view)
-    output_format(params)
+    fmt = output_format(params)
     bbox_raw, bbox_crs = params.get("bbox"), params.get("bbox-crs")
     if bbox_crs is not None and bbox_raw is None:
         raise InvalidInput("bbox-crs was given without a bbox.")
@@ -213,6 +238,7 @@ def item_query(view: LayerView, params: QueryParams, settings: OgcSettings) -> I
         properties=_properties(view, params.get("properties")),
         crs=crs_of(params.get("crs")),
         count_cap=settings.count_cap,
+        as_of=parse_as_of(params, fmt),
     )
 
 

@@ -27,6 +27,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from geo.errors import Unavailable
+from geo.layers import HISTORIC_LAYERS
 from server.kernel.auth.principal import principal_of
 from server.kernel.errors import RETRY_AFTER_S, connection_lost, database_error
 from server.kernel.health import DatabaseState
@@ -36,7 +37,7 @@ from server.ogc.config import base_url, collection_metadata
 from server.ogc.core import OgcService, itemtypes, pygeoapi_api
 from server.ogc.core import tiles as tiles_api
 from server.ogc.errors import Endpoint, exception, ogc_errors
-from server.ogc.params import COMMON, check_keys, output_format
+from server.ogc.params import AS_OF_NOTE, COMMON, check_keys, output_format, parse_as_of
 from server.ogc.tiles_meta import TILES_CONFORMANCE, TMS, collection_links
 from server.ogc.usage import UsageMiddleware
 
@@ -46,7 +47,10 @@ log = logging.getLogger("onemap.ogc")
 async def _call(
     request: Request, function: Any, *args: Any, allowed: set[str] = COMMON
 ) -> Response:
-    check_keys(request.query_params, allowed)
+    # asOf is checked and ignored on the documents: GDAL's OAPIF driver appends the query of
+    # its connection string ("OAPIF:…/ogc?asOf=…") to every request (docs/history.md).
+    check_keys(request.query_params, allowed | {"asOf"})
+    parse_as_of(request.query_params)
     output_format(request.query_params)
     ogc: OgcService = request.app.state.ogc
     return await ogc.call(request, catalogue_of(principal_of(request.scope)), function, *args)
@@ -60,7 +64,7 @@ def _collection(request: Request) -> str:
 
 def _patch_json(response: Response, patch: Any) -> Response:
     media = response.headers.get("content-type", "").split(";")[0].strip()
-    if response.status_code != 200 or media != "application/json":
+    if response.status_code != 200 or media not in ("application/json", "application/schema+json"):
         return response
     doc = json.loads(bytes(response.body))
     patch(doc)
@@ -131,9 +135,17 @@ async def collections(request: Request) -> Response:
 @ogc_errors
 async def queryables(request: Request) -> Response:
     allowed = COMMON | {"profile", "properties"}
-    return await _call(
-        request, itemtypes.get_collection_queryables, _collection(request), allowed=allowed
-    )
+    name = _collection(request)
+    found = await _call(request, itemtypes.get_collection_queryables, name, allowed=allowed)
+    if name not in HISTORIC_LAYERS:
+        return found
+
+    def add(doc: dict[str, Any]) -> None:
+        # Not a property (no filter on it): the layer's history, told beside them.
+        doc["description"] = f"{doc.get('description') or ''} asOf: {AS_OF_NOTE}".strip()
+        doc["x-onemap-asOf"] = {"type": "string", "format": "date-time", "description": AS_OF_NOTE}
+
+    return _patch_json(found, add)
 
 
 @ogc_errors

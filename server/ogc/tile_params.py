@@ -4,7 +4,8 @@ Tiles take the filters ``/items`` takes, parsed by the same functions (``server.
 ``geo.queries.ogc_filter``) and applied by the same read builder: property filters
 (``?status=closed``, typed from the queryables; a property given twice keeps the last value, as
 on ``/items``), ``datetime`` (on the layer's time field; closed intervals) and CQL2 ``filter``
-(``filter-lang`` text or JSON, ``filter-crs`` CRS84). ``f`` may be ``mvt`` (or ``pbf``). Any
+(``filter-lang`` text or JSON, ``filter-crs`` CRS84) and ``asOf`` (the layer's history,
+docs/history.md). ``f`` may be ``mvt`` (or ``pbf``). Any
 other parameter is a 400, as on ``/items``.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from starlette.datastructures import QueryParams
 
@@ -21,9 +23,9 @@ from geo.queries import ogc_filter
 from geo.queries.filters import AttributeFilter
 from geo.queries.ogc_fields import TIME_FIELD, column, parse_value
 from geo.queries.ogc_items import CRS84
-from server.ogc.params import COMMON, check_keys, crs_of, parse_datetime
+from server.ogc.params import COMMON, check_keys, crs_of, parse_as_of, parse_datetime
 
-TILE = COMMON | {"datetime", "filter", "filter-lang", "filter-crs"}
+TILE = COMMON | {"datetime", "filter", "filter-lang", "filter-crs", "asOf"}
 FORMATS = (None, "mvt", "pbf")
 
 
@@ -32,6 +34,9 @@ class TileFilter:
     attributes: AttributeFilter | None
     #: A digest of the filters as asked (empty without any): part of the cache key.
     variant: str
+    #: ``asOf`` (docs/history.md): the layer as it was then, read from its history; such
+    #: tiles bypass the tile cache (its change notices speak of today's rows).
+    as_of: datetime | None = None
 
 
 def tile_filter(view: LayerView, params: QueryParams) -> TileFilter:
@@ -64,6 +69,7 @@ def tile_filter(view: LayerView, params: QueryParams) -> TileFilter:
     asked = sorted(
         ((k, v) for k, v in params.multi_items() if k not in ("f", "lang")), key=lambda kv: kv[0]
     )
+    as_of = parse_as_of(params)
     if not asked:
         return TileFilter(None, "")
     attributes = AttributeFilter(
@@ -73,6 +79,7 @@ def tile_filter(view: LayerView, params: QueryParams) -> TileFilter:
         time_to=end,
         time_to_inclusive=True,
         cql=cql,
+        as_of=as_of,
     )
     digest = hashlib.blake2b(repr(asked).encode(), digest_size=12).hexdigest()
-    return TileFilter(attributes, digest)
+    return TileFilter(attributes, digest, as_of)

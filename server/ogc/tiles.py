@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from geo.errors import InvalidInput, NotFound
 from geo.layers import LayerView
 from geo.queries import fetch
+from geo.queries.history import checked
 from geo.queries.tiles import Tile, mvt
 from server.kernel.auth.principal import principal_of
 from server.kernel.read_your_writes import lag_tolerant
@@ -107,8 +108,11 @@ async def tile(request: Request) -> Response:
     cache = ogc.tiles
     coord, variant = coord_of(view, t), f"{data_class(view)}:{wanted.variant}"
     state, found = "bypass", None
+    if wanted.as_of is not None:  # the layer's history (docs/history.md): never cached
+        live, when = view, wanted.as_of
+        view = await lag_tolerant(request.scope, ogc.pool, lambda c: fetch(c, checked(live, when)))
     # A catalogue layer's table has no change notices (docs/catalogue.md): never cached here.
-    if not view.catalogue and await cache.usable():
+    elif not view.catalogue and await cache.usable():
         assert cache.store is not None
         found, token = await cache.store.lookup(coord, variant)
         state = "hit" if found is not None else "miss"
