@@ -158,5 +158,16 @@ def as_of(view: LayerView) -> LayerView | None:
     return replace(view, table=view.history_table, history_table=None, historic=True)
 
 
-#: The layers that keep their history (docs/history.md).
+#: The built-in layers that keep their history (docs/history.md).
 HISTORIC_LAYERS = frozenset(v.name for v in INTERNAL_VIEWS.values() if v.history_table)
+
+
+def keeps_history(name: str) -> bool:
+    """Whether layer ``name`` keeps its history: a built-in one of :data:`HISTORIC_LAYERS`, or
+    a catalogue layer whose table is tracked (``onemap_track_history``)."""
+    if name in HISTORIC_LAYERS:
+        return True
+    from geo import catalogue  # the registry imports this module
+
+    registered = catalogue.layer(name)
+    return registered is not None and registered.view.history_table is not None

@@ -310,3 +310,45 @@ def test_csv_and_geopackage_downloads_of_a_registered_layer(server: str, tmp_pat
     path.write_bytes(gpkg.content)
     info = pyogrio.read_info(path)
     assert info["features"] == 25 and info["geometry_type"] == "MultiPolygon"
+
+
+def test_a_tracked_department_layer_answers_as_of(server: str, database_url: str) -> None:
+    """A department tracks its registered table's history (docs/history.md: one call, by the
+    owner role that owns the city's tables) with dated changes from its data load; the
+    catalogue picks it up and OGC items answer ``asOf`` through the layer's own id and
+    geometry columns."""
+    owner = database_roles().owner
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        before = _one(conn, "SELECT land_use FROM test_parcels WHERE gid = 7")
+        conn.execute(f'ALTER TABLE test_parcels OWNER TO "{owner}"')
+        conn.execute(f'SET ROLE "{owner}"')
+        with conn.transaction():
+            conn.execute("SELECT onemap_track_history('public.test_parcels', 'gid', "
+                         "'2025-01-01T00:00:00Z')")  # fmt: skip
+        for at, land_use in (("2025-06-01", "industrial"), ("2025-09-01", before)):
+            with conn.transaction():
+                conn.execute("SELECT set_config('onemap.valid_at', %s, true)", (f"{at}T00:00:00Z",))
+                conn.execute("UPDATE test_parcels SET land_use = %s WHERE gid = 7", (land_use,))
+        # the catalogue's notice, as a change to it sends: every process reloads now
+        conn.execute("SELECT pg_notify('onemap_catalogue', '{\"layer\": \"test_parcels\"}')")
+    items = f"{server}/ogc/collections/test_parcels/items"
+
+    def land_use(**params: str) -> str:
+        deadline = time.monotonic() + 15
+        while True:
+            r = httpx.get(items, params={"limit": 100, **params}, timeout=30)
+            if r.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)  # until this process has reloaded the catalogue
+        assert r.status_code == 200, r.text
+        found = {f["id"]: f["properties"]["land_use"] for f in r.json()["features"]}
+        assert len(found) == 25
+        return str(found[7])
+
+    assert land_use(asOf="2025-07-01T00:00:00Z") == "industrial"
+    assert land_use(asOf="2025-03-01T00:00:00Z") == before
+    assert land_use() == before  # today
+    early = httpx.get(items, params={"asOf": "2024-06-01T00:00:00Z"}, timeout=30)
+    assert early.status_code == 400 and "before the history" in early.json()["description"]
+    queryables = httpx.get(f"{server}/ogc/collections/test_parcels/queryables", timeout=30).json()
+    assert "x-onemap-asOf" in queryables

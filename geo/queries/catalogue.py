@@ -87,7 +87,9 @@ SELECT l.name, l.title, l.description, d.code, d.name_zh, l.data_class, l.update
        l.licence, l.keywords, l.schema_name, l.table_name, l.id_column, l.geometry_column,
        l.geometry_type, l.srid, l.columns, l.title_field,
        to_char(l.registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-       to_char(l.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+       to_char(l.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+       EXISTS (SELECT 1 FROM history_tables h WHERE h.live_table
+               = quote_ident(l.schema_name) || '.' || quote_ident(l.table_name)) AS tracked
 FROM catalogue_layers l JOIN departments d ON d.id = l.owner_department_id
 ORDER BY l.registered_at, l.name
 """

@@ -126,6 +126,8 @@ def relation(source: str | LayerView) -> sql.Composable:
     if source.srid != 4326:
         geom = sql.SQL("ST_Transform({}, 4326)").format(geom)
     published = [c for c in source.columns if c not in ("id", "geom")]
+    if source.historic:  # its history table: each version's validity too (docs/history.md)
+        published.append("valid")
     return sql.SQL("(SELECT {id} AS id, {geom} AS geom{cols} FROM {rel})").format(
         id=sql.Identifier(source.id_column),
         geom=geom,

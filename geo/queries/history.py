@@ -52,4 +52,12 @@ def checked(view: LayerView, when: datetime, what: str = "asOf") -> Query[LayerV
             )
         return historic
 
-    return Query(_BOUNDS, {"history": historic.table}, decode)
+    name = historic.table
+    if historic.schema is not None:
+        name = f"{_quoted(historic.schema)}.{_quoted(historic.table)}"
+    return Query(_BOUNDS, {"history": name}, decode)
+
+
+def _quoted(identifier: str) -> str:
+    """An identifier as ``to_regclass`` reads it quoted (from the database catalog, never input)."""
+    return '"' + identifier.replace('"', '""') + '"'

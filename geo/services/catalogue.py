@@ -409,7 +409,7 @@ async def unregister(conn: AsyncConnection[Any], principal: Principal, name: str
 def _layer(row: Sequence[Any]) -> CatalogueLayer:
     (name, title, description, owner, owner_name, data_class, frequency, licence, keywords,
      schema, table, id_column, geom_column, geometry_type, srid, columns, title_field,
-     registered_at, updated_at) = row  # fmt: skip
+     registered_at, updated_at, tracked) = row  # fmt: skip
     if isinstance(columns, str):
         columns = json.loads(columns)
     view = LayerView(
@@ -418,6 +418,8 @@ def _layer(row: Sequence[Any]) -> CatalogueLayer:
         geom_column=geom_column, srid=int(srid),
         column_types=tuple((c[0], c[1]) for c in columns),
         text_columns=tuple(c[0] for c in columns if len(c) > 2 and c[2]),
+        # a table tracked by onemap_track_history (docs/history.md): its versions beside it
+        history_table=f"{table}_history" if tracked else None,
     )  # fmt: skip
     return CatalogueLayer(
         name=name, title=title, description=description, owner=owner, owner_name=owner_name,

@@ -20,7 +20,7 @@ import copy
 import re
 from typing import Any
 
-from geo.layers import HISTORIC_LAYERS
+from geo.layers import keeps_history
 from server.ogc.params import AS_OF_NOTE
 from server.ogc.tiles_meta import add_tiles_to_openapi
 
@@ -100,7 +100,7 @@ def _as_of_parameters(document: dict[str, Any]) -> None:
     for path, item in document.get("paths", {}).items():
         found = _ITEMS.match(path) or _ITEM.match(path)
         get = item.get("get") if found and isinstance(item, dict) else None
-        if isinstance(get, dict) and found and found.group(1) in HISTORIC_LAYERS:
+        if isinstance(get, dict) and found and keeps_history(found.group(1)):
             get.setdefault("parameters", []).append(copy.deepcopy(_AS_OF))
 
 

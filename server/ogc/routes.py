@@ -27,7 +27,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from geo.errors import Unavailable
-from geo.layers import HISTORIC_LAYERS
+from geo.layers import keeps_history
 from server.kernel.auth.principal import principal_of
 from server.kernel.errors import RETRY_AFTER_S, connection_lost, database_error
 from server.kernel.health import DatabaseState
@@ -137,7 +137,7 @@ async def queryables(request: Request) -> Response:
     allowed = COMMON | {"profile", "properties"}
     name = _collection(request)
     found = await _call(request, itemtypes.get_collection_queryables, name, allowed=allowed)
-    if name not in HISTORIC_LAYERS:
+    if not keeps_history(name):
         return found
 
     def add(doc: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from geo.layers import HISTORIC_LAYERS, LayerView
+from geo.layers import LayerView, keeps_history
 from geo.queries.ogc_fields import TIME_FIELD, enum_of, type_of
 from geo.queries.tiles import HALF, breakdown_column, tile_properties
 from server.ogc.params import AS_OF_NOTE
@@ -184,7 +184,7 @@ def _tile_filters(collection: str) -> list[dict[str, Any]]:
     ]  # fmt: skip
     if collection in TIME_FIELD:
         found.append(_query("datetime", {"type": "string"}, "Instant or closed interval"))
-    if collection in HISTORIC_LAYERS:
+    if keeps_history(collection):
         found.append(_query("asOf", {"type": "string", "format": "date-time"}, AS_OF_NOTE))
     return found
 
