@@ -51,6 +51,8 @@ TABLES = {
     "roads", "road_vertices", "road_conditions", "road_closures",
     # 0027: shared plotting on incidents
     "incident_plots",
+    # 0033: read-your-writes' marks (unlogged)
+    "read_marks",
 }  # fmt: skip
 
 
