@@ -101,6 +101,7 @@ def _until_ready(proc: subprocess.Popen[bytes], base: str, workers: int, log: IO
     # Each worker imports and starts on its own: on 2 busy cores, a minute each at worst.
     limit_s = 60.0 * workers
     deadline = time.monotonic() + limit_s
+    r: httpx.Response | None = None
     while len(seen) < workers:
         try:
             r = httpx.get(f"{base}/readyz", timeout=2)
@@ -109,9 +110,16 @@ def _until_ready(proc: subprocess.Popen[bytes], base: str, workers: int, log: IO
         except httpx.TransportError:
             pass
         if proc.poll() is not None:
-            log.flush()
-            log.seek(0)
-            raise RuntimeError(f"server exited: {log.read().decode(errors='replace')}")
+            raise RuntimeError(f"server exited: {_tail(log)}")
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{len(seen)} of {workers} workers ready in {limit_s:.0f} s")
+            last = r.text[:300] if r is not None else "no answer"
+            raise RuntimeError(f"{len(seen)} of {workers} workers ready in {limit_s:.0f} s "
+                               f"(/readyz: {last}); log: {_tail(log)}")  # fmt: skip
         time.sleep(0.1)
+
+
+def _tail(log: IO[bytes], size: int = 2000) -> str:
+    """The end of the server's log so far."""
+    log.flush()
+    log.seek(0)
+    return log.read()[-size:].decode(errors="replace")
