@@ -14,6 +14,7 @@ only ever a healthy, streaming one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -56,6 +57,7 @@ def shared_replica(database_url: str) -> Replica:
             if not replica.running():  # a test stopped it, or it died: start it again
                 replica.start()
         else:
+            _remove_orphans()
             # Made from the maintenance database: the session's own is dropped before the end.
             replica = make_replica(urlsplit(database_url)._replace(path="/postgres").geturl())
             path.write_text(json.dumps({**asdict(replica), "directory": str(replica.directory)}))
@@ -73,6 +75,17 @@ def replica_url_for(database_url: str) -> str:
     return (
         urlsplit(replica.url)._replace(netloc=f"127.0.0.1:{replica.port}", path=f"/{name}").geturl()
     )
+
+
+def _remove_orphans() -> None:
+    """Replicas of runs whose controller is gone (killed before its end): stopped, removed."""
+    for path in STATE_DIR.glob("replica-*.json"):
+        pid = path.stem.removeprefix("replica-").split("_")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(Exception):  # half removed already: what is left goes
+                remove_replica(_load(path))
+            path.unlink(missing_ok=True)
+            Path(f"{path}.lock").unlink(missing_ok=True)
 
 
 def remove_run_replica() -> None:
