@@ -1101,6 +1101,20 @@ class SupervisionSweep(Base):
     report: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
 
+class ReadMark(Base):
+    """Read-your-writes across processes and hosts (docs/scale.md): the primary's WAL
+    position after a signed-in user's last write, as a number, and until when their reads
+    must see it. Unlogged: written by every write request and read on the primary only; a
+    crash empties it, which costs nothing but the minute its marks last."""
+
+    __tablename__ = "read_marks"
+    __table_args__ = ({"prefixes": ["UNLOGGED"]},)
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    lsn: Mapped[int] = mapped_column(BigInteger)
+    until: Mapped[datetime] = _ts()
+
+
 class StaffNotification(Base):
     """One notice to staff: to a user, a department's staff, the dispatchers or supervisors
     whose jurisdiction holds the case (``geo.access.notification_scope`` decides who)."""

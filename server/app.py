@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -139,6 +140,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.streams = streams
     app.state.ogc = ogc
     app.state.migration_head = head_revision()
+    app.state.instance = secrets.token_hex(4)  # names this process in /readyz (docs/scale.md)
     return app
 
 

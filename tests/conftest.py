@@ -45,6 +45,7 @@ from server.kernel.settings import (
     SupervisionSettings,
 )
 from tests.replica_helpers import Replica, ReplicaUnavailable, make_replica, remove_replica
+from tests.shared_replica import name_the_run, remove_run_replica
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The session's city: 1,000 facilities, 100 cameras, 1,015 cases on the full geography.
@@ -129,6 +130,19 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     if wanted:
         return max(1, int(wanted))
     return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the run's controller (the only process with ``-n 0``): name the run before any
+    worker starts, so the scaled topology's servers share one replica (tests/shared_replica.py)."""
+    if not hasattr(config, "workerinput"):
+        name_the_run()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """In the controller, after every worker ended: the run's replica goes."""
+    if not hasattr(config, "workerinput"):
+        remove_run_replica()
 
 
 @pytest.fixture(scope="session", autouse=True)

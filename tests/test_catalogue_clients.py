@@ -331,12 +331,16 @@ def test_a_tracked_department_layer_answers_as_of(server: str, database_url: str
                 conn.execute("UPDATE test_parcels SET land_use = %s WHERE gid = 7", (land_use,))
         # the catalogue's notice, as a change to it sends: every process reloads now
         conn.execute("SELECT pg_notify('onemap_catalogue', '{\"layer\": \"test_parcels\"}')")
+        written = str(_one(conn, "SELECT pg_current_wal_lsn()"))
     items = f"{server}/ogc/collections/test_parcels/items"
+    # The reads carry the load's WAL position, as a writer's client does (docs/scale.md): a
+    # replica serves them only once it has replayed the dated changes.
+    lsn = {"X-OneMap-LSN": written}
 
     def land_use(**params: str) -> str:
         deadline = time.monotonic() + 15
         while True:
-            r = httpx.get(items, params={"limit": 100, **params}, timeout=30)
+            r = httpx.get(items, params={"limit": 100, **params}, headers=lsn, timeout=30)
             if r.status_code == 200 or time.monotonic() > deadline:
                 break
             time.sleep(0.3)  # until this process has reloaded the catalogue
@@ -348,7 +352,7 @@ def test_a_tracked_department_layer_answers_as_of(server: str, database_url: str
     assert land_use(asOf="2025-07-01T00:00:00Z") == "industrial"
     assert land_use(asOf="2025-03-01T00:00:00Z") == before
     assert land_use() == before  # today
-    early = httpx.get(items, params={"asOf": "2024-06-01T00:00:00Z"}, timeout=30)
+    early = httpx.get(items, params={"asOf": "2024-06-01T00:00:00Z"}, headers=lsn, timeout=30)
     assert early.status_code == 400 and "before the history" in early.json()["description"]
     queryables = httpx.get(f"{server}/ogc/collections/test_parcels/queryables", timeout=30).json()
     assert "x-onemap-asOf" in queryables

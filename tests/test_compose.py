@@ -60,3 +60,63 @@ def test_app_environment_names_real_settings_and_the_database_service() -> None:
     db_env = _compose()["services"]["postgis"]["environment"]
     assert url.endswith("/" + db_env["POSTGRES_DB"])
     assert f"//{db_env['POSTGRES_USER']}:" in url
+
+
+def _scripts(service: dict[str, Any]) -> dict[str, str]:
+    """The scripts a service mounts from docker/, by where they are mounted."""
+    found = {}
+    for mount in service.get("volumes", []):
+        source, target = mount.split(":")[:2]
+        if source.startswith("./docker/"):
+            found[target] = (ROOT / source).read_text()
+    return found
+
+
+def test_the_replica_streams_from_the_primary_on_its_slot() -> None:
+    services = _compose()["services"]
+    primary = _scripts(services["postgis"])
+    init = primary["/docker-entrypoint-initdb.d/20-replication.sh"]
+    assert "WITH REPLICATION LOGIN" in init
+    assert "pg_create_physical_replication_slot('replica_1')" in init
+    assert "host replication replicator" in init
+    replica = services["postgis-replica"]
+    start = _scripts(replica)[replica["entrypoint"][0]]
+    # a copy of the primary that knows it is a standby (-R), on the primary's slot
+    assert "pg_basebackup -h postgis" in start and " -R " in start and "-S replica_1" in start
+    assert replica["image"] == services["postgis"]["image"]
+    assert replica["user"] == "postgres"
+    assert replica["depends_on"]["postgis"]["condition"] == "service_healthy"
+    # a standby's max_connections is at least its primary's
+    assert "max_connections=200" in services["postgis"]["command"]
+    assert "max_connections=200" in start
+    assert replica["volumes"][0].split(":")[0] in _compose()["volumes"]
+
+
+def test_app_containers_share_their_keys_and_read_from_the_replica() -> None:
+    compose = _compose()
+    app, migrate = compose["services"]["app"], compose["services"]["migrate"]
+    assert int(app["deploy"]["replicas"].split(":-")[1].rstrip("}")) >= 2
+    env = app["environment"]
+    assert env["ONEMAP_DATABASE_REPLICA_URLS"] == "postgresql://postgis-replica:5432/onemap"
+    assert "ONEMAP_SERVER_WORKERS" in env
+    # no host port of their own (N containers cannot share one): the proxy's is the way in
+    assert "ports" not in app
+    # one data volume for all, so every container signs and verifies with the same keys
+    assert app["volumes"] == migrate["volumes"] == ["appdata:/app/data"]
+    # the schema is migrated once, before any app starts
+    assert "onemap migrate" in " ".join(migrate["command"])
+    assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert app["command"] == ["onemap", "serve"]
+    # the proxy's forwarded address is believed, and its address is the one named
+    proxy = compose["services"]["proxy"]
+    trusted = env["ONEMAP_SERVER_TRUSTED_PROXIES"]
+    assert proxy["networks"]["default"]["ipv4_address"] in trusted
+
+
+def test_the_proxy_is_the_one_way_in_and_runs_the_checked_config() -> None:
+    proxy = _compose()["services"]["proxy"]
+    assert proxy["image"].startswith("nginx:")
+    config = _scripts(proxy)["/etc/nginx/nginx.conf"]
+    assert "hash $camera_id consistent" in config
+    assert "listen 8080" in config
+    assert proxy["ports"] == ["127.0.0.1:8000:8080"]

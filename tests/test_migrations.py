@@ -58,6 +58,8 @@ TABLES = {
     "catalogue_layers",
     # 0031: history (the tracked tables' versions, and the list of them)
     "history_tables", "buildings_history", "facilities_history",
+    # 0033: read-your-writes' marks (unlogged)
+    "read_marks",
 }  # fmt: skip
 
 

@@ -180,7 +180,7 @@ def test_a_writer_reads_their_write_while_the_replica_is_paused(
         assert answer.headers[HEADER] and COOKIE in answer.cookies
         # The writer reads it at once: the cookie sends the read to the primary ...
         assert _read(app, worker, case_id)["data"]["case"]["description"] == text
-        # ... and so does the server's memory of the user, without the cookie.
+        # ... and so does the user's read mark on the primary, without the cookie.
         assert _read(_fresh(app), worker, case_id)["data"]["case"]["description"] == text
         # Another reader is answered by the paused replica, which has not replayed it yet.
         reads = _state(app)["reads"]
@@ -209,7 +209,8 @@ def test_the_lsn_header_carries_a_write_to_another_worker(
 ) -> None:
     """Two app instances (two workers): a write through the first; a read through the second,
     which never saw it, goes to the primary when the client echoes X-OneMap-LSN, and to the
-    paused replica when it does not."""
+    paused replica when it does not — unless the reader is the writer, whose read mark
+    (read_marks, on the primary) every instance consults."""
     worker, lon, lat = _worker(db, tokens)
     dispatcher = _dispatcher(db, tokens)
     with _app(database_url, replica, 30.0) as other, _paused(database_url, replica):
@@ -228,6 +229,9 @@ def test_the_lsn_header_carries_a_write_to_another_worker(
             "/graphql", headers={**_bearer(dispatcher), HEADER: "not-an-lsn"}, json=query
         )
         assert bad.status_code == 200 and bad.json()["data"] is None, bad.text
+        # The writer, through the other instance, with neither cookie nor header: the mark.
+        own = _fresh(other).post("/graphql", headers=_bearer(worker), json=query)
+        assert own.json()["data"]["case"]["description"] == text, own.text
 
 
 def test_ogc_features_read_from_the_replica(

@@ -203,8 +203,12 @@ async def test_viewers_on_two_processes_share_one_pull_that_moves_when_its_owner
     database_url: str, camera: CountingCamera, camera_id: int, token: str, tmp_path: Path
 ) -> None:
     with (
-        serving(database_url, log_file=tmp_path / "a.log", ready_s=READY_S, **SERVER_ENV) as a,
-        serving(database_url, log_file=tmp_path / "b.log", ready_s=READY_S, **SERVER_ENV) as b,
+        serving(
+            database_url, log_file=tmp_path / "a.log", workers=1, ready_s=READY_S, **SERVER_ENV
+        ) as a,  # one process: as one host
+        serving(
+            database_url, log_file=tmp_path / "b.log", workers=1, ready_s=READY_S, **SERVER_ENV
+        ) as b,  # one process: as one host
     ):
         on_a = await watching(whep(a, camera_id), token)
         on_b: Viewer | None = None
@@ -295,9 +299,9 @@ async def test_with_redirect_to_owner_a_viewer_is_sent_to_the_process_that_pulls
     port_a, port_b = free_port(), free_port()
     redirecting = {**SERVER_ENV, "ONEMAP_STREAMS_REDIRECT_TO_OWNER": "true"}
     with (
-        serving(database_url, log_file=tmp_path / "a.log", ready_s=READY_S, port=port_a,
+        serving(database_url, log_file=tmp_path / "a.log", workers=1, ready_s=READY_S, port=port_a,
                 ONEMAP_STREAMS_PUBLIC_URL=f"http://127.0.0.1:{port_a}", **redirecting) as a,
-        serving(database_url, log_file=tmp_path / "b.log", ready_s=READY_S, port=port_b,
+        serving(database_url, log_file=tmp_path / "b.log", workers=1, ready_s=READY_S, port=port_b,
                 ONEMAP_STREAMS_PUBLIC_URL=f"http://127.0.0.1:{port_b}", **redirecting) as b,
     ):  # fmt: skip
         first = await watching(whep(a, camera_id), token)

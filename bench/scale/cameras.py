@@ -53,6 +53,7 @@ ENV = {
     "ONEMAP_SUPERVISION_SWEEP_SECONDS": "0",
     "ONEMAP_STA_RETENTION_SWEEP_HOURS": "0",
     "ONEMAP_MQTT_ENABLED": "false",
+    "ONEMAP_DATABASE_REPLICA_URLS": "",  # the primary alone: the cameras are the subject
 }
 CODE = "SCALECAM"
 
@@ -86,7 +87,7 @@ async def two_processes(url: str, camera_id: int, camera: CountingCamera, token:
             nonlocal n
             n += 1
             return stack.enter_context(
-                serving(url, log_file=logs / f"p{n}.log", ready_s=120, **ENV)
+                serving(url, log_file=logs / f"p{n}.log", workers=1, ready_s=120, **ENV)
             )
 
         procs = [start(), start()]

@@ -57,3 +57,10 @@ def standby_status() -> Query[StandbyStatus]:
         "pg_is_in_recovery() AND pg_is_wal_replay_paused()"
     )
     return Query(statement, {}, _status)
+
+
+def read_mark(user_id: int) -> Query[int | None]:
+    """The WAL position a signed-in user's reads must see (their last write's, while it
+    holds; None: none), asked on the primary (geo/services/read_marks.py writes it)."""
+    statement = sql.SQL("SELECT lsn FROM read_marks WHERE user_id = %(user)s AND until > now()")
+    return Query(statement, {"user": user_id}, lambda rows: int(rows[0][0]) if rows else None)

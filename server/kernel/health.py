@@ -214,7 +214,10 @@ async def readyz(request: Request) -> JSONResponse:
             f"Database migrations are at {checks['migrations']}, the code needs {head}: "
             "run `onemap migrate`.",
         )
-    return JSONResponse({"status": "ready", "checks": checks, **_replicas(state), **_relays(state)})
+    # ``instance``: which process answered (a random name per process, server/app.py): behind
+    # one port or a proxy, a caller can tell the workers apart (tests/running_server.py does).
+    ready = {"status": "ready", "instance": getattr(state, "instance", None), "checks": checks}
+    return JSONResponse({**ready, **_replicas(state), **_relays(state)})
 
 
 def _replicas(state: Any) -> dict[str, Any]:

@@ -7,10 +7,10 @@ PATCH or DELETE elsewhere), the primary's WAL position is read once and
 - sent back as the ``X-OneMap-LSN`` header and the short-lived ``onemap_lsn`` cookie: a later
   request carrying either, to any worker of any host, reads from a replica only once that
   replica has replayed it;
-- remembered for the signed-in user in this process (for API clients that keep neither
-  cookie nor header), for :data:`REMEMBER_S`. With several workers a user's next request may
-  reach another process, which knows only what the cookie or header tells it: clients that
-  drop cookies should echo the header (or the shared store of issue 18 item 1 keeps it).
+- kept for the signed-in user in ``read_marks`` on the primary (geo/services/read_marks.py),
+  for :data:`REMEMBER_S`, for API clients that keep neither cookie nor header: every process
+  on every host reads that row (one primary-key lookup) before it sends a signed-in user's
+  read to a replica.
 
 Pure ASGI: it only puts a :class:`Reads` on the scope (``scope["onemap.reads"]``) and adds the
 header and cookie to the answer of a write. Without replicas it does nothing.
@@ -19,7 +19,6 @@ header and cookie to the answer of a write. Without replicas it does nothing.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -34,7 +33,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geo.errors import OneMapError
 from geo.queries import fetch
-from geo.queries.replication import current_lsn, lsn_text, lsn_value
+from geo.queries.replication import lsn_text, lsn_value, read_mark
+from geo.services.read_marks import mark_write as keep_mark
 from server.kernel.auth.principal import principal_of
 from server.kernel.replicas import Pool, ReadRouter, Replica
 
@@ -90,23 +90,21 @@ def mark_write(scope: Scope) -> None:
 class ReadYourWritesMiddleware:
     def __init__(self, app: ASGIApp, router: ReadRouter) -> None:
         self.app, self.router = app, router
-        self._users: dict[int, tuple[int, float]] = {}  # user id → (LSN, until)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.router.enabled:
             await self.app(scope, receive, send)
             return
         user = principal_of(scope).user_id
-        reads = Reads(self.router, self._wanted(scope, user))
         # GraphQL decides for itself (a query POSTs too); elsewhere the method says.
-        reads.wrote = scope["method"] not in _SAFE and scope["path"] != "/graphql"
+        wrote = scope["method"] not in _SAFE and scope["path"] != "/graphql"
+        reads = Reads(self.router, await self._wanted(scope, user, may_read=not wrote), wrote)
         scope[_KEY] = reads
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start" and reads.wrote:
-                lsn = await self._written()
+                lsn = await self._written(user)
                 if lsn is not None:
-                    self._remember(user, lsn)
                     headers = MutableHeaders(scope=message)
                     headers[HEADER] = lsn_text(lsn)
                     headers.append(
@@ -118,8 +116,9 @@ class ReadYourWritesMiddleware:
 
         await self.app(scope, receive, sending)
 
-    def _wanted(self, scope: Scope, user: int | None) -> int | None:
-        """The highest LSN the request's header, cookie and user's last write ask for."""
+    async def _wanted(self, scope: Scope, user: int | None, *, may_read: bool) -> int | None:
+        """The highest LSN the request's header, cookie and user's last write ask for (the
+        last only when a replica could answer the request's reads at all)."""
         found: list[int] = []
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         given = [headers.get(HEADER.lower(), "")]
@@ -135,26 +134,26 @@ class ReadYourWritesMiddleware:
             if text:
                 with suppress(ValueError):  # not an LSN: worthless, not harmful
                     found.append(lsn_value(text))
-        if user is not None:
-            lsn, until = self._users.get(user, (0, 0.0))
-            if until > time.monotonic():
-                found.append(lsn)
-            else:
-                self._users.pop(user, None)
+        if user is not None and may_read and self.router.usable(max(found, default=None)):
+            mark = await self._mark(user)
+            if mark is not None:
+                found.append(mark)
         return max(found) if found else None
 
-    def _remember(self, user: int | None, lsn: int) -> None:
-        if user is None:
-            return
-        now = time.monotonic()
-        if len(self._users) > 100_000:  # bounded: forget the expired ones
-            self._users = {u: v for u, v in self._users.items() if v[1] > now}
-        self._users[user] = (max(lsn, self._users.get(user, (0, 0.0))[0]), now + REMEMBER_S)
-
-    async def _written(self) -> int | None:
+    async def _mark(self, user: int) -> int | None:
+        """The user's kept write position, from the primary (None when it cannot be read: the
+        request then reads as if they had written nothing lately — a replica within the bound)."""
         try:
             async with self.router.primary.connection() as conn:
-                return await fetch(conn, current_lsn())
+                return await fetch(conn, read_mark(user))
+        except (psycopg.Error, OneMapError, PoolTimeout) as exc:
+            log.warning("a writer's read mark unknown: %s", exc)
+            return None
+
+    async def _written(self, user: int | None) -> int | None:
+        try:
+            async with self.router.primary.connection() as conn:
+                return await keep_mark(conn, user, REMEMBER_S)
         except (psycopg.Error, OneMapError, PoolTimeout) as exc:
             log.warning("WAL position after a write unknown: %s", exc)
             return None

@@ -135,13 +135,20 @@ class ReadRouter:
 
     def pick(self, min_lsn: int | None = None) -> Replica | None:
         """A replica within the bound (and past ``min_lsn``), in turn; None: the primary."""
-        fit = [
+        fit = self._fitting(min_lsn)
+        return fit[next(self._turn) % len(fit)] if fit else None
+
+    def usable(self, min_lsn: int | None = None) -> bool:
+        """Whether :meth:`pick` would find a replica now (without taking a turn)."""
+        return bool(self._fitting(min_lsn))
+
+    def _fitting(self, min_lsn: int | None) -> list[Replica]:
+        return [
             r
             for r in self.replicas
             if r.within_bound
             and (min_lsn is None or (r.replay_lsn is not None and r.replay_lsn >= min_lsn))
         ]
-        return fit[next(self._turn) % len(fit)] if fit else None
 
     async def fetch[T](self, replica: Replica | None, query: Query[T]) -> T:
         """``query`` on ``replica`` (the primary when None, or when the replica fails)."""

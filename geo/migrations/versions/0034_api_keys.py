@@ -5,7 +5,7 @@ usage per day and dataset (``api_key_usage``). geo/api_key_models.py tells the m
 The app role reads and writes the tables through 0005's default privileges.
 
 Revision ID: 0034
-Revises: 0032
+Revises: 0033
 Create Date: 2026-12-01 00:40:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0034"
-down_revision: str | Sequence[str] | None = "0032"
+down_revision: str | Sequence[str] | None = "0033"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
