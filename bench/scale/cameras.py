@@ -90,6 +90,7 @@ async def two_processes(url: str, camera_id: int, camera: CountingCamera, token:
                 serving(url, log_file=logs / f"p{n}.log", workers=1, ready_s=120, **ENV)
             )
 
+        opened_before = camera.opens  # the opens of this part only
         procs = [start(), start()]
         viewers: dict[str, list[Viewer]] = {p.base: [] for p in procs}
         for p in procs:
@@ -97,7 +98,8 @@ async def two_processes(url: str, camera_id: int, camera: CountingCamera, token:
                 viewers[p.base].append(await watching(whep(p, camera_id), token))
         await all_see([v for vs in viewers.values() for v in vs], 10, 20)
         opens_before = camera.opens
-        lines.append(f"| 0 | {per_process} + {per_process} | {camera.opens} | — | — |")
+        lines.append(f"| 0 | {per_process} + {per_process} | {camera.opens - opened_before} "
+                     "| — | — |")  # fmt: skip
         for k in range(1, kills + 1):
             owner = next(p for p in procs if relays(p)["owned"] == [camera_id])
             survivor = next(p for p in procs if p is not owner)

@@ -37,6 +37,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
@@ -98,7 +99,7 @@ def start(
 def replica_url(primary_url: str, replica: Replica) -> str:
     """The bench database on the replica (the replica copies the whole cluster)."""
     dbname = psycopg.conninfo.conninfo_to_dict(primary_url)["dbname"]
-    return psycopg.conninfo.make_conninfo(replica.url, dbname=dbname)
+    return urlsplit(replica.url)._replace(path=f"/{dbname}").geturl()
 
 
 def replica_used(readyz: dict[str, Any]) -> bool:
@@ -168,7 +169,7 @@ def lag_under_load(url: str, replica: Replica, args: argparse.Namespace) -> dict
                 time.sleep(0.1)
 
     watcher = threading.Thread(target=sample, daemon=True)
-    scratch = psycopg.conninfo.make_conninfo(url, dbname="postgres")
+    scratch = urlsplit(url)._replace(path="/postgres").geturl()
     cmd = [
         sys.executable,
         "-m",
@@ -178,7 +179,7 @@ def lag_under_load(url: str, replica: Replica, args: argparse.Namespace) -> dict
         "--readings",
         str(args.readings),
         "--alarms",
-        "0",
+        "5",
         "--seconds",
         "1",
         "--out",
@@ -224,6 +225,10 @@ def write(args: argparse.Namespace, rows: list[dict[str, Any]], lag: dict[str, A
     stamp = datetime.now(UTC)
     out: Path = args.out or ROOT / "bench" / "results" / f"scale-{stamp:%Y-%m-%d}.md"
     cmd = " ".join(["python -m bench.scale.run", *sys.argv[1:]])
+    if not rows and lag is not None and out.exists():  # --skip-curve: add to the curve's file
+        with out.open("a") as f:
+            f.write("\n" + "\n".join(_lag_lines(args, lag, cmd)) + "\n")
+        return out
     lines = [
         f"# Scale benchmark, {stamp:%Y-%m-%d %H:%M} UTC",
         "",
@@ -269,29 +274,23 @@ def write(args: argparse.Namespace, rows: list[dict[str, Any]], lag: dict[str, A
                 f"replica {r['replica_xacts']:,} (requests {r['requests']:,})"
             )
     if lag:
-        lines += [
-            "",
-            "## Replica lag under the sensors' write load",
-            "",
-            f"`python -m bench.sensors.run --devices 50 --readings {args.readings} "
-            "--alarms 0` against a scratch database on the primary while "
-            "`pg_stat_replication` was sampled every 100 ms "
-            f"({lag['samples']} samples over {lag['seconds']:.0f} s):",
-            "",
+        lines += ["", *_lag_lines(args, lag, cmd)]
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def _lag_lines(args: argparse.Namespace, lag: dict[str, Any], cmd: str) -> list[str]:
+    return ["## Replica lag under the sensors' write load", "", f"Command: `{cmd}`  ",
+            f"`python -m bench.sensors.run --devices 50 --readings {args.readings} --alarms 5` "
+            "against a scratch database on the primary while `pg_stat_replication` was sampled "
+            f"every 100 ms ({lag['samples']} samples over {lag['seconds']:.0f} s):", "",
             "| replay lag p50 | p99 | max | WAL behind p50 | max |",
             "|---:|---:|---:|---:|---:|",
             f"| {lag['lag_p50_ms']:.0f} ms | {lag['lag_p99_ms']:.0f} ms | "
             f"{lag['lag_max_ms']:.0f} ms | {lag['behind_p50_kb']:.0f} KiB | "
-            f"{lag['behind_max_kb']:.0f} KiB |",
-            "",
-            "The sensors benchmark's own report of that run:",
-            "",
-            "```",
-            lag["sensors_report"].strip(),
-            "```",
-        ]
-    out.write_text("\n".join(lines) + "\n")
-    return out
+            f"{lag['behind_max_kb']:.0f} KiB |", "",
+            "The sensors benchmark's own report of that run:", "", "```",
+            lag["sensors_report"].strip(), "```"]  # fmt: skip
 
 
 def main() -> None:
@@ -314,10 +313,13 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             rows = [] if args.skip_curve else curve(args.database_url, replica, args, Path(tmp))
+            if rows:  # the curve is kept even if the lag part fails
+                print("wrote", write(args, rows, None))
             lag = None if args.skip_lag else lag_under_load(args.database_url, replica, args)
     finally:
         remove_replica(replica)
-    print("wrote", write(args, rows, lag))
+    if lag is not None:
+        print("wrote", write(args, rows, lag))
 
 
 if __name__ == "__main__":
