@@ -8,7 +8,6 @@ creation and revocation is audited as any other.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import sys
@@ -20,35 +19,24 @@ import psycopg
 
 from geo import access
 from geo.access import Capability, system
-from geo.errors import OneMapError
 from geo.queries import api_keys as q
 from geo.queries import fetch
 from geo.services import api_keys
 from geo.services.catalogue import reload
-from server.cli_common import settings_of as _settings
+from server.cli_common import run_on_app
 
 OPERATOR = system(Capability.MANAGE_API_KEYS)
 
 
 def _run(ctx: click.Context, work: Any) -> Any:
-    """``work(conn)`` on the app role's connection, committed; errors in one line."""
-    url = _settings(ctx).database.app_libpq_url
+    """``work(conn)`` on the app role's connection, committed, with the layer catalogue
+    loaded first: its layers may be granted too."""
 
-    async def go() -> Any:
-        async with await psycopg.AsyncConnection.connect(url) as conn:
-            await reload(conn)  # the layer catalogue: its layers may be granted too
-            out = await work(conn)
-            await conn.commit()
-            return out
+    async def with_catalogue(conn: psycopg.AsyncConnection[Any]) -> Any:
+        await reload(conn)
+        return await work(conn)
 
-    try:
-        return asyncio.run(go())
-    except OneMapError as exc:
-        click.echo(f"onemap: {exc.message}", err=True)
-        sys.exit(2)
-    except psycopg.Error as exc:
-        click.echo(f"onemap: the database failed: {str(exc).strip().splitlines()[0]}", err=True)
-        sys.exit(2)
+    return run_on_app(ctx, with_catalogue)
 
 
 def _expiry(text: str | None) -> datetime | None:

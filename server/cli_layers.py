@@ -5,40 +5,24 @@ relation the server cannot read is refused here as it would be there."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from typing import Any
 
 import click
-import psycopg
 
 from geo.access import Capability, system
 from geo.catalogue import DATA_CLASSES, FREQUENCIES, CatalogueLayer
-from geo.errors import OneMapError
 from geo.services import catalogue as service
-from server.cli_common import settings_of as _settings
+from server.cli_common import run_on_app
 
 #: The command line acts for the operator who runs it: the catalogue manager's capability.
 OPERATOR = system(Capability.MANAGE_CATALOGUE)
 
 
 def _run(ctx: click.Context, work: Any) -> Any:
-    """``work(conn)`` on the app role's connection; domain errors in one line, exit 2."""
-    url = _settings(ctx).database.app_libpq_url
-
-    async def go() -> Any:
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-            return await work(conn)
-
-    try:
-        return asyncio.run(go())
-    except OneMapError as exc:
-        click.echo(f"onemap: {exc.message}", err=True)
-        sys.exit(2)
-    except psycopg.Error as exc:
-        click.echo(f"onemap: the database failed: {str(exc).strip().splitlines()[0]}", err=True)
-        sys.exit(2)
+    """``work(conn)`` on the app role's connection (it holds its own transactions)."""
+    return run_on_app(ctx, work, autocommit=True)
 
 
 def _keywords(values: tuple[str, ...]) -> tuple[str, ...]:

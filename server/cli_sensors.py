@@ -4,16 +4,14 @@ command in ``server.cli``."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
-import psycopg
 
 from geo.access import Capability, system
-from geo.errors import OneMapError
+from server.cli_common import run_on_app
 from server.cli_common import settings_of as _settings
 
 ADMIN = system(Capability.MANAGE_SENSORS)
@@ -21,22 +19,7 @@ ADMIN = system(Capability.MANAGE_SENSORS)
 
 def _run(ctx: click.Context, work: Any) -> Any:
     """``work(conn)`` on the app role's connection, committed; domain errors in one line."""
-    url = _settings(ctx).database.app_libpq_url
-
-    async def go() -> Any:
-        async with await psycopg.AsyncConnection.connect(url) as conn:
-            out = await work(conn)
-            await conn.commit()
-            return out
-
-    try:
-        return asyncio.run(go())
-    except OneMapError as exc:
-        click.echo(f"onemap: {exc.message}", err=True)
-        sys.exit(2)
-    except psycopg.Error as exc:
-        click.echo(f"onemap: the database failed: {str(exc).strip().splitlines()[0]}", err=True)
-        sys.exit(2)
+    return run_on_app(ctx, work)
 
 
 @click.group()
