@@ -14,12 +14,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.conftest import ROOT, database_roles
-from tests.mapview_helpers import DEPARTMENT_STAFF, click_feature, popup_text
+from tests.mapview_helpers import DEPARTMENT_STAFF, chromium, click_feature, popup_text
 from tests.running_server import running_server
-from tests.test_mapview_browser import ARGS, CHROMIUM, jump, log_in, open_page, settle, until
+from tests.test_mapview_browser import jump, log_in, open_page, settle, until
 
 pytestmark = pytest.mark.slow
 ONEMAP = str(Path(sys.executable).with_name("onemap"))
@@ -35,12 +35,8 @@ def base(database_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _listed(page: Page) -> dict[str, str]:
