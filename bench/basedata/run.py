@@ -16,25 +16,13 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import time
-from typing import Any
 
 import psycopg
 
+from bench.timing import pct, timed
 from geo.params import LonLat
-from geo.queries import Query, fetch_sync
+from geo.queries import fetch_sync
 from geo.queries.base_data import organisations_of, population_of_cells
-
-
-def _timed[T](conn: psycopg.Connection[Any], query: Query[T]) -> tuple[T, float]:
-    t0 = time.perf_counter()
-    found = fetch_sync(conn, query)
-    return found, (time.perf_counter() - t0) * 1000
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
 def run(url: str, n: int, radius: float) -> dict[str, float]:
@@ -53,22 +41,22 @@ def run(url: str, n: int, radius: float) -> dict[str, float]:
             fetch_sync(conn, population_of_cells(near=(LonLat(lon, lat), radius)))
         pop_ms, cells, persons = [], [], []
         for _id, lon, lat in picks:
-            found, ms = _timed(conn, population_of_cells(near=(LonLat(lon, lat), radius)))
+            found, ms = timed(conn, population_of_cells(near=(LonLat(lon, lat), radius)))
             pop_ms.append(ms)
             cells.append(len(found))
             persons.append(sum(c.counts["total"] or 0 for c in found))
         org_ms, orgs = [], []
         for building in rng.sample(with_orgs, min(n, len(with_orgs))):
-            found_orgs, ms = _timed(conn, organisations_of([building]))
+            found_orgs, ms = timed(conn, organisations_of([building]))
             org_ms.append(ms)
             orgs.append(len(found_orgs))
     assert sizes is not None
     return {
         "buildings": sizes[0], "persons": sizes[1], "organisations": sizes[2],
-        "population_p50_ms": _pct(pop_ms, 0.5), "population_p95_ms": _pct(pop_ms, 0.95),
+        "population_p50_ms": pct(pop_ms, 0.5), "population_p95_ms": pct(pop_ms, 0.95),
         "population_max_ms": max(pop_ms), "cells_per_call": sum(cells) / len(cells),
         "published_persons_per_call": sum(persons) / len(persons),
-        "organisations_p50_ms": _pct(org_ms, 0.5), "organisations_p95_ms": _pct(org_ms, 0.95),
+        "organisations_p50_ms": pct(org_ms, 0.5), "organisations_p95_ms": pct(org_ms, 0.95),
         "organisations_max_ms": max(org_ms), "organisations_per_call": sum(orgs) / len(orgs),
     }  # fmt: skip
 

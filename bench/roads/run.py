@@ -18,12 +18,11 @@ import os
 import random
 import statistics
 import time
-from typing import Any
 
 import psycopg
 
+from bench.timing import pct, timed
 from geo.params import LonLat
-from geo.queries import Query, fetch_sync
 from geo.queries.routing import drive_time_nearest, route
 
 RESOURCES = ["fire_station", "hospital", "police_station", "shelter"]
@@ -33,17 +32,6 @@ SELECT f.id FROM facilities f
 WHERE f.category = ANY(%(cats)s)
 ORDER BY f.geom <-> ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) LIMIT %(n)s
 """
-
-
-def _timed[T](conn: psycopg.Connection[Any], query: Query[T]) -> tuple[T, float]:
-    t0 = time.perf_counter()
-    found = fetch_sync(conn, query)
-    return found, (time.perf_counter() - t0) * 1000
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
 def run(url: str, points: int, n: int) -> dict[str, float]:
@@ -58,12 +46,12 @@ def run(url: str, points: int, n: int) -> dict[str, float]:
             "SELECT ST_X(geom), ST_Y(geom) FROM facilities ORDER BY id")]  # fmt: skip
         for i in range(points + 5):  # the first five warm the caches
             here, there = rng.choice(places), rng.choice(places)
-            by_road, d_ms = _timed(conn, drive_time_nearest(here, RESOURCES, n))
+            by_road, d_ms = timed(conn, drive_time_nearest(here, RESOURCES, n))
             t0 = time.perf_counter()
             rows = conn.execute(_STRAIGHT, {"cats": RESOURCES, "lon": here.lon,
                                             "lat": here.lat, "n": n}).fetchall()  # fmt: skip
             s_ms = (time.perf_counter() - t0) * 1000
-            _found, r_ms = _timed(conn, route(here, there))
+            _found, r_ms = timed(conn, route(here, there))
             if i < 5:
                 continue
             drive_ms.append(d_ms)
@@ -74,10 +62,10 @@ def run(url: str, points: int, n: int) -> dict[str, float]:
             first_differs += bool(road and line and road[0] != line[0])
             missed += len(set(line) - set(road))
     return {
-        "drive_p50_ms": statistics.median(drive_ms), "drive_p95_ms": _pct(drive_ms, 0.95),
+        "drive_p50_ms": statistics.median(drive_ms), "drive_p95_ms": pct(drive_ms, 0.95),
         "straight_p50_ms": statistics.median(straight_ms),
-        "straight_p95_ms": _pct(straight_ms, 0.95),
-        "route_p50_ms": statistics.median(route_ms), "route_p95_ms": _pct(route_ms, 0.95),
+        "straight_p95_ms": pct(straight_ms, 0.95),
+        "route_p50_ms": statistics.median(route_ms), "route_p95_ms": pct(route_ms, 0.95),
         "nearest_differs_share": first_differs / points,
         "straight_not_in_drive_per_query": missed / points,
     }  # fmt: skip
